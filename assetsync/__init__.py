@@ -1,0 +1,70 @@
+"""assetsync: publish folders of static files to Cloudflare Workers and Workers for Platforms.
+
+The public API is what ``__all__`` lists; everything else is private. Names are imported on
+first use so that ``import assetsync`` (and the CLI's start-up) stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "build_manifest": "build",
+    "build": "build",
+    "BuildOptions": "build",
+    "BuildResult": "build",
+    "BuildStats": "build",
+    "Manifest": "manifest",
+    "ManifestDiff": "manifest",
+    "Entry": "manifest",
+    "HashScheme": "hashing",
+    "content_type": "contenttypes",
+    "IgnoreRules": "ignore",
+    "AssetsyncError": "errors",
+    "UsageError": "errors",
+    "ConfigError": "errors",
+    "ScanError": "errors",
+    "SourceNotFound": "errors",
+    "UnreadablePath": "errors",
+    "LimitError": "errors",
+    "FileTooLarge": "errors",
+    "TooManyFiles": "errors",
+    "CacheError": "errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+if TYPE_CHECKING:
+    from .build import BuildOptions, BuildResult, BuildStats, build, build_manifest
+    from .contenttypes import content_type
+    from .errors import (
+        AssetsyncError,
+        CacheError,
+        ConfigError,
+        FileTooLarge,
+        LimitError,
+        ScanError,
+        SourceNotFound,
+        TooManyFiles,
+        UnreadablePath,
+        UsageError,
+    )
+    from .hashing import HashScheme
+    from .ignore import IgnoreRules
+    from .manifest import Entry, Manifest, ManifestDiff
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'assetsync' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,5 @@
+"""``python -m assetsync`` runs the CLI."""
+
+from .cli import main
+
+main()

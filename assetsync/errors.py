@@ -1,0 +1,90 @@
+"""Every exception assetsync raises on purpose, and the exit code the CLI gives each.
+
+    AssetsyncError                 exit 1  (base: catch this to catch everything below)
+    ├── UsageError                 exit 2  options that contradict each other or are malformed
+    ├── ConfigError                exit 3  a config file or .assetsignore that cannot be used
+    ├── ScanError                  exit 4  the folder cannot be read as a site
+    │   ├── SourceNotFound                 the folder is missing or is not a folder
+    │   └── UnreadablePath                 broken symlink, loop, permission, bad name, file changing
+    ├── LimitError                 exit 5  the site breaks a platform limit
+    │   ├── FileTooLarge                   files over 25 MiB (all of them are listed)
+    │   └── TooManyFiles                   more files than allowed (the fullest folders are named)
+    └── CacheError                 never fatal: reported as a warning, the run goes on without it
+
+Each error's message is written for a person: what happened, to which file or request, what to do.
+"""
+
+from __future__ import annotations
+
+
+class AssetsyncError(Exception):
+    """Base of every deliberate assetsync failure."""
+
+    exit_code = 1
+
+
+class UsageError(AssetsyncError):
+    """Options that cannot be used together or do not parse."""
+
+    exit_code = 2
+
+
+class ConfigError(AssetsyncError):
+    """A configuration file (or ignore file) that cannot be used as written."""
+
+    exit_code = 3
+
+
+class ScanError(AssetsyncError):
+    """The asset folder, or something in it, cannot be read."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class SourceNotFound(ScanError):
+    """The folder to publish does not exist or is not a folder."""
+
+
+class UnreadablePath(ScanError):
+    """One path in the folder cannot be read (broken link, loop, permissions, bad name...)."""
+
+
+class LimitError(AssetsyncError):
+    """The site breaks one of the platform's limits."""
+
+    exit_code = 5
+
+
+class FileTooLarge(LimitError):
+    """One or more files exceed the per-file size limit."""
+
+    def __init__(self, message: str, files: list[tuple[str, int]]) -> None:
+        super().__init__(message)
+        self.files = files
+
+
+class TooManyFiles(LimitError):
+    """The site has more files than one version may hold."""
+
+    def __init__(self, message: str, count: int, limit: int) -> None:
+        super().__init__(message)
+        self.count = count
+        self.limit = limit
+
+
+class CacheError(AssetsyncError):
+    """The hash cache could not be read or written; callers warn and carry on without it."""
+
+
+EXIT_CODES: dict[int, str] = {
+    0: "success",
+    1: "unexpected failure",
+    2: "usage error (bad or conflicting options)",
+    3: "configuration error (.assetsignore, config file)",
+    4: "the folder or a file in it cannot be read",
+    5: "a platform limit is exceeded (file size, file count)",
+}
