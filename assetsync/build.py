@@ -22,7 +22,7 @@ from .hashing import CHUNK, HashScheme, read_digest
 from .ignore import IgnoreRules
 from .limits import FREE_PLAN_FILES, MAX_FILE_SIZE, check_count, check_sizes
 from .manifest import Entry, Manifest
-from .scan import ScannedFile, scan
+from .scan import ScannedFile, check_root, scan
 
 Warn = Callable[[str], None]
 ATTEMPTS = 3  # reads of a file that keeps changing under us before giving up
@@ -115,8 +115,7 @@ def _hash_one(
         ) from None
     except OSError as exc:
         raise UnreadablePath(
-            f"{f.abspath}: cannot be read ({exc.strerror}). Fix its permissions or add it to "
-            ".assetsignore.",
+            f"{f.abspath}: cannot be read ({exc.strerror}). Fix its permissions or add it to .assetsignore.",
             f.abspath,
         ) from None
     raise UnreadablePath(
@@ -217,6 +216,7 @@ def build(root: str, options: BuildOptions | None = None, warn: Warn | None = No
     t0 = time.perf_counter()
     now_ns = time.time_ns()
     cache_dir = options.cache_dir or default_cache_dir() if options.use_cache else None
+    root = check_root(root)
     rules = IgnoreRules.load(
         root, options.ignore, options.default_ignores, exclude_dirs=[cache_dir] if cache_dir else []
     )
@@ -228,9 +228,7 @@ def build(root: str, options: BuildOptions | None = None, warn: Warn | None = No
     store = HashCache(
         cache_file(cache_dir, root, scheme.cache_key) if cache_dir else None, scheme.cache_key, note
     )
-    entries, hashed, verified, bytes_read = hash_files(
-        files, scheme, store.entries, options.workers, now_ns
-    )
+    entries, hashed, verified, bytes_read = hash_files(files, scheme, store.entries, options.workers, now_ns)
     if entries != store.entries:
         try:
             store.save(entries)

@@ -18,6 +18,7 @@ file that replaces the old one atomically, so a crash leaves the old cache or th
 
 from __future__ import annotations
 
+import contextlib
 import marshal
 import os
 import sys
@@ -73,8 +74,8 @@ class HashCache:
         try:
             with open(path, "rb") as f:
                 blob = f.read()
-        except FileNotFoundError:
-            return {}
+        except (FileNotFoundError, NotADirectoryError):
+            return {}  # a first run; a folder that cannot hold a cache is reported on save
         except OSError as exc:
             self._warn(f"hash cache {path} cannot be read ({exc.strerror}); hashing every file")
             return {}
@@ -118,8 +119,6 @@ class HashCache:
             ) from None
         finally:
             if tmp is not None:
-                try:
+                with contextlib.suppress(OSError):
                     os.unlink(tmp)
-                except OSError:
-                    pass
         self.entries = entries

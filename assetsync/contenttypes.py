@@ -44,4 +44,3 @@ def content_type(name: str) -> str:
     if not ext:
         return UNKNOWN
     return _table().get(ext.lower(), UNKNOWN)
-

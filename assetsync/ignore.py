@@ -16,10 +16,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-
-import pathspec
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:  # imported on use: most sites have no patterns, and start-up counts
+    import pathspec
 
 ROOT_CONFIG_FILES = frozenset({"_headers", "_redirects", ".assetsignore"})
 DEFAULT_IGNORED_FILES = frozenset({".DS_Store", "Thumbs.db"})
@@ -28,6 +30,8 @@ IGNORE_FILE = ".assetsignore"
 
 
 def _compile(lines: Sequence[str], source: str) -> pathspec.GitIgnoreSpec:
+    import pathspec
+
     try:
         return pathspec.GitIgnoreSpec.from_lines(lines)
     except Exception as exc:
@@ -93,7 +97,7 @@ class IgnoreRules:
                 _compile(lines, os.path.join(root, IGNORE_FILE))
             if extra:
                 _compile(extra, "--ignore")
-            spec = pathspec.GitIgnoreSpec.from_lines([*lines, *extra])
+            spec = _compile([*lines, *extra], "the ignore patterns")
         if default_ignores:
             return cls(spec=spec, patterns=tuple(lines + extra))
         return cls(frozenset(), frozenset(), spec, tuple(lines + extra))

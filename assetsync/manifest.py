@@ -95,9 +95,7 @@ class Manifest(Mapping[str, Entry]):
         Written out by hand: ``json.dumps`` of 100,000 entries costs more than the scan.
         """
         enc = encode_basestring
-        body = ",".join(
-            f'{enc(k)}:{{"hash":"{e.hash}","size":{e.size}}}' for k, e in self._entries.items()
-        )
+        body = ",".join(f'{enc(k)}:{{"hash":"{e.hash}","size":{e.size}}}' for k, e in self._entries.items())
         return '{"manifest":{' + body + "}}"
 
     def diff(self, new: Manifest) -> ManifestDiff:

@@ -32,7 +32,7 @@ class ScannedFile(NamedTuple):
 
 def _display(path: str) -> str:
     """A path as a person should see it, with undecodable bytes shown escaped."""
-    return path.encode("utf-8", "backslashreplace").decode("utf-8")
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _bad_char(name: str) -> str | None:

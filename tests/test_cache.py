@@ -1,0 +1,153 @@
+"""The hash cache: hits skip reads, touches cost a fingerprint, and it never changes a result."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from assetsync.build import BuildOptions, build, hash_files
+from assetsync.cache import MAGIC, HashCache, cache_file
+from assetsync.hashing import HashScheme
+from assetsync.ignore import IgnoreRules
+from assetsync.scan import scan
+
+from .helpers import PAST, backdate, make_tree
+
+SITE = {"index.html": "<h1>hi</h1>", "css/a.css": "a{}", "big.bin": os.urandom(3_000_000), "e.txt": ""}
+
+
+def run(root: Path, cache_dir: Path, **kw: object) -> tuple[object, list[str]]:
+    warnings: list[str] = []
+    res = build(str(root), BuildOptions(cache_dir=str(cache_dir), **kw), warn=warnings.append)  # type: ignore[arg-type]
+    return res, warnings
+
+
+def uncached(root: Path) -> object:
+    return build(str(root), BuildOptions(use_cache=False)).manifest
+
+
+def test_warm_run_reads_nothing(tmp_path: Path, cache_dir: Path) -> None:
+    site = make_tree(tmp_path / "s", SITE)
+    first, _ = run(site, cache_dir)
+    assert (first.stats.hashed, first.stats.cached) == (4, 0)  # type: ignore[attr-defined]
+    second, warnings = run(site, cache_dir)
+    assert (second.stats.hashed, second.stats.verified, second.stats.cached) == (0, 0, 4)  # type: ignore[attr-defined]
+    assert second.stats.bytes_read == 0  # type: ignore[attr-defined]
+    assert second.manifest == first.manifest == uncached(site)  # type: ignore[attr-defined]
+    assert warnings == []
+
+
+def test_touched_files_are_verified_not_rehashed(tmp_path: Path, cache_dir: Path) -> None:
+    site = make_tree(tmp_path / "s", SITE)
+    first, _ = run(site, cache_dir)
+    backdate(site, PAST + 100)
+    touched, _ = run(site, cache_dir)
+    assert (touched.stats.hashed, touched.stats.verified) == (0, 4)  # type: ignore[attr-defined]
+    assert touched.manifest == first.manifest  # type: ignore[attr-defined]
+    again, _ = run(site, cache_dir)
+    assert again.stats.cached == 4  # type: ignore[attr-defined]
+
+
+def test_edited_file_is_rehashed(tmp_path: Path, cache_dir: Path) -> None:
+    site = make_tree(tmp_path / "s", SITE)
+    run(site, cache_dir)
+    make_tree(site, {"css/a.css": "b{}", "big.bin": os.urandom(3_000_000)}, mtime=PAST + 5)
+    res, _ = run(site, cache_dir)
+    assert (res.stats.hashed, res.stats.cached) == (2, 2)  # type: ignore[attr-defined]
+    assert res.manifest == uncached(site)  # type: ignore[attr-defined]
+
+
+def test_same_size_edit_with_same_stat_is_caught_when_racy(tmp_path: Path, cache_dir: Path) -> None:
+    # A file written "now" is racy: the next run fingerprints it even if its stat is unchanged.
+    site = make_tree(tmp_path / "s", {"a.txt": "one"}, mtime=None)
+    first, _ = run(site, cache_dir)
+    st = os.stat(site / "a.txt")
+    (site / "a.txt").write_text("two")  # same size, then force the old timestamps back
+    os.utime(site / "a.txt", ns=(st.st_atime_ns, st.st_mtime_ns))
+    second, _ = run(site, cache_dir)
+    assert second.manifest == uncached(site)  # type: ignore[attr-defined]
+    assert second.manifest["/a.txt"].hash != first.manifest["/a.txt"].hash  # type: ignore[attr-defined]
+
+
+def test_old_entries_are_trusted_on_stat(tmp_path: Path, cache_dir: Path) -> None:
+    # The flip side of the racy guard: an entry older than the window is trusted without reading.
+    site = make_tree(tmp_path / "s", {"a.txt": "one"})
+    run(site, cache_dir)
+    res, _ = run(site, cache_dir)
+    assert res.stats.cached == 1  # type: ignore[attr-defined]
+
+
+def test_file_changed_between_scan_and_read_gets_its_new_content(tmp_path: Path) -> None:
+    site = make_tree(tmp_path / "s", {"a.txt": "before"})
+    files = scan(str(site), IgnoreRules(), print)
+    make_tree(site, {"a.txt": "after, and longer"}, mtime=PAST + 7)
+    entries, hashed, _, _ = hash_files(files, HashScheme(), {})
+    assert hashed == 1
+    assert entries["/a.txt"].size == len("after, and longer")
+    assert entries["/a.txt"].mtime_ns == (PAST + 7) * 10**9
+    assert entries["/a.txt"].hash == uncached(site)["/a.txt"].hash  # type: ignore[index]
+
+
+def test_corrupt_cache_is_discarded_with_a_warning(tmp_path: Path, cache_dir: Path) -> None:
+    site = make_tree(tmp_path / "s", SITE)
+    run(site, cache_dir)
+    (path,) = cache_dir.iterdir()
+    blob = bytearray(path.read_bytes())
+    blob[-5] ^= 0xFF
+    path.write_bytes(bytes(blob))
+    res, warnings = run(site, cache_dir)
+    assert res.manifest == uncached(site)  # type: ignore[attr-defined]
+    assert res.stats.hashed == 4  # type: ignore[attr-defined]
+    assert len(warnings) == 1 and "corrupt or foreign (checksum mismatch)" in warnings[0]
+    res, warnings = run(site, cache_dir)  # rewritten cleanly
+    assert warnings == [] and res.stats.cached == 4  # type: ignore[attr-defined]
+
+
+def test_truncated_and_foreign_caches(tmp_path: Path, cache_dir: Path) -> None:
+    site = make_tree(tmp_path / "s", SITE)
+    path = Path(cache_file(str(cache_dir), str(site), HashScheme().cache_key))
+    for junk in (b"", b"garbage", MAGIC, MAGIC + b"\0" * 40):
+        path.write_bytes(junk)
+        res, warnings = run(site, cache_dir)
+        assert res.manifest == uncached(site)  # type: ignore[attr-defined]
+        assert len(warnings) == 1
+    # A cache written for another scheme under this file name is foreign.
+    HashCache(str(path), "other\0key", print).save({})
+    res, warnings = run(site, cache_dir)
+    assert any("written for another folder or scheme" in w for w in warnings)
+
+
+def test_salt_and_scheme_have_separate_caches(tmp_path: Path, cache_dir: Path) -> None:
+    site = make_tree(tmp_path / "s", SITE)
+    a, _ = run(site, cache_dir, scheme=HashScheme("sha256", "a"))
+    b, _ = run(site, cache_dir, scheme=HashScheme("sha256", "b"))
+    assert b.stats.hashed == 4  # type: ignore[attr-defined]
+    assert a.manifest["/index.html"].hash != b.manifest["/index.html"].hash  # type: ignore[attr-defined]
+    assert len(list(cache_dir.iterdir())) == 2
+
+
+def test_unwritable_cache_dir_warns_and_continues(tmp_path: Path) -> None:
+    site = make_tree(tmp_path / "s", SITE)
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    res, warnings = run(site, blocker / "cache")
+    assert res.manifest == uncached(site)  # type: ignore[attr-defined]
+    assert len(warnings) == 1 and "hash cache not saved" in warnings[0] and "--no-cache" in warnings[0]
+
+
+def test_deleted_files_drop_out_of_the_cache(tmp_path: Path, cache_dir: Path) -> None:
+    site = make_tree(tmp_path / "s", SITE)
+    run(site, cache_dir)
+    (site / "e.txt").unlink()
+    res, _ = run(site, cache_dir)
+    assert "/e.txt" not in res.manifest  # type: ignore[attr-defined]
+    (path,) = cache_dir.iterdir()
+    assert "/e.txt" not in HashCache(str(path), HashScheme().cache_key, print).entries
+
+
+def test_racy_window_uses_scan_start(tmp_path: Path) -> None:
+    site = make_tree(tmp_path / "s", {"old.txt": "o"})
+    make_tree(site, {"new.txt": "n"}, mtime=None)
+    entries, *_ = hash_files(scan(str(site), IgnoreRules(), print), HashScheme(), {}, now_ns=time.time_ns())
+    assert entries["/new.txt"].racy and not entries["/old.txt"].racy

@@ -1,0 +1,24 @@
+"""Static checks run as part of the suite, so one test command covers them: types and lint."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from .helpers import ROOT
+
+
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        ["mypy"],
+        ["ruff", "check", "assetsync", "tests", "benchmarks"],
+        ["ruff", "format", "--check", "assetsync", "tests", "benchmarks"],
+    ],
+    ids=["mypy", "ruff-check", "ruff-format"],
+)
+def test_static_check(cmd: list[str]) -> None:
+    proc = subprocess.run([sys.executable, "-m", *cmd], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
