@@ -22,7 +22,6 @@ import contextlib
 import marshal
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -95,13 +94,18 @@ class HashCache:
         key, rows = marshal.loads(payload)
         if key != self.key:
             raise ValueError("written for another folder or scheme")
-        return {path: CacheEntry(*row) for path, row in rows.items()}
+        new = tuple.__new__  # a NamedTuple from a tuple without its Python-level __new__
+        return {path: new(CacheEntry, row) for path, row in rows.items()}
 
     def save(self, entries: dict[str, CacheEntry]) -> None:
         """Replace the cache on disk with ``entries``; failures become :class:`CacheError`."""
         if self.path is None:
             return
-        payload = marshal.dumps((self.key, {p: tuple(e) for p, e in entries.items()}))
+        import tempfile
+
+        payload = marshal.dumps(
+            (self.key, {p: tuple(e) for p, e in entries.items()})
+        )  # marshal wants plain tuples
         blob = MAGIC + xxhash.xxh3_128_digest(payload) + payload
         folder = os.path.dirname(self.path)
         tmp = None

@@ -14,14 +14,13 @@ rewritten-but-identical file from an edited one without paying for SHA-256 again
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import xxhash
 
-from .contenttypes import extension
+from .contenttypes import TABLE_ID, extension
 from .errors import UsageError
 
 # A multiple of 3, so base64 of each chunk can be concatenated (wrangler scheme), and large
@@ -30,8 +29,11 @@ CHUNK = 3 << 18  # 768 KiB
 SCHEMES = ("sha256", "wrangler")
 
 
-class _Digest(Protocol):
-    def update(self, data: bytes, /) -> None: ...
+class _Sink(Protocol):
+    def update(self, data: bytes | memoryview, /) -> None: ...
+
+
+class _Digest(_Sink, Protocol):
     def hexdigest(self) -> str: ...
 
 
@@ -47,20 +49,35 @@ class _WranglerDigest:
         self._ext = ext.encode("utf-8")
         self._tail = b""
 
-    def update(self, data: bytes, /) -> None:
+    def update(self, data: bytes | memoryview, /) -> None:
         import pybase64
 
         if self._tail:
             data = self._tail + data
         cut = len(data) - len(data) % 3
         self._b3.update(pybase64.b64encode(data[:cut] if cut != len(data) else data))
-        self._tail = data[cut:]
+        self._tail = bytes(data[cut:])
 
     def hexdigest(self) -> str:
         import pybase64
 
         self._b3.update(pybase64.b64encode(self._tail) + self._ext)
         return str(self._b3.hexdigest())
+
+
+_BASES: dict[tuple[str, str], Any] = {}
+
+
+def _sha256_base(salt: str, content_type: str) -> Any:
+    """A SHA-256 state that has already absorbed the framing prefix; callers copy it."""
+    base = _BASES.get((salt, content_type))
+    if base is None:
+        import hashlib  # loads OpenSSL: only runs that hash pay for it
+
+        base = _BASES[salt, content_type] = hashlib.sha256(
+            b"".join((salt.encode(), b"\0", content_type.encode(), b"\0"))
+        )
+    return base
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,25 +109,24 @@ class HashScheme:
         """A fresh digest for one file, given its relative path and upload content type."""
         if self.name == "wrangler":
             return _WranglerDigest(extension(path))
-        return hashlib.sha256(b"".join((self.salt.encode(), b"\0", content_type.encode(), b"\0")))
+        return _sha256_base(self.salt, content_type).copy()  # type: ignore[no-any-return]
 
     @property
     def cache_key(self) -> str:
-        return f"{self.name}\0{self.salt}"
+        return f"{self.name}\0{self.salt}\0{TABLE_ID}"
 
 
-@dataclass(frozen=True, slots=True)
-class FileDigest:
-    """What hashing one file yields: the asset hash, a fast content fingerprint, the stat seen."""
-
-    hash: str
-    xxh3: bytes
-    size: int
-    mtime_ns: int
-
-
-def _stat_key(st: os.stat_result) -> tuple[int, int]:
-    return st.st_size, st.st_mtime_ns
+def stream_into(fd: int, *sinks: _Sink) -> int:
+    """Read ``fd`` to its end in :data:`CHUNK` pieces, feeding every sink; returns bytes read."""
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    total = 0
+    while n := os.readv(fd, [buf]):
+        piece = view[:n]
+        for sink in sinks:
+            sink.update(piece)
+        total += n
+    return total
 
 
 def read_digest(
@@ -118,21 +134,18 @@ def read_digest(
 ) -> tuple[str | None, bytes, os.stat_result]:
     """Stream one file once, returning (asset hash or None, xxh3_128 digest, stat after reading).
 
-    ``want_hash=False`` only fingerprints the file (the cache's verify path). The returned stat is
-    taken from the open descriptor after the last read, so a caller can compare it with the stat
-    it had before and notice a file that changed under it.
+    ``want_hash=False`` only fingerprints the file. The returned stat is taken from the open
+    descriptor after the last read, so a caller can compare it with the stat it had before and
+    notice a file that changed under it.
     """
     fp = xxhash.xxh3_128()
     digest = scheme.new(path, content_type) if want_hash else None
-    with open(abspath, "rb", buffering=0) as f:
-        while True:
-            chunk = f.read(CHUNK)
-            if not chunk:
-                break
-            fp.update(chunk)
-            if digest is not None:
-                digest.update(chunk)
-        after = os.fstat(f.fileno())
+    fd = os.open(abspath, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        stream_into(fd, fp, *([digest] if digest is not None else []))
+        after = os.fstat(fd)
+    finally:
+        os.close(fd)
     return (digest.hexdigest()[:32] if digest is not None else None), fp.digest(), after
 
 

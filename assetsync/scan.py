@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat as stat_mod
 from collections.abc import Callable
 from typing import NamedTuple
@@ -35,11 +36,16 @@ def _display(path: str) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
-def _bad_char(name: str) -> str | None:
-    for ch in name:
-        if ord(ch) < 0x20 or ch == "\x7f":
-            return ch
-    return None
+_BAD_CHAR = re.compile("[\x00-\x1f\x7f]").search
+
+
+def _utf8(name: str) -> bool:
+    """False for names holding bytes that are not UTF-8 (decoded as lone surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_root(root: str) -> str:
@@ -75,6 +81,7 @@ def scan(root: str, rules: IgnoreRules, warn: Warn) -> list[ScannedFile]:
         (root, "", frozenset({(root_st.st_dev, root_st.st_ino)}))
     ]
     skip_file, skip_dir = rules.skip_file, rules.skip_dir
+    new = tuple.__new__  # builds the NamedTuple without its Python-level __new__: 100,000 times
     while stack:
         folder, prefix, above = stack.pop()
         try:
@@ -91,14 +98,12 @@ def scan(root: str, rules: IgnoreRules, warn: Warn) -> list[ScannedFile]:
                 rel = prefix + name
                 if not prefix and name in ROOT_CONFIG_FILES:
                     continue
-                try:
-                    name.encode("utf-8")
-                except UnicodeEncodeError:
+                if not name.isascii() and not _utf8(name):
                     raise UnreadablePath(
                         f"{_display(entry.path)}: the name is not valid UTF-8, so it cannot be a "
                         "URL path. Rename it (or add it to .assetsignore).",
                         entry.path,
-                    ) from None
+                    )
                 try:
                     st = entry.stat()
                 except OSError as exc:
@@ -118,15 +123,16 @@ def scan(root: str, rules: IgnoreRules, warn: Warn) -> list[ScannedFile]:
                 elif stat_mod.S_ISREG(mode):
                     if skip_file(rel, name):
                         continue
-                    if (bad := _bad_char(name)) is not None:
+                    if (bad := _BAD_CHAR(name)) is not None:
                         raise UnreadablePath(
                             f"{_display(entry.path)!r}: the name contains the control character "
-                            f"{bad!r}, which no URL can request. Rename the file.",
+                            f"{bad.group()!r}, which no URL can request. Rename the file.",
                             entry.path,
                         )
                     append(
-                        ScannedFile(
-                            "/" + rel, entry.path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
+                        new(
+                            ScannedFile,
+                            ("/" + rel, entry.path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino),
                         )
                     )
                 elif not skip_file(rel, name):
