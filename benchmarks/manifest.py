@@ -9,7 +9,18 @@ What it measures, per generated tree, side by side in one run (best wall time of
   cold run reads and SHA-256-hashes every byte; OpenSSL on two processes is the bar to meet.
 - ``python -c pass``: bare interpreter start-up, subtracted from the warm time (assetsync's own
   imports are *not* subtracted: they are part of what a user waits for).
-- ``python -m assetsync manifest DIR --cache-dir C``, three ways:
+- Two "floor" rows: what plain CPython does on this machine, each a ``python -c`` child timed
+  like the rest (start-up included), so a reader can judge the targets (informational only):
+
+  * scandir+stat walk: ``os.scandir`` with an explicit stack, ``entry.stat()`` on every entry,
+    (name, size, mtime_ns, ctime_ns, ino) appended to a list for each file; nothing else. The
+    floor for a warm run, which needs at least that.
+  * read+xxh3 (2 procs): ``os.walk`` lists the files, two forked processes each take half (by
+    count, in walk order) and read every file with ``os.open``/``os.read`` in 768 KiB chunks
+    into ``xxhash.xxh3_128``; the parent waits. The floor for a touched run (every byte read
+    once and fingerprinted).
+- ``python -m assetsync manifest DIR --cache-dir C --max-files 100000`` (the flag only lifts the
+  default 20,000-file refusal for the 100,000-file tree), three ways:
 
   * cold: C emptied before each run, so every file is read and hashed;
   * warm: C filled by the run just before, nothing changed, so no file should be read;
@@ -19,11 +30,18 @@ What it measures, per generated tree, side by side in one run (best wall time of
 Why: these are the three situations a deploy tool meets (first deploy / CI without a cache,
 re-deploy of an unchanged site, re-deploy after a build that rewrote identical files), and each
 has an obvious lower bound. The targets are: cold <= 1.3x openssl, (warm - start-up) <= 3x find,
-touched <= 0.4x cold. Peak RSS of every run comes from ``os.wait4`` on the child.
+touched <= 0.4x cold. Each round runs every command once, so drift hits them all alike; each
+run's output is checked (a warm run must report every file "from cache", and so on).
 
-The trees are generated deterministically (seeded) in the work folder and reused when present
-with the same parameters (keep them with ``--keep``). Timestamps are set well in the past so no
-cache entry is "racy" (mtime within 2 s of the scan start), which would make warm runs re-read.
+Peak RSS is the child's ``ru_maxrss`` from ``os.wait4``. Linux carries the spawning process's
+peak RSS over into the child across fork + exec, so commands are started by a tiny helper
+interpreter that resets its own mark first; readings at its size are shown as ``<= floor``.
+
+The trees (two: a ~700 MiB site of 10,000 mixed files, and 100,000 small files; ``--quick``
+shrinks both) are generated deterministically (seeded) in the work folder. Without ``--keep``
+they are deleted at exit; with it, the next run reuses them if the parameters still match.
+Timestamps are set well in the past so no cache entry is "racy" (mtime within 2 s of the scan
+start), which would make warm runs re-read.
 
 All numbers are page-cache-hot: dropping the page cache needs root, so instead every tree is
 read once before measuring. Cold therefore means "no hash cache", not "cold disk".
@@ -31,10 +49,12 @@ read once before measuring. Cold therefore means "no hash cache", not "cold disk
 Usage::
 
     python benchmarks/manifest.py [--quick] [--repeat N] [--workdir DIR] [--keep] [--check]
+                                  [--tree all|site|small]
 
 Exit status is 0 whatever the results (it is a measurement tool); with ``--check`` it is 1 when
 a target is missed or a run did not do what its name says (e.g. a warm run that read files).
-Only the standard library is used.
+The script itself uses only the standard library; the read+xxh3 floor's child imports ``xxhash``
+(an assetsync dependency) in the same interpreter.
 """
 
 from __future__ import annotations
@@ -278,19 +298,177 @@ class Run:
     stderr: str
 
 
-def run_timed(argv: Sequence[str]) -> Run:
-    """Run ``argv`` with stdout to /dev/null: wall time, the child's peak RSS, its stderr."""
-    with tempfile.TemporaryFile() as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-        err.seek(0)
-        text = err.read().decode("utf-8", "replace")
-    if proc.returncode != 0:
-        raise BenchError(f"{' '.join(argv)} exited with {proc.returncode}:\n{text.strip()}")
-    return Run(seconds, usage.ru_maxrss, text)  # ru_maxrss is in KiB on Linux
+# The helper that starts every measured command. Linux carries a process's peak-RSS mark across
+# fork/vfork + exec, so a child spawned straight from this script would report at least this
+# script's own peak (tens of MiB after generating a tree) as its ru_maxrss. A fresh, tiny
+# interpreter (-I -S) that resets its own mark (clear_refs) before each spawn keeps that floor
+# at a few MiB, so os.wait4's figure for the child is its real peak. It also times the child,
+# with nothing but posix_spawn and wait4 inside the timed region.
+SPAWNER = r"""
+import json, os, sys, time
+
+def vm_rss_kib():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+def reset_peak_rss():
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+reset_peak_rss()
+print(json.dumps({"rss_kib": vm_rss_kib()}), flush=True)
+for line in sys.stdin:
+    argv, err = json.loads(line)
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 2, err, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+    ]
+    reset_peak_rss()
+    t0 = time.perf_counter()
+    try:
+        pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions)
+    except OSError as exc:
+        print(json.dumps({"error": f"cannot start {argv[0]}: {exc}"}), flush=True)
+        continue
+    _, status, usage = os.wait4(pid, 0)
+    seconds = time.perf_counter() - t0
+    reply = {"seconds": seconds, "code": os.waitstatus_to_exitcode(status), "maxrss_kib": usage.ru_maxrss}
+    print(json.dumps(reply), flush=True)
+"""
+
+
+class Spawner:
+    """Runs commands with stdout to /dev/null: wall time, peak RSS (``os.wait4``), stderr."""
+
+    def __init__(self) -> None:
+        self._errdir = tempfile.mkdtemp(prefix="assetsync-bench-")
+        self._proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", SPAWNER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        hello = json.loads(self._readline())
+        self.floor_kib: int = hello["rss_kib"]  # no child's peak RSS can read lower than this
+
+    def _readline(self) -> str:
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline()
+        if not line:
+            raise BenchError("the spawner helper process died")
+        return line
+
+    def run(self, argv: Sequence[str]) -> Run:
+        assert self._proc.stdin is not None
+        err = os.path.join(self._errdir, "stderr")
+        self._proc.stdin.write(json.dumps([list(argv), err]) + "\n")
+        self._proc.stdin.flush()
+        reply = json.loads(self._readline())
+        if "error" in reply:
+            raise BenchError(reply["error"])
+        with open(err, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        if reply["code"] != 0:
+            raise BenchError(f"{' '.join(argv)} exited with {reply['code']}:\n{text.strip()}")
+        return Run(reply["seconds"], reply["maxrss_kib"], text)  # ru_maxrss is in KiB on Linux
+
+    def close(self) -> None:
+        if self._proc.stdin is not None:
+            self._proc.stdin.close()
+        self._proc.wait()
+        shutil.rmtree(self._errdir, ignore_errors=True)
+
+    def __enter__(self) -> Spawner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# The "floor" children: what plain CPython can do, for comparison. Each reports on stderr what it
+# did, so that a run that skipped work is noticed like an assetsync run would be.
+PY_WALK_FLOOR = r"""
+import os, sys
+
+out = []
+stack = [sys.argv[1]]
+while stack:
+    with os.scandir(stack.pop()) as it:
+        for entry in it:
+            st = entry.stat(follow_symlinks=False)
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
+            elif entry.is_file(follow_symlinks=False):
+                out.append((entry.name, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+print(f"walked {len(out)} files", file=sys.stderr)
+"""
+
+PY_READ_FLOOR = r"""
+import os, sys, xxhash
+
+CHUNK = 768 * 1024
+files = [os.path.join(d, name) for d, _, names in os.walk(sys.argv[1]) for name in names]
+half = len(files) // 2
+r, w = os.pipe()
+pids = []
+for part in (files[:half], files[half:]):
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(r)
+            total = 0
+            for path in part:
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    h = xxhash.xxh3_128()
+                    while data := os.read(fd, CHUNK):
+                        h.update(data)
+                        total += len(data)
+                finally:
+                    os.close(fd)
+                h.digest()
+            os.write(w, f"part {len(part)} {total}\n".encode())
+            code = 0
+        except BaseException:
+            import traceback
+            traceback.print_exc()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+    pids.append(pid)
+os.close(w)
+with os.fdopen(r) as f:
+    parts = f.read()
+codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids]
+sys.stderr.write(parts)
+sys.exit(0 if codes == [0, 0] else 1)
+"""
+
+FLOOR_WALK_RE = re.compile(r"^walked (\d+) files$", re.M)
+FLOOR_PART_RE = re.compile(r"^part (\d+) (\d+)$", re.M)
+
+
+def floor_says(key: str, stderr: str) -> tuple[int, int | None, str] | None:
+    """(files, bytes or None, a short note) from a floor child's stderr; None if unreadable."""
+    if key == "pywalk":
+        m = FLOOR_WALK_RE.search(stderr)
+        return None if m is None else (int(m.group(1)), None, f"{int(m.group(1)):,} files stat-ed")
+    parts = [(int(a), int(b)) for a, b in FLOOR_PART_RE.findall(stderr)]
+    if len(parts) != 2:
+        return None
+    split = " + ".join(f"{n:,} files/{human(b)}" for n, b in parts)
+    return sum(n for n, _ in parts), sum(b for _, b in parts), f"2 procs: {split}"
 
 
 SUMMARY_RE = re.compile(
@@ -382,17 +560,21 @@ class Report:
     rows: dict[str, Row]
     targets: list[Target]
     problems: list[str]
+    info: list[tuple[str, float]] = field(default_factory=list)  # ratios shown, not judged
 
 
 ROW_LABELS = {
     "find": "find -printf '%s %T@ %i\\n'  (stat walk)",
-    "openssl": "find | xargs -P2 -n500 openssl sha256",
+    "openssl": "find | xargs -P2 -n500 openssl dgst",
     "startup": "python -c pass  (start-up)",
+    "pywalk": "python floor: scandir+stat walk",
+    "pyread": "python floor: read+xxh3 (2 procs)",
     "cold": "assetsync cold  (empty cache)",
     "warm": "assetsync warm  (nothing changed)",
     "touched": "assetsync touched  (new mtimes)",
 }
 EXPECT = {"cold": "hashed", "warm": "cached", "touched": "verified"}
+FLOORS = ("pywalk", "pyread")
 
 
 def assetsync_argv(root: Path, cache: Path) -> list[str]:
@@ -402,7 +584,7 @@ def assetsync_argv(root: Path, cache: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def bench_tree(tree: Tree, cache: Path, repeat: int) -> Report:
+def bench_tree(tree: Tree, cache: Path, repeat: int, spawner: Spawner) -> Report:
     root = str(tree.root)
     argv = {
         "find": ["find", root, "-type", "f", "-printf", "%s %T@ %i\\n"],
@@ -410,6 +592,8 @@ def bench_tree(tree: Tree, cache: Path, repeat: int) -> Report:
             "sh", "-c", 'find "$1" -type f -print0 | xargs -0 -P2 -n500 openssl dgst -sha256', "sh", root
         ],
         "startup": [sys.executable, "-c", "pass"],
+        "pywalk": [sys.executable, "-c", PY_WALK_FLOOR, root],
+        "pyread": [sys.executable, "-c", PY_READ_FLOOR, root],
         "assetsync": assetsync_argv(tree.root, cache),
     }  # fmt: skip
     rows = {key: Row(label) for key, label in ROW_LABELS.items()}
@@ -424,20 +608,20 @@ def bench_tree(tree: Tree, cache: Path, repeat: int) -> Report:
     set_mtimes(tree.files, time.time_ns() - PAST_S * 1_000_000_000)
     read_all(tree.files)
     empty_cache()
-    run_timed(argv["assetsync"])
+    spawner.run(argv["assetsync"])
     last_touch = 0
 
     # Rounds interleave every command, so a slow patch of the machine hits all of them alike.
     # Within a round: cold fills the cache that warm then uses; touched re-reads after a touch.
     for _ in range(repeat):
-        for key in ("find", "openssl", "startup"):
-            rows[key].runs.append(run_timed(argv[key]))
+        for key in ("find", "openssl", "startup", *FLOORS):
+            rows[key].runs.append(spawner.run(argv[key]))
         empty_cache()
-        rows["cold"].runs.append(run_timed(argv["assetsync"]))
-        rows["warm"].runs.append(run_timed(argv["assetsync"]))
+        rows["cold"].runs.append(spawner.run(argv["assetsync"]))
+        rows["warm"].runs.append(spawner.run(argv["assetsync"]))
         last_touch = max(time.time_ns() - TOUCH_AGE_S * 1_000_000_000, last_touch + 1_000_000_000)
         set_mtimes(tree.files, last_touch)
-        rows["touched"].runs.append(run_timed(argv["assetsync"]))
+        rows["touched"].runs.append(spawner.run(argv["assetsync"]))
 
     problems: list[str] = []
     n = len(tree.files)
@@ -451,13 +635,25 @@ def bench_tree(tree: Tree, cache: Path, repeat: int) -> Report:
             elif run.stderr.count("\n") > 1:
                 problems.append(f"{key} run {i}: unexpected output on stderr: {run.stderr.strip()!r}")
 
+    for key in FLOORS:
+        for i, run in enumerate(rows[key].runs, 1):
+            said = floor_says(key, run.stderr)
+            if said is None:
+                problems.append(f"{key} run {i}: unexpected output on stderr: {run.stderr.strip()!r}")
+            elif said[0] != n or said[1] not in (None, tree.total_bytes):
+                problems.append(f"{key} run {i}: expected all {n:,} files, got: {said[2]}")
+
     cold, warm, touched = rows["cold"].seconds, rows["warm"].seconds, rows["touched"].seconds
     targets = [
         Target("cold / openssl", cold / rows["openssl"].seconds, 1.3),
         Target("(warm - start-up) / find", (warm - rows["startup"].seconds) / rows["find"].seconds, 3.0),
         Target("touched / cold", touched / cold, 0.4),
     ]
-    return Report(tree, rows, targets, problems)
+    info = [
+        ("warm / python-walk floor", warm / rows["pywalk"].seconds),
+        ("touched / read+xxh3 floor", touched / rows["pyread"].seconds),
+    ]
+    return Report(tree, rows, targets, problems, info)
 
 
 # --------------------------------------------------------------------------------------------
@@ -485,14 +681,18 @@ def tool_version(argv: Sequence[str]) -> str:
     return out.splitlines()[0].strip() if out else "?"
 
 
-def print_header(repeat: int, workdir: Path) -> None:
+def print_header(repeat: int, workdir: Path, floor_kib: int) -> None:
     print("assetsync manifest benchmark")
     print(
         f"  python {platform.python_version()} ({sys.executable}); {os.cpu_count()} CPUs; "
         f"{platform.system()} {platform.release()}"
     )
     print(f"  {tool_version(['openssl', 'version'])}; {tool_version(['find', '--version'])}")
-    print(f"  best of {repeat} runs; peak RSS is the largest of the runs; work folder {workdir}")
+    print(f"  best of {repeat} runs (interleaved); work folder {workdir}")
+    print(
+        "  peak RSS: largest ru_maxrss (os.wait4) of the runs. Linux counts the spawning process's\n"
+        f"  pages too; the spawner holds {human(floor_kib * 1024)}, so '<=' marks readings at that floor."
+    )
     print(
         "  ALL NUMBERS ARE PAGE-CACHE-HOT: the page cache cannot be dropped without root, so each\n"
         "  tree is read once before measuring. 'cold' means an empty hash cache, not a cold disk."
@@ -503,7 +703,13 @@ def print_header(repeat: int, workdir: Path) -> None:
     )
 
 
-def print_report(r: Report) -> None:
+def rss_text(kib: int, floor_kib: int) -> str:
+    if kib <= floor_kib * 1.05:
+        return f"<= {human(floor_kib * 1.05 * 1024)}"
+    return human(kib * 1024)
+
+
+def print_report(r: Report, floor_kib: int) -> None:
     t = r.tree
     print()
     print(
@@ -511,18 +717,25 @@ def print_report(r: Report) -> None:
         f"({t.spec.describe()}{'; reused' if t.reused else ''}) =="
     )
     width = max(len(row.label) for row in r.rows.values())
-    print(f"{'':<{width}}  {'best s':>8}  {'peak RSS':>10}  assetsync says (best run)")
+    print(f"{'':<{width}}  {'best s':>8}  {'peak RSS':>10}  assetsync / floor says (best run)")
     for key, row in r.rows.items():
         said = ""
         if key in EXPECT:
             s = Summary.parse(row.best.stderr)
             said = s.short() if s else "?"
-        print(f"{row.label:<{width}}  {row.seconds:8.3f}  {human(row.peak_rss_kib * 1024):>10}  {said}")
+        elif key in FLOORS:
+            f = floor_says(key, row.best.stderr)
+            said = f[2] if f else "?"
+        print(
+            f"{row.label:<{width}}  {row.seconds:8.3f}  {rss_text(row.peak_rss_kib, floor_kib):>10}  {said}"
+        )
     print()
     print(f"{'target':<{width}}  {'ratio':>8}  {'limit':>10}  result")
     for tg in r.targets:
         print(f"{tg.label:<{width}}  {tg.ratio:7.2f}x  {'<= ' + format(tg.limit, '.1f') + 'x':>10}  "
               f"{'PASS' if tg.ok else 'FAIL'}")  # fmt: skip
+    for label, ratio in r.info:
+        print(f"{label:<{width}}  {ratio:7.2f}x  {'-':>10}  info (not a target)")
     for p in r.problems:
         print(f"WARNING: {p}")
 
@@ -550,9 +763,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--workdir",
         type=Path,
+        metavar="DIR",
         help="where trees and caches live [default: <repo>/.bench/manifest, else a temp folder]",
     )
-    p.add_argument("--keep", action="store_true", help="keep generated trees for the next run to reuse")
+    p.add_argument(
+        "--keep", action="store_true", help="keep the trees (else deleted at exit) for the next run to reuse"
+    )
     p.add_argument("--tree", choices=("all", "site", "small"), default="all", help="which tree(s) to run")
     p.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     args = p.parse_args(argv)
@@ -575,23 +791,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     reports: list[Report] = []
     created: list[Path] = []
+    spawner = Spawner()
     try:
-        print_header(args.repeat, workdir)
+        print_header(args.repeat, workdir, spawner.floor_kib)
         for spec in specs:
             tree = ensure_tree(spec, workdir)
             created += [tree.root, workdir / f"{spec.name}.params.json"]
             cache = workdir / "cache" / spec.name
             created.append(cache)
             note(f"measuring {spec.name} ({len(tree.files):,} files, {human(tree.total_bytes)}) ...")
-            report = bench_tree(tree, cache, args.repeat)
-            print_report(report)
+            report = bench_tree(tree, cache, args.repeat, spawner)
+            print_report(report, spawner.floor_kib)
             sys.stdout.flush()
             reports.append(report)
     except BenchError as exc:
         note(f"error: {exc}")
         return 2
     finally:
-        if not args.keep:
+        spawner.close()
+        if args.keep:
+            note(f"kept the trees and caches in {workdir} (the next run reuses them)")
+        else:
             for path in created:
                 if path.is_dir():
                     shutil.rmtree(path, ignore_errors=True)
