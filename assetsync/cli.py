@@ -6,6 +6,7 @@ paragraph on stderr and the exit code documented in ``assetsync --help``.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -128,7 +129,6 @@ def manifest(folder: str, quiet: bool, **scan: Any) -> None:
     out = sys.stdout
     out.write(result.manifest.to_json())
     out.write("\n")
-    out.flush()
     if not quiet:
         s = result.stats
         click.echo(
@@ -136,3 +136,103 @@ def manifest(folder: str, quiet: bool, **scan: Any) -> None:
             f"unchanged, {s.cached:,} from cache, in {s.seconds:.2f}s",
             err=True,
         )
+    _done()
+
+
+_fast_exit = False  # set by the console entry point: the process ends with the command
+
+
+def _done() -> None:
+    """End a one-shot command: when it owns the process, skip freeing every object one by one.
+
+    Tearing down 100,000 manifest entries costs more than a warm scan of a small site.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if _fast_exit:
+        os._exit(0)
+
+
+def entry() -> None:
+    """The ``assetsync`` console script and ``python -m assetsync``."""
+    global _fast_exit
+    _fast_exit = True
+    main()
+
+
+def _token_pairs(tokens: tuple[str, ...], account_tokens: tuple[str, ...]) -> dict[str, str | None] | None:
+    if not tokens and not account_tokens:
+        return None
+    out: dict[str, str | None] = {t: None for t in tokens}
+    for item in account_tokens:
+        account, sep, token = item.partition("=")
+        if not sep or not account or not token:
+            raise click.BadParameter("use ACCOUNT_ID=TOKEN", param_hint="--account-token")
+        out[token] = account
+    return out
+
+
+@main.command(epilog=EXIT_HELP)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8787, show_default=True, help="Port to listen on."
+)
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False),
+    help="Folder for the emulator's state [default: the user data folder]/emulator.",
+)
+@click.option(
+    "--token",
+    "tokens",
+    multiple=True,
+    envvar="ASSETSYNC_EMULATOR_TOKEN",
+    help="API token to accept for every account (repeatable) [default: generated, kept in DATA/api-token].",
+)
+@click.option(
+    "--account-token",
+    "account_tokens",
+    multiple=True,
+    metavar="ACCOUNT=TOKEN",
+    help="API token accepted only for that account (repeatable).",
+)
+@click.option(
+    "--max-files", type=click.IntRange(min=1), default=20_000, show_default=True, help="Files per version."
+)
+@click.option(
+    "--token-ttl",
+    type=click.FloatRange(min=1),
+    default=3600,
+    show_default=True,
+    help="Lifetime of upload and completion tokens, in seconds.",
+)
+@click.option(
+    "--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="warning"
+)
+def serve(
+    host: str,
+    port: int,
+    data_dir: str | None,
+    tokens: tuple[str, ...],
+    account_tokens: tuple[str, ...],
+    max_files: int,
+    token_ttl: float,
+    log_level: str,
+) -> None:
+    """Run the local emulator of the Cloudflare asset API, with previews of what it deploys.
+
+    Real clients work against it unchanged: point CLOUDFLARE_API_BASE_URL (wrangler) or
+    CLOUDFLARE_BASE_URL (the Python SDK) at the API base it prints.
+    """
+    from .emulator.api import Limits
+    from .emulator.app import create_app
+    from .emulator.server import default_data_dir, run
+
+    app = create_app(
+        data_dir or default_data_dir(),
+        api_tokens=_token_pairs(tokens, account_tokens),
+        token_ttl=token_ttl,
+        limits=Limits(max_files=max_files),
+    )
+    run(app, host, port, log_level)

@@ -51,3 +51,61 @@ def run_cli(
 
 def manifest_keys(stdout: str) -> list[str]:
     return list(json.loads(stdout)["manifest"])
+
+
+class LiveEmulator:
+    """The emulator served by uvicorn on a real socket on 127.0.0.1, in a background thread.
+
+    The listening socket is bound before the server starts, so clients can connect at once: no
+    waiting for start-up.
+    """
+
+    def __init__(self, data_dir: Path, **config: Any) -> None:
+        import socket
+
+        from assetsync.emulator.app import create_app
+
+        self.app = create_app(str(data_dir), **config)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+        self.origin = f"http://127.0.0.1:{self.port}"
+        self.api = f"{self.origin}/client/v4"
+        self.token = self.app.api_token
+
+    def __enter__(self) -> LiveEmulator:
+        import threading
+
+        import uvicorn
+
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+        self.app.store.close()
+
+
+def multipart(
+    parts: list[tuple[str, str | None, str | None, bytes]], boundary: str = "----asb0undary"
+) -> tuple[str, bytes]:
+    """A multipart/form-data body from (name, filename, content type, body) parts."""
+    out = bytearray()
+    for name, filename, ctype, body in parts:
+        out += f"--{boundary}\r\n".encode()
+        disp = f'Content-Disposition: form-data; name="{name}"'
+        if filename is not None:
+            disp += f'; filename="{filename}"'
+        out += disp.encode() + b"\r\n"
+        if ctype is not None:
+            out += f"Content-Type: {ctype}\r\n".encode()
+        out += b"\r\n" + body + b"\r\n"
+    out += f"--{boundary}--\r\n".encode()
+    return f"multipart/form-data; boundary={boundary}", bytes(out)

@@ -1,0 +1,128 @@
+"""The emulator as one ASGI app: the API under ``/client/v4``, previews by host or path.
+
+:func:`create_app` is what ``assetsync serve`` runs under uvicorn and what the sync command
+mounts in-process (through httpx's ASGI transport) when no account is configured.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount
+from starlette.types import Receive, Scope, Send
+
+from .api import Api, Limits
+from .envelope import METHOD_NOT_ALLOWED, NO_ROUTE, UNKNOWN_ERROR, ApiError, error_response
+from .preview import Preview, preview_target
+from .store import Store
+from .tokens import Tokens
+
+log = logging.getLogger("assetsync.emulator")
+API_PREFIX = "/client/v4"
+
+
+@dataclass(frozen=True, slots=True)
+class EmulatorConfig:
+    """Everything that shapes one emulator instance."""
+
+    data_dir: str
+    api_tokens: dict[str, str | None] | None = None  # token -> account it may use (None: any)
+    token_ttl: float = 3600.0
+    limits: Limits = field(default_factory=Limits)
+
+
+class Emulator:
+    """The ASGI application, with its store and token keeper reachable for tests and tools."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        os.makedirs(config.data_dir, exist_ok=True)
+        self.config = config
+        self.store = Store(config.data_dir)
+        self.tokens = Tokens(config.data_dir, config.api_tokens, config.token_ttl)
+        self.api = Api(self.store, self.tokens, config.limits)
+        self.preview = Preview(self.store)
+        self._api_app = Starlette(
+            routes=[Mount(API_PREFIX, routes=self.api.routes())],
+            exception_handlers={
+                ApiError: self._api_error,
+                HTTPException: self._http_error,
+                Exception: self._crash,
+            },
+        )
+
+    @property
+    def api_token(self) -> str | None:
+        """A token that works for every account (the generated one), if there is one."""
+        if self.config.api_tokens is None:
+            from .tokens import load_api_token
+
+            return load_api_token(self.config.data_dir)
+        return next((t for t, acct in self.config.api_tokens.items() if acct is None), None)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            target = preview_target(scope)
+            if target is not None:
+                await self._preview(scope, receive, send, target)
+                return
+            if scope["path"] in ("/", "/__preview", "/__preview/"):
+                await self.preview.index(Request(scope).headers.get("host", ""))(scope, receive, send)
+                return
+        # Starlette answers a crash with the 500 envelope (_crash, which logs it) and then
+        # re-raises for the server's sake; it must not take an in-process client down with it.
+        with contextlib.suppress(Exception):
+            await self._api_app(scope, receive, send)
+
+    async def _preview(
+        self, scope: Scope, receive: Receive, send: Send, target: tuple[str, str, str, str]
+    ) -> None:
+        request = Request(scope, receive)
+        script, ns, path, base = target
+        try:
+            response = await self.preview.serve(request, script, ns, path, base)
+        except Exception:
+            log.exception("preview of %s failed", path)
+            response = Response(b"Internal error in the emulator's preview", 500)
+        await response(scope, receive, send)
+
+    @staticmethod
+    async def _api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return error_response(exc)
+
+    @staticmethod
+    async def _http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 405:
+            return error_response(
+                ApiError(405, METHOD_NOT_ALLOWED, f"method {request.method} not allowed here")
+            )
+        if exc.status_code == 404:
+            return error_response(
+                ApiError(
+                    404,
+                    NO_ROUTE,
+                    f"Could not route to {request.url.path}, perhaps your object identifier is invalid?",
+                )
+            )
+        return error_response(ApiError(exc.status_code, NO_ROUTE, str(exc.detail)))
+
+    @staticmethod
+    async def _crash(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(
+            ApiError(500, UNKNOWN_ERROR, f"internal error in the emulator: {type(exc).__name__}")
+        )
+
+
+def create_app(data_dir: str, **kw: Any) -> Emulator:
+    """An emulator over ``data_dir``; keyword arguments as :class:`EmulatorConfig`."""
+    return Emulator(EmulatorConfig(data_dir, **kw))

@@ -1,0 +1,58 @@
+"""Cloudflare's JSON envelope, for every answer of the emulated API, errors included.
+
+``{"success": bool, "errors": [{"code", "message"}], "messages": [], "result": ...}``. Handlers
+raise :class:`ApiError`; the app turns it (and anything unexpected) into an envelope, so a
+client never sees HTML or a bare 500 from us.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.responses import Response
+
+# Codes as the real API uses them (see PROTOCOL.md section 6 and the recorded traces).
+AUTH_ERROR = 10000
+UPLOAD_TOKEN_INVALID = 10001
+BAD_REQUEST = 10021
+TOO_MANY_FILES = 10304
+UNKNOWN_ERROR = 10013
+SERVICE_NOT_FOUND = 10090
+SCRIPT_NOT_FOUND = 10007
+DISPATCH_SCRIPT_NOT_FOUND = 10092
+NO_ROUTE = 7003
+METHOD_NOT_ALLOWED = 7001
+BODY_TOO_LARGE = 10027
+
+
+class ApiError(Exception):
+    """An error answer: HTTP status, Cloudflare error code, and a message for a person."""
+
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def envelope(result: Any = None, status: int = 200, extra: dict[str, Any] | None = None) -> Response:
+    """A successful envelope around ``result``."""
+    body: dict[str, Any] = {"success": True, "errors": [], "messages": [], "result": result}
+    if extra:
+        body.update(extra)
+    return Response(_dump(body), status, media_type="application/json")
+
+
+def error_response(err: ApiError) -> Response:
+    body = {
+        "success": False,
+        "errors": [{"code": err.code, "message": err.message}],
+        "messages": [],
+        "result": None,
+    }
+    return Response(_dump(body), err.status, media_type="application/json")
+
+
+def _dump(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()

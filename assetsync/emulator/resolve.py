@@ -1,0 +1,394 @@
+"""Decide what a deployed site answers to a request, as Workers Static Assets does. Pure, no I/O.
+
+A :class:`Site` is built once per deployed version from its asset paths (manifest keys such as
+``/index.html``, raw UTF-8, starting with ``/``) and a :class:`SiteConfig`. :meth:`Site.resolve`
+then takes a method and an already percent-decoded path and returns a :class:`Resolution`: serve
+manifest key K with status 200 or 404, redirect (status and ``Location``), or a bodiless 404/405.
+The path is only ever looked up in the given set; nothing touches a filesystem.
+
+Cloudflare facts this relies on
+-------------------------------
+Docs: https://developers.cloudflare.com/workers/static-assets/routing/advanced/html-handling/,
+.../routing/static-site-generation/ (404-page), .../routing/single-page-application/, and the
+``_redirects``/``_headers`` pages (see :mod:`.redirects` and :mod:`.headers`). Code, in
+``cloudflare/workers-sdk`` package ``workers-shared``: ``asset-worker/src/handler.ts``
+(``getResponseOrAssetIntent``, ``getIntent``, the four ``htmlHandling*`` functions, ``notFound``,
+``safeRedirect``, ``decodePath``/``encodePath``, ``handleRedirects``) and its test table
+``asset-worker/tests/test-cases/html-handling-test-cases.ts``.
+
+Order of work for one request (``handler.ts``):
+
+1. ``_redirects`` first, for every method: a 301/302/303/307/308 rule answers at once; a 200 rule
+   rewrites the path that is looked up (the URL the client sees does not change).
+2. The path is decoded segment by segment and runs of ``/`` collapse to one. Then html_handling
+   finds an *intent*: an asset to serve (200, or 404 for a 404 page) or a path to redirect to.
+3. No intent: 404 with no body, whatever the method.
+4. An intent but a method other than GET or HEAD: 405. (HEAD is answered like GET.)
+5. The canonical URL of what is served is the decoded path re-encoded with ``encodeURIComponent``
+   per segment; if html_handling wants a redirect, or an asset was found but the request's path is
+   not canonical (e.g. ``//a`` for ``/a``), answer 307 to the canonical path plus the request's
+   query string.
+6. Otherwise serve the asset with the intent's status.
+7. ``_headers`` rules, matched on the original request path, are attached to every response.
+
+html_handling (default ``auto-trailing-slash``), on a decoded path P:
+
+* ``auto-trailing-slash``: files are canonical without a trailing slash (``/file`` serves
+  ``/file.html``), folders with one (``/folder/`` serves ``/folder/index.html``); ``/file.html``,
+  ``/file/``, ``/file/index(.html)`` 307 to ``/file``; ``/folder``, ``/folder.html``,
+  ``/folder/index(.html)`` 307 to ``/folder/``. An exact file always wins; ``/index`` as a file is
+  served as is.
+* ``force-trailing-slash``: everything HTML is canonical with a trailing slash: ``/file/`` serves
+  ``/file.html``, ``/file`` and ``/file.html`` 307 to ``/file/``.
+* ``drop-trailing-slash``: everything HTML is canonical without one: ``/folder`` serves
+  ``/folder/index.html``, ``/folder/`` 307 to ``/folder``; ``/`` is never dropped.
+* ``none``: exact keys only.
+* A redirect is only issued if the target is not itself an asset and resolving the target (without
+  further redirects) lands on the very same asset (``safeRedirect``; Cloudflare compares ETags,
+  i.e. content hashes: pass ``etags`` to :class:`Site` for the exact behaviour, otherwise keys are
+  compared). So with both ``/both.html`` and ``/both/index.html``, each stays reachable.
+
+not_found_handling (default ``none``), when html_handling found nothing:
+
+* ``none``: 404 without a body.
+* ``404-page``: the nearest ``404.html``, walking up from the requested folder (for ``/a/b/c``:
+  ``/a/b/404.html``, ``/a/404.html``, ``/404.html``; for ``/a/b/``: ``/a/b/404.html`` first),
+  served with status 404.
+* ``single-page-application``: ``/index.html`` with status 200.
+* If there is no such file, 404 without a body.
+
+Beyond Cloudflare (which never sees a raw one: its URL parser resolves dot segments first), a
+decoded path with a ``.`` or ``..`` segment, a NUL, or no leading ``/`` matches no asset: it gets
+not_found_handling as if requested at ``/`` (so only ``/404.html`` for ``404-page``). Cloudflare
+also 307s a request whose raw path is not canonically encoded (``/[x]`` to ``/%5Bx%5D``); given
+only the decoded path, this module assumes the client's encoding was canonical, except for
+repeated slashes, which it still redirects. This emulates an assets-only Worker: there is no user
+Worker to fall through to, so ``run_worker_first`` and the ``Sec-Fetch-Mode: navigate`` rule do
+not apply.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from .headers import HeaderUpdate, ParsedHeaders, parse_headers
+from .redirects import (
+    ParsedRedirects,
+    ParseWarning,
+    decode_path,
+    encode_path,
+    parse_redirects,
+    search_string,
+)
+
+__all__ = [
+    "HTML_HANDLING_MODES",
+    "NOT_FOUND_HANDLING_MODES",
+    "Resolution",
+    "Site",
+    "SiteConfig",
+]
+
+HTML_HANDLING_MODES = ("auto-trailing-slash", "force-trailing-slash", "drop-trailing-slash", "none")
+NOT_FOUND_HANDLING_MODES = ("none", "404-page", "single-page-application")
+_SERVE_METHODS = frozenset({"GET", "HEAD"})
+_SLASH_RUN = re.compile(r"/+")
+
+
+@dataclass(frozen=True, slots=True)
+class SiteConfig:
+    """A deployed version's asset settings; ``redirects``/``headers`` are the files' text, if any."""
+
+    html_handling: str = "auto-trailing-slash"
+    not_found_handling: str = "none"
+    redirects: str | None = None
+    headers: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.html_handling not in HTML_HANDLING_MODES:
+            raise ValueError(
+                f"html_handling {self.html_handling!r} is not one of: {', '.join(HTML_HANDLING_MODES)}"
+            )
+        if self.not_found_handling not in NOT_FOUND_HANDLING_MODES:
+            raise ValueError(
+                f"not_found_handling {self.not_found_handling!r} is not one of: "
+                f"{', '.join(NOT_FOUND_HANDLING_MODES)}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """What to answer.
+
+    * ``asset`` set: send that manifest key's content with ``status`` (200, or 404 for a 404 page).
+    * ``location`` set: a redirect with ``status`` (301/302/303/307/308); no asset.
+    * neither: an empty response with ``status`` (404, 405; 500 only in a case Cloudflare also fails).
+
+    ``headers`` and ``remove`` come from ``_headers`` (lower-case names): delete from the response
+    every header named in ``remove`` (which includes every name in ``headers``: the first rule
+    that sets a header replaces the response's own value), then add each pair of ``headers``.
+    """
+
+    status: int
+    asset: str | None = None
+    location: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    remove: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Intent:
+    asset: str | None = None
+    status: int = 200
+    redirect: str | None = None
+
+
+_NO_HEADERS = HeaderUpdate()
+
+
+def _unsafe(path: str) -> bool:
+    """Paths that must not match any asset: see the module docstring."""
+    if not path.startswith("/") or "\x00" in path:
+        return True
+    return any(seg in (".", "..") for seg in path.split("/"))
+
+
+class Site:
+    """A deployed version: its asset paths and config, ready to answer requests.
+
+    Construction does all the work that does not depend on the request (a set of keys, parsed and
+    compiled ``_redirects``/``_headers``); :meth:`resolve` then costs a few set lookups plus one
+    regex match per dynamic rule. ``etags`` optionally maps keys to content hashes, which
+    Cloudflare uses to decide html_handling redirects; without it, keys stand in for hashes.
+    Parse problems in ``_redirects``/``_headers`` never raise: they are listed in :attr:`warnings`.
+    """
+
+    __slots__ = ("config", "etags", "warnings", "_headers", "_intent", "_keys", "_redirects")
+
+    def __init__(
+        self,
+        paths: Iterable[str],
+        config: SiteConfig | None = None,
+        *,
+        etags: Mapping[str, str] | None = None,
+    ) -> None:
+        self.config = config if config is not None else SiteConfig()
+        self.etags = etags
+        self._keys = frozenset(paths)
+        cfg = self.config
+        self._redirects: ParsedRedirects | None = (
+            parse_redirects(cfg.redirects, html_handling=cfg.html_handling) if cfg.redirects else None
+        )
+        self._headers: ParsedHeaders | None = parse_headers(cfg.headers) if cfg.headers else None
+        self.warnings: tuple[ParseWarning, ...] = (self._redirects.warnings if self._redirects else ()) + (
+            self._headers.warnings if self._headers else ()
+        )
+        modes: dict[str, Callable[[str, bool], _Intent | None]] = {
+            "auto-trailing-slash": self._auto,
+            "force-trailing-slash": self._force,
+            "drop-trailing-slash": self._drop,
+            "none": self._none,
+        }
+        self._intent = modes[cfg.html_handling]
+
+    @property
+    def paths(self) -> frozenset[str]:
+        """The asset keys of this version."""
+        return self._keys
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __repr__(self) -> str:
+        return f"Site({len(self._keys)} paths, {self.config!r})"
+
+    # ---------------------------------------------------------------------------------- requests
+
+    def resolve(self, method: str, path: str, *, query: str = "", host: str | None = None) -> Resolution:
+        """Answer ``method`` on the percent-decoded ``path``.
+
+        ``query`` is the request's raw query string (with or without ``?``); it is carried into
+        redirects. ``host`` is the request's ``Host``; it only matters for ``https://host/...``
+        rules in ``_headers`` and for ``_redirects`` destinations on the same origin.
+        """
+        update = self._headers.update(path, host=host) if self._headers else _NO_HEADERS
+        status, asset, location = self._answer(method, path, query, host)
+        return Resolution(status, asset, location, update.headers, update.remove)
+
+    def _answer(
+        self, method: str, path: str, query: str, host: str | None
+    ) -> tuple[int, str | None, str | None]:
+        match = self._redirects.match(path, query=query, host=host) if self._redirects else None
+        if match is not None and not match.is_rewrite:
+            return match.status, None, match.location
+        if match is not None:  # a 200 rewrite: look up the destination's path instead
+            raw = match.pathname
+            decoded = decode_path(raw)
+        else:
+            raw = encode_path(path)  # the client is assumed to have sent the canonical encoding
+            decoded = _SLASH_RUN.sub("/", path)
+        unsafe = _unsafe(decoded)
+        intent = self._not_found("/") if unsafe else self._intent(decoded, False)
+        if intent is None:
+            return 404, None, None
+        if method.upper() not in _SERVE_METHODS:
+            return 405, None, None
+        if not unsafe:
+            destination = encode_path(intent.redirect or decoded)
+            if intent.redirect or (intent.asset is not None and destination != raw):
+                return 307, None, destination + search_string(query)
+        if intent.asset is None:
+            return 500, None, None
+        return intent.status, intent.asset, None
+
+    # ----------------------------------------------------------------------------- html_handling
+
+    def _etag(self, key: str) -> tuple[bool, str]:
+        if self.etags is not None and key in self.etags:
+            return True, self.etags[key]
+        return False, key
+
+    def _serve(self, key: str, status: int = 200) -> _Intent:
+        return _Intent(asset=key, status=status)
+
+    def _safe_redirect(self, file: str, destination: str, skip: bool) -> _Intent | None:
+        """Redirect to ``destination`` only if it is no asset itself but resolves to ``file``."""
+        if skip or destination in self._keys:
+            return None
+        intent = self._intent(destination, True)
+        if (
+            intent is not None
+            and intent.asset is not None
+            and file in self._keys
+            and self._etag(intent.asset) == self._etag(file)
+        ):
+            return _Intent(redirect=destination)
+        return None
+
+    def _auto(self, p: str, skip: bool) -> _Intent | None:
+        keys, safe = self._keys, self._safe_redirect
+        exact = p in keys
+        r: _Intent | None = None
+        if p.endswith("/index"):
+            if exact:
+                return self._serve(p)
+            r = safe(p + ".html", p[: -len("index")], skip) or safe(
+                p[: -len("/index")] + ".html", p[: -len("/index")], skip
+            )
+        elif p.endswith("/index.html"):
+            r = safe(p, p[: -len("index.html")], skip) or safe(
+                p[: -len("/index.html")] + ".html", p[: -len("/index.html")], skip
+            )
+        elif p.endswith("/"):
+            if p + "index.html" in keys:
+                return self._serve(p + "index.html")
+            r = safe(p[:-1] + ".html", p[:-1], skip)
+        elif p.endswith(".html"):
+            stem = p[: -len(".html")]
+            r = safe(p, stem, skip) or safe(stem + "/index.html", stem + "/", skip)
+        if r:
+            return r
+        if exact:
+            return self._serve(p)
+        if p + ".html" in keys:
+            return self._serve(p + ".html")
+        return safe(p + "/index.html", p + "/", skip) or self._not_found(p)
+
+    def _force(self, p: str, skip: bool) -> _Intent | None:
+        keys, safe = self._keys, self._safe_redirect
+        exact = p in keys
+        r: _Intent | None = None
+        if p.endswith("/index"):
+            if exact:
+                return self._serve(p)
+            folder = p[: -len("index")]
+            r = safe(p + ".html", folder, skip) or safe(p[: -len("/index")] + ".html", folder, skip)
+        elif p.endswith("/index.html"):
+            folder = p[: -len("index.html")]
+            r = safe(p, folder, skip) or safe(p[: -len("/index.html")] + ".html", folder, skip)
+        elif p.endswith("/"):
+            if p + "index.html" in keys:
+                return self._serve(p + "index.html")
+            if p[:-1] + ".html" in keys:
+                return self._serve(p[:-1] + ".html")
+        elif p.endswith(".html"):
+            stem = p[: -len(".html")]
+            r = safe(p, stem + "/", skip)
+            if r:
+                return r
+            if exact:
+                return self._serve(p)
+            r = safe(stem + "/index.html", stem + "/", skip)
+        if r:
+            return r
+        if exact:
+            return self._serve(p)
+        return (
+            safe(p + ".html", p + "/", skip) or safe(p + "/index.html", p + "/", skip) or self._not_found(p)
+        )
+
+    def _drop(self, p: str, skip: bool) -> _Intent | None:
+        keys, safe = self._keys, self._safe_redirect
+        exact = p in keys
+        r: _Intent | None = None
+        if p.endswith("/index"):
+            if exact:
+                return self._serve(p)
+            if p == "/index":
+                r = safe("/index.html", "/", skip)
+            else:
+                stem = p[: -len("/index")]
+                r = safe(stem + ".html", stem, skip) or safe(p + ".html", stem, skip)
+        elif p.endswith("/index.html"):
+            if p == "/index.html":
+                r = safe("/index.html", "/", skip)
+            else:
+                stem = p[: -len("/index.html")]
+                r = safe(p, stem, skip)
+                if r:
+                    return r
+                if exact:
+                    return self._serve(p)
+                r = safe(stem + ".html", stem, skip)
+        elif p.endswith("/"):
+            if p == "/":
+                if "/index.html" in keys:
+                    return self._serve("/index.html")
+            else:
+                stem = p[:-1]
+                r = safe(stem + ".html", stem, skip) or safe(stem + "/index.html", stem, skip)
+        elif p.endswith(".html"):
+            stem = p[: -len(".html")]
+            r = safe(p, stem, skip) or safe(stem + "/index.html", stem, skip)
+        if r:
+            return r
+        if exact:
+            return self._serve(p)
+        if p + ".html" in keys:
+            return self._serve(p + ".html")
+        if p + "/index.html" in keys:
+            return self._serve(p + "/index.html")
+        return self._not_found(p)
+
+    def _none(self, p: str, skip: bool) -> _Intent | None:
+        return self._serve(p) if p in self._keys else self._not_found(p)
+
+    # ------------------------------------------------------------------------ not_found_handling
+
+    def _not_found(self, p: str) -> _Intent | None:
+        mode = self.config.not_found_handling
+        if mode == "single-page-application":
+            return self._serve("/index.html") if "/index.html" in self._keys else None
+        if mode == "404-page":
+            cwd = p
+            while cwd:
+                cwd = cwd[: cwd.rfind("/")]
+                page = cwd + "/404.html"
+                if page in self._keys:
+                    return self._serve(page, 404)
+        return None

@@ -1,0 +1,385 @@
+"""The emulator's state: SQLite (WAL) for metadata, content-addressed files for blobs.
+
+Blobs are scoped as on the real platform: per account for ordinary Workers, per dispatch
+namespace for Workers for Platforms. A blob is written to a temp file in the same filesystem,
+renamed into place, and only then recorded in SQLite: a crash leaves at worst an unrecorded
+file, which the next upload of that hash overwrites. A recorded blob is therefore always whole,
+and the preview only serves recorded blobs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS blobs (
+    scope TEXT NOT NULL, hash TEXT NOT NULL, size INTEGER NOT NULL, content_type TEXT NOT NULL,
+    created REAL NOT NULL, PRIMARY KEY (scope, hash)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY, account TEXT NOT NULL, namespace TEXT, script TEXT NOT NULL,
+    manifest TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS session_hashes (
+    session TEXT NOT NULL, hash TEXT NOT NULL, size INTEGER NOT NULL, content_type TEXT NOT NULL,
+    PRIMARY KEY (session, hash)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS scripts (
+    account TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, version TEXT,
+    tags TEXT NOT NULL DEFAULT '[]', settings TEXT NOT NULL DEFAULT '{}',
+    subdomain INTEGER NOT NULL DEFAULT 0,
+    created REAL NOT NULL, modified REAL NOT NULL, deployment TEXT,
+    PRIMARY KEY (account, namespace, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS versions (
+    id TEXT PRIMARY KEY, account TEXT NOT NULL, namespace TEXT NOT NULL, script TEXT NOT NULL,
+    number INTEGER NOT NULL, manifest TEXT, metadata TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS modules (
+    version TEXT NOT NULL, name TEXT NOT NULL, content_type TEXT NOT NULL, body BLOB NOT NULL,
+    PRIMARY KEY (version, name)) WITHOUT ROWID;
+"""
+
+
+def scope_of(account: str, namespace: str | None) -> str:
+    """The de-duplication scope of blobs: the account, or one dispatch namespace of it."""
+    return f"ns:{account}:{namespace}" if namespace else f"acct:{account}"
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: str
+    account: str
+    namespace: str | None
+    script: str
+    manifest: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    account: str
+    namespace: str
+    name: str
+    version: str | None
+    tags: list[str]
+    settings: dict[str, Any]
+    subdomain: bool
+    created: float
+    modified: float
+    deployment: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    id: str
+    account: str
+    namespace: str
+    script: str
+    number: int
+    manifest: dict[str, list[Any]] | None  # path -> [hash, size, content_type]
+    metadata: dict[str, Any]
+    created: float
+
+
+class Store:
+    """All state of one emulator data folder. Thread-safe: one connection behind a lock."""
+
+    def __init__(self, data_dir: str) -> None:
+        self.data_dir = os.path.abspath(data_dir)
+        self.blob_dir = os.path.join(self.data_dir, "blobs")
+        self.tmp_dir = os.path.join(self.data_dir, "tmp")
+        os.makedirs(self.blob_dir, exist_ok=True)
+        os.makedirs(self.tmp_dir, exist_ok=True)
+        self._clear_tmp()
+        self._lock = threading.RLock()
+        self._dirs: set[str] = set()  # blob folders known to exist
+        self._db = sqlite3.connect(
+            os.path.join(self.data_dir, "emulator.sqlite3"), check_same_thread=False, isolation_level=None
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def _clear_tmp(self) -> None:
+        """Partial uploads of a previous run are garbage: nothing refers to them."""
+        for name in os.listdir(self.tmp_dir):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(self.tmp_dir, name))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, args: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(sql, tuple(args)).fetchall()
+
+    # -- blobs ---------------------------------------------------------------------------
+
+    def blob_path(self, scope: str, digest: str) -> str:
+        scope_dir = hashlib.sha256(scope.encode()).hexdigest()[:16]
+        return os.path.join(self.blob_dir, scope_dir, digest[:2], digest)
+
+    def present(self, scope: str, hashes: Iterable[str]) -> dict[str, tuple[int, str]]:
+        """Of ``hashes``, those stored in ``scope``: hash -> (size, content type)."""
+        wanted = list(dict.fromkeys(hashes))
+        out: dict[str, tuple[int, str]] = {}
+        with self._lock:
+            for i in range(0, len(wanted), 500):
+                chunk = wanted[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT hash, size, content_type FROM blobs WHERE scope=? AND hash IN ({marks})",
+                    (scope, *chunk),
+                ).fetchall()
+                out.update((h, (s, t)) for h, s, t in rows)
+        return out
+
+    def new_tmp(self) -> tuple[int, str]:
+        """An open file descriptor and path for a blob being received."""
+        path = os.path.join(self.tmp_dir, uuid.uuid4().hex)
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644), path
+
+    def place_blob(self, scope: str, digest: str, tmp: str) -> None:
+        """Move a fully received blob file into place (it counts once :meth:`record_blobs` ran)."""
+        final = self.blob_path(scope, digest)
+        folder = os.path.dirname(final)
+        if folder not in self._dirs:
+            os.makedirs(folder, exist_ok=True)
+            self._dirs.add(folder)
+        os.replace(tmp, final)
+
+    def record_blobs(self, scope: str, rows: list[tuple[str, int, str]]) -> None:
+        """Record placed blobs (hash, size, content type) in one transaction.
+
+        ``INSERT OR IGNORE``: the first upload of a hash wins, content type included, as on the
+        platform.
+        """
+        if not rows:
+            return
+        now = time.time()
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO blobs VALUES (?, ?, ?, ?, ?)",
+                [(scope, digest, size, ctype, now) for digest, size, ctype in rows],
+            )
+
+    # -- sessions ------------------------------------------------------------------------
+
+    def create_session(
+        self,
+        account: str,
+        namespace: str | None,
+        script: str,
+        manifest: dict[str, Any],
+        needed: dict[str, tuple[int, str]],
+    ) -> str:
+        sid = uuid.uuid4().hex
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
+                (sid, account, namespace, script, json.dumps(manifest), time.time()),
+            )
+            db.executemany(
+                "INSERT INTO session_hashes VALUES (?, ?, ?, ?)",
+                [(sid, h, size, ctype) for h, (size, ctype) in needed.items()],
+            )
+        return sid
+
+    def session(self, sid: str) -> Session | None:
+        rows = self._query("SELECT id, account, namespace, script, manifest FROM sessions WHERE id=?", [sid])
+        if not rows:
+            return None
+        r = rows[0]
+        return Session(r[0], r[1], r[2], r[3], json.loads(r[4]))
+
+    def session_hashes(self, sid: str, hashes: Iterable[str]) -> dict[str, tuple[int, str]]:
+        """Of ``hashes``, those this session asked for: hash -> (size, default content type)."""
+        wanted = list(dict.fromkeys(hashes))
+        out: dict[str, tuple[int, str]] = {}
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._query(
+                f"SELECT hash, size, content_type FROM session_hashes WHERE session=? AND hash IN ({marks})",
+                [sid, *chunk],
+            )
+            out.update((h, (s, t)) for h, s, t in rows)
+        return out
+
+    def session_part(self, sid: str, scope: str, digest: str) -> tuple[int, str, bool] | None:
+        """For one uploaded part: (expected size, default content type, already stored?), or
+        None when the session did not ask for this hash."""
+        rows = self._query(
+            "SELECT sh.size, sh.content_type, b.hash IS NOT NULL FROM session_hashes sh "
+            "LEFT JOIN blobs b ON b.scope=? AND b.hash=sh.hash WHERE sh.session=? AND sh.hash=?",
+            [scope, sid, digest],
+        )
+        return (rows[0][0], rows[0][1], bool(rows[0][2])) if rows else None
+
+    def session_remaining(self, sid: str, scope: str) -> int:
+        """How many of the session's requested hashes are still not stored."""
+        rows = self._query(
+            "SELECT COUNT(*) FROM session_hashes sh WHERE sh.session=? AND NOT EXISTS "
+            "(SELECT 1 FROM blobs b WHERE b.scope=? AND b.hash=sh.hash)",
+            [sid, scope],
+        )
+        return int(rows[0][0])
+
+    # -- scripts and versions ------------------------------------------------------------
+
+    def create_version(
+        self,
+        account: str,
+        namespace: str,
+        script: str,
+        manifest: dict[str, list[Any]] | None,
+        metadata: dict[str, Any],
+        modules: list[tuple[str, str, bytes]],
+    ) -> Version:
+        vid = str(uuid.uuid4())
+        now = time.time()
+        with self._tx() as db:
+            (number,) = db.execute(
+                "SELECT COALESCE(MAX(number), 0) + 1 FROM versions "
+                "WHERE account=? AND namespace=? AND script=?",
+                (account, namespace, script),
+            ).fetchone()
+            db.execute(
+                "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    vid,
+                    account,
+                    namespace,
+                    script,
+                    number,
+                    None if manifest is None else json.dumps(manifest),
+                    json.dumps(metadata),
+                    now,
+                ),
+            )
+            db.executemany("INSERT INTO modules VALUES (?, ?, ?, ?)", [(vid, n, t, b) for n, t, b in modules])
+            db.execute(
+                "INSERT INTO scripts (account, namespace, name, version, created, modified) "
+                "VALUES (?, ?, ?, NULL, ?, ?) ON CONFLICT DO NOTHING",
+                (account, namespace, script, now, now),
+            )
+        return Version(vid, account, namespace, script, number, manifest, metadata, now)
+
+    def activate(
+        self, account: str, namespace: str, script: str, version: str, tags: list[str] | None = None
+    ) -> Script:
+        """Make ``version`` the live one (a deployment); optionally replace the script's tags."""
+        now = time.time()
+        deployment = str(uuid.uuid4())
+        with self._tx() as db:
+            db.execute(
+                "UPDATE scripts SET version=?, modified=?, deployment=? "
+                "WHERE account=? AND namespace=? AND name=?",
+                (version, now, deployment, account, namespace, script),
+            )
+            if tags is not None:
+                db.execute(
+                    "UPDATE scripts SET tags=? WHERE account=? AND namespace=? AND name=?",
+                    (json.dumps(tags), account, namespace, script),
+                )
+        got = self.script(account, namespace, script)
+        assert got is not None
+        return got
+
+    def update_script(self, account: str, namespace: str, name: str, **fields: Any) -> None:
+        sets = ", ".join(f"{k}=?" for k in fields)
+        values = [json.dumps(v) if k in ("tags", "settings") else v for k, v in fields.items()]
+        with self._tx() as db:
+            db.execute(
+                f"UPDATE scripts SET {sets} WHERE account=? AND namespace=? AND name=?",
+                (*values, account, namespace, name),
+            )
+
+    _SCRIPT_COLS = (
+        "account, namespace, name, version, tags, settings, subdomain, created, modified, deployment"
+    )
+
+    @staticmethod
+    def _script(r: tuple[Any, ...]) -> Script:
+        return Script(
+            r[0], r[1], r[2], r[3], json.loads(r[4]), json.loads(r[5]), bool(r[6]), r[7], r[8], r[9]
+        )
+
+    def script(self, account: str, namespace: str, name: str) -> Script | None:
+        """A script that has a live version (drafts from versions-only uploads do not count)."""
+        rows = self._query(
+            f"SELECT {self._SCRIPT_COLS} FROM scripts WHERE account=? AND namespace=? AND name=? "
+            "AND version IS NOT NULL",
+            [account, namespace, name],
+        )
+        return self._script(rows[0]) if rows else None
+
+    def scripts(self, account: str, namespace: str) -> list[Script]:
+        rows = self._query(
+            f"SELECT {self._SCRIPT_COLS} FROM scripts "
+            "WHERE account=? AND namespace=? AND version IS NOT NULL ORDER BY name",
+            [account, namespace],
+        )
+        return [self._script(r) for r in rows]
+
+    def delete_script(self, account: str, namespace: str, name: str) -> bool:
+        with self._tx() as db:
+            cur = db.execute(
+                "DELETE FROM scripts WHERE account=? AND namespace=? AND name=?", (account, namespace, name)
+            )
+            db.execute(
+                "DELETE FROM modules WHERE version IN "
+                "(SELECT id FROM versions WHERE account=? AND namespace=? AND script=?)",
+                (account, namespace, name),
+            )
+            db.execute(
+                "DELETE FROM versions WHERE account=? AND namespace=? AND script=?",
+                (account, namespace, name),
+            )
+            return cur.rowcount > 0
+
+    def version(self, vid: str) -> Version | None:
+        rows = self._query(
+            "SELECT id, account, namespace, script, number, manifest, metadata, created "
+            "FROM versions WHERE id=?",
+            [vid],
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return Version(
+            r[0], r[1], r[2], r[3], r[4], None if r[5] is None else json.loads(r[5]), json.loads(r[6]), r[7]
+        )
+
+    def live_for_preview(self, name: str, namespace: str) -> Script | None:
+        """The most recently deployed script called ``name`` (in ``namespace``, "" for none)."""
+        rows = self._query(
+            f"SELECT {self._SCRIPT_COLS} FROM scripts "
+            "WHERE namespace=? AND name=? AND version IS NOT NULL ORDER BY modified DESC LIMIT 1",
+            [namespace, name],
+        )
+        return self._script(rows[0]) if rows else None
+
+    def all_live(self) -> list[Script]:
+        rows = self._query(
+            f"SELECT {self._SCRIPT_COLS} FROM scripts WHERE version IS NOT NULL ORDER BY namespace, name"
+        )
+        return [self._script(r) for r in rows]

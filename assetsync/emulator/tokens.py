@@ -1,0 +1,136 @@
+"""Credentials: the API token(s) and the upload / completion JWTs the emulator issues.
+
+JWTs are real HS256 tokens (PyJWT) with ``exp``, bound to account, scope (an account's Workers
+or one dispatch namespace), script and upload session, so one tenant's token can neither upload
+into nor deploy from another's session. The signing key and a generated API token live in the
+data folder with mode 0600.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from .envelope import AUTH_ERROR, UPLOAD_TOKEN_INVALID, ApiError
+
+UPLOAD = "upload"
+COMPLETION = "completion"
+
+
+def _read_or_create_secret(path: str, make: Any) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            value = f.read().strip()
+        if value:
+            return value
+    except FileNotFoundError:
+        pass
+    value = make()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(value + "\n")
+    os.chmod(path, 0o600)
+    return str(value)
+
+
+def load_api_token(data_dir: str) -> str:
+    """The emulator's API token: kept in ``DATA/api-token``, generated on first start."""
+    return _read_or_create_secret(os.path.join(data_dir, "api-token"), lambda: secrets.token_urlsafe(30))
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What an upload or completion token allows."""
+
+    kind: str
+    account: str
+    namespace: str | None
+    script: str
+    session: str
+    exp: int
+
+
+class Tokens:
+    """Checks API tokens and mints / verifies the session JWTs."""
+
+    def __init__(
+        self, data_dir: str, api_tokens: dict[str, str | None] | None = None, ttl: float = 3600
+    ) -> None:
+        """``api_tokens`` maps token -> account it is limited to (None: every account)."""
+        self._key = _read_or_create_secret(
+            os.path.join(data_dir, "jwt-secret"), lambda: secrets.token_hex(32)
+        )
+        if api_tokens is None:
+            api_tokens = {load_api_token(data_dir): None}
+        self._api_tokens = dict(api_tokens)
+        self.ttl = ttl
+
+    def check_api(self, header: str | None, account: str) -> None:
+        """Accept the request's bearer API token for ``account``, or raise a 401/403 ApiError."""
+        token = _bearer(header)
+        allowed = None
+        found = False
+        for known, acct in self._api_tokens.items():
+            if hmac.compare_digest(known.encode(), token.encode()):
+                found, allowed = True, acct
+        if not found:
+            if token.count(".") == 2:
+                raise ApiError(
+                    401, AUTH_ERROR, "Authentication error: an upload token cannot call this route"
+                )
+            raise ApiError(401, AUTH_ERROR, "Authentication error: invalid API token")
+        if allowed is not None and allowed != account:
+            raise ApiError(403, AUTH_ERROR, "Authentication error: this token has no access to that account")
+
+    def mint(self, kind: str, account: str, namespace: str | None, script: str, session: str) -> str:
+        now = int(time.time())
+        claims = {
+            "kind": kind,
+            "acct": account,
+            "ns": namespace,
+            "script": script,
+            "sid": session,
+            "iat": now,
+            "exp": now + max(1, int(self.ttl)),
+        }
+        return jwt.encode(claims, self._key, algorithm="HS256")
+
+    def verify(self, token: str, kind: str) -> Grant:
+        """The grant a JWT carries; 401 if it is forged, expired or of the other kind."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=["HS256"],
+                options={"require": ["exp", "kind", "acct", "script", "sid"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise ApiError(
+                401, UPLOAD_TOKEN_INVALID, f"the {kind} token has expired: open a new upload session"
+            ) from None
+        except jwt.PyJWTError:
+            raise ApiError(401, UPLOAD_TOKEN_INVALID, f"invalid {kind} token") from None
+        if claims.get("kind") != kind:
+            raise ApiError(
+                401, UPLOAD_TOKEN_INVALID, f"expected a {kind} token, got a {claims.get('kind')} token"
+            )
+        return Grant(kind, claims["acct"], claims.get("ns"), claims["script"], claims["sid"], claims["exp"])
+
+    def verify_bearer(self, header: str | None, kind: str) -> Grant:
+        return self.verify(_bearer(header), kind)
+
+
+def _bearer(header: str | None) -> str:
+    if not header:
+        raise ApiError(401, AUTH_ERROR, "Authentication error: missing Authorization: Bearer header")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(401, AUTH_ERROR, "Authentication error: expected Authorization: Bearer <token>")
+    return token
