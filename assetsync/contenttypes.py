@@ -9,7 +9,6 @@ the platform takes as "serve no Content-Type".
 
 from __future__ import annotations
 
-import json
 import os
 from functools import cache
 
@@ -21,6 +20,8 @@ TABLE_ID = "mime-4.1.2"
 
 @cache
 def _table() -> dict[str, str]:
+    import json  # only runs that look a type up pay for it
+
     # A plain file read: importlib.resources costs more to import than the table to load.
     with open(os.path.join(os.path.dirname(__file__), "data", "mime.json"), "rb") as f:
         table: dict[str, str] = json.load(f)["types"]

@@ -8,9 +8,8 @@ session body is exactly ``{"manifest": {key: {"hash": ..., "size": ...}}}``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from json.encoder import encode_basestring
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -45,14 +44,44 @@ class ManifestDiff:
 
 
 class Manifest(Mapping[str, Entry]):
-    """An immutable mapping of manifest keys to entries, iterated in sorted key order."""
+    """An immutable mapping of manifest keys to entries, iterated in sorted key order.
 
-    __slots__ = ("_entries", "_bytes")
+    Its canonical JSON is computed once. A manifest rebuilt from an unchanged hash cache is
+    created *deferred* (:meth:`deferred`): its JSON, size and count are known, and the entries
+    are only materialised if someone looks at them, since a no-change run mostly just sends
+    or prints the JSON.
+    """
+
+    __slots__ = ("_mapping", "_bytes", "_count", "_json", "_load")
 
     def __init__(self, entries: Mapping[str, Entry] | None = None) -> None:
         items = sorted((entries or {}).items())
-        self._entries: Mapping[str, Entry] = MappingProxyType(dict(items))
+        self._mapping: Mapping[str, Entry] | None = MappingProxyType(dict(items))
         self._bytes = sum(e.size for _, e in items)
+        self._count = len(items)
+        self._json: str | None = None
+        self._load: Callable[[], Mapping[str, Entry]] | None = None
+
+    @classmethod
+    def deferred(
+        cls, load: Callable[[], Mapping[str, Entry]], json: str, count: int, total_bytes: int
+    ) -> Manifest:
+        """A manifest whose canonical JSON is already known; ``load`` gives its entries on demand."""
+        self = cls.__new__(cls)
+        self._mapping = None
+        self._load = load
+        self._json = json
+        self._count = count
+        self._bytes = total_bytes
+        return self
+
+    @property
+    def _entries(self) -> Mapping[str, Entry]:
+        if self._mapping is None:
+            assert self._load is not None
+            self._mapping = MappingProxyType(dict(sorted(self._load().items())))
+            self._load = None
+        return self._mapping
 
     def __getitem__(self, key: str) -> Entry:
         return self._entries[key]
@@ -61,18 +90,20 @@ class Manifest(Mapping[str, Entry]):
         return iter(self._entries)
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return self._count
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Manifest):
+            if self._json is not None and other._json is not None and self._json != other._json:
+                return False  # cheap and sure; equal JSON still leaves content types to compare
             return self._entries == other._entries
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash(frozenset(self._entries.items()))
+        return hash(self.to_json())  # equal manifests have equal JSON
 
     def __repr__(self) -> str:
-        return f"Manifest({len(self)} files, {self._bytes} bytes)"
+        return f"Manifest({self._count} files, {self._bytes} bytes)"
 
     @property
     def total_bytes(self) -> int:
@@ -94,9 +125,14 @@ class Manifest(Mapping[str, Entry]):
 
         Written out by hand: ``json.dumps`` of 100,000 entries costs more than the scan.
         """
-        enc = encode_basestring
-        body = ",".join(f'{enc(k)}:{{"hash":"{e.hash}","size":{e.size}}}' for k, e in self._entries.items())
-        return '{"manifest":{' + body + "}}"
+        if self._json is None:
+            from json.encoder import encode_basestring as enc  # not needed when the JSON is known
+
+            body = ",".join(
+                f'{enc(k)}:{{"hash":"{e.hash}","size":{e.size}}}' for k, e in self._entries.items()
+            )
+            self._json = '{"manifest":{' + body + "}}"
+        return self._json
 
     def diff(self, new: Manifest) -> ManifestDiff:
         """What changed from ``self`` to ``new``."""

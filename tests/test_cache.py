@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from assetsync.build import BuildOptions, build, hash_files
-from assetsync.cache import MAGIC, HashCache, cache_file
+from assetsync.cache import MAGIC, HashCache, Table, cache_file
 from assetsync.hashing import HashScheme
 from assetsync.ignore import IgnoreRules
 from assetsync.scan import scan
@@ -82,7 +82,8 @@ def test_file_changed_between_scan_and_read_gets_its_new_content(tmp_path: Path)
     site = make_tree(tmp_path / "s", {"a.txt": "before"})
     files = scan(str(site), IgnoreRules(), print)
     make_tree(site, {"a.txt": "after, and longer"}, mtime=PAST + 7)
-    entries, hashed, _, _ = hash_files(files, HashScheme(), {})
+    table, hashed, _, _ = hash_files(files, HashScheme())
+    entries = table.entries()
     assert hashed == 1
     assert entries["/a.txt"].size == len("after, and longer")
     assert entries["/a.txt"].mtime_ns == (PAST + 7) * 10**9
@@ -113,7 +114,7 @@ def test_truncated_and_foreign_caches(tmp_path: Path, cache_dir: Path) -> None:
         assert res.manifest == uncached(site)  # type: ignore[attr-defined]
         assert len(warnings) == 1
     # A cache written for another scheme under this file name is foreign.
-    HashCache(str(path), "other\0key", print).save({})
+    HashCache(str(path), "other\0key", print).save(Table())
     res, warnings = run(site, cache_dir)
     assert any("written for another folder or scheme" in w for w in warnings)
 
@@ -149,5 +150,20 @@ def test_deleted_files_drop_out_of_the_cache(tmp_path: Path, cache_dir: Path) ->
 def test_racy_window_uses_scan_start(tmp_path: Path) -> None:
     site = make_tree(tmp_path / "s", {"old.txt": "o"})
     make_tree(site, {"new.txt": "n"}, mtime=None)
-    entries, *_ = hash_files(scan(str(site), IgnoreRules(), print), HashScheme(), {}, now_ns=time.time_ns())
+    table, *_ = hash_files(scan(str(site), IgnoreRules(), print), HashScheme(), now_ns=time.time_ns())
+    entries = table.entries()
     assert entries["/new.txt"].racy and not entries["/old.txt"].racy
+
+
+def test_unchanged_run_reuses_the_saved_manifest_json(tmp_path: Path, cache_dir: Path) -> None:
+    site = make_tree(tmp_path / "s", SITE)
+    first, _ = run(site, cache_dir)
+    second, _ = run(site, cache_dir)
+    m = second.manifest  # type: ignore[attr-defined]
+    assert m._mapping is None  # deferred: nothing rebuilt
+    assert m.to_json() == first.manifest.to_json()  # type: ignore[attr-defined]
+    assert (len(m), m.total_bytes) == (4, first.manifest.total_bytes)  # type: ignore[attr-defined]
+    assert dict(m) == dict(first.manifest)  # type: ignore[attr-defined]
+    (site / "e.txt").unlink()  # a removed file is a change even though every stat still hits
+    third, _ = run(site, cache_dir)
+    assert "/e.txt" not in third.manifest and "/e.txt" not in third.manifest.to_json()  # type: ignore[attr-defined]
