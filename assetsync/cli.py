@@ -206,6 +206,20 @@ def _token_pairs(tokens: tuple[str, ...], account_tokens: tuple[str, ...]) -> di
     "--max-files", type=click.IntRange(min=1), default=20_000, show_default=True, help="Files per version."
 )
 @click.option(
+    "--bucket-mib",
+    type=click.IntRange(min=1),
+    default=40,
+    show_default=True,
+    help="Most raw MiB of files the server asks for in one upload request (bucket).",
+)
+@click.option(
+    "--bucket-files",
+    type=click.IntRange(min=1),
+    default=2000,
+    show_default=True,
+    help="Most files in one bucket.",
+)
+@click.option(
     "--token-ttl",
     type=click.FloatRange(min=1),
     default=3600,
@@ -222,6 +236,8 @@ def serve(
     tokens: tuple[str, ...],
     account_tokens: tuple[str, ...],
     max_files: int,
+    bucket_mib: int,
+    bucket_files: int,
     token_ttl: float,
     log_level: str,
 ) -> None:
@@ -239,6 +255,6 @@ def serve(
         data_dir or default_data_dir(),
         api_tokens=_token_pairs(tokens, account_tokens),
         token_ttl=token_ttl,
-        limits=Limits(max_files=max_files),
+        limits=Limits(max_files=max_files, bucket_bytes=bucket_mib << 20, bucket_files=bucket_files),
     )
     run(app, host, port, log_level)

@@ -320,12 +320,17 @@ def test_bad_parts_are_named_and_leave_nothing_behind(emulator: LiveEmulator) ->
 def test_body_size_cap_is_413(tmp_path: Any) -> None:
     from assetsync.emulator.api import Limits
 
-    files = {"/a.bin": b"x" * 5000}
+    files = {"/a.bin": b"x" * 100_000}
     m = manifest_of(files)
-    with LiveEmulator(tmp_path / "d", limits=Limits(max_upload_body=4096)) as live:
+    limits = Limits(max_upload_body=4096, bucket_bytes=2048, bucket_files=1, max_file_size=100_000)
+    with LiveEmulator(tmp_path / "d", limits=limits) as live:
         with api(live) as c:
             jwt = session(c, m).json()["result"]["jwt"]
-        r = upload(live, jwt, files, m, [m["/a.bin"]["hash"]])
+        # The cap always admits a full bucket of the largest allowed file...
+        assert upload(live, jwt, files, m, [m["/a.bin"]["hash"]]).status_code == 201
+        # ...and refuses more.
+        junk = b"--b\r\n" + b"x" * 300_000
+        r = upload_raw(live, jwt, junk, "multipart/form-data; boundary=b")
         assert errors_of(r)[:2] == (413, 10027)
 
 

@@ -197,8 +197,12 @@ class Api:
         scope = scope_of(account, grant.namespace)
         base64 = request.query_params.get("base64", "false").lower() == "true"
         sink = BlobSink(self.store, grant.session, scope, base64)
+        # A full bucket, base64-encoded with its part headers, must always fit.
+        lim = self.limits
+        biggest = max(lim.bucket_bytes, lim.max_file_size)
+        cap = max(lim.max_upload_body, biggest * 4 // 3 + lim.bucket_files * 512 + 65536)
         try:
-            await stream_form(request, sink, self.limits.max_upload_body)
+            await stream_form(request, sink, cap)
         finally:
             sink.close()
         if self.store.session_remaining(grant.session, scope) == 0:
