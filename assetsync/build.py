@@ -68,6 +68,20 @@ class BuildResult:
     manifest: Manifest
     stats: BuildStats
     warnings: tuple[str, ...]
+    root: str = ""
+    table: Table = field(default_factory=Table)  # each file's stat, as it was hashed
+
+    def sources(self) -> dict[str, tuple[str, str, int, int, int]]:
+        """Each hash -> (manifest key, absolute path, size, mtime_ns, ctime_ns) of a file carrying it.
+
+        What an upload needs to read a blob, and to check that the file still is what was hashed.
+        """
+        t = self.table
+        out: dict[str, tuple[str, str, int, int, int]] = {}
+        for i, (path, digest) in enumerate(zip(t.paths, t.hashes, strict=True)):
+            if digest not in out:
+                out[digest] = (path, self.root + path, t.sizes[i], t.mtimes[i], t.ctimes[i])
+        return out
 
 
 # A job: (abspath, manifest key, size, mtime_ns, ctime_ns, content type, cached fingerprint and
@@ -377,7 +391,7 @@ def _build(root: str, options: BuildOptions, note: Warn, warnings: list[str]) ->
         bytes_read=bytes_read,
         seconds=time.perf_counter() - t0,
     )
-    return BuildResult(manifest, stats, tuple(warnings))
+    return BuildResult(manifest, stats, tuple(warnings), root.rstrip("/"), table)
 
 
 def build_manifest(

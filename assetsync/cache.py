@@ -146,6 +146,10 @@ class Table:
         return t
 
 
+class _Outdated(Exception):
+    """A cache written by another version of assetsync (or of Python): silently rebuilt."""
+
+
 def default_cache_dir() -> str:
     """``$XDG_CACHE_HOME/assetsync`` (or the platform's equivalent)."""
     import platformdirs
@@ -190,6 +194,8 @@ class HashCache:
             return Table()
         try:
             return self._decode(blob)
+        except _Outdated:
+            return Table()
         except Exception as exc:
             self.manifest_json, self.total_bytes = "", 0
             self._warn(f"hash cache {path} is corrupt or foreign ({exc}); discarded, hashing every file")
@@ -197,7 +203,9 @@ class HashCache:
 
     def _decode(self, blob: bytes) -> Table:
         if not blob.startswith(MAGIC):
-            raise ValueError("unknown format or Python version")
+            if blob.startswith(MAGIC.split(b" ")[0] + b" "):
+                raise _Outdated  # ours, from another version or Python: not worth a warning
+            raise ValueError("unknown format")
         head = len(MAGIC)
         digest, payload = blob[head : head + 16], blob[head + 16 :]
         if xxhash.xxh3_128_digest(payload) != digest:

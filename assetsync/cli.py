@@ -258,3 +258,289 @@ def serve(
         limits=Limits(max_files=max_files, bucket_bytes=bucket_mib << 20, bucket_files=bucket_files),
     )
     run(app, host, port, log_level)
+
+
+def _read_root_file(folder: str, name: str) -> str | None:
+    try:
+        with open(os.path.join(folder, name), encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        from .errors import ConfigError
+
+        raise ConfigError(f"{os.path.join(folder, name)} cannot be read as UTF-8 text ({exc}).") from None
+
+
+def _modules(main_file: str) -> tuple[Any, ...]:
+    """The main module and the modules beside it (not bundled: deploy what is there)."""
+    from .client import Module
+    from .errors import ConfigError
+
+    folder = os.path.dirname(os.path.abspath(main_file))
+    if not os.path.isfile(main_file):
+        raise ConfigError(f"--main {main_file}: no such file.")
+    types = {
+        ".js": "application/javascript+module",
+        ".mjs": "application/javascript+module",
+        ".wasm": "application/wasm",
+    }
+    mods = []
+    for name in sorted(os.listdir(folder)):
+        ext = os.path.splitext(name)[1]
+        path = os.path.join(folder, name)
+        if ext in types and os.path.isfile(path):
+            with open(path, "rb") as f:
+                mods.append(Module(name, types[ext], f.read()))
+    return tuple(mods)
+
+
+def _run_worker_first(value: str | None) -> bool | tuple[str, ...] | None:
+    if value is None:
+        return None
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+@main.command(epilog=EXIT_HELP)
+@click.argument("folder", required=False, type=click.Path(file_okay=True, dir_okay=True))
+@click.option("--name", help="Worker name [default: from the wrangler config, else the folder's name].")
+@click.option(
+    "--namespace",
+    metavar="NS",
+    help="Deploy a Workers for Platforms user worker into this dispatch namespace.",
+)
+@click.option("--no-salt", is_flag=True, help="In a namespace, do not salt hashes with the script name.")
+@scan_options
+@click.option(
+    "--main",
+    "main_file",
+    type=click.Path(dir_okay=False),
+    help="The Worker's main module (modules beside it go too).",
+)
+@click.option("--compatibility-date", metavar="YYYY-MM-DD", help="[default: from the config, else today]")
+@click.option("--compatibility-flag", "compat_flags", multiple=True, metavar="FLAG", help="Repeatable.")
+@click.option(
+    "--binding",
+    "bindings",
+    multiple=True,
+    metavar="TYPE:NAME=VALUE",
+    help="kv:NAME=NAMESPACE_ID or text:NAME=VALUE (repeatable).",
+)
+@click.option(
+    "--assets-binding", metavar="NAME", help="Name of the assets binding of a Worker [default: ASSETS]."
+)
+@click.option("--tag", "tags", multiple=True, help="Tag the script (repeatable).")
+@click.option(
+    "--html-handling",
+    type=click.Choice(["auto-trailing-slash", "force-trailing-slash", "drop-trailing-slash", "none"]),
+)
+@click.option("--not-found-handling", type=click.Choice(["none", "404-page", "single-page-application"]))
+@click.option(
+    "--run-worker-first", metavar="true|false|GLOBS", help="true, false, or comma-separated route globs."
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="wrangler.toml / wrangler.json(c) to read [default: found in the current folder].",
+)
+@click.option(
+    "--account-id",
+    envvar="CLOUDFLARE_ACCOUNT_ID",
+    help="Cloudflare account id [env: CLOUDFLARE_ACCOUNT_ID]. The API token is read from the "
+    "CLOUDFLARE_API_TOKEN environment variable only, never from a flag.",
+)
+@click.option(
+    "--api-base",
+    envvar="CLOUDFLARE_API_BASE_URL",
+    help="API base URL [env: CLOUDFLARE_API_BASE_URL; default: Cloudflare's].",
+)
+@click.option(
+    "--local-data",
+    type=click.Path(file_okay=False),
+    help="The embedded emulator's data folder, when no credentials are given "
+    "[default: the one assetsync serve uses].",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=6,
+    show_default=True,
+    help="Uploads in flight (adapts down when the server pushes back).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=60,
+    show_default=True,
+    help="Seconds a request may wait for the server.",
+)
+@click.option(
+    "--attempts",
+    type=click.IntRange(1, 20),
+    default=6,
+    show_default=True,
+    help="Tries per request before giving up.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Build the manifest and ask the server what it lacks; upload and deploy nothing.",
+)
+@click.option("--offline", is_flag=True, help="With --dry-run: do not contact the server at all.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON summary on stdout (and nothing else there)."
+)
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.option("-v", "--verbose", is_flag=True, help="More detail.")
+def sync(
+    folder: str | None,
+    name: str | None,
+    namespace: str | None,
+    no_salt: bool,
+    tenant: str | None,
+    hash_scheme: str,
+    ignore: tuple[str, ...],
+    no_default_ignores: bool,
+    max_files: int,
+    cache_dir: str | None,
+    no_cache: bool,
+    main_file: str | None,
+    compatibility_date: str | None,
+    compat_flags: tuple[str, ...],
+    bindings: tuple[str, ...],
+    assets_binding: str | None,
+    tags: tuple[str, ...],
+    html_handling: str | None,
+    not_found_handling: str | None,
+    run_worker_first: str | None,
+    config_path: str | None,
+    account_id: str | None,
+    api_base: str | None,
+    local_data: str | None,
+    concurrency: int,
+    timeout: float,
+    attempts: int,
+    dry_run: bool,
+    offline: bool,
+    as_json: bool,
+    quiet: bool,
+    verbose: bool,
+) -> None:
+    """Publish FOLDER: upload what the server lacks, then deploy.
+
+    With CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN set it publishes to the API (or the
+    server at --api-base); without credentials it syncs into the local emulator, which
+    `assetsync serve` then previews. Settings come from flags, then wrangler.toml /
+    wrangler.json(c), then defaults.
+    """
+    import datetime as dt
+    import json
+    import json as jsonlib
+
+    from .config import load_config
+    from .errors import UsageError
+    from .plan import AssetsConfig, WorkerSpec, check_script_name, parse_binding, script_name_from_folder
+    from .render import Renderer
+    from .sync import SyncOptions
+    from .sync import sync as run_sync
+    from .target import resolve_target
+
+    if offline and not dry_run:
+        raise UsageError("--offline only goes with --dry-run")
+    cfg = load_config(config_path)
+    folder = folder or cfg.assets_directory
+    if not folder:
+        raise UsageError("which folder? Pass FOLDER, or run where a wrangler config names assets.directory")
+    if name is None:
+        name = cfg.name or script_name_from_folder(os.path.basename(os.path.abspath(folder)))
+    check_script_name(name)
+    if namespace and not tenant and not no_salt and hash_scheme == "sha256":
+        tenant = name  # isolation by default in a dispatch namespace, as Cloudflare advises
+    if no_salt and tenant:
+        raise UsageError("--no-salt and --tenant contradict each other")
+    main_file = main_file or cfg.main
+    spec = WorkerSpec(
+        main_module=os.path.basename(main_file) if main_file else None,
+        assets_binding=assets_binding or cfg.assets_binding or "ASSETS",
+        bindings=tuple(parse_binding(b) for b in bindings)
+        + tuple({"type": "plain_text", "name": k, "text": v} for k, v in cfg.vars.items() if main_file)
+        + tuple(
+            {"type": "json", "name": k, "json": json.loads(v)} for k, v in cfg.json_vars.items() if main_file
+        ),
+        compatibility_date=compatibility_date or cfg.compatibility_date or dt.date.today().isoformat(),
+        compatibility_flags=compat_flags or cfg.compatibility_flags,
+        tags=tags,
+        assets=AssetsConfig(
+            html_handling=html_handling or cfg.html_handling,
+            not_found_handling=not_found_handling or cfg.not_found_handling,
+            run_worker_first=_run_worker_first(run_worker_first)
+            if run_worker_first is not None
+            else cfg.run_worker_first,
+            redirects=_read_root_file(folder, "_redirects"),
+            headers=_read_root_file(folder, "_headers"),
+        ),
+    )
+    options = SyncOptions(
+        script=name,
+        namespace=namespace,
+        build=build_options(tenant, hash_scheme, ignore, no_default_ignores, max_files, cache_dir, no_cache),
+        worker=spec,
+        modules=_modules(main_file) if main_file else (),
+        concurrency=concurrency,
+        timeout=timeout,
+        attempts=attempts,
+        dry_run=dry_run,
+        offline=offline,
+    )
+    target = resolve_target(account_id, None, api_base, local_data)
+    mode = (
+        "quiet"
+        if quiet or as_json
+        else ("bar" if sys.stderr.isatty() and not os.environ.get("CI") else "lines")
+    )
+    renderer = Renderer(mode, verbose=verbose)
+    if not quiet and not as_json:
+        renderer.say(
+            f"Syncing {folder} to {name}"
+            + (f" in namespace {namespace}" if namespace else "")
+            + f" on {target.label}"
+        )
+    try:
+        report = run_sync(folder, options, target, on_event=renderer, warn=_warn)
+    except KeyboardInterrupt:
+        from .errors import Interrupted
+
+        raise Interrupted("interrupted: nothing was deployed by this run") from None
+    except Exception as exc:
+        if as_json:
+            from .errors import AssetsyncError
+
+            code = exc.exit_code if isinstance(exc, AssetsyncError) else 1
+            print(
+                jsonlib.dumps(
+                    {
+                        "ok": False,
+                        "error": {"type": type(exc).__name__, "message": str(exc), "exit_code": code},
+                    }
+                )
+            )
+        raise
+    renderer.finish(report)
+    if as_json:
+        print(jsonlib.dumps(report.to_json()))
+    elif dry_run and not quiet:
+        if offline:
+            renderer.say(f"Dry run (offline): {report.files:,} files, {report.bytes:,} bytes; nothing sent")
+        else:
+            missing = sum(len(r) for r in report.plan)
+            renderer.say(
+                f"Dry run: would upload {missing:,} of {report.files:,} files in "
+                f"{len(report.plan)} request(s) and deploy {name}"
+            )
+            if verbose:
+                for i, req in enumerate(report.plan, 1):
+                    renderer.say(f"  request {i}: " + ", ".join(req))
+    _done()

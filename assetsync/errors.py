@@ -9,7 +9,16 @@
     ├── LimitError                 exit 5  the site breaks a platform limit
     │   ├── FileTooLarge                   files over 25 MiB (all of them are listed)
     │   └── TooManyFiles                   more files than allowed (the fullest folders are named)
-    └── CacheError                 never fatal: reported as a warning, the run goes on without it
+    ├── CacheError                 never fatal: reported as a warning, the run goes on without it
+    ├── ApiError                   exit 7  the API could not be used (after retries)
+    │   ├── AuthError              exit 6  401/403: missing, wrong or expired API token, no access
+    │   ├── RequestRefused         exit 8  another 4xx: the server says the request is wrong
+    │   ├── RateLimited                    429 beyond the retry budget
+    │   ├── ServerError                    5xx beyond the retry budget
+    │   ├── NetworkError                   connection refused/reset, timeouts, truncated answers
+    │   └── ProtocolError                  an answer that breaks the protocol (not JSON, no jwt...)
+    ├── FilesChanging              exit 4  files kept changing while they were being uploaded
+    └── Interrupted                exit 130  Ctrl-C: nothing was deployed
 
 Each error's message is written for a person: what happened, to which file or request, what to do.
 """
@@ -80,6 +89,65 @@ class CacheError(AssetsyncError):
     """The hash cache could not be read or written; callers warn and carry on without it."""
 
 
+class ApiError(AssetsyncError):
+    """A request to the API failed for good. ``status`` is None for network failures."""
+
+    exit_code = 7
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: int | None = None,
+        request: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.request = request
+        self.retry_after = retry_after
+
+
+class AuthError(ApiError):
+    """401/403: the API token is missing, wrong, expired, or has no access to the account."""
+
+    exit_code = 6
+
+
+class RequestRefused(ApiError):
+    """A 4xx other than auth and rate limiting: the request itself is wrong."""
+
+    exit_code = 8
+
+
+class RateLimited(ApiError):
+    """429 (or 503 asking to slow down) after every retry."""
+
+
+class ServerError(ApiError):
+    """5xx after every retry."""
+
+
+class NetworkError(ApiError):
+    """The connection failed, stalled past the timeout, or was cut short."""
+
+
+class ProtocolError(ApiError):
+    """The server answered something the protocol does not allow."""
+
+
+class FilesChanging(ScanError):
+    """Files kept changing while they were being uploaded."""
+
+
+class Interrupted(AssetsyncError):
+    """The run was interrupted (Ctrl-C) before it deployed anything."""
+
+    exit_code = 130
+
+
 EXIT_CODES: dict[int, str] = {
     0: "success",
     1: "unexpected failure",
@@ -87,4 +155,8 @@ EXIT_CODES: dict[int, str] = {
     3: "configuration error (.assetsignore, config file)",
     4: "the folder or a file in it cannot be read",
     5: "a platform limit is exceeded (file size, file count)",
+    6: "authentication refused (API token missing, wrong, expired, or without access)",
+    7: "the API failed (network, server errors, rate limits, malformed answers) after retries",
+    8: "the API refused the request (invalid name, manifest, metadata...)",
+    130: "interrupted: nothing was deployed",
 }

@@ -24,3 +24,12 @@ def emulator(tmp_path: Path):  # type: ignore[no-untyped-def]
 
     with LiveEmulator(tmp_path / "emulator-data") as live:
         yield live
+
+
+@pytest.fixture
+def recorded(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A running emulator whose requests are recorded (and can be answered with faults)."""
+    from .helpers import LiveEmulator
+
+    with LiveEmulator(tmp_path / "emulator-data", record=True) as live:
+        yield live

@@ -60,12 +60,13 @@ class LiveEmulator:
     waiting for start-up.
     """
 
-    def __init__(self, data_dir: Path, **config: Any) -> None:
+    def __init__(self, data_dir: Path, record: bool = False, **config: Any) -> None:
         import socket
 
         from assetsync.emulator.app import create_app
 
-        self.app = create_app(str(data_dir), **config)
+        self.emulator = create_app(str(data_dir), **config)
+        self.app: Any = Recorder(self.emulator) if record else self.emulator
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -73,7 +74,7 @@ class LiveEmulator:
         self.port = self.sock.getsockname()[1]
         self.origin = f"http://127.0.0.1:{self.port}"
         self.api = f"{self.origin}/client/v4"
-        self.token = self.app.api_token
+        self.token = self.emulator.api_token
 
     def __enter__(self) -> LiveEmulator:
         import threading
@@ -90,7 +91,7 @@ class LiveEmulator:
         self.server.should_exit = True
         self.thread.join(timeout=10)
         self.sock.close()
-        self.app.store.close()
+        self.emulator.store.close()
 
 
 def multipart(
@@ -109,3 +110,74 @@ def multipart(
         out += b"\r\n" + body + b"\r\n"
     out += f"--{boundary}--\r\n".encode()
     return f"multipart/form-data; boundary={boundary}", bytes(out)
+
+
+class Recorder:
+    """ASGI middleware that records every request (method, path, query, headers, body) and can
+    answer chosen requests with injected faults instead of passing them on.
+
+    ``faults`` is a list of ``(method, path_substring, response)`` consumed first-match-first; a
+    response is ``(status, headers, body)``.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.requests: list[dict[str, Any]] = []
+        self.faults: list[tuple[str, str, tuple[int, list[tuple[str, str]], bytes]]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        more = True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        record = {
+            "method": scope["method"],
+            "path": scope["path"],
+            "query": scope["query_string"].decode(),
+            "headers": headers,
+            "body": body,
+        }
+        self.requests.append(record)
+        for i, (method, fragment, response) in enumerate(self.faults):
+            if method == scope["method"] and fragment in scope["path"]:
+                del self.faults[i]
+                status, extra, payload = response
+                record["fault"] = status
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": status,
+                        "headers": [(k.encode(), v.encode()) for k, v in extra],
+                    }
+                )
+                await send({"type": "http.response.body", "body": payload})
+                return
+        sent = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+def envelope_error(
+    status: int, code: int, message: str, headers: list[tuple[str, str]] | None = None
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    body = json.dumps(
+        {"success": False, "errors": [{"code": code, "message": message}], "messages": [], "result": None}
+    ).encode()
+    return status, [("content-type", "application/json"), *(headers or [])], body

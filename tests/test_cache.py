@@ -113,6 +113,10 @@ def test_truncated_and_foreign_caches(tmp_path: Path, cache_dir: Path) -> None:
         res, warnings = run(site, cache_dir)
         assert res.manifest == uncached(site)  # type: ignore[attr-defined]
         assert len(warnings) == 1
+    # Our own cache from another assetsync version is rebuilt silently: an upgrade is no fault.
+    path.write_bytes(b"assetsync-hash-cache 1 cpython-311\nwhatever")
+    res, warnings = run(site, cache_dir)
+    assert res.manifest == uncached(site) and warnings == []  # type: ignore[attr-defined]
     # A cache written for another scheme under this file name is foreign.
     HashCache(str(path), "other\0key", print).save(Table())
     res, warnings = run(site, cache_dir)

@@ -1,0 +1,118 @@
+"""Upload bodies: multipart/form-data streamed from the files, base64-encoded as it goes.
+
+The exact Content-Length is known before the first byte is read (base64 of ``n`` bytes is
+``4 * ceil(n / 3)`` characters), so no chunked encoding and no buffering: peak memory is one
+chunk per request whatever the bucket or file size. Each part is laid out as wrangler lays it
+(PROTOCOL.md section 4.2): ``name`` and ``filename`` are the hash, the part's Content-Type is the
+file's, the body is padded standard base64 with no line breaks.
+
+A file is checked against the stat it was hashed with when it is opened and again after its
+last byte is read; the last encoded piece is held back until that check passes. A file that
+changed raises :class:`FileChanged` mid-body, so the request is cut short and the server never
+receives a complete part under a stale hash.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+
+import pybase64
+
+CHUNK = 3 << 18  # 768 KiB of file bytes a read: a multiple of 3, so base64 pieces concatenate
+
+
+class FileChanged(Exception):
+    """A file no longer matches the manifest entry it is being uploaded under."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+@dataclass(frozen=True, slots=True)
+class PartSource:
+    """One blob to upload: its hash, where to read it, and the stat it was hashed with."""
+
+    hash: str
+    abspath: str
+    path: str  # manifest key, for messages
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    content_type: str
+
+
+def b64_len(n: int) -> int:
+    return 4 * ((n + 2) // 3)
+
+
+class MultipartBody:
+    """An async iterable request body of known length."""
+
+    def __init__(
+        self,
+        parts: Sequence[PartSource],
+        boundary: str | None = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.parts = list(parts)
+        self.on_progress = on_progress
+        self.boundary = boundary or "assetsync-" + uuid.uuid4().hex
+        self._heads = [
+            (
+                f"--{self.boundary}\r\n"
+                f'Content-Disposition: form-data; name="{p.hash}"; filename="{p.hash}"\r\n'
+                f"Content-Type: {p.content_type}\r\n\r\n"
+            ).encode("latin-1")
+            for p in self.parts
+        ]
+        self._tail = f"--{self.boundary}--\r\n".encode("latin-1")
+        self.length = sum(
+            len(h) + b64_len(p.size) + 2 for h, p in zip(self._heads, self.parts, strict=True)
+        ) + len(self._tail)
+        self.raw_bytes = sum(p.size for p in self.parts)
+        self.sent_raw = 0  # file bytes whose encoding has been handed to the transport
+
+    @property
+    def content_type(self) -> str:
+        return f"multipart/form-data; boundary={self.boundary}"
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        self.sent_raw = 0
+        for head, part in zip(self._heads, self.parts, strict=True):
+            yield head
+            held, held_raw, read = b"", 0, 0
+            try:
+                fd = os.open(part.abspath, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            except FileNotFoundError:
+                raise FileChanged(part.path) from None
+            try:
+                if not _same(os.fstat(fd), part):
+                    raise FileChanged(part.path)
+                while chunk := os.read(fd, CHUNK):
+                    read += len(chunk)
+                    if read > part.size:
+                        raise FileChanged(part.path)
+                    if held:
+                        yield held
+                        self._sent(held_raw)
+                    held, held_raw = pybase64.b64encode(chunk), len(chunk)
+                if read != part.size or not _same(os.fstat(fd), part):
+                    raise FileChanged(part.path)
+            finally:
+                os.close(fd)
+            yield held + b"\r\n"
+            self._sent(held_raw)
+        yield self._tail
+
+    def _sent(self, raw: int) -> None:
+        self.sent_raw += raw
+        if self.on_progress is not None and raw:
+            self.on_progress(raw)
+
+
+def _same(st: os.stat_result, part: PartSource) -> bool:
+    return st.st_size == part.size and st.st_mtime_ns == part.mtime_ns and st.st_ctime_ns == part.ctime_ns

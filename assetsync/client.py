@@ -1,0 +1,278 @@
+"""The HTTP layer: one call per API operation, over httpx's async client.
+
+Each call sends one request and turns its answer into a value or an exception from
+:mod:`assetsync.errors`; retrying is the caller's business (:mod:`assetsync.retry` decides).
+The API token and upload tokens go only into ``Authorization`` headers: no message, exception
+or log line carries them. Requests are named in errors by method and path.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from . import __version__
+from .body import MultipartBody
+from .errors import (
+    ApiError,
+    AuthError,
+    NetworkError,
+    ProtocolError,
+    RateLimited,
+    RequestRefused,
+    ServerError,
+)
+from .retry import parse_retry_after
+
+MAX_ANSWER = 16 << 20  # an API answer larger than this is not one the protocol allows
+
+
+@dataclass(frozen=True, slots=True)
+class UploadSession:
+    jwt: str
+    buckets: list[list[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Module:
+    name: str
+    content_type: str
+    body: bytes
+
+
+def script_path(account: str, script: str, namespace: str | None) -> str:
+    if namespace:
+        return f"/accounts/{account}/workers/dispatch/namespaces/{namespace}/scripts/{script}"
+    return f"/accounts/{account}/workers/scripts/{script}"
+
+
+class ApiClient:
+    """Talks to the Cloudflare API (or anything that speaks it) for one account."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        account_id: str,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 60.0,
+        max_connections: int = 32,
+    ) -> None:
+        self.account_id = account_id
+        self.timeout = timeout
+        self._token = token
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            transport=transport,
+            timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            headers={"User-Agent": f"assetsync/{__version__}"},
+            follow_redirects=False,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> ApiClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        what: str,
+        **kw: Any,
+    ) -> tuple[int, Any]:
+        """Send one request; return (status, envelope result) or raise an ApiError."""
+        request = f"{method} {path}"
+        headers = {**kw.pop("headers", {}), "Authorization": f"Bearer {token or self._token}"}
+        try:
+            req = self._http.build_request(method, path, headers=headers, **kw)
+            response = await self._http.send(req, stream=True)
+            try:
+                raw = await _read_capped(response, request)
+            finally:
+                await response.aclose()
+        except ApiError:
+            raise
+        except httpx.TimeoutException as exc:
+            raise NetworkError(
+                f"{what}: no answer within {self.timeout:g}s ({type(exc).__name__}) on {request}. "
+                "The server may be overloaded; assetsync retries, or raise --timeout.",
+                request=request,
+            ) from None
+        except httpx.HTTPError as exc:
+            raise NetworkError(f"{what}: {_describe(exc)} on {request}.", request=request) from None
+        status = response.status_code
+        envelope = _parse(raw)
+        if 200 <= status < 300 and envelope is not None and envelope.get("success") is not False:
+            return status, envelope.get("result")
+        raise _error(status, envelope, raw, request, what, response.headers)
+
+    # -- the asset upload protocol -------------------------------------------------------
+
+    async def open_session(self, script: str, namespace: str | None, manifest_json: str) -> UploadSession:
+        """POST the manifest; the server answers which hashes it lacks, in buckets."""
+        path = script_path(self.account_id, script, namespace) + "/assets-upload-session"
+        _, result = await self._send(
+            "POST",
+            path,
+            what="opening the upload session",
+            content=manifest_json.encode("utf-8"),
+            headers={"Content-Type": "application/json"},
+        )
+        request = f"POST {path}"
+        if not isinstance(result, dict) or not isinstance(result.get("jwt"), str) or not result["jwt"]:
+            raise ProtocolError(
+                "opening the upload session: the server answered without an upload token "
+                f"(result: {_short(result)}) on {request}. This is usually a passing fault on "
+                "the server's side: run again.",
+                request=request,
+            )
+        buckets = result.get("buckets") or []
+        if not isinstance(buckets, list) or not all(
+            isinstance(b, list) and all(isinstance(h, str) for h in b) for b in buckets
+        ):
+            raise ProtocolError(
+                f"opening the upload session: 'buckets' is not a list of lists of hashes on {request}.",
+                request=request,
+            )
+        return UploadSession(result["jwt"], [b for b in buckets if b])
+
+    async def upload(self, jwt: str, body: MultipartBody) -> str | None:
+        """Upload one bucket; returns the completion token if this request completed the set."""
+        path = f"/accounts/{self.account_id}/workers/assets/upload?base64=true"
+        status, result = await self._send(
+            "POST",
+            path,
+            token=jwt,
+            what=f"uploading {len(body.parts)} file{'s' if len(body.parts) != 1 else ''}",
+            content=body,
+            headers={"Content-Type": body.content_type, "Content-Length": str(body.length)},
+        )
+        if isinstance(result, dict) and isinstance(result.get("jwt"), str) and result["jwt"]:
+            return str(result["jwt"])
+        return None
+
+    async def deploy(
+        self, script: str, namespace: str | None, metadata: Mapping[str, Any], modules: Sequence[Module] = ()
+    ) -> dict[str, Any]:
+        """PUT the script: metadata first, then one part per module (PROTOCOL.md 4.3)."""
+        files: list[tuple[str, tuple[str | None, bytes, str | None]]] = [
+            ("metadata", (None, json.dumps(metadata).encode(), None))
+        ]
+        files += [(m.name, (m.name, m.body, m.content_type)) for m in modules]
+        path = script_path(self.account_id, script, namespace)
+        _, result = await self._send("PUT", path, what="deploying", files=files)
+        return result if isinstance(result, dict) else {}
+
+    # -- scripts in a dispatch namespace -------------------------------------------------
+
+    async def list_scripts(
+        self, namespace: str, tags: str | None = None, per_page: int = 100
+    ) -> list[dict[str, Any]]:
+        """Every script in the namespace (all pages), optionally filtered by ``tag:yes``."""
+        out: list[dict[str, Any]] = []
+        page = 1
+        path = f"/accounts/{self.account_id}/workers/dispatch/namespaces/{namespace}/scripts"
+        while True:
+            params: dict[str, Any] = {"page": page, "per_page": per_page}
+            if tags:
+                params["tags"] = tags
+            _, result = await self._send("GET", path, what="listing scripts", params=params)
+            if not isinstance(result, list):
+                raise ProtocolError(f"listing scripts: the result is not a list on GET {path}.", request=path)
+            out.extend(r for r in result if isinstance(r, dict))
+            if len(result) < per_page:
+                return out
+            page += 1
+
+    async def delete_script(self, namespace: str, script: str) -> None:
+        await self._send("DELETE", script_path(self.account_id, script, namespace), what=f"deleting {script}")
+
+
+async def _read_capped(response: httpx.Response, request: str) -> bytes:
+    body = bytearray()
+    async for chunk in response.aiter_bytes():  # decoded; capped after decoding, so no bomb gets by
+        body += chunk
+        if len(body) > MAX_ANSWER:
+            raise ProtocolError(
+                f"the answer to {request} is over {MAX_ANSWER >> 20} MiB: not an API answer.", request=request
+            )
+    return bytes(body)
+
+
+def _parse(raw: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else value
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    name = type(exc).__name__
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot connect ({exc or name}); is the API base URL right and the server up?"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"the connection was cut short ({exc or name})"
+    if isinstance(exc, httpx.ReadError | httpx.WriteError):
+        return f"the connection failed ({exc or name})"
+    return f"{name}: {exc}"
+
+
+def _error(
+    status: int, envelope: dict[str, Any] | None, raw: bytes, request: str, what: str, headers: httpx.Headers
+) -> ApiError:
+    code, message = None, ""
+    if envelope is not None:
+        errors = envelope.get("errors") or []
+        if errors and isinstance(errors[0], dict):
+            code = errors[0].get("code")
+            message = str(errors[0].get("message", ""))
+    retry_after = parse_retry_after(headers.get("retry-after"), time.time())
+    detail = (
+        f"HTTP {status}"
+        + (f", code {code}" if code is not None else "")
+        + (f": {message}" if message else "")
+    )
+    kw: dict[str, Any] = {"status": status, "code": code, "request": request, "retry_after": retry_after}
+    if envelope is None:
+        kind = "an HTML page" if raw.lstrip()[:1] == b"<" else "not JSON"
+        text = f"{what}: the server answered {kind} (HTTP {status}) on {request}"
+        if status >= 500 or status in (408, 429):
+            return (RateLimited if status == 429 else ServerError)(text + ". Retrying later may help.", **kw)
+        return ProtocolError(text + ": is the API base URL right?", **kw)
+    if 200 <= status < 300:
+        return ProtocolError(
+            f"{what}: the server reported failure with HTTP {status} ({detail}) on {request}.", **kw
+        )
+    if status in (401, 403):
+        return AuthError(
+            f"{what}: {detail} on {request}. Check CLOUDFLARE_API_TOKEN (it needs the Workers Scripts "
+            "edit permission) and the account id.",
+            **kw,
+        )
+    if status == 429:
+        return RateLimited(f"{what}: rate limited ({detail}) on {request}.", **kw)
+    if status >= 500:
+        return ServerError(f"{what}: server error ({detail}) on {request}.", **kw)
+    return RequestRefused(f"{what}: the server refused the request ({detail}) on {request}.", **kw)

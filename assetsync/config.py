@@ -1,0 +1,661 @@
+"""Read an existing Workers project's wrangler configuration (``wrangler.json``/``.jsonc``/``.toml``).
+
+assetsync publishes into projects that wrangler already manages, so it reads the same file wrangler
+would, the same way, and takes from it only what publishing assets needs: the Worker's name, entry
+point, compatibility settings, the ``assets`` table and the ``vars``. Everything else (bindings,
+routes, observability...) is ignored, not rejected: real configs carry many keys we do not use.
+
+What wrangler does, and what we copy (checked in ``cloudflare/workers-sdk``:
+``packages/wrangler/src/config/config-helpers.ts``, since moved to
+``packages/workers-utils/src/config/config-helpers.ts``; and ``.../parse.ts`` next to it):
+
+* **Precedence.** ``findWranglerConfig`` tries ``wrangler.json``, then ``wrangler.jsonc``, then
+  ``wrangler.toml``. So *JSON wins over TOML*, whatever order one might guess from the docs
+  listing TOML first. :func:`find_config` uses that order.
+* **Where it looks.** wrangler walks up the parent folders (``find-up``), one file name at a time,
+  so a ``wrangler.json`` in a parent beats a ``wrangler.toml`` in the current folder. We do not
+  walk up: :func:`find_config` looks in the one folder it is given, so a config is never picked up
+  from an unrelated parent project by accident. Pass ``path`` explicitly to read one elsewhere.
+* **An explicit path** (wrangler's ``--config``) always wins over the search.
+* **JSON syntax.** ``.json`` and ``.jsonc`` both go through the same JSONC parser (``jsonc-parser``,
+  ``parseJSONC``), which accepts ``//`` and ``/* */`` comments and, in current versions
+  (``allowTrailingComma: true``), trailing commas. Older wranglers called it with the library
+  defaults and rejected trailing commas; we accept them, as current wrangler does. Comments and
+  trailing commas are blanked out by :func:`strip_jsonc` (a small scanner that knows about
+  strings), then the stdlib ``json`` parses the result. Blanking keeps every character's line and
+  column, so JSON syntax errors point at the right place in the user's file.
+* **Encoding.** A UTF-8 BOM is dropped; a UTF-16/UTF-32 BOM is an error (wrangler does the same).
+* **vars.** wrangler uploads a string var as a ``plain_text`` binding and *any other* value
+  (number, boolean, array, table, null) as a ``json`` binding holding that value, so
+  ``env.DEBUG`` is the boolean ``true`` in the Worker, not the string ``"true"``. Folding those
+  into plain text would change what the Worker sees, so they are kept apart: :attr:`ProjectConfig.vars`
+  holds the strings, :attr:`ProjectConfig.json_vars` holds the JSON text of the others.
+* **Environments.** ``[env.<name>]`` sections are not applied: only the top-level values are read.
+  They are not validated either, and never cause an error.
+
+Validation follows wrangler's rules for the fields we read and fails early, with a
+:class:`~assetsync.errors.ConfigError` that names the file, the key and, when it can be found, the
+line, and says what to write instead.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime
+import json
+import math
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal, NoReturn
+
+from .errors import ConfigError
+
+__all__ = [
+    "CONFIG_FILE_NAMES",
+    "HTML_HANDLING",
+    "NOT_FOUND_HANDLING",
+    "JsoncError",
+    "ProjectConfig",
+    "find_config",
+    "load_config",
+    "strip_jsonc",
+]
+
+# wrangler's own search order (findWranglerConfig): JSON first, TOML last.
+CONFIG_FILE_NAMES: tuple[str, ...] = ("wrangler.json", "wrangler.jsonc", "wrangler.toml")
+
+HTML_HANDLING = frozenset({"auto-trailing-slash", "force-trailing-slash", "drop-trailing-slash", "none"})
+NOT_FOUND_HANDLING = frozenset({"none", "404-page", "single-page-application"})
+
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectConfig:
+    """The parts of a wrangler configuration that publishing assets needs (top level only).
+
+    Every field is ``None`` or empty when the file does not set it, and when no file was found.
+    """
+
+    path: str | None = None
+    """Absolute path of the file read; ``None`` if there was none."""
+    name: str | None = None
+    main: str | None = None
+    """The Worker's entry point, made absolute against the config file's folder."""
+    compatibility_date: str | None = None
+    """``YYYY-MM-DD``."""
+    compatibility_flags: tuple[str, ...] = ()
+    assets_directory: str | None = None
+    """``assets.directory``, made absolute against the config file's folder."""
+    assets_binding: str | None = None
+    html_handling: str | None = None
+    not_found_handling: str | None = None
+    run_worker_first: bool | tuple[str, ...] | None = None
+    vars: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    """String ``vars``: wrangler uploads each as a ``plain_text`` binding."""
+    json_vars: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    """Non-string ``vars``, as compact JSON text: wrangler uploads each as a ``json`` binding."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Finding and reading the file
+
+
+def find_config(start: str) -> str | None:
+    """The wrangler config file in the folder ``start``, or ``None``.
+
+    Only ``start`` itself is searched (not its parents), in wrangler's order: ``wrangler.json``,
+    ``wrangler.jsonc``, ``wrangler.toml``. A missing ``start`` simply has no config. The result is
+    an absolute path.
+    """
+    for name in CONFIG_FILE_NAMES:
+        candidate = os.path.join(start, name)
+        if os.path.isfile(candidate):
+            return os.path.abspath(candidate)
+    return None
+
+
+def load_config(path: str | None = None, *, search: str | None = None) -> ProjectConfig:
+    """Read and validate a wrangler config.
+
+    ``path`` given: read that file (it must exist; ``search`` is then ignored, as wrangler's
+    ``--config`` beats its search). Otherwise look in the folder ``search`` (default: the current
+    folder) with :func:`find_config`; if nothing is there, return an empty :class:`ProjectConfig`.
+
+    Raises :class:`ConfigError` for a file that is missing, unreadable, malformed or holds a value
+    of the wrong type.
+    """
+    if path is None:
+        path = find_config(os.getcwd() if search is None else search)
+        if path is None:
+            return ProjectConfig()
+    path = os.path.abspath(path)
+    fmt = _format_of(path)
+    text = _read_text(path)
+    raw, located = _parse(path, text, fmt)
+    return _build(raw, _Source(path, fmt, located))
+
+
+def _format_of(path: str) -> Literal["toml", "json"]:
+    """Pick the parser from the extension, as wrangler does (``.json`` and ``.jsonc`` alike)."""
+    lowered = path.lower()
+    if lowered.endswith(".toml"):
+        return "toml"
+    if lowered.endswith((".json", ".jsonc")):
+        return "json"
+    # wrangler would silently read such a file as an empty config; an explicit path that we
+    # cannot read is far more likely a mistake, so say so.
+    raise ConfigError(
+        f"{path}: not a wrangler configuration file name. "
+        "Pass a file ending in .toml, .json or .jsonc (e.g. wrangler.toml)."
+    )
+
+
+_BAD_BOMS = (
+    (b"\x00\x00\xfe\xff", "UTF-32 BE"),
+    (b"\xff\xfe\x00\x00", "UTF-32 LE"),
+    (b"\xfe\xff", "UTF-16 BE"),
+    (b"\xff\xfe", "UTF-16 LE"),
+)
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file. Check the path of the wrangler config.") from None
+    except IsADirectoryError:
+        raise ConfigError(
+            f"{path} is a folder, not a file. Pass the wrangler config file itself "
+            "(e.g. .../wrangler.toml), or search the folder instead."
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read {path}: {exc.strerror}. Check the path and its permissions."
+        ) from None
+    for bom, encoding in _BAD_BOMS:
+        if data.startswith(bom):
+            raise ConfigError(f"{path} is encoded as {encoding}. Save it as UTF-8 (without a BOM).")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{path}, line {line}: not valid UTF-8 text. Save the file as UTF-8.") from None
+
+
+# --------------------------------------------------------------------------------------------------
+# Parsing
+
+_Path = tuple[str | int, ...]
+
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+_TOML_AT_END = re.compile(r"\s*\(at end of document\)$")
+
+
+def _parse(path: str, text: str, fmt: Literal["toml", "json"]) -> tuple[dict[str, object], dict[_Path, int]]:
+    """Parse ``text``; return the top-level table and where (line) each key path was written."""
+    if fmt == "toml":
+        try:
+            table = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise _toml_syntax_error(path, exc) from None
+        return table, _toml_key_lines(text)
+
+    try:
+        plain = strip_jsonc(text)
+    except JsoncError as exc:
+        line, column = _line_column(text, exc.pos)
+        raise ConfigError(
+            f"{path}, line {line}, column {column}: {exc.msg}. Fix the syntax there "
+            "(close the comment with */)."
+        ) from None
+    try:
+        raw: object = json.loads(plain, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{path}, line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg}). "
+            "Fix the syntax there (comments and trailing commas are allowed)."
+        ) from None
+    except _NonFiniteNumber as exc:
+        raise ConfigError(
+            f"{path}: {exc.args[0]} is not a JSON value. Replace it with a number or a quoted string."
+        ) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{path}: the top level is {_describe(raw, 'json')}, but a wrangler config is an object. "
+            'Wrap the settings in { ... }, e.g. { "name": "my-worker" }.'
+        )
+    return raw, _json_key_lines(plain)
+
+
+class _NonFiniteNumber(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> NoReturn:
+    """Python's json takes NaN and Infinity; JSON (and wrangler's parser) do not."""
+    raise _NonFiniteNumber(name)
+
+
+def _toml_syntax_error(path: str, exc: tomllib.TOMLDecodeError) -> ConfigError:
+    message = str(exc)
+    line = getattr(exc, "lineno", None)  # Python 3.14+ carries the position as attributes
+    column = getattr(exc, "colno", None)
+    match = _TOML_POSITION.search(message)
+    if match:
+        message = message[: match.start()]
+        line, column = int(match.group(1)), int(match.group(2))
+    elif _TOML_AT_END.search(message):
+        message = _TOML_AT_END.sub("", message)
+        return ConfigError(
+            f"{path}, at the end of the file: not valid TOML ({message}). "
+            "Fix the syntax (look for an unclosed string, bracket or table header)."
+        )
+    where = f"{path}, line {line}, column {column}" if line is not None else path
+    return ConfigError(f"{where}: not valid TOML ({message}). Fix the syntax there.")
+
+
+def _line_column(text: str, pos: int) -> tuple[int, int]:
+    """1-based line and column of ``pos``, counted the way ``json`` counts them (``\\n`` only)."""
+    line = text.count("\n", 0, pos) + 1
+    return line, pos - (text.rfind("\n", 0, pos) + 1) + 1
+
+
+class JsoncError(ValueError):
+    """A JSONC construct that cannot be stripped (an unterminated block comment)."""
+
+    def __init__(self, msg: str, pos: int) -> None:
+        super().__init__(f"{msg} at offset {pos}")
+        self.msg = msg
+        self.pos = pos
+
+
+_BLANKABLE = re.compile(r"[^\r\n]")
+
+
+def strip_jsonc(text: str) -> str:
+    """``text`` with its comments and trailing commas replaced by spaces, for ``json.loads``.
+
+    The result has the same length and the same line breaks, so any position ``json`` reports in
+    it is the position in ``text``. Strings are copied untouched: ``"http://x"``, ``"/* */"``,
+    ``"a\\"//b"`` and ``",]"`` stay as they are. A trailing comma is one followed (past blanks and
+    comments) by ``]`` or ``}`` and preceded by a value; a comma after ``[``, ``{`` or another comma
+    is left for ``json`` to reject, as wrangler's parser would.
+
+    Anything else that is not JSON is left alone for ``json.loads`` to report. Raises
+    :class:`JsoncError` only for a ``/*`` that is never closed.
+    """
+    out = list(text)
+    n = len(text)
+    i = 0
+    last = -1  # index of the last significant character (a string counts as its closing quote)
+    before = ""  # the significant character before ``last``, once blanked commas are skipped
+    while i < n:
+        ch = text[i]
+        if ch == "/" and text.startswith("//", i):
+            while i < n and text[i] not in "\r\n":
+                out[i] = " "
+                i += 1
+            continue
+        if ch == "/" and text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            if end < 0:
+                raise JsoncError("unterminated /* comment", i)
+            out[i : end + 2] = _BLANKABLE.sub(" ", text[i : end + 2])
+            i = end + 2
+            continue
+        if ch.isspace():
+            i += 1
+            continue
+        if ch in "]}" and last >= 0 and text[last] == "," and before not in ("", "[", "{", ","):
+            out[last] = " "  # a trailing comma: what came before it is now the previous token
+        else:
+            before = text[last] if last >= 0 else ""
+        if ch == '"':
+            i += 1
+            while i < n and text[i] != '"':
+                i += 2 if text[i] == "\\" else 1
+            i = min(i, n - 1)  # an unterminated string is json's to report
+        last = i
+        i += 1
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------------------------------
+# Where keys are written: for messages that point at a line
+
+
+def _json_key_lines(text: str) -> dict[_Path, int]:
+    """Line of each key (and array element) in valid JSON ``text``, by key path."""
+    starts = [0] + [m.end() for m in re.finditer("\n", text)]
+    lines: dict[_Path, int] = {}
+    kinds: list[str] = []  # "{" or "[" for each open container
+    keys: list[str | int] = []  # the current key or index in each open container
+    expect_key = False
+    for match in re.finditer(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+', text, re.S):
+        token = match.group()
+        line = bisect.bisect_right(starts, match.start())
+        kind = kinds[-1] if kinds else ""
+        if kind == "{" and expect_key and token.startswith('"'):
+            keys[-1] = json.loads(token)
+            lines[tuple(keys)] = line
+            expect_key = False
+            continue
+        if kind == "[" and token not in ("]", ","):
+            lines[tuple(keys)] = line
+        if token in ("{", "["):
+            kinds.append(token)
+            keys.append("" if token == "{" else 0)
+            expect_key = token == "{"
+        elif token in ("}", "]"):
+            kinds.pop()
+            keys.pop()
+            expect_key = False
+        elif token == ",":
+            last_key = keys[-1]
+            if kind == "[" and isinstance(last_key, int):
+                keys[-1] = last_key + 1
+            elif kind == "{":
+                expect_key = True
+    return lines
+
+
+_TOML_ATOM = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')"""
+_TOML_DOTTED = rf"{_TOML_ATOM}(?:[ \t]*\.[ \t]*{_TOML_ATOM})*"
+_TOML_HEADER = re.compile(rf"^[ \t]*(\[\[?)[ \t]*({_TOML_DOTTED})[ \t]*\]\]?")
+_TOML_KEY = re.compile(rf"^[ \t]*({_TOML_DOTTED})[ \t]*=[ \t]*(.*)$")
+
+
+def _toml_key_path(expression: str) -> tuple[str, ...]:
+    """``a."b.c".d`` -> ``("a", "b.c", "d")``, letting tomllib do the unquoting."""
+    try:
+        node: object = tomllib.loads(f"{expression} = 0")
+    except tomllib.TOMLDecodeError:
+        return ()
+    parts: list[str] = []
+    while isinstance(node, dict) and len(node) == 1:
+        key, node = next(iter(node.items()))
+        parts.append(key)
+    return tuple(parts)
+
+
+def _toml_key_lines(text: str) -> dict[_Path, int]:
+    """Line of each key, table header and dotted key in TOML ``text``, by full key path.
+
+    A line-based reading, good enough for messages: it follows ``[table]`` headers, skips
+    ``[[array]]`` tables (their keys never match the paths we report on) and the inside of
+    multi-line strings. Keys inside inline tables or arrays are found through their parent.
+    """
+    lines: dict[_Path, int] = {}
+    table: tuple[str, ...] = ()
+    in_string: str | None = None
+    for number, line in enumerate(text.split("\n"), 1):
+        if in_string is not None:
+            if line.count(in_string) % 2 == 1:
+                in_string = None
+            continue
+        header = _TOML_HEADER.match(line)
+        if header:
+            path = _toml_key_path(header.group(2))
+            if header.group(1) == "[[":
+                table = (*path, "[[]]")
+            else:
+                table = path
+                lines.setdefault(path, number)
+            continue
+        key = _TOML_KEY.match(line)
+        if key:
+            lines.setdefault((*table, *_toml_key_path(key.group(1))), number)
+            value = key.group(2)
+            for quote in ('"""', "'''"):
+                if value.startswith(quote) and value.count(quote) % 2 == 1:
+                    in_string = quote
+    return lines
+
+
+# --------------------------------------------------------------------------------------------------
+# Validation
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    path: str
+    fmt: Literal["toml", "json"]
+    lines: dict[_Path, int]
+
+    @property
+    def folder(self) -> str:
+        return os.path.dirname(self.path)
+
+    def fail(self, key: _Path, problem: str, fix: str) -> NoReturn:
+        """Raise the ConfigError for ``key``: file, line if known, the key, what to do."""
+        line = None
+        for size in range(len(key), 0, -1):  # the key itself, else its nearest written parent
+            line = self.lines.get(key[:size])
+            if line is not None:
+                break
+        where = self.path if line is None else f"{self.path}, line {line}"
+        raise ConfigError(f"{where}: {_dotted(key)} {problem}. {fix}")
+
+    def table_word(self) -> str:
+        return "a table" if self.fmt == "toml" else "an object"
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _dotted(key: _Path) -> str:
+    """``("assets", "html_handling")`` -> ``assets.html_handling``; ``("f", 1)`` -> ``f[1]``."""
+    text = ""
+    for part in key:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            name = part if _BARE_KEY.fullmatch(part) else json.dumps(part, ensure_ascii=False)
+            text += name if not text else f".{name}"
+    return text
+
+
+def _describe(value: object, fmt: Literal["toml", "json"]) -> str:
+    """What a value is, in the vocabulary of the file's format, with the value when short."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {'true' if value else 'false'}"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"the string {json.dumps(shown, ensure_ascii=False)}"
+    if isinstance(value, dict):
+        return "a table" if fmt == "toml" else "an object"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return f"an unquoted TOML date/time ({value.isoformat()})"
+    return type(value).__name__
+
+
+def _opt_string(src: _Source, table: Mapping[str, object], key: _Path, *, empty_ok: bool) -> str | None:
+    value = table.get(str(key[-1]))
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        src.fail(key, f"is {_describe(value, src.fmt)}, but must be a string", "Put the value in quotes")
+    if not value and not empty_ok:
+        src.fail(key, "is empty", "Give it a value, or remove the key")
+    return value
+
+
+def _opt_choice(src: _Source, table: Mapping[str, object], key: _Path, choices: frozenset[str]) -> str | None:
+    value = _opt_string(src, table, key, empty_ok=True)
+    if value is not None and value not in choices:
+        listed = ", ".join(f'"{choice}"' for choice in sorted(choices))
+        src.fail(
+            key, f"is {_describe(value, src.fmt)}, which wrangler does not accept", f"Use one of {listed}"
+        )
+    return value
+
+
+def _string_list(src: _Source, value: list[object], key: _Path) -> tuple[str, ...]:
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            src.fail(
+                (*key, index),
+                f"is {_describe(item, src.fmt)}, but every entry must be a string",
+                "Put the entry in quotes",
+            )
+    return tuple(item for item in value if isinstance(item, str))
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _compatibility_date(src: _Source, raw: Mapping[str, object]) -> str | None:
+    key: _Path = ("compatibility_date",)
+    value = raw.get("compatibility_date")
+    if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+        # ``compatibility_date = 2024-09-23`` is a TOML date, which wrangler rejects (not a string).
+        src.fail(
+            key,
+            "is an unquoted TOML date, but wrangler needs a string",
+            f'Put it in quotes: compatibility_date = "{value.isoformat()}"',
+        )
+    text = _opt_string(src, raw, key, empty_ok=False)
+    if text is None:
+        return None
+    if "\u2013" in text or "\u2014" in text:
+        src.fail(
+            key,
+            f"is {_describe(text, src.fmt)}, written with an en or em dash",
+            'Use plain hyphens (-), as in "2024-09-23"',
+        )
+    valid = _DATE.fullmatch(text) is not None
+    if valid:
+        try:
+            datetime.date.fromisoformat(text)
+        except ValueError:
+            valid = False
+    if not valid:
+        src.fail(
+            key,
+            f"is {_describe(text, src.fmt)}, which is not a date in YYYY-MM-DD form",
+            'Write a real date such as "2024-09-23"',
+        )
+    return text
+
+
+def _resolve(src: _Source, value: str | None) -> str | None:
+    """A path from the config, made absolute against the config file's folder (as wrangler does)."""
+    if value is None:
+        return None
+    return os.path.normpath(os.path.join(src.folder, value))
+
+
+def _run_worker_first(src: _Source, assets: Mapping[str, object]) -> bool | tuple[str, ...] | None:
+    key: _Path = ("assets", "run_worker_first")
+    value = assets.get("run_worker_first")
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, list):
+        return _string_list(src, value, key)
+    src.fail(
+        key,
+        f"is {_describe(value, src.fmt)}, but must be true, false or an array of route patterns",
+        'Use true/false, or a list such as ["/api/*", "!/api/docs/*"]',
+    )
+
+
+def _json_text(src: _Source, value: object, key: _Path) -> str:
+    """A non-string var as the JSON wrangler would upload; reject what JSON cannot hold."""
+
+    def check(node: object, at: _Path) -> None:
+        if isinstance(node, float) and not math.isfinite(node):
+            src.fail(at, f"is {node!r}, which JSON cannot represent", "Use a finite number or a string")
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                check(item, (*at, index))
+        elif isinstance(node, dict):
+            for name, item in node.items():
+                check(item, (*at, name))
+        elif not (node is None or isinstance(node, str | int | float)):
+            src.fail(
+                at,
+                f"is {_describe(node, src.fmt)}, which a Worker var cannot hold",
+                "Put it in quotes to make it a string",
+            )
+
+    check(value, key)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _build(raw: dict[str, object], src: _Source) -> ProjectConfig:
+    """Validate the top-level fields we use and assemble the ProjectConfig."""
+    name = _opt_string(src, raw, ("name",), empty_ok=True)
+    main = _opt_string(src, raw, ("main",), empty_ok=False)
+    compatibility_date = _compatibility_date(src, raw)
+
+    flags_value = raw.get("compatibility_flags")
+    flags: tuple[str, ...] = ()
+    if flags_value is not None:
+        if not isinstance(flags_value, list):
+            src.fail(
+                ("compatibility_flags",),
+                f"is {_describe(flags_value, src.fmt)}, but must be an array of strings",
+                'Write it as a list, e.g. ["nodejs_compat"]',
+            )
+        flags = _string_list(src, flags_value, ("compatibility_flags",))
+
+    assets_value = raw.get("assets")
+    assets: Mapping[str, object] = {}
+    if assets_value is not None:
+        if not isinstance(assets_value, dict):
+            example = (
+                '[assets]\ndirectory = "./public"'
+                if src.fmt == "toml"
+                else '"assets": {"directory": "./public"}'
+            )
+            src.fail(
+                ("assets",),
+                f"is {_describe(assets_value, src.fmt)}, but must be {src.table_word()}",
+                f"Write it as {src.table_word()} with a directory, e.g. {example}",
+            )
+        assets = assets_value
+
+    vars_value = raw.get("vars")
+    plain: dict[str, str] = {}
+    encoded: dict[str, str] = {}
+    if vars_value is not None:
+        if not isinstance(vars_value, dict):
+            src.fail(
+                ("vars",),
+                f"is {_describe(vars_value, src.fmt)}, but must be {src.table_word()} of names to values",
+                'Write one entry per variable, e.g. API_URL = "https://example.com"'
+                if src.fmt == "toml"
+                else 'Write one entry per variable, e.g. "vars": {"API_URL": "https://example.com"}',
+            )
+        for var, value in vars_value.items():
+            if isinstance(value, str):
+                plain[var] = value
+            else:
+                encoded[var] = _json_text(src, value, ("vars", var))
+
+    return ProjectConfig(
+        path=src.path,
+        name=name,
+        main=_resolve(src, main),
+        compatibility_date=compatibility_date,
+        compatibility_flags=flags,
+        assets_directory=_resolve(src, _opt_string(src, assets, ("assets", "directory"), empty_ok=False)),
+        assets_binding=_opt_string(src, assets, ("assets", "binding"), empty_ok=False),
+        html_handling=_opt_choice(src, assets, ("assets", "html_handling"), HTML_HANDLING),
+        not_found_handling=_opt_choice(src, assets, ("assets", "not_found_handling"), NOT_FOUND_HANDLING),
+        run_worker_first=_run_worker_first(src, assets),
+        vars=MappingProxyType(plain) if plain else _EMPTY,
+        json_vars=MappingProxyType(encoded) if encoded else _EMPTY,
+    )

@@ -1,0 +1,103 @@
+"""Showing a sync to a person: a progress bar on a terminal, a few plain lines elsewhere.
+
+Kept apart from the engine (as black keeps its report apart from printing): the engine emits
+:mod:`assetsync.events`, a :class:`Renderer` turns them into text on stderr. ``--json`` output is
+the report's own ``to_json``, printed by the CLI on stdout.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from .events import Built, Deployed, Event, Restarting, Retrying, SessionOpened, SyncReport, Uploaded
+from .limits import human_size
+
+
+class Renderer:
+    """Consumes events; ``mode`` is "bar" (a terminal), "lines" (CI, pipes) or "quiet"."""
+
+    def __init__(self, mode: str, stream: TextIO | None = None, verbose: bool = False) -> None:
+        self.mode = mode
+        self.out = stream or sys.stderr
+        self.verbose = verbose
+        self.total_files = self.total_bytes = 0
+        self.sent_bytes = self.done_files = 0
+        self.t_upload = 0.0
+        self._last_draw = 0.0
+        self._bar_shown = False
+
+    def say(self, text: str) -> None:
+        if self.mode == "quiet":
+            return
+        self._clear_bar()
+        print(text, file=self.out, flush=True)
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Uploaded):
+            self.sent_bytes += event.bytes
+            self.done_files += event.files
+            if self.mode == "bar":
+                self._draw()
+        elif isinstance(event, Built):
+            if self.verbose or self.mode == "lines":
+                self.say(
+                    f"Scanned {event.files:,} files ({human_size(event.bytes)}): {event.hashed:,} hashed, "
+                    f"{event.verified:,} verified, {event.cached:,} from cache, in {event.seconds:.2f}s"
+                )
+        elif isinstance(event, SessionOpened):
+            self.total_files, self.total_bytes = event.missing_files, event.missing_bytes
+            self.sent_bytes = self.done_files = 0
+            self.t_upload = time.monotonic()
+            if event.missing_files:
+                self.say(
+                    f"Uploading {event.missing_files:,} of {event.files:,} files "
+                    f"({human_size(event.missing_bytes)}) in {event.requests:,} request"
+                    f"{'s' if event.requests != 1 else ''}"
+                )
+            else:
+                self.say(f"All {event.files:,} files are already uploaded")
+        elif isinstance(event, Retrying):
+            if self.mode != "quiet":
+                self.say(f"retry {event.attempt}: {event.what} in {event.delay:.1f}s ({event.reason})")
+        elif isinstance(event, Restarting):
+            self.say(f"opening a new upload session: {event.reason}")
+        elif isinstance(event, Deployed):
+            if self.total_files:
+                took = time.monotonic() - self.t_upload
+                size = human_size(self.total_bytes)
+                self.say(f"Uploaded {self.total_files:,} files ({size}) in {took:.2f}s")
+            where = f" in namespace {event.namespace}" if event.namespace else ""
+            self.say(f"Deployed {event.script}{where} in {event.seconds:.2f}s")
+
+    def finish(self, report: SyncReport) -> None:
+        self._clear_bar()
+        if report.preview_url:
+            self.say(f"Preview: {report.preview_url}  (start the preview server with: assetsync serve)")
+
+    def _draw(self) -> None:
+        now = time.monotonic()
+        if now - self._last_draw < 0.1 and self.sent_bytes < self.total_bytes:
+            return
+        self._last_draw = now
+        frac = self.sent_bytes / self.total_bytes if self.total_bytes else 1.0
+        width = 24
+        filled = int(width * min(1.0, frac))
+        elapsed = max(1e-6, now - self.t_upload)
+        rate = self.sent_bytes / elapsed
+        eta = (self.total_bytes - self.sent_bytes) / rate if rate > 0 else 0
+        line = (
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done_files:,}/{self.total_files:,} files  "
+            f"{human_size(self.sent_bytes)}/{human_size(self.total_bytes)}  {human_size(rate)}/s  "
+            f"ETA {eta:.0f}s "
+        )
+        self.out.write(line)
+        self.out.flush()
+        self._bar_shown = True
+
+    def _clear_bar(self) -> None:
+        if self._bar_shown:
+            self.out.write("\r\x1b[K")
+            self.out.flush()
+            self._bar_shown = False

@@ -1,0 +1,317 @@
+"""The sync engine: manifest -> upload session -> the missing blobs, concurrently -> deploy.
+
+It never deploys an incomplete asset set: the deploy needs the completion token, which the
+server only hands out once every blob it asked for has arrived.
+
+Failures are retried as :mod:`assetsync.retry` decides. Uploads run under an AIMD concurrency
+limit that halves on 429/503/524 and creeps back up; an upload token that expires or is refused
+opens a fresh session, whose buckets list only what is still missing; a file that changed since
+it was hashed is never sent under its old hash: the manifest is rebuilt and a new session opened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .body import FileChanged, MultipartBody
+from .build import BuildOptions, BuildResult, build
+from .client import ApiClient, Module, UploadSession
+from .errors import ApiError, FilesChanging, NetworkError, ProtocolError, ServerError
+from .events import Built, Deployed, Event, Restarting, Retrying, SessionOpened, SyncReport, Uploaded
+from .plan import Request, WorkerSpec, deploy_metadata, plan_uploads
+from .retry import Backoff, Concurrency, Verdict, classify
+from .target import Target
+
+MAX_SESSIONS = 4  # fresh sessions (expired tokens, changed files) before giving up
+DEFAULT_CONCURRENCY = 6  # uploads in flight; see benchmarks/sync.py for the measurement
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOptions:
+    """How to publish one folder."""
+
+    script: str
+    namespace: str | None = None
+    build: BuildOptions = field(default_factory=BuildOptions)
+    worker: WorkerSpec = field(default_factory=WorkerSpec)
+    modules: tuple[Module, ...] = ()
+    concurrency: int = DEFAULT_CONCURRENCY
+    attempts: int = 6  # per request, the first included
+    timeout: float = 60.0  # seconds without progress before a request counts as stalled
+    min_rate: float = 1 << 20  # bytes/s an upload must at least reach, for its overall deadline
+    dry_run: bool = False
+    offline: bool = False  # with dry_run: do not even ask the server
+    backoff: Backoff = field(default_factory=Backoff)
+
+
+class _Restart(Exception):
+    """Internal: the current session cannot finish; open another."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Syncer:
+    """One sync run: the state that the steps share."""
+
+    def __init__(
+        self,
+        root: str,
+        options: SyncOptions,
+        target: Target,
+        client: ApiClient,
+        on_event: Callable[[Event], None] | None = None,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
+        self.root = root
+        self.o = options
+        self.target = target
+        self.client = client
+        self.emit = on_event or (lambda event: None)
+        self.warn = warn
+        self.rng = random.Random()
+        self.report = SyncReport(
+            target="emulator" if target.kind == "emulator" else target.base_url,
+            account_id=target.account_id,
+            script=options.script,
+            namespace=options.namespace,
+            dry_run=options.dry_run,
+        )
+
+    # -- steps ---------------------------------------------------------------------------
+
+    def _build(self) -> BuildResult:
+        t0 = time.perf_counter()
+        result = build(self.root, self.o.build, warn=self.warn)
+        s = result.stats
+        self.report.files, self.report.bytes = s.files, s.bytes
+        self.report.durations["build"] = self.report.durations.get("build", 0.0) + time.perf_counter() - t0
+        self.emit(Built(s.files, s.bytes, s.hashed, s.verified, s.cached, s.seconds))
+        return result
+
+    async def _retrying(self, what: str, call: Callable[[], Any], *, upload: bool = False) -> Any:
+        """Run ``call`` until it succeeds, retrying what :func:`classify` says is transient."""
+        attempt = 0
+        while True:
+            try:
+                return await call()
+            except ApiError as exc:
+                verdict = classify(exc.status, upload=upload)
+                attempt += 1
+                if verdict is Verdict.NEW_SESSION:
+                    raise _Restart(f"the upload token was refused ({exc.code or exc.status})") from exc
+                if verdict is Verdict.FATAL or attempt >= self.o.attempts:
+                    if attempt >= self.o.attempts and verdict is not Verdict.FATAL:
+                        raise type(exc)(
+                            f"{exc} Gave up after {attempt} attempts.",
+                            status=exc.status,
+                            code=exc.code,
+                            request=exc.request,
+                        ) from None
+                    raise
+                if verdict is Verdict.SLOW_DOWN:
+                    self.concurrency.on_throttle()
+                delay = self.o.backoff.delay(attempt, exc.retry_after, self.rng)
+                self.report.retries += 1
+                self.emit(Retrying(what, attempt, delay, str(exc)))
+                await asyncio.sleep(delay)
+
+    async def _open(self, manifest_json: str) -> UploadSession:
+        t0 = time.perf_counter()
+
+        async def call() -> UploadSession:
+            return await self.client.open_session(self.o.script, self.o.namespace, manifest_json)
+
+        session: UploadSession = await self._retrying("opening the upload session", call)
+        self.report.sessions += 1
+        self.report.durations["session"] = (
+            self.report.durations.get("session", 0.0) + time.perf_counter() - t0
+        )
+        return session
+
+    async def _upload_one(self, jwt: str, request: Request, index: int, total: int) -> str | None:
+        what = f"upload request {index + 1}/{total}"
+        deadline = self.o.timeout + request.raw_bytes * 4 / 3 / self.o.min_rate
+
+        async def call() -> str | None:
+            async with self.slots:
+                body = MultipartBody(request.parts, on_progress=self._progress)
+                sent_before = self.report.uploaded_bytes
+                try:
+                    async with asyncio.timeout(deadline):
+                        token = await self.client.upload(jwt, body)
+                except TimeoutError:
+                    self._unsent(self.report.uploaded_bytes - sent_before)
+                    rate = self.o.min_rate / 1e6
+                    raise NetworkError(
+                        f"{what}: not finished within {deadline:.0f}s (under {rate:.1f} MB/s).",
+                        request="POST /workers/assets/upload",
+                    ) from None
+                except BaseException:
+                    self._unsent(self.report.uploaded_bytes - sent_before)
+                    raise
+                self.concurrency.on_success()
+                self.emit(Uploaded(0, len(request.parts)))
+                return token
+
+        token: str | None = await self._retrying(what, call, upload=True)
+        self.report.requests += 1
+        self.report.uploaded_files += len(request.parts)
+        return token
+
+    def _progress(self, raw: int) -> None:
+        self.report.uploaded_bytes += raw
+        self.emit(Uploaded(raw))
+
+    def _unsent(self, raw: int) -> None:
+        """A failed request's bytes do not count as uploaded."""
+        if raw:
+            self.report.uploaded_bytes -= raw
+            self.emit(Uploaded(-raw))
+
+    async def _upload_all(self, session: UploadSession, requests: list[Request]) -> str:
+        """Upload every request; returns the completion token."""
+        completion: str | None = None if requests else session.jwt
+        tasks = [
+            asyncio.ensure_future(self._upload_one(session.jwt, r, i, len(requests)))
+            for i, r in enumerate(requests)
+        ]
+        try:
+            for future in asyncio.as_completed(tasks):
+                token = await future
+                if token:
+                    completion = token
+        except FileChanged as exc:
+            raise _Restart(f"{exc.path} changed while it was being uploaded") from None
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if completion is None:
+            raise ProtocolError(
+                "every upload was accepted, but the server never answered with a completion token "
+                "(HTTP 201 with a jwt). Run again; the blobs already sent will not be sent twice."
+            )
+        return completion
+
+    async def _deploy(self, completion: str) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        metadata = deploy_metadata(self.o.worker, completion)
+
+        async def call() -> dict[str, Any]:
+            return await self.client.deploy(self.o.script, self.o.namespace, metadata, self.o.modules)
+
+        result: dict[str, Any] = await self._retrying("deploying", call)
+        seconds = time.perf_counter() - t0
+        self.report.durations["deploy"] = seconds
+        self.report.deployment_id = result.get("deployment_id") or result.get("id")
+        self.report.preview_url = self.target.preview_url(self.o.script, self.o.namespace)
+        self.emit(Deployed(self.o.script, self.o.namespace, self.report.deployment_id, seconds))
+        return result
+
+    # -- the run -------------------------------------------------------------------------
+
+    async def run(self) -> SyncReport:
+        t0 = time.perf_counter()
+        self.concurrency = Concurrency(self.o.concurrency, 1, max(self.o.concurrency, 16))
+        self.slots = _AdaptiveSlots(self.concurrency)
+        result = self._build()
+        if self.o.dry_run and self.o.offline:
+            self.report.durations["total"] = time.perf_counter() - t0
+            return self.report
+        for attempt in range(MAX_SESSIONS):
+            session = await self._open(result.manifest.to_json())
+            t_up = time.perf_counter()
+            requests = plan_uploads(session.buckets, result.manifest, result.sources())
+            missing = sum(len(r.parts) for r in requests)
+            missing_bytes = sum(r.raw_bytes for r in requests)
+            if attempt == 0:
+                self.report.skipped_files = len(result.manifest) - missing
+            self.emit(SessionOpened(len(result.manifest), missing, missing_bytes, len(requests)))
+            if self.o.dry_run:
+                self.report.plan = [[p.path for p in r.parts] for r in requests]
+                self.report.durations["total"] = time.perf_counter() - t0
+                return self.report
+            try:
+                completion = await self._upload_all(session, requests)
+            except _Restart as restart:
+                self.report.durations["upload"] = (
+                    self.report.durations.get("upload", 0.0) + time.perf_counter() - t_up
+                )
+                if attempt + 1 >= MAX_SESSIONS:
+                    if "changed" in restart.reason:
+                        raise FilesChanging(
+                            f"files kept changing while they were uploaded ({restart.reason}); run "
+                            "again once whatever writes them has finished."
+                        ) from None
+                    raise ServerError(
+                        f"gave up after {MAX_SESSIONS} upload sessions: {restart.reason}"
+                    ) from None
+                self.emit(Restarting(restart.reason))
+                if "changed" in restart.reason:
+                    result = self._build()
+                continue
+            self.report.durations["upload"] = (
+                self.report.durations.get("upload", 0.0) + time.perf_counter() - t_up
+            )
+            await self._deploy(completion)
+            self.report.durations["total"] = time.perf_counter() - t0
+            return self.report
+        raise AssertionError("unreachable")
+
+
+class _AdaptiveSlots:
+    """An async semaphore whose size follows a :class:`Concurrency` limit as it changes."""
+
+    def __init__(self, concurrency: Concurrency) -> None:
+        self.concurrency = concurrency
+        self.busy = 0
+        self._cond = asyncio.Condition()
+
+    async def __aenter__(self) -> None:
+        async with self._cond:
+            await self._cond.wait_for(lambda: self.busy < self.concurrency.limit)
+            self.busy += 1
+
+    async def __aexit__(self, *exc: object) -> None:
+        async with self._cond:
+            self.busy -= 1
+            self._cond.notify_all()
+
+
+async def sync_async(
+    folder: str,
+    options: SyncOptions,
+    target: Target,
+    on_event: Callable[[Event], None] | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> SyncReport:
+    """Publish ``folder`` to ``target``; see :class:`SyncOptions`."""
+    client: ApiClient = target.client(
+        timeout=options.timeout, max_connections=max(8, options.concurrency * 2)
+    )
+    try:
+        return await Syncer(os.fspath(folder), options, target, client, on_event, warn).run()
+    finally:
+        await client.aclose()
+
+
+def sync(
+    folder: str,
+    options: SyncOptions,
+    target: Target | None = None,
+    on_event: Callable[[Event], None] | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> SyncReport:
+    """Publish ``folder``: the blocking form of :func:`sync_async`. ``target`` defaults to what
+    :func:`~assetsync.target.resolve_target` finds (the API with credentials, else the emulator)."""
+    from .target import resolve_target
+
+    return asyncio.run(sync_async(folder, options, target or resolve_target(), on_event, warn))

@@ -1,0 +1,248 @@
+"""The sync engine against the emulator over 127.0.0.1: what it uploads, deploys, and sends."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from assetsync.build import BuildOptions
+from assetsync.contenttypes import content_type
+from assetsync.errors import AuthError, RequestRefused
+from assetsync.hashing import HashScheme
+from assetsync.plan import AssetsConfig, WorkerSpec
+from assetsync.sync import SyncOptions, sync
+from assetsync.target import Target
+
+from .conftest import ACCOUNT
+from .helpers import PAST, LiveEmulator, envelope_error, make_tree
+
+SITE = {
+    "index.html": "<h1>home</h1>",
+    "about.html": "<h1>about</h1>",
+    "css/site.css": "body{}",
+    "js/app.js": "body{}",  # same bytes as the css: must be its own blob
+    "img/logo.svg": "<svg/>",
+    "empty.txt": "",
+    "docs/café menü.txt": "unicode",
+    ".well-known/security.txt": "contact",
+    "big.bin": bytes(range(256)) * 4000,
+}
+
+
+def target(live: LiveEmulator, token: str | None = None) -> Target:
+    return Target("api", live.api, ACCOUNT, token or live.token or "")
+
+
+def options(
+    tmp_path: Path, script: str = "site", namespace: str | None = None, salt: str = "", **kw: Any
+) -> SyncOptions:
+    build = BuildOptions(scheme=HashScheme("sha256", salt), cache_dir=str(tmp_path / "cache"))
+    return SyncOptions(script=script, namespace=namespace, build=build, **kw)
+
+
+def served(live: LiveEmulator, script: str, path: str, ns: str = "") -> httpx.Response:
+    host = f"{script}.{ns}.localhost" if ns else f"{script}.localhost"
+    return httpx.get(live.origin + path.replace(" ", "%20"), headers={"Host": host}, follow_redirects=True)
+
+
+def check_preview(
+    live: LiveEmulator, site: Path, files: dict[str, Any], script: str = "site", ns: str = ""
+) -> None:
+    for rel in files:
+        r = served(live, script, "/" + rel, ns)
+        assert r.status_code == 200, rel
+        assert r.content == (site / rel).read_bytes(), rel
+        ctype = content_type("/" + rel)
+        assert r.headers.get("content-type") == (None if ctype == "application/null" else ctype), rel
+
+
+def test_first_sync_uploads_everything_then_nothing_then_one_file(
+    tmp_path: Path, emulator: LiveEmulator
+) -> None:
+    site = make_tree(tmp_path / "site", SITE)
+    first = sync(str(site), options(tmp_path), target(emulator))
+    assert (first.files, first.uploaded_files, first.skipped_files) == (9, 9, 0)
+    assert first.deployment_id and first.sessions == 1 and first.retries == 0
+    assert first.uploaded_bytes == sum(len(v if isinstance(v, bytes) else v.encode()) for v in SITE.values())
+    check_preview(emulator, site, SITE)
+
+    second = sync(str(site), options(tmp_path), target(emulator))
+    assert (second.uploaded_files, second.skipped_files, second.requests) == (0, 9, 0)
+    assert second.deployment_id and second.deployment_id != first.deployment_id  # deployed all the same
+
+    make_tree(site, {"css/site.css": "body{color:red}"}, mtime=PAST + 10)
+    third = sync(str(site), options(tmp_path), target(emulator))
+    assert (third.uploaded_files, third.requests) == (1, 1)
+    assert served(emulator, "site", "/css/site.css").content == b"body{color:red}"
+    check_preview(emulator, site, SITE)
+
+
+def test_two_tenants_with_identical_files_get_separate_blobs(tmp_path: Path, emulator: LiveEmulator) -> None:
+    files = {"index.html": "same for everyone", "a.css": "x"}
+    a = make_tree(tmp_path / "a", files)
+    b = make_tree(tmp_path / "b", files)
+    ra = sync(str(a), options(tmp_path, "tenant-a", "ns", salt="tenant-a"), target(emulator))
+    rb = sync(str(b), options(tmp_path, "tenant-b", "ns", salt="tenant-b"), target(emulator))
+    assert ra.uploaded_files == rb.uploaded_files == 2  # nothing shared across tenants
+    # Unsalted, the second tenant would have uploaded nothing:
+    c = make_tree(tmp_path / "c", files)
+    rc = sync(str(c), options(tmp_path, "tenant-c", "ns"), target(emulator))
+    rd = sync(str(c), options(tmp_path, "tenant-d", "ns"), target(emulator))
+    assert (rc.uploaded_files, rd.uploaded_files) == (2, 0)
+    check_preview(emulator, a, files, "tenant-a", "ns")
+    check_preview(emulator, b, files, "tenant-b", "ns")
+
+
+def test_request_level_protocol(tmp_path: Path, recorded: LiveEmulator) -> None:
+    site = make_tree(tmp_path / "site", SITE)
+    report = sync(str(site), options(tmp_path, concurrency=2), target(recorded))
+    reqs = recorded.app.requests
+    session = [r for r in reqs if r["path"].endswith("/assets-upload-session")]
+    uploads = [r for r in reqs if r["path"].endswith("/workers/assets/upload")]
+    deploys = [r for r in reqs if r["method"] == "PUT"]
+    assert len(session) == 1 and len(deploys) == 1 and len(uploads) == report.requests >= 1
+    # The session: the API token, JSON, the manifest as `assetsync manifest` prints it.
+    assert session[0]["headers"]["authorization"] == f"Bearer {recorded.token}"
+    assert session[0]["headers"]["content-type"] == "application/json"
+    manifest = json.loads(session[0]["body"])["manifest"]
+    assert set(manifest) == {"/" + k for k in SITE}
+    assert manifest["/css/site.css"]["hash"] != manifest["/js/app.js"]["hash"]
+    session_jwt = json.loads(recorded.app.requests[0]["body"]) and None  # (the answer is not recorded)
+    by_hash = {e["hash"]: p for p, e in manifest.items()}
+    seen = set()
+    for up in uploads:
+        assert up["query"] == "base64=true"
+        auth = up["headers"]["authorization"]
+        assert auth.startswith("Bearer ey") and auth != f"Bearer {recorded.token}"  # the upload JWT
+        assert int(up["headers"]["content-length"]) == len(up["body"])
+        assert "transfer-encoding" not in up["headers"]
+        boundary = re.search(r"boundary=(\S+)", up["headers"]["content-type"]).group(1)  # type: ignore[union-attr]
+        parts = up["body"].split(b"--" + boundary.encode())[1:-1]
+        for part in parts:
+            head, _, body = part.partition(b"\r\n\r\n")
+            name = re.search(rb'name="([0-9a-f]{32})"; filename="([0-9a-f]{32})"', head)
+            assert name and name.group(1) == name.group(2)
+            digest = name.group(1).decode()
+            path = by_hash[digest]
+            assert f"Content-Type: {content_type(path)}".encode() in head
+            assert body.endswith(b"\r\n") and b"\n" not in body[:-2]
+            assert base64.b64decode(body[:-2], validate=True) == (site / path[1:]).read_bytes()
+            seen.add(digest)
+    assert seen == set(by_hash)
+    meta_part = deploys[0]["body"].split(b"\r\n\r\n", 1)[1]
+    metadata = json.loads(meta_part[: meta_part.index(b"\r\n--")])
+    assert deploys[0]["headers"]["authorization"] == f"Bearer {recorded.token}"
+    assert set(metadata) == {"assets", "compatibility_date", "compatibility_flags"}  # assets-only
+    assert metadata["assets"]["config"] == {}
+    assert session_jwt is None
+
+
+def test_worker_metadata_and_modules(tmp_path: Path, recorded: LiveEmulator) -> None:
+    site = make_tree(tmp_path / "site", {"index.html": "hi"})
+    from assetsync.client import Module
+
+    spec = WorkerSpec(
+        main_module="index.js",
+        assets_binding="STATIC",
+        bindings=({"type": "plain_text", "name": "X", "text": "y"},),
+        compatibility_date="2025-03-04",
+        compatibility_flags=("nodejs_compat",),
+        tags=("t1",),
+        assets=AssetsConfig(
+            html_handling="none",
+            not_found_handling="404-page",
+            run_worker_first=("/api/*",),
+            redirects="/a /b 301\n",
+        ),
+    )
+    mods = (Module("index.js", "application/javascript+module", b"export default {}"),)
+    sync(str(site), options(tmp_path, worker=spec, modules=mods), target(recorded))
+    (put,) = [r for r in recorded.app.requests if r["method"] == "PUT"]
+    body = put["body"]
+    meta = json.loads(body.split(b"\r\n\r\n", 1)[1].split(b"\r\n--", 1)[0])
+    assert meta["main_module"] == "index.js"
+    assert meta["bindings"] == [
+        {"name": "STATIC", "type": "assets"},
+        {"type": "plain_text", "name": "X", "text": "y"},
+    ]
+    assert meta["compatibility_date"] == "2025-03-04" and meta["compatibility_flags"] == ["nodejs_compat"]
+    assert meta["tags"] == ["t1"]
+    assert meta["assets"]["config"] == {
+        "html_handling": "none",
+        "not_found_handling": "404-page",
+        "run_worker_first": ["/api/*"],
+        "_redirects": "/a /b 301\n",
+    }
+    assert body.index(b'name="metadata"') < body.index(b'name="index.js"; filename="index.js"')
+    assert b"Content-Type: application/javascript+module" in body
+
+
+def test_retries_429_with_retry_after_and_5xx(tmp_path: Path, recorded: LiveEmulator) -> None:
+    site = make_tree(tmp_path / "site", SITE)
+    recorded.app.faults += [
+        ("POST", "/assets-upload-session", envelope_error(500, 10013, "unknown error")),
+        ("POST", "/workers/assets/upload", envelope_error(429, 10429, "slow down", [("Retry-After", "0")])),
+        ("PUT", "/workers/scripts/site", envelope_error(502, 10013, "bad gateway")),
+    ]
+    events: list[Any] = []
+    report = sync(str(site), options(tmp_path), target(recorded), on_event=events.append)
+    assert report.retries == 3 and report.deployment_id
+    assert [r.get("fault") for r in recorded.app.requests if r.get("fault")] == [500, 429, 502]
+    check_preview(recorded, site, SITE)
+
+
+def test_expired_upload_token_opens_a_fresh_session(tmp_path: Path, recorded: LiveEmulator) -> None:
+    site = make_tree(tmp_path / "site", SITE)
+    recorded.app.faults.append(
+        ("POST", "/workers/assets/upload", envelope_error(401, 10001, "the upload token has expired"))
+    )
+    report = sync(str(site), options(tmp_path), target(recorded))
+    assert report.sessions == 2 and report.deployment_id
+    check_preview(recorded, site, SITE)
+
+
+def test_result_null_is_retried_then_reported(tmp_path: Path, recorded: LiveEmulator) -> None:
+    site = make_tree(tmp_path / "site", {"a.txt": "a"})
+    null = (
+        200,
+        [("content-type", "application/json")],
+        b'{"success": true, "errors": null, "messages": null, "result": null}',
+    )
+    recorded.app.faults += [("POST", "/assets-upload-session", null)] * 6
+    from assetsync.errors import ProtocolError
+
+    with pytest.raises(ProtocolError, match="without an upload token"):
+        sync(str(site), options(tmp_path, backoff=_fast()), target(recorded))
+    assert not [r for r in recorded.app.requests if r["method"] == "PUT"]  # nothing deployed
+
+
+def _fast() -> Any:
+    from assetsync.retry import Backoff
+
+    return Backoff(base=0.001, cap=0.002)
+
+
+def test_fatal_errors_are_not_retried_and_nothing_deploys(tmp_path: Path, recorded: LiveEmulator) -> None:
+    site = make_tree(tmp_path / "site", SITE)
+    with pytest.raises(AuthError, match="HTTP 401"):
+        sync(str(site), options(tmp_path), target(recorded, token="wrong"))
+    assert len(recorded.app.requests) == 1
+    recorded.app.faults.append(("POST", "/workers/assets/upload", envelope_error(400, 10021, "bad part")))
+    with pytest.raises(RequestRefused, match="bad part"):
+        sync(str(site), options(tmp_path), target(recorded))
+    assert not [r for r in recorded.app.requests if r["method"] == "PUT"]
+
+
+def test_dry_run_asks_but_sends_nothing(tmp_path: Path, recorded: LiveEmulator) -> None:
+    site = make_tree(tmp_path / "site", SITE)
+    report = sync(str(site), options(tmp_path, dry_run=True), target(recorded))
+    assert report.dry_run and sorted(p for req in report.plan for p in req) == sorted("/" + k for k in SITE)
+    assert [r["path"].rsplit("/", 1)[-1] for r in recorded.app.requests] == ["assets-upload-session"]
+    offline = sync(str(site), options(tmp_path, dry_run=True, offline=True), target(recorded))
+    assert offline.files == 9 and len(recorded.app.requests) == 1
