@@ -21,6 +21,17 @@ _EXPORTS = {
     "ManifestDiff": "manifest",
     "Entry": "manifest",
     "HashScheme": "hashing",
+    "sync": "engine",
+    "sync_async": "engine",
+    "SyncOptions": "engine",
+    "SyncReport": "events",
+    "WorkerSpec": "plan",
+    "AssetsConfig": "plan",
+    "Target": "target",
+    "resolve_target": "target",
+    "ApiError": "errors",
+    "AuthError": "errors",
+    "RequestRefused": "errors",
     "content_type": "contenttypes",
     "IgnoreRules": "ignore",
     "AssetsyncError": "errors",
@@ -40,21 +51,28 @@ __all__ = ["__version__", *_EXPORTS]
 if TYPE_CHECKING:
     from .build import BuildOptions, BuildResult, BuildStats, build, build_manifest
     from .contenttypes import content_type
+    from .engine import SyncOptions, sync, sync_async
     from .errors import (
+        ApiError,
         AssetsyncError,
+        AuthError,
         CacheError,
         ConfigError,
         FileTooLarge,
         LimitError,
+        RequestRefused,
         ScanError,
         SourceNotFound,
         TooManyFiles,
         UnreadablePath,
         UsageError,
     )
+    from .events import SyncReport
     from .hashing import HashScheme
     from .ignore import IgnoreRules
     from .manifest import Entry, Manifest, ManifestDiff
+    from .plan import AssetsConfig, WorkerSpec
+    from .target import Target, resolve_target
 
 
 def __getattr__(name: str) -> Any:

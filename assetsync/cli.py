@@ -441,11 +441,11 @@ def sync(
     import json as jsonlib
 
     from .config import load_config
+    from .engine import SyncOptions
+    from .engine import sync as run_sync
     from .errors import UsageError
     from .plan import AssetsConfig, WorkerSpec, check_script_name, parse_binding, script_name_from_folder
     from .render import Renderer
-    from .sync import SyncOptions
-    from .sync import sync as run_sync
     from .target import resolve_target
 
     if offline and not dry_run:

@@ -13,10 +13,10 @@ import pytest
 
 from assetsync.build import BuildOptions
 from assetsync.contenttypes import content_type
+from assetsync.engine import SyncOptions, sync
 from assetsync.errors import AuthError, RequestRefused
 from assetsync.hashing import HashScheme
 from assetsync.plan import AssetsConfig, WorkerSpec
-from assetsync.sync import SyncOptions, sync
 from assetsync.target import Target
 
 from .conftest import ACCOUNT
