@@ -5,6 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -484,16 +488,21 @@ def test_path_through_a_file(tmp_path: Path) -> None:
     assert str(info.value).endswith("Check the path and its permissions.")
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs a non-root POSIX user")
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv (util-linux)")
 def test_unreadable_file(tmp_path: Path) -> None:
     path = tmp_path / "wrangler.toml"
     path.write_text('name = "x"\n')
     path.chmod(0)
-    try:
-        with pytest.raises(ConfigError, match="cannot read .*Check the path and its permissions"):
-            load_config(str(path))
-    finally:
-        path.chmod(0o644)
+    code = f"from assetsync.config import load_config; load_config({str(path)!r})"
+    # Root reads anything: drop the capabilities that let it, as an ordinary user would lack them.
+    proc = subprocess.run(
+        ["setpriv", "--bounding-set=-dac_override,-dac_read_search", sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "ConfigError" in proc.stderr
+    assert re.search(r"cannot read .*Check the path and its permissions", proc.stderr), proc.stderr
 
 
 # --------------------------------------------------------------------------------------------------
