@@ -246,3 +246,61 @@ def test_dry_run_asks_but_sends_nothing(tmp_path: Path, recorded: LiveEmulator) 
     assert [r["path"].rsplit("/", 1)[-1] for r in recorded.app.requests] == ["assets-upload-session"]
     offline = sync(str(site), options(tmp_path, dry_run=True, offline=True), target(recorded))
     assert offline.files == 9 and len(recorded.app.requests) == 1
+
+
+def test_file_changed_after_hashing_is_never_sent_under_the_old_hash(
+    tmp_path: Path, recorded: LiveEmulator
+) -> None:
+    from assetsync.events import Restarting, SessionOpened
+
+    site = make_tree(tmp_path / "site", SITE)
+    edits = iter([b"new bytes, after the manifest was built"])
+    events: list[Any] = []
+
+    def on_event(event: Any) -> None:
+        events.append(event)
+        if isinstance(event, SessionOpened):
+            data = next(edits, None)
+            if data is not None:  # between the session and the upload: the worst moment
+                make_tree(site, {"css/site.css": data}, mtime=PAST + 99)
+
+    report = sync(str(site), options(tmp_path, concurrency=1), target(recorded), on_event=on_event)
+    assert report.sessions == 2 and any(isinstance(e, Restarting) and "changed" in e.reason for e in events)
+    assert served(recorded, "site", "/css/site.css").content == b"new bytes, after the manifest was built"
+    # No upload request ever completed a part for the stale hash of css/site.css.
+    first_manifest = json.loads(recorded.app.requests[0]["body"])["manifest"]
+    stale = first_manifest["/css/site.css"]["hash"]
+    store = recorded.emulator.store
+    assert store.present(f"acct:{ACCOUNT}", [stale]) == {}
+    check_preview(recorded, site, SITE)
+
+
+def test_renderer_modes() -> None:
+    import io
+
+    from assetsync.events import Built, Deployed, Retrying, SessionOpened, SyncReport, Uploaded
+    from assetsync.render import Renderer
+
+    out = io.StringIO()
+    r = Renderer("lines", out)
+    for e in (
+        Built(3, 300, 3, 0, 0, 0.01),
+        SessionOpened(3, 2, 200, 1),
+        Uploaded(200, 2),
+        Retrying("deploying", 1, 0.5, "HTTP 502"),
+        Deployed("site", None, "d1", 0.02),
+    ):
+        r(e)
+    r.finish(SyncReport("emulator", "local", "site", None, preview_url="http://site.localhost:8787/"))
+    text = out.getvalue()
+    assert "Uploading 2 of 3 files (200 B) in 1 request" in text and "retry 1: deploying in 0.5s" in text
+    assert "Deployed site" in text and "Preview: http://site.localhost:8787/" in text and "\r" not in text
+    bar = io.StringIO()
+    r = Renderer("bar", bar)
+    r(SessionOpened(3, 2, 200, 1))
+    r(Uploaded(200, 2))
+    assert "[########################] 2/2 files" in bar.getvalue()
+    quiet = io.StringIO()
+    r = Renderer("quiet", quiet)
+    r(SessionOpened(3, 2, 200, 1))
+    assert quiet.getvalue() == ""
