@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
+import stat as stat_mod
 import struct
 import threading
 import time
@@ -22,7 +23,7 @@ from .cache import RACY_WINDOW_NS, CacheEntry, HashCache, Table, cache_file, def
 from .contenttypes import content_type
 from .errors import CacheError, UnreadablePath
 from .hashing import CHUNK, HashScheme, stream_into
-from .ignore import IgnoreRules
+from .ignore import ROOT_CONFIG_FILES, IgnoreRules
 from .limits import FREE_PLAN_FILES, MAX_FILE_SIZE, check_count, check_sizes
 from .manifest import Entry, Manifest
 from .scan import ScannedFile, check_root, scan
@@ -354,44 +355,121 @@ def build(root: str, options: BuildOptions | None = None, warn: Warn | None = No
 
 
 def _build(root: str, options: BuildOptions, note: Warn, warnings: list[str]) -> BuildResult:
-    t0 = time.perf_counter()
-    now_ns = time.time_ns()
-    cache_dir = options.cache_dir or default_cache_dir() if options.use_cache else None
-    root = check_root(root)
-    rules = IgnoreRules.load(
-        root, options.ignore, options.default_ignores, exclude_dirs=[cache_dir] if cache_dir else []
-    )
-    files = scan(root, rules, note)
-    check_sizes(files, options.max_file_size)
-    check_count(files, options.max_files)
+    builder = Builder(root, options, note)
+    result = builder.full()
+    return BuildResult(result.manifest, result.stats, tuple(warnings), result.root, result.table)
 
-    scheme = options.scheme
-    store = HashCache(
-        cache_file(cache_dir, root, scheme.cache_key) if cache_dir else None, scheme.cache_key, note
-    )
-    table, hashed, verified, bytes_read = hash_files(files, scheme, store.table, options.workers, now_ns)
-    if table is store.table and store.manifest_json:
-        # Same files, same stats: the manifest is the one saved last time.
-        manifest = Manifest.deferred(
-            lambda: _entries_of(table), store.manifest_json, len(table), store.total_bytes
+
+class Builder:
+    """Builds a folder's manifest and keeps it current: :meth:`full`, then :meth:`update` with
+    the paths that changed (watch mode). Both go through the hash cache; ``update`` re-reads
+    only the paths it is given and keeps every other file's row from memory.
+    """
+
+    def __init__(self, root: str, options: BuildOptions, warn: Warn) -> None:
+        self.root = check_root(root)
+        self.options = options
+        self.warn = warn
+        self.cache_dir = (options.cache_dir or default_cache_dir()) if options.use_cache else None
+        scheme = options.scheme
+        self.store = HashCache(
+            cache_file(self.cache_dir, self.root, scheme.cache_key) if self.cache_dir else None,
+            scheme.cache_key,
+            warn,
         )
-    else:
-        manifest = Manifest(_entries_of(table))
-        if store.path is not None:
+        self.files: dict[str, ScannedFile] = {}
+        self.rules = self._rules()
+
+    def _rules(self) -> IgnoreRules:
+        o = self.options
+        return IgnoreRules.load(
+            self.root, o.ignore, o.default_ignores, exclude_dirs=[self.cache_dir] if self.cache_dir else []
+        )
+
+    def full(self, reload_rules: bool = False) -> BuildResult:
+        """Scan everything (again); ``reload_rules`` re-reads .assetsignore first."""
+        t0 = time.perf_counter()
+        if reload_rules:
+            self.rules = self._rules()
+        files = scan(self.root, self.rules, self.warn)
+        return self._finish({f.path: f for f in files}, t0)
+
+    def update(self, changed: Iterable[str]) -> BuildResult:
+        """Re-stat the absolute paths in ``changed`` (a folder: its whole subtree) and rebuild.
+
+        A path that no longer exists drops out with everything under it; a path the ignore
+        rules exclude drops out too.
+        """
+        t0 = time.perf_counter()
+        files = dict(self.files)
+        base = self.root.rstrip("/")
+        for abspath in sorted(set(changed)):
+            if abspath != base and not abspath.startswith(base + "/"):
+                continue
+            rel = abspath[len(base) + 1 :]
+            key = "/" + rel
+            for stale in [k for k in files if k == key or k.startswith(key + "/")] if rel else list(files):
+                del files[stale]
+            if not rel:
+                files.update((f.path, f) for f in scan(self.root, self.rules, self.warn))
+                continue
+            if self._ignored(rel):
+                continue
             try:
-                store.save(table, manifest.to_json(), manifest.total_bytes)
-            except CacheError as exc:
-                note(str(exc))
-    stats = BuildStats(
-        files=len(manifest),
-        bytes=manifest.total_bytes,
-        hashed=hashed,
-        verified=verified,
-        cached=len(manifest) - hashed - verified,
-        bytes_read=bytes_read,
-        seconds=time.perf_counter() - t0,
-    )
-    return BuildResult(manifest, stats, tuple(warnings), root.rstrip("/"), table)
+                st = os.stat(abspath)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise UnreadablePath(f"{abspath}: cannot be read ({exc.strerror}).", abspath) from None
+            if stat_mod.S_ISDIR(st.st_mode):
+                files.update((f.path, f) for f in scan(self.root, self.rules, self.warn, under=rel))
+            elif stat_mod.S_ISREG(st.st_mode):
+                files[key] = ScannedFile(key, abspath, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        return self._finish(files, t0)
+
+    def _ignored(self, rel: str) -> bool:
+        parts = rel.split("/")
+        if len(parts) == 1 and parts[0] in ROOT_CONFIG_FILES:
+            return True
+        for i in range(1, len(parts)):
+            if self.rules.skip_dir("/".join(parts[:i]), parts[i - 1]):
+                return True
+        return self.rules.skip_file(rel, parts[-1])
+
+    def _finish(self, files: dict[str, ScannedFile], t0: float) -> BuildResult:
+        o = self.options
+        listed = list(files.values())
+        check_sizes(listed, o.max_file_size)
+        check_count(listed, o.max_files)
+        store = self.store
+        table, hashed, verified, bytes_read = hash_files(
+            listed, o.scheme, store.table, o.workers, time.time_ns()
+        )
+        if table is store.table and store.manifest_json:
+            # Same files, same stats: the manifest is the one saved last time.
+            manifest = Manifest.deferred(
+                lambda: _entries_of(table), store.manifest_json, len(table), store.total_bytes
+            )
+        else:
+            manifest = Manifest(_entries_of(table))
+            if store.path is not None:
+                try:
+                    store.save(table, manifest.to_json(), manifest.total_bytes)
+                except CacheError as exc:
+                    self.warn(str(exc))
+            else:
+                store.table = table
+        self.files = files
+        stats = BuildStats(
+            files=len(manifest),
+            bytes=manifest.total_bytes,
+            hashed=hashed,
+            verified=verified,
+            cached=len(manifest) - hashed - verified,
+            bytes_read=bytes_read,
+            seconds=time.perf_counter() - t0,
+        )
+        return BuildResult(manifest, stats, (), self.root.rstrip("/"), table)
 
 
 def build_manifest(

@@ -10,6 +10,7 @@ import gc
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
@@ -303,87 +304,196 @@ def _run_worker_first(value: str | None) -> bool | tuple[str, ...] | None:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
+def deploy_options(fn: F) -> F:
+    """Options shared by the commands that deploy (sync, watch, dev): target, script, settings."""
+    decorators = [
+        click.argument("folder", required=False, type=click.Path(file_okay=True, dir_okay=True)),
+        click.option(
+            "--name", help="Worker name [default: from the wrangler config, else the folder's name]."
+        ),
+        click.option(
+            "--namespace",
+            metavar="NS",
+            help="Deploy a Workers for Platforms user worker into this dispatch namespace.",
+        ),
+        click.option(
+            "--no-salt", is_flag=True, help="In a namespace, do not salt hashes with the script name."
+        ),
+        scan_options,
+        click.option(
+            "--main",
+            "main_file",
+            type=click.Path(dir_okay=False),
+            help="The Worker's main module (modules beside it go too).",
+        ),
+        click.option(
+            "--compatibility-date", metavar="YYYY-MM-DD", help="[default: from the config, else today]"
+        ),
+        click.option(
+            "--compatibility-flag", "compat_flags", multiple=True, metavar="FLAG", help="Repeatable."
+        ),
+        click.option(
+            "--binding",
+            "bindings",
+            multiple=True,
+            metavar="TYPE:NAME=VALUE",
+            help="kv:NAME=NAMESPACE_ID or text:NAME=VALUE (repeatable).",
+        ),
+        click.option(
+            "--assets-binding",
+            metavar="NAME",
+            help="Name of the assets binding of a Worker [default: ASSETS].",
+        ),
+        click.option("--tag", "tags", multiple=True, help="Tag the script (repeatable)."),
+        click.option(
+            "--html-handling",
+            type=click.Choice(["auto-trailing-slash", "force-trailing-slash", "drop-trailing-slash", "none"]),
+        ),
+        click.option(
+            "--not-found-handling", type=click.Choice(["none", "404-page", "single-page-application"])
+        ),
+        click.option(
+            "--run-worker-first",
+            metavar="true|false|GLOBS",
+            help="true, false, or comma-separated route globs.",
+        ),
+        click.option(
+            "--config",
+            "config_path",
+            type=click.Path(dir_okay=False),
+            help="wrangler.toml / wrangler.json(c) to read [default: found in the current folder].",
+        ),
+        click.option(
+            "--account-id",
+            envvar="CLOUDFLARE_ACCOUNT_ID",
+            help="Cloudflare account id [env: CLOUDFLARE_ACCOUNT_ID]. The API token is read from the "
+            "CLOUDFLARE_API_TOKEN environment variable only, never from a flag.",
+        ),
+        click.option(
+            "--api-base",
+            envvar="CLOUDFLARE_API_BASE_URL",
+            help="API base URL [env: CLOUDFLARE_API_BASE_URL; default: Cloudflare's].",
+        ),
+        click.option(
+            "--local-data",
+            type=click.Path(file_okay=False),
+            help="The embedded emulator's data folder, when no credentials are given "
+            "[default: the one assetsync serve uses].",
+        ),
+        click.option(
+            "--concurrency",
+            type=click.IntRange(1, 64),
+            default=6,
+            show_default=True,
+            help="Uploads in flight (adapts down when the server pushes back).",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=1),
+            default=60,
+            show_default=True,
+            help="Seconds a request may wait for the server.",
+        ),
+        click.option(
+            "--attempts",
+            type=click.IntRange(1, 20),
+            default=6,
+            show_default=True,
+            help="Tries per request before giving up.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        fn = decorator(fn)
+    return fn
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    folder: str
+    options: Any  # SyncOptions
+    target: Any  # Target
+    reload: Callable[[], Any]  # SyncOptions again, from the config as it is now
+
+
+def _prepare(p: dict[str, Any], *, dry_run: bool = False, offline: bool = False) -> Prepared:
+    """Flags, then the wrangler config, then defaults: the folder, options and target to use."""
+    import datetime as dt
+    import json
+
+    from .config import load_config
+    from .engine import SyncOptions
+    from .errors import UsageError
+    from .plan import AssetsConfig, WorkerSpec, check_script_name, parse_binding, script_name_from_folder
+    from .target import resolve_target
+
+    def options() -> tuple[str, Any]:
+        cfg = load_config(p["config_path"])
+        folder = p["folder"] or cfg.assets_directory
+        if not folder:
+            raise UsageError(
+                "which folder? Pass FOLDER, or run where a wrangler config names assets.directory"
+            )
+        name = p["name"] or cfg.name or script_name_from_folder(os.path.basename(os.path.abspath(folder)))
+        check_script_name(name)
+        namespace, tenant = p["namespace"], p["tenant"]
+        if p["no_salt"] and tenant:
+            raise UsageError("--no-salt and --tenant contradict each other")
+        if namespace and not tenant and not p["no_salt"] and p["hash_scheme"] == "sha256":
+            tenant = name  # isolation by default in a dispatch namespace, as Cloudflare advises
+        main_file = p["main_file"] or cfg.main
+        rwf = p["run_worker_first"]
+        spec = WorkerSpec(
+            main_module=os.path.basename(main_file) if main_file else None,
+            assets_binding=p["assets_binding"] or cfg.assets_binding or "ASSETS",
+            bindings=tuple(parse_binding(b) for b in p["bindings"])
+            + tuple({"type": "plain_text", "name": k, "text": v} for k, v in cfg.vars.items() if main_file)
+            + tuple(
+                {"type": "json", "name": k, "json": json.loads(v)}
+                for k, v in cfg.json_vars.items()
+                if main_file
+            ),
+            compatibility_date=p["compatibility_date"]
+            or cfg.compatibility_date
+            or dt.date.today().isoformat(),
+            compatibility_flags=p["compat_flags"] or cfg.compatibility_flags,
+            tags=p["tags"],
+            assets=AssetsConfig(
+                html_handling=p["html_handling"] or cfg.html_handling,
+                not_found_handling=p["not_found_handling"] or cfg.not_found_handling,
+                run_worker_first=_run_worker_first(rwf) if rwf is not None else cfg.run_worker_first,
+                redirects=_read_root_file(folder, "_redirects"),
+                headers=_read_root_file(folder, "_headers"),
+            ),
+        )
+        build = build_options(
+            tenant,
+            p["hash_scheme"],
+            p["ignore"],
+            p["no_default_ignores"],
+            p["max_files"],
+            p["cache_dir"],
+            p["no_cache"],
+        )
+        return folder, SyncOptions(
+            script=name,
+            namespace=namespace,
+            build=build,
+            worker=spec,
+            modules=_modules(main_file) if main_file else (),
+            concurrency=p["concurrency"],
+            timeout=p["timeout"],
+            attempts=p["attempts"],
+            dry_run=dry_run,
+            offline=offline,
+        )
+
+    folder, opts = options()
+    target = resolve_target(p["account_id"], None, p["api_base"], p["local_data"])
+    return Prepared(folder, opts, target, lambda: options()[1])
+
+
 @main.command(epilog=EXIT_HELP)
-@click.argument("folder", required=False, type=click.Path(file_okay=True, dir_okay=True))
-@click.option("--name", help="Worker name [default: from the wrangler config, else the folder's name].")
-@click.option(
-    "--namespace",
-    metavar="NS",
-    help="Deploy a Workers for Platforms user worker into this dispatch namespace.",
-)
-@click.option("--no-salt", is_flag=True, help="In a namespace, do not salt hashes with the script name.")
-@scan_options
-@click.option(
-    "--main",
-    "main_file",
-    type=click.Path(dir_okay=False),
-    help="The Worker's main module (modules beside it go too).",
-)
-@click.option("--compatibility-date", metavar="YYYY-MM-DD", help="[default: from the config, else today]")
-@click.option("--compatibility-flag", "compat_flags", multiple=True, metavar="FLAG", help="Repeatable.")
-@click.option(
-    "--binding",
-    "bindings",
-    multiple=True,
-    metavar="TYPE:NAME=VALUE",
-    help="kv:NAME=NAMESPACE_ID or text:NAME=VALUE (repeatable).",
-)
-@click.option(
-    "--assets-binding", metavar="NAME", help="Name of the assets binding of a Worker [default: ASSETS]."
-)
-@click.option("--tag", "tags", multiple=True, help="Tag the script (repeatable).")
-@click.option(
-    "--html-handling",
-    type=click.Choice(["auto-trailing-slash", "force-trailing-slash", "drop-trailing-slash", "none"]),
-)
-@click.option("--not-found-handling", type=click.Choice(["none", "404-page", "single-page-application"]))
-@click.option(
-    "--run-worker-first", metavar="true|false|GLOBS", help="true, false, or comma-separated route globs."
-)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    help="wrangler.toml / wrangler.json(c) to read [default: found in the current folder].",
-)
-@click.option(
-    "--account-id",
-    envvar="CLOUDFLARE_ACCOUNT_ID",
-    help="Cloudflare account id [env: CLOUDFLARE_ACCOUNT_ID]. The API token is read from the "
-    "CLOUDFLARE_API_TOKEN environment variable only, never from a flag.",
-)
-@click.option(
-    "--api-base",
-    envvar="CLOUDFLARE_API_BASE_URL",
-    help="API base URL [env: CLOUDFLARE_API_BASE_URL; default: Cloudflare's].",
-)
-@click.option(
-    "--local-data",
-    type=click.Path(file_okay=False),
-    help="The embedded emulator's data folder, when no credentials are given "
-    "[default: the one assetsync serve uses].",
-)
-@click.option(
-    "--concurrency",
-    type=click.IntRange(1, 64),
-    default=6,
-    show_default=True,
-    help="Uploads in flight (adapts down when the server pushes back).",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=1),
-    default=60,
-    show_default=True,
-    help="Seconds a request may wait for the server.",
-)
-@click.option(
-    "--attempts",
-    type=click.IntRange(1, 20),
-    default=6,
-    show_default=True,
-    help="Tries per request before giving up.",
-)
+@deploy_options
 @click.option(
     "--dry-run",
     is_flag=True,
@@ -395,40 +505,7 @@ def _run_worker_first(value: str | None) -> bool | tuple[str, ...] | None:
 )
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
 @click.option("-v", "--verbose", is_flag=True, help="More detail.")
-def sync(
-    folder: str | None,
-    name: str | None,
-    namespace: str | None,
-    no_salt: bool,
-    tenant: str | None,
-    hash_scheme: str,
-    ignore: tuple[str, ...],
-    no_default_ignores: bool,
-    max_files: int,
-    cache_dir: str | None,
-    no_cache: bool,
-    main_file: str | None,
-    compatibility_date: str | None,
-    compat_flags: tuple[str, ...],
-    bindings: tuple[str, ...],
-    assets_binding: str | None,
-    tags: tuple[str, ...],
-    html_handling: str | None,
-    not_found_handling: str | None,
-    run_worker_first: str | None,
-    config_path: str | None,
-    account_id: str | None,
-    api_base: str | None,
-    local_data: str | None,
-    concurrency: int,
-    timeout: float,
-    attempts: int,
-    dry_run: bool,
-    offline: bool,
-    as_json: bool,
-    quiet: bool,
-    verbose: bool,
-) -> None:
+def sync(dry_run: bool, offline: bool, as_json: bool, quiet: bool, verbose: bool, **params: Any) -> None:
     """Publish FOLDER: upload what the server lacks, then deploy.
 
     With CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN set it publishes to the API (or the
@@ -436,66 +513,18 @@ def sync(
     `assetsync serve` then previews. Settings come from flags, then wrangler.toml /
     wrangler.json(c), then defaults.
     """
-    import datetime as dt
-    import json
     import json as jsonlib
 
-    from .config import load_config
-    from .engine import SyncOptions
     from .engine import sync as run_sync
     from .errors import UsageError
-    from .plan import AssetsConfig, WorkerSpec, check_script_name, parse_binding, script_name_from_folder
     from .render import Renderer
-    from .target import resolve_target
 
     if offline and not dry_run:
         raise UsageError("--offline only goes with --dry-run")
-    cfg = load_config(config_path)
-    folder = folder or cfg.assets_directory
-    if not folder:
-        raise UsageError("which folder? Pass FOLDER, or run where a wrangler config names assets.directory")
-    if name is None:
-        name = cfg.name or script_name_from_folder(os.path.basename(os.path.abspath(folder)))
-    check_script_name(name)
-    if namespace and not tenant and not no_salt and hash_scheme == "sha256":
-        tenant = name  # isolation by default in a dispatch namespace, as Cloudflare advises
-    if no_salt and tenant:
-        raise UsageError("--no-salt and --tenant contradict each other")
-    main_file = main_file or cfg.main
-    spec = WorkerSpec(
-        main_module=os.path.basename(main_file) if main_file else None,
-        assets_binding=assets_binding or cfg.assets_binding or "ASSETS",
-        bindings=tuple(parse_binding(b) for b in bindings)
-        + tuple({"type": "plain_text", "name": k, "text": v} for k, v in cfg.vars.items() if main_file)
-        + tuple(
-            {"type": "json", "name": k, "json": json.loads(v)} for k, v in cfg.json_vars.items() if main_file
-        ),
-        compatibility_date=compatibility_date or cfg.compatibility_date or dt.date.today().isoformat(),
-        compatibility_flags=compat_flags or cfg.compatibility_flags,
-        tags=tags,
-        assets=AssetsConfig(
-            html_handling=html_handling or cfg.html_handling,
-            not_found_handling=not_found_handling or cfg.not_found_handling,
-            run_worker_first=_run_worker_first(run_worker_first)
-            if run_worker_first is not None
-            else cfg.run_worker_first,
-            redirects=_read_root_file(folder, "_redirects"),
-            headers=_read_root_file(folder, "_headers"),
-        ),
-    )
-    options = SyncOptions(
-        script=name,
-        namespace=namespace,
-        build=build_options(tenant, hash_scheme, ignore, no_default_ignores, max_files, cache_dir, no_cache),
-        worker=spec,
-        modules=_modules(main_file) if main_file else (),
-        concurrency=concurrency,
-        timeout=timeout,
-        attempts=attempts,
-        dry_run=dry_run,
-        offline=offline,
-    )
-    target = resolve_target(account_id, None, api_base, local_data)
+    prepared = _prepare(params, dry_run=dry_run, offline=offline)
+    folder, options, target = prepared.folder, prepared.options, prepared.target
+    name, namespace = options.script, options.namespace
+
     mode = (
         "quiet"
         if quiet or as_json
@@ -544,3 +573,142 @@ def sync(
                 for i, req in enumerate(report.plan, 1):
                     renderer.say(f"  request {i}: " + ", ".join(req))
     _done()
+
+
+def _watch_ignores(prepared: Prepared) -> list[str]:
+    """Folders whose events never matter: assetsync's own cache and the emulator's data."""
+    out = []
+    build = prepared.options.build
+    if build.use_cache:
+        from .cache import default_cache_dir
+
+        out.append(os.path.realpath(build.cache_dir or default_cache_dir()))
+    if prepared.target.data_dir:
+        out.append(os.path.realpath(prepared.target.data_dir))
+    return out
+
+
+async def _until_signalled(run: Callable[[Any], Any]) -> None:
+    """Run ``run(stop)`` until Ctrl-C or SIGTERM sets ``stop``."""
+    import asyncio
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await run(stop)
+
+
+def _watch_options(fn: F) -> F:
+    fn = click.option("-q", "--quiet", is_flag=True, help="Only deploy lines and errors.")(fn)
+    fn = click.option(
+        "--rescan",
+        type=click.FloatRange(min=1),
+        default=30,
+        show_default=True,
+        help="Seconds between full rescans while idle (catches events the OS dropped).",
+    )(fn)
+    fn = click.option("--poll", is_flag=True, help="Poll the folder instead of using OS file events.")(fn)
+    return fn
+
+
+@main.command(epilog=EXIT_HELP)
+@deploy_options
+@_watch_options
+def watch(poll: bool, rescan: float, quiet: bool, **params: Any) -> None:
+    """Sync FOLDER, then redeploy on every change until Ctrl-C.
+
+    File events mark paths dirty; after a short quiet window only those paths are re-read, and
+    a deploy happens only if the manifest really changed. One line per deploy says what changed
+    and how long it took from the first change. Failures are shown and retried; watch keeps
+    running. Same target, deploy options and config as `assetsync sync`.
+    """
+    import asyncio
+
+    from .watch import WatchdogSource, Watcher
+
+    prepared = _prepare(params)
+    folder = os.path.abspath(prepared.folder)
+    say = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
+    click.echo(
+        f"Watching {folder} -> {prepared.options.script} on {prepared.target.label} (Ctrl-C stops)", err=True
+    )
+    source = WatchdogSource(folder, poll=poll, ignore=_watch_ignores(prepared), warn=_warn)
+
+    async def run(stop: Any) -> None:
+        watcher = Watcher(
+            folder,
+            prepared.options,
+            prepared.target,
+            source,
+            say=say,
+            reload_options=prepared.reload,
+            rescan=rescan,
+        )
+        await watcher.run(stop)
+
+    asyncio.run(_until_signalled(run))
+    click.echo("stopped", err=True)
+
+
+@main.command(epilog=EXIT_HELP)
+@deploy_options
+@_watch_options
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address of the preview server.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True, help="Its port.")
+def dev(host: str, port: int, poll: bool, rescan: float, quiet: bool, **params: Any) -> None:
+    """Develop FOLDER live: watch it into the local emulator and preview it with live reload.
+
+    Prints the preview URL; open it, edit a file, and the page reloads with the change. Always
+    the embedded emulator (credentials are ignored); its API is served too, at /client/v4.
+    """
+    import asyncio
+    import threading
+    from dataclasses import replace
+
+    import uvicorn
+
+    from .emulator.app import create_app
+    from .emulator.server import listen
+    from .watch import WatchdogSource, Watcher
+
+    gc.enable()
+    params = {**params, "account_id": None, "api_base": None}
+    creds = ("CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_API_BASE_URL")
+    saved = {k: os.environ.pop(k) for k in creds if k in os.environ}
+    try:
+        prepared = _prepare(params)
+    finally:
+        os.environ.update(saved)
+    app = create_app(prepared.target.data_dir, dev=True)
+    sock = listen(host, port)
+    bound = sock.getsockname()[1]
+    # The preview server runs on its own thread; the watcher deploys to it over loopback, so
+    # the app (and its live-reload streams) lives on one event loop.
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    shown = f"[{host}]" if ":" in host else host
+    target = replace(prepared.target, base_url=f"http://{shown}:{bound}/client/v4", in_process=False)
+    folder = os.path.abspath(prepared.folder)
+    preview = target.preview_url(prepared.options.script, prepared.options.namespace, bound)
+    click.echo(
+        f"Preview: {preview}  (or http://{shown}:{bound}/__preview/{prepared.options.script}/)", err=True
+    )
+    click.echo(f"Watching {folder} (Ctrl-C stops)", err=True)
+    say = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
+    source = WatchdogSource(folder, poll=poll, ignore=_watch_ignores(prepared), warn=_warn)
+
+    async def run(stop: Any) -> None:
+        watcher = Watcher(
+            folder, prepared.options, target, source, say=say, reload_options=prepared.reload, rescan=rescan
+        )
+        await watcher.run(stop)
+
+    try:
+        asyncio.run(_until_signalled(run))
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    click.echo("stopped", err=True)

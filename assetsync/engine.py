@@ -219,13 +219,29 @@ class Syncer:
     # -- the run -------------------------------------------------------------------------
 
     async def run(self) -> SyncReport:
+        """Build the manifest of the folder, then :meth:`publish` it."""
         t0 = time.perf_counter()
-        self.concurrency = Concurrency(self.o.concurrency, 1, max(self.o.concurrency, 16))
-        self.slots = _AdaptiveSlots(self.concurrency)
         result = self._build()
         if self.o.dry_run and self.o.offline:
             self.report.durations["total"] = time.perf_counter() - t0
             return self.report
+        return await self.publish(result, t0=t0)
+
+    async def publish(
+        self,
+        result: BuildResult,
+        rebuild: Callable[[], BuildResult] | None = None,
+        t0: float | None = None,
+    ) -> SyncReport:
+        """Upload what the server lacks of ``result`` and deploy it.
+
+        ``rebuild`` gives a fresh manifest when files changed under the upload (default: scan
+        the folder again); watch mode passes its incremental builder.
+        """
+        t0 = time.perf_counter() if t0 is None else t0
+        self.concurrency = Concurrency(self.o.concurrency, 1, max(self.o.concurrency, 16))
+        self.slots = _AdaptiveSlots(self.concurrency)
+        self.report.files, self.report.bytes = len(result.manifest), result.manifest.total_bytes
         for attempt in range(MAX_SESSIONS):
             session = await self._open(result.manifest.to_json())
             t_up = time.perf_counter()
@@ -256,7 +272,7 @@ class Syncer:
                     ) from None
                 self.emit(Restarting(restart.reason))
                 if "changed" in restart.reason:
-                    result = self._build()
+                    result = (rebuild or self._build)()
                 continue
             self.report.durations["upload"] = (
                 self.report.durations.get("upload", 0.0) + time.perf_counter() - t_up

@@ -66,8 +66,9 @@ def check_root(root: str) -> str:
     return os.path.abspath(root)
 
 
-def scan(root: str, rules: IgnoreRules, warn: Warn) -> list[ScannedFile]:
-    """Every asset file under ``root``, in no particular order.
+def scan(root: str, rules: IgnoreRules, warn: Warn, under: str = "") -> list[ScannedFile]:
+    """Every asset file under ``root`` (or only under its subfolder ``under``, a relative
+    ``/``-separated path whose ancestors the caller has checked), in no particular order.
 
     Raises :class:`UnreadablePath` for a broken symlink, a symlink loop, a folder that cannot be
     listed, or a name that is not valid UTF-8 or holds control characters: each would otherwise
@@ -80,13 +81,23 @@ def scan(root: str, rules: IgnoreRules, warn: Warn) -> list[ScannedFile]:
     out: list[ScannedFile] = []
     append = out.append
     root_st = os.stat(root)
+    base = root.rstrip("/") + "/"
     # (folder, relative prefix with trailing "/", identities of the folders above it)
     stack: list[tuple[str, str, frozenset[tuple[int, int]]]] = [
         (root, "", frozenset({(root_st.st_dev, root_st.st_ino)}))
     ]
+    if under:
+        under = under.strip("/")
+        sub_st = os.stat(base + under)
+        stack = [
+            (
+                base + under,
+                under + "/",
+                frozenset({(root_st.st_dev, root_st.st_ino), (sub_st.st_dev, sub_st.st_ino)}),
+            )
+        ]
     skip_file, skip_dir = rules.skip_file, rules.skip_dir
     new = tuple.__new__  # builds the NamedTuple without its Python-level __new__: 100,000 times
-    base = root.rstrip("/") + "/"
     while stack:
         folder, prefix, above = stack.pop()
         try:

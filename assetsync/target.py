@@ -24,6 +24,7 @@ class Target:
     account_id: str
     token: str
     data_dir: str | None = None  # the emulator's
+    in_process: bool = True  # the emulator: mounted in-process, or reached at base_url (dev mode)
 
     def __repr__(self) -> str:  # never show the token
         return f"Target({self.kind}, {self.base_url}, account={self.account_id})"
@@ -37,7 +38,7 @@ class Target:
         from .client import ApiClient
 
         transport = None
-        if self.kind == "emulator":
+        if self.kind == "emulator" and self.in_process:
             import httpx
 
             from .emulator.app import create_app

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,6 +101,7 @@ class Api:
         self.store = store
         self.tokens = tokens
         self.limits = limits or Limits()
+        self.on_deploy: Callable[[str, str], None] | None = None  # (script, namespace) went live
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -319,6 +321,8 @@ class Api:
     async def deploy(self, request: Request) -> Response:
         account, ns, script, version = await self._new_version(request)
         live = self.store.activate(account, ns, script, version.id, version.metadata.get("tags"))
+        if self.on_deploy is not None:
+            self.on_deploy(script, ns)
         log.info("deployed %s%s version %d", f"{ns}/" if ns else "", script, version.number)
         return envelope(self._script_json(live, version))
 
@@ -346,6 +350,8 @@ class Api:
         if version is None or (version.account, version.namespace, version.script) != (account, "", script):
             raise ApiError(404, SCRIPT_NOT_FOUND, f"version {chosen.get('version_id')} of {script} not found")
         live = self.store.activate(account, "", script, version.id)
+        if self.on_deploy is not None:
+            self.on_deploy(script, "")
         return envelope(self._deployment_json(live, version))
 
     # -- JSON shapes ---------------------------------------------------------------------

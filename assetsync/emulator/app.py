@@ -21,6 +21,8 @@ from starlette.types import Receive, Scope, Send
 
 from .api import Api, Limits
 from .envelope import METHOD_NOT_ALLOWED, NO_ROUTE, UNKNOWN_ERROR, ApiError, error_response
+from .livereload import PATH as LIVERELOAD_PATH
+from .livereload import ReloadHub, inject
 from .preview import Preview, preview_target
 from .store import Store
 from .tokens import Tokens
@@ -35,6 +37,7 @@ class EmulatorConfig:
 
     data_dir: str
     api_tokens: dict[str, str | None] | None = None  # token -> account it may use (None: any)
+    dev: bool = False  # live reload: HTML gets a script that reloads on each new deploy
     token_ttl: float = 3600.0
     limits: Limits = field(default_factory=Limits)
 
@@ -48,7 +51,9 @@ class Emulator:
         self.store = Store(config.data_dir)
         self.tokens = Tokens(config.data_dir, config.api_tokens, config.token_ttl)
         self.api = Api(self.store, self.tokens, config.limits)
-        self.preview = Preview(self.store)
+        self.reload = ReloadHub()
+        self.api.on_deploy = self._deployed
+        self.preview = Preview(self.store, on_html=inject if config.dev else None)
         self._api_app = Starlette(
             routes=[Mount(API_PREFIX, routes=self.api.routes())],
             exception_handlers={
@@ -67,8 +72,14 @@ class Emulator:
             return load_api_token(self.config.data_dir)
         return next((t for t, acct in self.config.api_tokens.items() if acct is None), None)
 
+    def _deployed(self, script: str, namespace: str) -> None:
+        self.reload.publish(f"{script}.{namespace}" if namespace else script)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            if scope["path"] == LIVERELOAD_PATH:
+                await self.reload.response()(scope, receive, send)
+                return
             target = preview_target(scope)
             if target is not None:
                 await self._preview(scope, receive, send, target)

@@ -52,7 +52,7 @@ async def _file_chunks(path: str) -> AsyncIterator[bytes]:
 class Preview:
     """Serves the live version of each deployed script."""
 
-    def __init__(self, store: Store, on_html: Callable[[bytes], bytes] | None = None) -> None:
+    def __init__(self, store: Store, on_html: Callable[[bytes, str], bytes] | None = None) -> None:
         self.store = store
         self.on_html = on_html  # dev mode injects its live-reload script here
         self._sites: dict[str, Site] = {}
@@ -128,7 +128,10 @@ class Preview:
                     response = Response(b"", res.status, headers)
                 elif self.on_html is not None and ctype.startswith("text/html"):
                     with open(blob, "rb") as f:
-                        response = Response(self.on_html(f.read()), res.status, headers)
+                        site = (
+                            f"{version.script}.{version.namespace}" if version.namespace else version.script
+                        )
+                        response = Response(self.on_html(f.read(), site), res.status, headers)
                 else:
                     headers["content-length"] = str(size)
                     response = StreamingResponse(_file_chunks(blob), res.status, headers)

@@ -1,0 +1,74 @@
+"""Live reload for ``assetsync dev``: pages reload themselves when a new deploy lands.
+
+HTML served by the preview in dev mode gets a small script that listens on
+``/__assetsync/livereload`` (server-sent events) and reloads the page when its own site is
+deployed again. Every open page holds one stream; a deploy puts the site's name on each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+from starlette.responses import StreamingResponse
+
+PATH = "/__assetsync/livereload"
+PING = 15.0  # seconds between keep-alive comments, so proxies and browsers keep the stream
+
+
+class ReloadHub:
+    """Fans deploy notices out to every open page."""
+
+    def __init__(self) -> None:
+        self._queues: set[asyncio.Queue[str]] = set()
+
+    @property
+    def listeners(self) -> int:
+        return len(self._queues)
+
+    def publish(self, site: str) -> None:
+        for q in list(self._queues):
+            q.put_nowait(site)
+
+    async def _stream(self) -> AsyncIterator[bytes]:
+        q: asyncio.Queue[str] = asyncio.Queue()
+        self._queues.add(q)
+        try:
+            yield b"retry: 500\n\n"
+            while True:
+                try:
+                    site = await asyncio.wait_for(q.get(), PING)
+                except TimeoutError:
+                    yield b": ping\n\n"
+                    continue
+                yield f"data: {json.dumps(site)}\n\n".encode()
+        finally:
+            self._queues.discard(q)
+
+    def response(self) -> StreamingResponse:
+        return StreamingResponse(
+            self._stream(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+
+def snippet(site: str) -> bytes:
+    """The script added to each HTML page of ``site`` in dev mode."""
+    return (
+        "<script>(()=>{const es=new EventSource(" + json.dumps(PATH) + ");"
+        "es.onmessage=(e)=>{if(JSON.parse(e.data)==="
+        + json.dumps(site)
+        + ")location.reload();};})();</script>"
+    ).encode()
+
+
+def inject(html: bytes, site: str) -> bytes:
+    """``html`` with the reload script before ``</body>`` (or at the end)."""
+    tag = snippet(site)
+    lower = html.lower()
+    at = lower.rfind(b"</body>")
+    if at == -1:
+        return html + tag
+    return html[:at] + tag + html[at:]
