@@ -222,8 +222,9 @@ class Watcher:
         )
         self.client = client
         try:
-            await self._step(lambda: self.builder.full(), time.monotonic())
+            # Watch first, then scan: a change made during the first sync is not missed.
             self.source.start(self._report)
+            await self._step(lambda: self.builder.full(), time.monotonic())
             last_activity = time.monotonic()
             retry_at: float | None = None
             while not stop.is_set():

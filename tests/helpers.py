@@ -124,6 +124,10 @@ class Recorder:
         self.app = app
         self.requests: list[dict[str, Any]] = []
         self.faults: list[tuple[str, str, tuple[int, list[tuple[str, str]], bytes]]] = []
+        # Hold deploys: when `gate` is set (a threading.Event), each PUT waits for it to be set
+        # after signalling `arrived`.
+        self.gate: Any = None
+        self.arrived: Any = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.app, name)
@@ -162,6 +166,12 @@ class Recorder:
                 )
                 await send({"type": "http.response.body", "body": payload})
                 return
+        if scope["method"] == "PUT" and self.gate is not None:
+            import asyncio
+
+            if self.arrived is not None:
+                self.arrived.set()
+            await asyncio.to_thread(self.gate.wait, 30)
         sent = False
 
         async def replay() -> dict[str, Any]:

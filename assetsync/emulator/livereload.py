@@ -57,7 +57,7 @@ class ReloadHub:
 def snippet(site: str) -> bytes:
     """The script added to each HTML page of ``site`` in dev mode."""
     return (
-        "<script>(()=>{const es=new EventSource(" + json.dumps(PATH) + ");"
+        "<script>(()=>{const es=window.__assetsyncReload=new EventSource(" + json.dumps(PATH) + ");"
         "es.onmessage=(e)=>{if(JSON.parse(e.data)==="
         + json.dumps(site)
         + ")location.reload();};})();</script>"

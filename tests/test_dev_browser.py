@@ -1,0 +1,83 @@
+"""`assetsync dev` as a person uses it: a real browser shows the page, a file is edited, the
+page reloads itself and shows the new text."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .helpers import make_tree
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None and not os.environ.get("CI"), reason="needs Debian's chromium (CI installs it)"
+)
+
+
+def test_dev_live_reload_in_a_browser(tmp_path: Path) -> None:
+    from playwright import sync_api  # the driver only: the browser is Debian's chromium
+
+    assert CHROMIUM, "chromium is not installed: apt-get install chromium (see .ci/run)"
+    site = make_tree(
+        tmp_path / "site", {"index.html": "<html><body><h1>first version</h1></body></html>"}, mtime=None
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "assetsync",
+            "dev",
+            str(site),
+            "--name",
+            "site",
+            "--port",
+            "0",
+            "--local-data",
+            str(tmp_path / "data"),
+            "--no-cache",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        assert line.startswith("Preview: http://site.localhost:"), line
+        url = line.split()[1]
+        assert proc.stderr.readline().startswith("Watching ")
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM,
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                ],
+            )
+            page = browser.new_page()
+            page.goto(url, timeout=20_000)
+            page.wait_for_function("document.body.innerText.includes('first version')", timeout=20_000)
+            page.wait_for_function(
+                "window.__assetsyncReload && window.__assetsyncReload.readyState === 1", timeout=20_000
+            )
+            (site / "index.html").write_text("<html><body><h1>second version</h1></body></html>")
+            page.wait_for_function("document.body.innerText.includes('second version')", timeout=20_000)
+            assert "first version" not in page.inner_text("body")
+            browser.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert proc.returncode == 0
