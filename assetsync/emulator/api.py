@@ -80,6 +80,11 @@ def _check_namespace(ns: str | None) -> None:
 
 
 async def _read_json(request: Request, cap: int) -> Any:
+    return (await _read_json_raw(request, cap))[0]
+
+
+async def _read_json_raw(request: Request, cap: int) -> tuple[Any, bytes]:
+    """The parsed JSON body and its raw bytes."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > cap:
         raise ApiError(413, 10027, f"request body of {int(declared):,} bytes is over the {cap:,}-byte limit")
@@ -89,7 +94,7 @@ async def _read_json(request: Request, cap: int) -> Any:
         if len(body) > cap:
             raise ApiError(413, 10027, f"request body is over the {cap:,}-byte limit")
     try:
-        return json.loads(body)
+        return json.loads(body), bytes(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, BAD_REQUEST, f"the request body is not valid JSON ({exc})") from None
 
@@ -111,7 +116,7 @@ class Api:
         return str(account)
 
     def _validate_manifest(self, manifest: Any) -> dict[str, tuple[int, str]]:
-        """Check the manifest's shape and limits; returns hash -> (size, content type)."""
+        """Check the manifest's shape and limits; returns hash -> (size, first path)."""
         if not isinstance(manifest, dict):
             raise ApiError(
                 400, BAD_REQUEST, 'Invalid manifest: expected {"manifest": {"/path": {"hash", "size"}}}'
@@ -124,33 +129,50 @@ class Api:
                 f"{self.limits.max_files:,} files per version",
             )
         hashes: dict[str, tuple[int, str]] = {}
+        fullmatch, limit = HASH_RE.fullmatch, self.limits.max_file_size
         for path, entry in manifest.items():
-            if not path.startswith("/") or "\0" in path:
-                raise ApiError(400, BAD_REQUEST, f"Invalid manifest: path {path!r} must start with '/'")
-            if not isinstance(entry, dict):
-                raise ApiError(400, BAD_REQUEST, f"Invalid manifest: entry for {path!r} is not an object")
-            digest, size = entry.get("hash"), entry.get("size")
-            if not isinstance(digest, str) or not HASH_RE.fullmatch(digest):
-                raise ApiError(
-                    400, BAD_REQUEST, f"Invalid manifest: hash of {path!r} is not 32 lowercase hex digits"
-                )
-            if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-                raise ApiError(
-                    400, BAD_REQUEST, f"Invalid manifest: size of {path!r} is not a non-negative integer"
-                )
-            if size > self.limits.max_file_size:
-                raise ApiError(
-                    400,
-                    BAD_REQUEST,
-                    f"Invalid manifest: {path!r} is {size:,} bytes, "
-                    f"over the {self.limits.max_file_size:,}-byte limit",
-                )
+            # One cheap test per field on the common path; the precise message only on failure.
+            try:
+                digest, size = entry["hash"], entry["size"]
+            except (TypeError, KeyError):
+                digest = size = None
+            if (
+                path[:1] != "/"
+                or type(digest) is not str
+                or type(size) is not int
+                or not 0 <= size <= limit
+                or not fullmatch(digest)
+                or "\0" in path
+            ):
+                self._manifest_error(path, entry)
             known = hashes.get(digest)
             if known is None:
-                hashes[digest] = (size, content_type(path))
+                hashes[digest] = (size, path)
             elif known[0] != size:
                 raise ApiError(400, BAD_REQUEST, f"Invalid manifest: hash {digest} is listed with two sizes")
         return hashes
+
+    def _manifest_error(self, path: str, entry: Any) -> None:
+        """Raise the 400 that says what is wrong with one manifest entry."""
+        if not path.startswith("/") or "\0" in path:
+            raise ApiError(400, BAD_REQUEST, f"Invalid manifest: path {path!r} must start with '/'")
+        if not isinstance(entry, dict):
+            raise ApiError(400, BAD_REQUEST, f"Invalid manifest: entry for {path!r} is not an object")
+        digest, size = entry.get("hash"), entry.get("size")
+        if not isinstance(digest, str) or not HASH_RE.fullmatch(digest):
+            raise ApiError(
+                400, BAD_REQUEST, f"Invalid manifest: hash of {path!r} is not 32 lowercase hex digits"
+            )
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise ApiError(
+                400, BAD_REQUEST, f"Invalid manifest: size of {path!r} is not a non-negative integer"
+            )
+        raise ApiError(
+            400,
+            BAD_REQUEST,
+            f"Invalid manifest: {path!r} is {size:,} bytes, "
+            f"over the {self.limits.max_file_size:,}-byte limit",
+        )
 
     def _buckets(self, missing: dict[str, tuple[int, str]]) -> list[list[str]]:
         buckets: list[list[str]] = []
@@ -174,14 +196,16 @@ class Api:
         script = request.path_params["script"]
         _check_namespace(ns)
         _check_script_name(script)
-        body = await _read_json(request, self.limits.max_json_body)
+        body, raw = await _read_json_raw(request, self.limits.max_json_body)
         if not isinstance(body, dict) or "manifest" not in body:
             raise ApiError(400, BAD_REQUEST, 'Invalid manifest: expected a JSON body {"manifest": {...}}')
         hashes = self._validate_manifest(body["manifest"])
         scope = scope_of(account, ns)
         present = self.store.present(scope, hashes)
-        missing = {h: v for h, v in hashes.items() if h not in present}
-        sid = self.store.create_session(account, ns, script, body["manifest"], missing)
+        # The content type a part without one gets: that of the first path carrying the hash.
+        missing = {h: (n, content_type(p)) for h, (n, p) in hashes.items() if h not in present}
+        # Kept as sent: the body is {"manifest": ...}, JSON already (no second encoding).
+        sid = self.store.create_session(account, ns, script, raw.decode("utf-8"), missing, body["manifest"])
         if not missing:
             jwt = self.tokens.mint(COMPLETION, account, ns, script, sid)
             return envelope({"jwt": jwt, "buckets": []})
