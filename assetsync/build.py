@@ -72,15 +72,20 @@ class BuildResult:
     root: str = ""
     table: Table = field(default_factory=Table)  # each file's stat, as it was hashed
 
-    def sources(self) -> dict[str, tuple[str, str, int, int, int]]:
-        """Each hash -> (manifest key, absolute path, size, mtime_ns, ctime_ns) of a file carrying it.
+    def sources(self, wanted: Iterable[str] | None = None) -> dict[str, tuple[str, str, int, int, int]]:
+        """Each hash (of ``wanted``, default all) -> (manifest key, absolute path, size, mtime_ns,
+        ctime_ns) of a file carrying it.
 
         What an upload needs to read a blob, and to check that the file still is what was hashed.
         """
         t = self.table
+        want = None if wanted is None else set(wanted)
         out: dict[str, tuple[str, str, int, int, int]] = {}
-        for i, (path, digest) in enumerate(zip(t.paths, t.hashes, strict=True)):
-            if digest not in out:
+        if want is not None and not want:
+            return out
+        for i, digest in enumerate(t.hashes):
+            if (want is None or digest in want) and digest not in out:
+                path = t.paths[i]
                 out[digest] = (path, self.root + path, t.sizes[i], t.mtimes[i], t.ctimes[i])
         return out
 
@@ -314,6 +319,15 @@ def hash_files(
                 entry = entry._replace(racy=entry.mtime_ns >= racy_after)
             done[k] = entry
 
+    if len(jobs) * 8 < len(files) and len(prior):
+        # A few changes (watch mode): copy the columns wholesale and patch the rows that moved.
+        table = prior.copy()
+        for job, entry in zip(jobs, done, strict=True):
+            assert entry is not None
+            table.put(job[1], entry)
+        if len(table) != len(files):
+            table.keep({f.path for f in files})
+        return table, hashed, len(jobs) - hashed, bytes_read
     table = Table()
     for f, src in zip(files, source, strict=True):
         if src >= 0:
@@ -366,10 +380,17 @@ class Builder:
     only the paths it is given and keeps every other file's row from memory.
     """
 
-    def __init__(self, root: str, options: BuildOptions, warn: Warn) -> None:
+    def __init__(self, root: str, options: BuildOptions, warn: Warn, save_every: float = 0.0) -> None:
+        """``save_every``: at most one cache write per that many seconds (watch mode saves on
+        :meth:`flush` too); 0 writes after every build that changed something."""
         self.root = check_root(root)
         self.options = options
         self.warn = warn
+        self.save_every = save_every
+        self._saved_at = 0.0
+        self._unsaved: tuple[Table, Manifest] | None = None
+        self.manifest: Manifest | None = None
+        self._fragments: dict[str, str] | None = None
         self.cache_dir = (options.cache_dir or default_cache_dir()) if options.use_cache else None
         scheme = options.scheme
         self.store = HashCache(
@@ -427,6 +448,47 @@ class Builder:
                 files[key] = ScannedFile(key, abspath, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
         return self._finish(files, t0)
 
+    def _manifest(self, table: Table) -> Manifest:
+        """The manifest of ``table``; from the previous one when only a few rows changed."""
+        prev = self.manifest
+        if prev is None or table.changed is None:
+            self._fragments = None
+            return Manifest(_entries_of(table))
+        from json.encoder import encode_basestring as enc
+
+        entries = dict(prev._entries)
+        if self._fragments is None:  # each entry's piece of the JSON, kept to patch, not rebuild
+            self._fragments = {
+                k: f'{enc(k)}:{{"hash":"{e.hash}","size":{e.size}}}' for k, e in entries.items()
+            }
+        fragments = self._fragments
+        index = table.index()
+        for path in table.changed:
+            i = index.get(path)
+            if i is None:
+                entries.pop(path, None)
+                fragments.pop(path, None)
+            else:
+                digest, size = table.hashes[i], table.sizes[i]
+                entries[path] = _new_entry(Entry, (digest, size, table.ctypes[i]))
+                fragments[path] = f'{enc(path)}:{{"hash":"{digest}","size":{size}}}'
+        manifest = Manifest(entries)  # re-sorting a nearly sorted dict is cheap
+        manifest._json = '{"manifest":{' + ",".join(fragments[k] for k in manifest._entries) + "}}"
+        return manifest
+
+    def flush(self) -> None:
+        """Write the cache now if a build changed it since the last write."""
+        if self._unsaved is None:
+            return
+        table, manifest = self._unsaved
+        self._unsaved = None
+        self._saved_at = time.monotonic()
+        if self.store.path is not None:
+            try:
+                self.store.save(table, manifest.to_json(), manifest.total_bytes)
+            except CacheError as exc:
+                self.warn(str(exc))
+
     def _ignored(self, rel: str) -> bool:
         parts = rel.split("/")
         if len(parts) == 1 and parts[0] in ROOT_CONFIG_FILES:
@@ -445,21 +507,21 @@ class Builder:
         table, hashed, verified, bytes_read = hash_files(
             listed, o.scheme, store.table, o.workers, time.time_ns()
         )
-        if table is store.table and store.manifest_json:
+        if table is store.table and store.manifest_json and self.manifest is None:
             # Same files, same stats: the manifest is the one saved last time.
             manifest = Manifest.deferred(
                 lambda: _entries_of(table), store.manifest_json, len(table), store.total_bytes
             )
+        elif table is store.table and self.manifest is not None:
+            manifest = self.manifest
         else:
-            manifest = Manifest(_entries_of(table))
-            if store.path is not None:
-                try:
-                    store.save(table, manifest.to_json(), manifest.total_bytes)
-                except CacheError as exc:
-                    self.warn(str(exc))
-            else:
-                store.table = table
+            manifest = self._manifest(table)
+            store.table = table
+            self._unsaved = (table, manifest)
+            if time.monotonic() - self._saved_at >= self.save_every:
+                self.flush()
         self.files = files
+        self.manifest = manifest
         stats = BuildStats(
             files=len(manifest),
             bytes=manifest.total_bytes,

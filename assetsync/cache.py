@@ -53,7 +53,19 @@ class CacheEntry(NamedTuple):
 class Table:
     """Cache rows by column, with a path -> row index built on first use."""
 
-    __slots__ = ("paths", "sizes", "mtimes", "ctimes", "inos", "xxh3", "ctypes", "hashes", "racy", "_index")
+    __slots__ = (
+        "paths",
+        "sizes",
+        "mtimes",
+        "ctimes",
+        "inos",
+        "xxh3",
+        "ctypes",
+        "hashes",
+        "racy",
+        "_index",
+        "changed",
+    )
 
     def __init__(self) -> None:
         self.paths: list[str] = []
@@ -66,6 +78,7 @@ class Table:
         self.hashes: list[str] = []
         self.racy = bytearray()  # 0 or 1 a row
         self._index: dict[str, int] | None = None
+        self.changed: set[str] | None = None  # set by a patched copy: the paths it put or dropped
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -114,6 +127,54 @@ class Table:
         self.ctypes.append(other.ctypes[i])
         self.hashes.append(other.hashes[i])
         self.racy.append(other.racy[i])
+        self._index = None
+
+    def copy(self) -> Table:
+        t = Table()
+        t.paths, t.sizes, t.mtimes, t.ctimes = (
+            list(self.paths),
+            list(self.sizes),
+            list(self.mtimes),
+            list(self.ctimes),
+        )
+        t.inos, t.xxh3, t.ctypes, t.hashes = (
+            list(self.inos),
+            bytearray(self.xxh3),
+            list(self.ctypes),
+            list(self.hashes),
+        )
+        t.racy = bytearray(self.racy)
+        t._index = dict(self._index) if self._index is not None else None
+        t.changed = set()
+        return t
+
+    def put(self, path: str, e: CacheEntry) -> None:
+        """Set the row of ``path``, replacing it if there is one."""
+        if self.changed is not None:
+            self.changed.add(path)
+        i = self.index().get(path)
+        if i is None:
+            self.append(path, e)
+            self._index = None
+            return
+        self.sizes[i], self.mtimes[i], self.ctimes[i], self.inos[i] = e.size, e.mtime_ns, e.ctime_ns, e.ino
+        self.xxh3[16 * i : 16 * i + 16] = e.xxh3
+        self.ctypes[i], self.hashes[i], self.racy[i] = e.content_type, e.hash, e.racy
+
+    def keep(self, paths: set[str]) -> None:
+        """Drop every row whose path is not in ``paths``."""
+        if self.changed is not None:
+            self.changed.update(p for p in self.paths if p not in paths)
+        rows = [i for i, p in enumerate(self.paths) if p in paths]
+        self.paths = [self.paths[i] for i in rows]
+        self.sizes = [self.sizes[i] for i in rows]
+        self.mtimes = [self.mtimes[i] for i in rows]
+        self.ctimes = [self.ctimes[i] for i in rows]
+        self.inos = [self.inos[i] for i in rows]
+        self.xxh3 = bytearray(b"".join(self.xxh3[16 * i : 16 * i + 16] for i in rows))
+        self.ctypes = [self.ctypes[i] for i in rows]
+        self.hashes = [self.hashes[i] for i in rows]
+        self.racy = bytearray(self.racy[i] for i in rows)
         self._index = None
 
     def entries(self) -> dict[str, CacheEntry]:

@@ -245,7 +245,8 @@ class Syncer:
         for attempt in range(MAX_SESSIONS):
             session = await self._open(result.manifest.to_json())
             t_up = time.perf_counter()
-            requests = plan_uploads(session.buckets, result.manifest, result.sources())
+            wanted = {h for bucket in session.buckets for h in bucket}
+            requests = plan_uploads(session.buckets, result.manifest, result.sources(wanted))
             missing = sum(len(r.parts) for r in requests)
             missing_bytes = sum(r.raw_bytes for r in requests)
             if attempt == 0:

@@ -41,7 +41,7 @@ class Debouncer:
     """Gathers dirty paths; due after ``quiet`` seconds without events, or ``max_wait`` after
     the first one, whichever comes first. Pure: the caller passes the time."""
 
-    def __init__(self, quiet: float = 0.025, max_wait: float = 0.4) -> None:
+    def __init__(self, quiet: float = 0.015, max_wait: float = 0.4) -> None:
         self.quiet = quiet
         self.max_wait = max_wait
         self.paths: set[str] = set()
@@ -216,7 +216,7 @@ class Watcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
-        self.builder = Builder(self.folder, self.options.build, warn=self.say)
+        self.builder = Builder(self.folder, self.options.build, warn=self.say, save_every=5.0)
         client = self.target.client(
             timeout=self.options.timeout, max_connections=max(8, self.options.concurrency * 2)
         )
@@ -260,6 +260,7 @@ class Watcher:
                     self.say(f"will try again in {delay:.1f}s, or as soon as a file changes")
         finally:
             self.source.stop()
+            self.builder.flush()
             await client.aclose()
 
     def _rebuild(self, dirty: set[str]) -> BuildResult:

@@ -270,3 +270,24 @@ def test_save_patterns_with_real_events(
                 if rel == "index.html"
                 else h.served("/" + rel) == want
             )
+
+
+def test_incremental_manifest_equals_a_full_build(tmp_path: Path) -> None:
+    from assetsync.build import Builder
+
+    site = make_tree(tmp_path / "site", {f"d{i % 7}/f{i}.txt": f"{i}" for i in range(300)})
+    b = Builder(str(site), BuildOptions(use_cache=False), warn=print)
+    b.full()
+    for step in range(5):
+        make_tree(site, {f"d{step}/f{step}.txt": f"changed {step}", f"new/n{step}.css": "x"}, mtime=None)
+        (site / f"d{step + 1}" / f"f{step + 8}.txt").unlink(missing_ok=True)
+        result = b.update(
+            [
+                str(site / f"d{step}/f{step}.txt"),
+                str(site / "new"),
+                str(site / f"d{step + 1}/f{step + 8}.txt"),
+            ]
+        )
+        fresh = build(str(site), BuildOptions(use_cache=False)).manifest
+        assert result.manifest.to_json() == fresh.to_json()
+        assert dict(result.manifest) == dict(fresh)
