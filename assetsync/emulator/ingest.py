@@ -24,6 +24,12 @@ from .store import Store
 WRITE_SIZE = 1 << 20  # decoded bytes gathered before one write()
 
 
+def _write_all(fd: int, data: bytes | bytearray) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 class BlobSink:
     """A :class:`~assetsync.emulator.formdata.PartSink` that writes parts into the blob store."""
 
@@ -64,32 +70,47 @@ class BlobSink:
     def data(self, chunk: memoryview) -> None:
         if self.base64:
             if self._carry:
-                chunk = memoryview(self._carry + chunk)
+                # Complete the quantum left over from the last piece; the rest is decoded in
+                # place (joining the whole piece to the carry would copy ~every byte again).
+                need = 4 - len(self._carry)
+                head, chunk = self._carry + bytes(chunk[:need]), chunk[need:]
+                self._carry = b""
+                if len(head) < 4:
+                    self._carry = head
+                    return
+                self._take(self._decode(head))
             cut = len(chunk) - len(chunk) % 4
-            try:
-                raw = pybase64.b64decode(chunk[:cut], validate=True)
-            except (binascii.Error, ValueError):
-                raise self._fail(
-                    "the body is not valid base64 (standard alphabet, padded, no line breaks)"
-                ) from None
+            raw = self._decode(chunk[:cut])
             self._carry = bytes(chunk[cut:])
         else:
             raw = bytes(chunk)
+        self._take(raw)
+
+    def _decode(self, data: bytes | memoryview) -> bytes:
+        try:
+            return pybase64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            raise self._fail(
+                "the body is not valid base64 (standard alphabet, padded, no line breaks)"
+            ) from None
+
+    def _take(self, raw: bytes) -> None:
         self._written += len(raw)
         if self._written > self._expected:
             raise self._fail(f"more than the {self._expected:,} bytes the manifest lists for it")
-        if self._fd is not None:
-            self._buf += raw
-            if len(self._buf) >= WRITE_SIZE:
-                self._flush()
+        if self._fd is None:
+            return
+        if not self._buf and len(raw) >= WRITE_SIZE // 4:
+            _write_all(self._fd, raw)  # large pieces go straight out, without a copy
+            return
+        self._buf += raw
+        if len(self._buf) >= WRITE_SIZE:
+            self._flush()
 
     def _flush(self) -> None:
         assert self._fd is not None
-        view = memoryview(self._buf)
-        while view:
-            view = view[os.write(self._fd, view) :]
-        view.release()
-        del self._buf[:]
+        _write_all(self._fd, self._buf)
+        self._buf = bytearray()
 
     def end(self) -> None:
         if self._carry:
@@ -115,7 +136,7 @@ class BlobSink:
 
     def abort(self) -> None:
         """Drop a part being received (the request failed): no partial blob is kept."""
-        del self._buf[:]
+        self._buf = bytearray()
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
