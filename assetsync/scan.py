@@ -103,11 +103,7 @@ def scan(root: str, rules: IgnoreRules, warn: Warn, under: str = "") -> list[Sca
         try:
             fd = os.open(folder, _O_DIR)
         except OSError as exc:
-            raise UnreadablePath(
-                f"{_display(folder)}: cannot list this folder ({exc.strerror}). "
-                "Fix its permissions or add it to .assetsignore.",
-                folder,
-            ) from None
+            raise _unlistable(folder, exc) from None
         try:
             with os.scandir(fd) as it:
                 for entry in it:
@@ -162,14 +158,18 @@ def scan(root: str, rules: IgnoreRules, warn: Warn, under: str = "") -> list[Sca
                     elif not skip_file(rel, name):
                         warn(f"skipped {_display(base + rel)}: {_kind(mode)}, not a regular file")
         except OSError as exc:
-            raise UnreadablePath(
-                f"{_display(folder)}: cannot list this folder ({exc.strerror}). "
-                "Fix its permissions or add it to .assetsignore.",
-                folder,
-            ) from None
+            raise _unlistable(folder, exc) from None
         finally:
             os.close(fd)
     return out
+
+
+def _unlistable(folder: str, exc: OSError) -> UnreadablePath:
+    return UnreadablePath(
+        f"{_display(folder)}: cannot list this folder ({exc.strerror}). "
+        "Fix its permissions or add it to .assetsignore.",
+        folder,
+    )
 
 
 def _kind(mode: int) -> str:
