@@ -87,7 +87,8 @@ class MultipartBody:
         self.sent_raw = 0
         out = _Gather(self._sent)
         for head, part in zip(self._heads, self.parts, strict=True):
-            out.add(head, 0)
+            if piece := out.add(head, 0):
+                yield piece
             held, held_raw, read = b"", 0, 0
             try:
                 fd = os.open(part.abspath, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
@@ -110,8 +111,10 @@ class MultipartBody:
             # Only now, with the file checked, does its last piece join what may be sent.
             if piece := out.add(held + b"\r\n", held_raw):
                 yield piece
-        out.add(self._tail, 0)
-        yield out.take()
+        if piece := out.add(self._tail, 0):
+            yield piece
+        if out.buf:
+            yield out.take()
 
     def _sent(self, raw: int) -> None:
         self.sent_raw += raw
