@@ -41,7 +41,7 @@ class Debouncer:
     """Gathers dirty paths; due after ``quiet`` seconds without events, or ``max_wait`` after
     the first one, whichever comes first. Pure: the caller passes the time."""
 
-    def __init__(self, quiet: float = 0.015, max_wait: float = 0.4) -> None:
+    def __init__(self, quiet: float = 0.01, max_wait: float = 0.4) -> None:
         self.quiet = quiet
         self.max_wait = max_wait
         self.paths: set[str] = set()

@@ -153,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         procs.append(watch)
         lines = Lines(watch)
-        lines.wait_for(lambda ls: any(" deployed: " in x for x in ls), 900)
+        got = lines.wait_for(lambda ls: any(" deployed: " in x or x.startswith("error") for x in ls), 900)
+        if not any(" deployed: " in x for x in got):
+            raise SystemExit("the first sync failed:\n" + "\n".join(got[-10:]))
         print(
             f"initial sync of {len(tree.files):,} files ({tree.total_bytes / 2**20:.0f} MiB): "
             f"{time.perf_counter() - t0:.1f}s",
@@ -188,6 +190,16 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(0, burst, max(1, burst // 20)):
             assert client.get(f"/burst/page-{i:04d}.txt").content == f"burst file {i}\n".encode()
 
+        # Let the watcher finish what the burst started (a follow-up check of late events) before
+        # the idle window: CPU time must stop moving for a second.
+        settle_end = time.monotonic() + 30
+        last = cpu_seconds(watch.pid)
+        while time.monotonic() < settle_end:
+            time.sleep(1.0)
+            now_cpu = cpu_seconds(watch.pid)
+            if now_cpu == last:
+                break
+            last = now_cpu
         before = cpu_seconds(watch.pid)
         time.sleep(args.idle)
         idle = (cpu_seconds(watch.pid) - before) / args.idle * 100
