@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import sqlite3
@@ -109,6 +110,10 @@ class Store:
         self._known: dict[str, dict[str, tuple[int, str]]] = {}  # scope -> hash -> (size, type)
         self._versions: dict[str, Version] = {}  # versions never change: parsed once
         self._sessions: dict[str, Session] = {}  # recent sessions' manifests, parsed
+        self._needs: dict[str, dict[str, tuple[int, str]]] = {}  # recent sessions' requested hashes
+        self._scope_dirs: dict[str, str] = {}
+        self._tmp_prefix = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"  # unique across processes
+        self._tmp_seq = itertools.count()
         self._db = sqlite3.connect(
             os.path.join(self.data_dir, "emulator.sqlite3"), check_same_thread=False, isolation_level=None
         )
@@ -144,8 +149,10 @@ class Store:
     # -- blobs ---------------------------------------------------------------------------
 
     def blob_path(self, scope: str, digest: str) -> str:
-        scope_dir = hashlib.sha256(scope.encode()).hexdigest()[:16]
-        return os.path.join(self.blob_dir, scope_dir, digest[:2], digest)
+        scope_dir = self._scope_dirs.get(scope)
+        if scope_dir is None:
+            scope_dir = self._scope_dirs[scope] = hashlib.sha256(scope.encode()).hexdigest()[:16]
+        return f"{self.blob_dir}/{scope_dir}/{digest[:2]}/{digest}"
 
     def present(self, scope: str, hashes: Iterable[str]) -> dict[str, tuple[int, str]]:
         """Of ``hashes``, those stored in ``scope``: hash -> (size, content type).
@@ -181,7 +188,7 @@ class Store:
 
     def new_tmp(self) -> tuple[int, str]:
         """An open file descriptor and path for a blob being received."""
-        path = os.path.join(self.tmp_dir, uuid.uuid4().hex)
+        path = f"{self.tmp_dir}/{self._tmp_prefix}-{next(self._tmp_seq)}"
         return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644), path
 
     def place_blob(self, scope: str, digest: str, tmp: str) -> None:
@@ -207,6 +214,8 @@ class Store:
                 "INSERT OR IGNORE INTO blobs VALUES (?, ?, ?, ?, ?)",
                 [(scope, digest, size, ctype, now) for digest, size, ctype in rows],
             )
+        # Learn them as stored only via SQLite: the first row may carry another content type.
+        self.present(scope, [digest for digest, _, _ in rows])
 
     # -- sessions ------------------------------------------------------------------------
 
@@ -235,6 +244,9 @@ class Store:
             if len(self._sessions) >= 64:
                 self._sessions.clear()
             self._sessions[sid] = Session(sid, account, namespace, script, manifest)
+        if len(self._needs) >= 64:
+            self._needs.clear()
+        self._needs[sid] = dict(needed)
         return sid
 
     def session(self, sid: str) -> Session | None:
@@ -267,6 +279,14 @@ class Store:
     def session_part(self, sid: str, scope: str, digest: str) -> tuple[int, str, bool] | None:
         """For one uploaded part: (expected size, default content type, already stored?), or
         None when the session did not ask for this hash."""
+        needs = self._needs.get(sid)
+        if needs is not None:  # this process opened the session: answer from memory
+            need = needs.get(digest)
+            if need is None:
+                return None
+            # Stored since? Memory knows what this process stored; a miss only means the blob is
+            # written again, and the first row recorded still wins.
+            return need[0], need[1], digest in self._known.get(scope, {})
         rows = self._query(
             "SELECT sh.size, sh.content_type, b.hash IS NOT NULL FROM session_hashes sh "
             "LEFT JOIN blobs b ON b.scope=? AND b.hash=sh.hash WHERE sh.session=? AND sh.hash=?",
