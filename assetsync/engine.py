@@ -56,9 +56,10 @@ class SyncOptions:
 class _Restart(Exception):
     """Internal: the current session cannot finish; open another."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, files_changed: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.files_changed = files_changed  # the manifest must be rebuilt before the new session
 
 
 class Syncer:
@@ -192,7 +193,7 @@ class Syncer:
                 if token:
                     completion = token
         except FileChanged as exc:
-            raise _Restart(f"{exc.path} changed while it was being uploaded") from None
+            raise _Restart(f"{exc.path} changed while it was being uploaded", files_changed=True) from None
         finally:
             for task in tasks:
                 task.cancel()
@@ -266,7 +267,7 @@ class Syncer:
                     self.report.durations.get("upload", 0.0) + time.perf_counter() - t_up
                 )
                 if attempt + 1 >= MAX_SESSIONS:
-                    if "changed" in restart.reason:
+                    if restart.files_changed:
                         raise FilesChanging(
                             f"files kept changing while they were uploaded ({restart.reason}); run "
                             "again once whatever writes them has finished."
@@ -275,7 +276,7 @@ class Syncer:
                         f"gave up after {MAX_SESSIONS} upload sessions: {restart.reason}"
                     ) from None
                 self.emit(Restarting(restart.reason))
-                if "changed" in restart.reason:
+                if restart.files_changed:
                     result = (rebuild or self._build)()
                 continue
             self.report.durations["upload"] = (
