@@ -374,6 +374,16 @@ def _build(root: str, options: BuildOptions, note: Warn, warnings: list[str]) ->
     return BuildResult(result.manifest, result.stats, tuple(warnings), result.root, result.table)
 
 
+def _under(key: str, folders: set[str]) -> bool:
+    """Whether manifest key ``key`` lies inside one of the folder keys ``folders``."""
+    cut = key.rfind("/")
+    while cut > 0:
+        if key[:cut] in folders:
+            return True
+        cut = key.rfind("/", 0, cut)
+    return False
+
+
 class Builder:
     """Builds a folder's manifest and keeps it current: :meth:`full`, then :meth:`update` with
     the paths that changed (watch mode). Both go through the hash cache; ``update`` re-reads
@@ -422,18 +432,24 @@ class Builder:
         rules exclude drops out too.
         """
         t0 = time.perf_counter()
-        files = dict(self.files)
         base = self.root.rstrip("/")
-        for abspath in sorted(set(changed)):
-            if abspath != base and not abspath.startswith(base + "/"):
-                continue
-            rel = abspath[len(base) + 1 :]
-            key = "/" + rel
-            for stale in [k for k in files if k == key or k.startswith(key + "/")] if rel else list(files):
+        wanted: dict[str, str] = {}  # manifest key -> absolute path
+        for abspath in set(changed):
+            if abspath == base:
+                return self.full()
+            if abspath.startswith(base + "/"):
+                wanted[abspath[len(base) :]] = abspath
+        files = dict(self.files)
+        # A key that is not a known file may be a folder (or have been one): its subtree goes too.
+        # Checking each file's parents against them is one pass, however many paths changed.
+        folders = {k for k in wanted if k not in files}
+        for key in wanted:
+            files.pop(key, None)
+        if folders:
+            for stale in [k for k in files if _under(k, folders)]:
                 del files[stale]
-            if not rel:
-                files.update((f.path, f) for f in scan(self.root, self.rules, self.warn))
-                continue
+        for key in sorted(wanted):
+            abspath, rel = wanted[key], key[1:]
             if self._ignored(rel):
                 continue
             try:

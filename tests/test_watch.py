@@ -291,3 +291,18 @@ def test_incremental_manifest_equals_a_full_build(tmp_path: Path) -> None:
         fresh = build(str(site), BuildOptions(use_cache=False)).manifest
         assert result.manifest.to_json() == fresh.to_json()
         assert dict(result.manifest) == dict(fresh)
+
+
+def test_incremental_update_when_files_and_folders_swap_places(tmp_path: Path) -> None:
+    from assetsync.build import Builder
+
+    site = make_tree(tmp_path / "site", {"a/x.txt": "x", "a/deep/y.txt": "y", "b": "file b", "c.txt": "c"})
+    b = Builder(str(site), BuildOptions(use_cache=False), warn=print)
+    b.full()
+    shutil.rmtree(site / "a")
+    (site / "a").write_text("now a file")
+    (site / "b").unlink()
+    make_tree(site, {"b/inner.txt": "now a folder"}, mtime=None)
+    result = b.update([str(site / "a"), str(site / "b")])
+    assert sorted(result.manifest) == ["/a", "/b/inner.txt", "/c.txt"]
+    assert result.manifest.to_json() == build(str(site), BuildOptions(use_cache=False)).manifest.to_json()
