@@ -261,18 +261,6 @@ def serve(
     run(app, host, port, log_level)
 
 
-def _read_root_file(folder: str, name: str) -> str | None:
-    try:
-        with open(os.path.join(folder, name), encoding="utf-8") as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
-        from .errors import ConfigError
-
-        raise ConfigError(f"{os.path.join(folder, name)} cannot be read as UTF-8 text ({exc}).") from None
-
-
 def _modules(main_file: str) -> tuple[Any, ...]:
     """The main module and the modules beside it (not bundled: deploy what is there)."""
     from .client import Module
@@ -420,7 +408,7 @@ def _prepare(p: dict[str, Any], *, dry_run: bool = False, offline: bool = False)
     import datetime as dt
     import json
 
-    from .config import load_config
+    from .config import load_config, read_root_file
     from .engine import SyncOptions
     from .errors import UsageError
     from .plan import AssetsConfig, WorkerSpec, check_script_name, parse_binding, script_name_from_folder
@@ -461,8 +449,8 @@ def _prepare(p: dict[str, Any], *, dry_run: bool = False, offline: bool = False)
                 html_handling=p["html_handling"] or cfg.html_handling,
                 not_found_handling=p["not_found_handling"] or cfg.not_found_handling,
                 run_worker_first=_run_worker_first(rwf) if rwf is not None else cfg.run_worker_first,
-                redirects=_read_root_file(folder, "_redirects"),
-                headers=_read_root_file(folder, "_headers"),
+                redirects=read_root_file(folder, "_redirects"),
+                headers=read_root_file(folder, "_headers"),
             ),
         )
         build = build_options(

@@ -659,3 +659,16 @@ def _build(raw: dict[str, object], src: _Source) -> ProjectConfig:
         vars=MappingProxyType(plain) if plain else _EMPTY,
         json_vars=MappingProxyType(encoded) if encoded else _EMPTY,
     )
+
+
+def read_root_file(folder: str, name: str) -> str | None:
+    """The text of a deployment file at the root of the asset folder (``_headers``,
+    ``_redirects``), or None when there is none."""
+    path = os.path.join(folder, name)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} cannot be read as UTF-8 text ({exc}).") from None

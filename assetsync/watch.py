@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from .build import Builder, BuildResult
+from .config import read_root_file
 from .engine import Syncer, SyncOptions
 from .errors import ApiError, AssetsyncError
 from .events import Event, SyncReport
@@ -268,10 +269,11 @@ class Watcher:
         root = self.builder.root.rstrip("/")
         top = {p for p in dirty if os.path.dirname(p) == root}
         if any(os.path.basename(p) in RULE_FILES for p in top) or names & CONFIG_FILES:
-            if self.reload_options is not None and names & CONFIG_FILES:
-                self.options = self.reload_options()
-            elif {os.path.basename(p) for p in top} & {"_headers", "_redirects"}:
-                self.options = _with_root_files(self.options, root)
+            # Settings may have changed too: read them again (the caller's way, which also reads
+            # the config file, or at least the root _headers and _redirects).
+            self.options = (
+                self.reload_options() if self.reload_options else _with_root_files(self.options, root)
+            )
             return self.builder.full(reload_rules=True)
         return self.builder.update(dirty)
 
@@ -311,13 +313,6 @@ class Watcher:
 
 def _with_root_files(options: SyncOptions, root: str) -> SyncOptions:
     """``options`` with the root _headers and _redirects read again."""
-
-    def read(name: str) -> str | None:
-        try:
-            with open(os.path.join(root, name), encoding="utf-8") as f:
-                return f.read()
-        except FileNotFoundError:
-            return None
-
-    assets = replace(options.worker.assets, headers=read("_headers"), redirects=read("_redirects"))
+    headers, redirects = read_root_file(root, "_headers"), read_root_file(root, "_redirects")
+    assets = replace(options.worker.assets, headers=headers, redirects=redirects)
     return replace(options, worker=replace(options.worker, assets=assets))
