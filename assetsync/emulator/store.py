@@ -262,20 +262,6 @@ class Store:
         manifest = data["manifest"] if isinstance(data.get("manifest"), dict) else data
         return Session(r[0], r[1], r[2], r[3], manifest)
 
-    def session_hashes(self, sid: str, hashes: Iterable[str]) -> dict[str, tuple[int, str]]:
-        """Of ``hashes``, those this session asked for: hash -> (size, default content type)."""
-        wanted = list(dict.fromkeys(hashes))
-        out: dict[str, tuple[int, str]] = {}
-        for i in range(0, len(wanted), 500):
-            chunk = wanted[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._query(
-                f"SELECT hash, size, content_type FROM session_hashes WHERE session=? AND hash IN ({marks})",
-                [sid, *chunk],
-            )
-            out.update((h, (s, t)) for h, s, t in rows)
-        return out
-
     def session_part(self, sid: str, scope: str, digest: str) -> tuple[int, str, bool] | None:
         """For one uploaded part: (expected size, default content type, already stored?), or
         None when the session did not ask for this hash."""
