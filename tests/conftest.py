@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -33,3 +35,31 @@ def recorded(tmp_path: Path):  # type: ignore[no-untyped-def]
 
     with LiveEmulator(tmp_path / "emulator-data", record=True) as live:
         yield live
+
+
+# The reliability suite: tests tagged with `tried` feed the table that benchmarks/reliability.py
+# prints (and the README's Reliability section). CI runs a short seeded version; set
+# ASSETSYNC_SOAK=N to run each soak test's loop N times instead.
+SOAK = int(os.environ.get("ASSETSYNC_SOAK", "0") or 0)
+
+
+def soak_runs(ci_runs: int) -> int:
+    """How many times a soak loop runs: ``ci_runs`` in CI, ``ASSETSYNC_SOAK`` when set."""
+    return SOAK or ci_runs
+
+
+@pytest.fixture
+def tried(record_property: Callable[[str, object], None]) -> Callable[..., None]:
+    """Record what a reliability test tried, for benchmarks/reliability.py's table.
+
+    ``tried(category, what, runs=1)``: category is one of "faults", "crashes", "bad input",
+    "attacks", "concurrency"; ``what`` is a short description a reader of the README understands.
+    The result (pass/fail) is pytest's own.
+    """
+
+    def record(category: str, what: str, runs: int = 1) -> None:
+        record_property("category", category)
+        record_property("tried", what)
+        record_property("runs", runs)
+
+    return record
