@@ -17,7 +17,7 @@ fastest stdlib codec for lists of ints and strings). The manifest JSON those ent
 kept beside them, so a run that finds nothing changed hands it on as it is. A file that fails
 the checksum, the magic, or the key check is foreign or corrupt: it is discarded with a warning,
 never fatal. Writes go to a temp file that replaces the old one atomically, so a crash leaves
-the old cache or the new one.
+the old cache or the new one, plus a temp file that the next save removes.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import xxhash
 from .errors import CacheError
 
 MAGIC = b"assetsync-hash-cache 3 " + sys.implementation.cache_tag.encode() + b"\n"
+TEMP_PREFIX = ".tmp-"  # + writer pid: see tempfiles.py
 RACY_WINDOW_NS = 2_000_000_000
 
 
@@ -283,7 +284,7 @@ class HashCache:
         become :class:`CacheError`."""
         if self.path is None:
             return
-        import tempfile
+        from .tempfiles import sweep, temp_path
 
         payload = marshal.dumps((self.key, table.columns(), manifest_json, total_bytes))
         blob = MAGIC + xxhash.xxh3_128_digest(payload) + payload
@@ -291,8 +292,9 @@ class HashCache:
         tmp = None
         try:
             os.makedirs(folder, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-            with os.fdopen(fd, "wb") as f:
+            sweep(folder, TEMP_PREFIX)  # left by runs killed mid-save
+            tmp = temp_path(folder, TEMP_PREFIX)
+            with open(tmp, "xb") as f:
                 f.write(blob)  # no fsync: a torn file after power loss fails the checksum
             os.replace(tmp, self.path)
             tmp = None

@@ -9,7 +9,6 @@ and the preview only serves recorded blobs.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import itertools
 import json
@@ -22,6 +21,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+from ..tempfiles import sweep
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS blobs (
@@ -112,7 +113,7 @@ class Store:
         self._sessions: dict[str, Session] = {}  # recent sessions' manifests, parsed
         self._needs: dict[str, dict[str, tuple[int, str]]] = {}  # recent sessions' requested hashes
         self._scope_dirs: dict[str, str] = {}
-        self._tmp_prefix = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"  # unique across processes
+        self._tmp_prefix = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"  # pid first: see tempfiles.sweep
         self._tmp_seq = itertools.count()
         self._db = sqlite3.connect(
             os.path.join(self.data_dir, "emulator.sqlite3"), check_same_thread=False, isolation_level=None
@@ -122,10 +123,9 @@ class Store:
         self._db.executescript(SCHEMA)
 
     def _clear_tmp(self) -> None:
-        """Partial uploads of a previous run are garbage: nothing refers to them."""
-        for name in os.listdir(self.tmp_dir):
-            with contextlib.suppress(OSError):
-                os.unlink(os.path.join(self.tmp_dir, name))
+        """Partial uploads of a crashed emulator are garbage: nothing refers to them. Those of
+        another live process sharing this data folder are its work in progress: kept."""
+        sweep(self.tmp_dir, "")
 
     def close(self) -> None:
         with self._lock:

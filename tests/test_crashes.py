@@ -1,0 +1,502 @@
+"""Crashes: the client or the emulator killed with SIGKILL at chosen points, then run again.
+
+Nothing a killed run leaves behind may make the next run wrong: the rerun completes, sends only
+the blobs the server still lacks, and finds the hash cache intact (or discards it cleanly). A
+killed emulator comes back with a consistent store that never serves a partial blob.
+
+Kill points are chosen from a seeded random sequence. Most are exact: the emulator holds the
+request of interest (the session, the k-th upload after its first bytes, the k-th upload after
+the server stored it but before the answer, the deploy) and the test kills the client while it
+waits. One kind ("while starting or hashing") kills after a seeded random delay, before any
+request arrives: where exactly it lands varies, but every assertion holds wherever it lands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import random
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from assetsync import build_manifest
+from assetsync.cache import TEMP_PREFIX, HashCache
+from assetsync.emulator.api import Limits
+from assetsync.emulator.store import scope_of
+from assetsync.hashing import HashScheme
+from assetsync.tempfiles import sweep, temp_path
+
+from .conftest import ACCOUNT, soak_runs
+from .helpers import LiveEmulator, make_tree, multipart
+
+WAIT = 60  # seconds: a hang guard, never reached when things work
+
+
+class Tripwire:
+    """ASGI middleware that stops one chosen request at a chosen point until released.
+
+    ``arm(method, fragment, nth, point)``: the ``nth`` request (1-based) whose method and path
+    match is held at ``point``: "body" (after its first body chunk arrived), "request" (after the
+    whole body, before the app sees it) or "response" (after the app answered, before the answer
+    is sent). ``hit`` is set when it is held; ``release`` lets it go on.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.hit = threading.Event()
+        self.release = threading.Event()
+        self._plan: tuple[str, str, int, str] | None = None
+        self._seen = 0
+        self._inflight = 0
+        self.asked: list[set[str]] = []  # per answered upload session: the hashes it asked for
+        self._busy = threading.Condition()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)
+
+    def arm(self, method: str, fragment: str, nth: int, point: str) -> None:
+        self.hit.clear()
+        self.release.clear()
+        self._plan, self._seen = (method, fragment, nth, point), 0
+
+    def disarm(self) -> None:
+        self._plan = None
+        self.release.set()
+
+    async def _hold(self) -> None:
+        self.hit.set()
+        await asyncio.to_thread(self.release.wait, WAIT)
+
+    def _noting_buckets(self, send: Any) -> Any:
+        """Wrap ``send`` to note the hashes each answered upload session asked for."""
+        chunks: list[bytes] = []
+
+        async def noting(message: Any) -> None:
+            if message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    result = json.loads(b"".join(chunks)).get("result") or {}
+                    self.asked.append({h for bucket in result.get("buckets", []) for h in bucket})
+            await send(message)
+
+        return noting
+
+    def quiet(self, server: Any, timeout: float) -> bool:
+        """Wait until the server holds no connection and serves no request: everything a killed
+        client had sent has been read and answered. The server does not signal closed
+        connections, so this checks again at each request's end and every few milliseconds."""
+        deadline = time.monotonic() + timeout
+        with self._busy:
+            while self._inflight or server.server_state.connections:
+                if time.monotonic() > deadline:
+                    return False
+                self._busy.wait(0.005)
+        return True
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        with self._busy:
+            self._inflight += 1
+        try:
+            await self._serve(scope, receive, send)
+        finally:
+            with self._busy:
+                self._inflight -= 1
+                self._busy.notify_all()
+
+    async def _serve(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].endswith("/assets-upload-session"):
+            send = self._noting_buckets(send)
+        plan = self._plan
+        if scope["type"] != "http" or plan is None:
+            await self.app(scope, receive, send)
+            return
+        method, fragment, nth, point = plan
+        if scope["method"] != method or fragment not in scope["path"]:
+            await self.app(scope, receive, send)
+            return
+        self._seen += 1
+        if self._seen != nth:
+            await self.app(scope, receive, send)
+            return
+        self._plan = None
+        if point == "response":
+
+            async def held_send(message: Any) -> None:
+                if message["type"] == "http.response.start":
+                    await self._hold()
+                await send(message)
+
+            await self.app(scope, receive, held_send)
+            return
+        first = await receive()
+        if point == "request":
+            chunks = [first.get("body", b"")]
+            more = first.get("more_body", False)
+            while more:
+                message = await receive()
+                chunks.append(message.get("body", b""))
+                more = message.get("more_body", False)
+            first = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self._hold()
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return first
+            return await receive()  # the client is gone: a disconnect
+
+        await self.app(scope, replay, send)
+
+
+def _site(root: Path, rng: random.Random, generation: int) -> None:
+    """A site of distinct files, some changed, added and removed each generation."""
+    files: dict[str, bytes] = {}
+    for i in range(120):
+        if rng.random() < 0.15 or generation == 0:
+            size = rng.choice([0, 40, 900, 5_000, 60_000, 300_000])
+            body = f"file {i} generation {generation}\n".encode() + rng.randbytes(size)
+            files[f"d{i % 7}/f{i}.{rng.choice(['html', 'css', 'js', 'bin', 'txt'])}"] = body
+    for i in range(generation * 3, generation * 3 + 3):
+        files[f"new/g{generation}-{i}.txt"] = f"added in generation {generation}: {i}".encode()
+    make_tree(root, files, mtime=None)
+    victims = sorted(p for p in root.rglob("*") if p.is_file())
+    for path in rng.sample(victims, min(2, len(victims))) if generation else []:
+        path.unlink()
+    # Renamed-away extensions leave two files for one index: keep one per index.
+    seen: dict[str, Path] = {}
+    for path in sorted(root.rglob("f*.*"), key=lambda p: p.stat().st_mtime_ns):
+        key = f"{path.parent.name}/{path.stem}"
+        if key in seen:
+            seen[key].unlink()
+        seen[key] = path
+
+
+def _wake_on_exit(proc: subprocess.Popen[bytes], event: threading.Event) -> None:
+    proc.wait()
+    event.set()
+
+
+def _env(live: LiveEmulator) -> dict[str, str]:
+    return {
+        **os.environ,
+        "CLOUDFLARE_ACCOUNT_ID": ACCOUNT,
+        "CLOUDFLARE_API_TOKEN": live.token,
+        "CLOUDFLARE_API_BASE_URL": live.api,
+        "CI": "1",
+    }
+
+
+def _sync_cmd(site: Path, cache: Path) -> list[str]:
+    return [sys.executable, "-m", "assetsync", "sync", str(site), "--name", "site", "--cache-dir", str(cache)]
+
+
+def _stored(data: Path) -> set[str]:
+    db = sqlite3.connect(f"file:{data / 'emulator.sqlite3'}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT hash FROM blobs WHERE scope=?", (scope_of(ACCOUNT, None),)).fetchall()
+    finally:
+        db.close()
+    return {h for (h,) in rows}
+
+
+def _check_cache(cache: Path) -> None:
+    """Every cache file loads without a warning, and no temp file of a dead run survives a save."""
+    for path in cache.glob("hashes-*.bin"):
+        warnings: list[str] = []
+        HashCache(str(path), HashScheme().cache_key, warnings.append)
+        assert warnings == [], f"{path}: {warnings}"
+
+
+def _deployed(live: LiveEmulator, site: Path) -> None:
+    """The live deploy serves exactly the folder's current files."""
+    with httpx.Client(
+        base_url=live.origin, headers={"Host": "site.localhost"}, follow_redirects=True
+    ) as http:
+        for path in sorted(p for p in site.rglob("*") if p.is_file()):
+            rel = path.relative_to(site).as_posix()
+            r = http.get("/" + rel)
+            assert r.status_code == 200 and r.content == path.read_bytes(), rel
+
+
+BUCKET_FILES = 15
+POINTS = ["while starting or hashing", "session", "upload body", "upload answered", "deploy"]
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[LiveEmulator]:
+    # Small buckets: a sync is many upload requests, so there are many places to die.
+    emu = LiveEmulator(tmp_path / "data", limits=Limits(bucket_files=BUCKET_FILES))
+    emu.app = Tripwire(emu.emulator)
+    with emu:
+        yield emu
+
+
+def test_client_killed_at_random_points_reruns_upload_only_what_is_missing(
+    tmp_path: Path, live: LiveEmulator, tried: Any
+) -> None:
+    runs = soak_runs(20)
+    tried("crashes", "client SIGKILLed at a random point of a sync, then run again", runs)
+    rng = random.Random(20261129)
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    wire: Tripwire = live.app
+    env = _env(live)
+    data = Path(live.emulator.store.data_dir)
+    killed_at: list[str] = []
+    for generation in range(runs):
+        _site(site, rng, generation)
+        point = POINTS[generation % len(POINTS)] if generation < len(POINTS) else rng.choice(POINTS)
+        expected = build_manifest(str(site), cache=False)
+        wanted = {e.hash for e in expected.values()}
+        uploads = -(-len(wanted - _stored(data)) // BUCKET_FILES)  # upload requests this run makes
+        if point == "session":
+            wire.arm("POST", "/assets-upload-session", 1, "request")
+        elif point == "upload body":
+            wire.arm("POST", "/assets/upload", rng.randint(1, uploads), "body")
+        elif point == "upload answered":
+            wire.arm("POST", "/assets/upload", rng.randint(1, uploads), "response")
+        elif point == "deploy":
+            wire.arm("PUT", "/scripts/site", 1, "request")
+        else:
+            wire.arm("POST", "/assets-upload-session", 1, "request")
+        proc = subprocess.Popen(
+            _sync_cmd(site, cache), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        # The process ending early also wakes the wait (and fails the test with its output).
+        threading.Thread(target=_wake_on_exit, args=(proc, wire.hit), daemon=True).start()
+        try:
+            if point == "while starting or hashing":
+                wire.hit.wait(rng.uniform(0.0, 0.5))
+            else:
+                assert wire.hit.wait(WAIT), f"{point}: the request never arrived"
+                assert proc.returncode is None, proc.communicate()
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.communicate(timeout=WAIT)
+            wire.disarm()
+        assert wire.quiet(live.server, WAIT), "the emulator kept serving the dead client"
+        killed_at.append(point)
+        _check_cache(cache)
+
+        missing = wanted - _stored(data)
+        sessions = len(wire.asked)
+        rerun = run_sync(site, cache, env, "--json")
+        assert rerun.returncode == 0, rerun.stderr
+        summary = json.loads(rerun.stdout)
+        assert len(wire.asked) == sessions + 1 and wire.asked[-1] == missing, point
+        assert summary["uploaded"] == len(missing), (point, summary)
+        assert _stored(data) >= wanted
+        _check_cache(cache)
+        _deployed(live, site)
+    assert not list(cache.glob(TEMP_PREFIX + "*")), "temp files of killed runs are swept by later saves"
+    assert set(killed_at) == set(POINTS)
+
+
+def test_stale_temp_files_are_swept_only_when_their_writer_is_gone(tmp_path: Path) -> None:
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead_pid = int(dead.stdout)
+    (tmp_path / f".tmp-{dead_pid}-abc").write_bytes(b"left by a killed run")
+    mine = Path(temp_path(str(tmp_path), ".tmp-"))
+    mine.write_bytes(b"in progress")
+    (tmp_path / ".tmp-notapid").write_bytes(b"not ours")
+    (tmp_path / "hashes-x.bin").write_bytes(b"a cache")
+    assert sweep(str(tmp_path), ".tmp-") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, ".tmp-notapid", "hashes-x.bin"])
+
+
+class ServeProcess:
+    """``assetsync serve`` in a child process that the test can SIGKILL and start again."""
+
+    def __init__(self, data: Path, *args: str) -> None:
+        self.data, self.args, self.token = data, args, "crash-test-token"
+        self.proc: subprocess.Popen[str] | None = None
+        self.api = self.origin = ""
+
+    def start(self) -> ServeProcess:
+        cmd = [sys.executable, "-m", "assetsync", "serve", "--port", "0", "--data", str(self.data)]
+        self.proc = subprocess.Popen(
+            [*cmd, "--token", self.token, *self.args], stderr=subprocess.PIPE, text=True
+        )
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:  # the banner names the port it picked
+            if "API base:" in line:
+                self.api = line.split("API base:")[1].strip()
+                self.origin = self.api.removesuffix("/client/v4")
+                break
+        else:
+            raise AssertionError(f"serve exited with {self.proc.wait()} before listening")
+        return self
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(WAIT)
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
+
+    def env(self) -> dict[str, str]:
+        creds = {"CLOUDFLARE_ACCOUNT_ID": ACCOUNT, "CLOUDFLARE_API_TOKEN": self.token}
+        return {**os.environ, **creds, "CLOUDFLARE_API_BASE_URL": self.api, "CI": "1"}
+
+
+@pytest.fixture
+def serve_proc(tmp_path: Path) -> Iterator[ServeProcess]:
+    server = ServeProcess(tmp_path / "data", "--bucket-files", "10")
+    yield server
+    if server.proc is not None and server.proc.poll() is None:
+        server.kill()
+
+
+def _consistent(data: Path, sources: dict[str, bytes]) -> None:
+    """SQLite is intact, no temp file outlived a restart, and every recorded blob is whole."""
+    db = sqlite3.connect(f"file:{data / 'emulator.sqlite3'}?mode=ro", uri=True)
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        recorded = [h for (h,) in db.execute("SELECT hash FROM blobs")]
+    finally:
+        db.close()
+    assert list((data / "tmp").iterdir()) == [], "partial uploads are swept on start"
+    for digest in recorded:
+        (blob,) = (data / "blobs").glob(f"*/{digest[:2]}/{digest}")
+        assert blob.read_bytes() == sources[digest], f"blob {digest} is not whole"
+
+
+def test_emulator_killed_mid_upload_restarts_consistent_and_the_rerun_completes(
+    tmp_path: Path, serve_proc: ServeProcess, tried: Any
+) -> None:
+    tried("crashes", "emulator SIGKILLed mid-upload (half a request body received), restarted")
+    rng = random.Random(7)
+    site = make_tree(tmp_path / "site", {f"f{i:02}.bin": rng.randbytes(150_000) for i in range(25)})
+    manifest = build_manifest(str(site), cache=False)
+    sources = {manifest[f"/f{i:02}.bin"].hash: (site / f"f{i:02}.bin").read_bytes() for i in range(25)}
+    serve_proc.start()
+    auth = {"Authorization": f"Bearer {serve_proc.token}"}
+    with httpx.Client(base_url=serve_proc.api, headers=auth, timeout=WAIT) as http:
+        r = http.post(
+            f"/accounts/{ACCOUNT}/workers/scripts/site/assets-upload-session",
+            content=manifest.to_json(),
+            headers={"Content-Type": "application/json"},
+        )
+        session = r.json()["result"]
+        bucket = session["buckets"][0]
+        # The first bucket's body: every part whole but the last, which stops halfway.
+        ctype, body = _upload_body({h: sources[h] for h in bucket})
+        cut = len(body) - len(sources[bucket[-1]])
+        sock = _send_partial(serve_proc.origin, session["jwt"], ctype, len(body), body[:cut])
+        tmp = serve_proc.data / "tmp"
+        placed = serve_proc.data / "blobs"
+
+        def received() -> bool:  # the whole parts are in place, the cut one is being written
+            return len([*tmp.iterdir()]) == 1 and len([*placed.glob("*/*/*")]) == len(bucket) - 1
+
+        assert _wait_for(received), "the emulator never got the first part of the body"
+        serve_proc.kill()
+        sock.close()
+    serve_proc.start()
+    _consistent(serve_proc.data, sources)
+    with httpx.Client(base_url=serve_proc.api, headers=auth, timeout=WAIT) as http:
+        r = http.post(
+            f"/accounts/{ACCOUNT}/workers/scripts/site/assets-upload-session",
+            content=manifest.to_json(),
+            headers={"Content-Type": "application/json"},
+        )
+        asked = {h for b in r.json()["result"]["buckets"] for h in b}
+    assert set(bucket) <= asked, "blobs of the interrupted request are asked for again"
+    rerun = run_sync(site, tmp_path / "cache", serve_proc.env())
+    assert rerun.returncode == 0, rerun.stderr
+    _consistent(serve_proc.data, sources)
+    with httpx.Client(base_url=serve_proc.origin, headers={"Host": "site.localhost"}) as http:
+        for path, entry in manifest.items():
+            assert http.get(path).content == sources[entry.hash], path
+
+
+def _upload_body(blobs: dict[str, bytes]) -> tuple[str, bytes]:
+    """An upload request body as wrangler sends it: one base64 part per hash."""
+    parts = [(h, h, "application/octet-stream", base64.b64encode(data)) for h, data in blobs.items()]
+    return multipart(parts)
+
+
+def _send_partial(origin: str, jwt: str, ctype: str, length: int, head: bytes) -> socket.socket:
+    """Start an upload that promises ``length`` bytes of body and sends only ``head``."""
+    host, port = origin.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)))
+    request = (
+        f"POST /client/v4/accounts/{ACCOUNT}/workers/assets/upload?base64=true HTTP/1.1\r\n"
+        f"Host: {host}:{port}\r\nAuthorization: Bearer {jwt}\r\nContent-Type: {ctype}\r\n"
+        f"Content-Length: {length}\r\n\r\n"
+    )
+    sock.sendall(request.encode() + head)
+    return sock
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = WAIT) -> bool:
+    """Wait for a state of the file system, which sends no events: look every few ms."""
+    deadline = time.monotonic() + timeout
+    done = threading.Event()
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        done.wait(0.005)
+    return True
+
+
+def run_sync(site: Path, cache: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*_sync_cmd(site, cache), *args], env=env, capture_output=True, text=True, timeout=WAIT
+    )
+
+
+def test_emulator_killed_at_random_points_of_real_syncs(
+    tmp_path: Path, serve_proc: ServeProcess, tried: Any
+) -> None:
+    runs = soak_runs(3)
+    tried("crashes", "emulator SIGKILLed at a random point of a CLI sync, restarted, sync rerun", runs)
+    rng = random.Random(99)
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    sources: dict[str, bytes] = {}
+    for _ in range(runs):
+        # Bigger files than elsewhere: the run lasts long enough for most kills to land in it.
+        make_tree(site, {f"big{i}.bin": rng.randbytes(2_000_000) for i in range(30) if rng.random() < 0.4})
+        manifest = build_manifest(str(site), cache=False)
+        sources.update((e.hash, (site / k[1:]).read_bytes()) for k, e in manifest.items())
+        serve_proc.start()
+        client = subprocess.Popen(
+            _sync_cmd(site, cache),
+            env=serve_proc.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        exited = threading.Event()
+        threading.Thread(target=_wake_on_exit, args=(client, exited), daemon=True).start()
+        exited.wait(rng.uniform(0.2, 0.7))  # a seeded moment of the run; it may also have finished
+        serve_proc.kill()
+        _, err = client.communicate(timeout=WAIT)
+        # Either it finished before the kill, or it stops with a network error: never a traceback.
+        assert client.returncode in (0, 7) and "Traceback" not in err, err
+        serve_proc.start()
+        _consistent(serve_proc.data, sources)
+        rerun = run_sync(site, cache, serve_proc.env())
+        assert rerun.returncode == 0, rerun.stderr
+        _consistent(serve_proc.data, sources)
+        with httpx.Client(base_url=serve_proc.origin, headers={"Host": "site.localhost"}) as http:
+            for path, entry in manifest.items():
+                r = http.get(path, follow_redirects=True)
+                assert r.content == sources[entry.hash], path
+        serve_proc.kill()
