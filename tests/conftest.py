@@ -63,3 +63,19 @@ def tried(record_property: Callable[[str, object], None]) -> Callable[..., None]
         record_property("runs", runs)
 
     return record
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--tried-only",
+        action="store_true",
+        help="run only the reliability tests (those using the `tried` fixture)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--tried-only"):
+        return
+    keep = [item for item in items if "tried" in getattr(item, "fixturenames", ())]
+    config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+    items[:] = keep

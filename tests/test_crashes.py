@@ -327,9 +327,13 @@ class ServeProcess:
         self.data, self.args, self.token = data, args, "crash-test-token"
         self.proc: subprocess.Popen[str] | None = None
         self.api = self.origin = ""
+        self.port = 0  # the port of the first start, kept on restarts: clients can carry on
+
+    def _remember_port(self) -> None:
+        self.port = int(self.origin.rsplit(":", 1)[1])
 
     def start(self) -> ServeProcess:
-        cmd = [sys.executable, "-m", "assetsync", "serve", "--port", "0", "--data", str(self.data)]
+        cmd = [sys.executable, "-m", "assetsync", "serve", "--port", str(self.port), "--data", str(self.data)]
         self.proc = subprocess.Popen(
             [*cmd, "--token", self.token, *self.args], stderr=subprocess.PIPE, text=True
         )
@@ -338,6 +342,7 @@ class ServeProcess:
             if "API base:" in line:
                 self.api = line.split("API base:")[1].strip()
                 self.origin = self.api.removesuffix("/client/v4")
+                self._remember_port()
                 break
         else:
             raise AssertionError(f"serve exited with {self.proc.wait()} before listening")
@@ -487,10 +492,11 @@ def test_emulator_killed_at_random_points_of_real_syncs(
         threading.Thread(target=_wake_on_exit, args=(client, exited), daemon=True).start()
         exited.wait(rng.uniform(0.2, 0.7))  # a seeded moment of the run; it may also have finished
         serve_proc.kill()
+        serve_proc.start()  # on the same port: the client's retries may reach it again
         _, err = client.communicate(timeout=WAIT)
-        # Either it finished before the kill, or it stops with a network error: never a traceback.
+        # It finished (before the kill, or by retrying into the restarted server), or it stopped
+        # with a network error once its retries ran out: never a traceback.
         assert client.returncode in (0, 7) and "Traceback" not in err, err
-        serve_proc.start()
         _consistent(serve_proc.data, sources)
         rerun = run_sync(site, cache, serve_proc.env())
         assert rerun.returncode == 0, rerun.stderr

@@ -1,0 +1,106 @@
+"""The reliability table: what was tried against assetsync, how many times, and what happened.
+
+Runs every test that records what it tried (the ``tried`` fixture in tests/conftest.py: wire
+faults, crashes, bad input, attacks on the emulator, concurrency) and prints one row per test,
+grouped by kind, from pytest's own verdicts. ``--soak N`` runs each soak loop N times instead of
+the short seeded CI count (e.g. 20 client kills, 3 emulator kills, the faulted syncs).
+
+    python benchmarks/reliability.py [--soak N] [--markdown] [-k EXPR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ORDER = ["faults", "crashes", "bad input", "attacks", "concurrency"]
+
+
+@dataclass
+class Row:
+    category: str
+    tried: str
+    runs: int
+    result: str
+    seconds: float
+
+
+def run_suite(soak: int, keyword: str | None) -> tuple[list[Row], int]:
+    """Run the tests that record what they tried; their rows and pytest's exit code."""
+    with tempfile.TemporaryDirectory() as tmp:
+        report = os.path.join(tmp, "junit.xml")
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--tried-only"]
+        cmd += [f"--junitxml={report}", "-o", "junit_family=xunit1"]
+        if keyword:
+            cmd += ["-k", keyword]
+        env = {**os.environ, "ASSETSYNC_SOAK": str(soak or "")}
+        proc = subprocess.run(
+            cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        if not os.path.exists(report):
+            sys.exit(f"pytest did not run:\n{proc.stdout}")
+        rows = []
+        for case in ET.parse(report).getroot().iter("testcase"):
+            props = {p.get("name"): p.get("value") for p in case.iter("property")}
+            if "category" not in props:
+                continue
+            if case.find("failure") is not None or case.find("error") is not None:
+                result = "FAILED"
+            elif case.find("skipped") is not None:
+                result = "skipped"
+            else:
+                result = "passed"
+            rows.append(
+                Row(
+                    str(props["category"]),
+                    str(props["tried"]),
+                    int(props.get("runs") or 1),
+                    result,
+                    float(case.get("time") or 0),
+                )
+            )
+    rows.sort(key=lambda r: (ORDER.index(r.category) if r.category in ORDER else len(ORDER), r.tried))
+    return rows, proc.returncode
+
+
+def render(rows: list[Row], markdown: bool) -> str:
+    head = ("kind", "what was tried", "runs", "result", "time")
+    body = [(r.category, r.tried, str(r.runs), r.result, f"{r.seconds:.1f}s") for r in rows]
+    if markdown:
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(cells) + " |" for cells in body]
+        return "\n".join(lines)
+    widths = [max(len(c[i]) for c in [head, *body]) for i in range(len(head))]
+    fmt = "  ".join(f"{{:{'>' if i in (2, 4) else '<'}{w}}}" for i, w in enumerate(widths))
+    return "\n".join(fmt.format(*cells) for cells in [head, *body])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--soak", type=int, default=0, help="runs per soak loop (default: the CI count)")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    parser.add_argument("-k", dest="keyword", help="only tests matching this pytest -k expression")
+    args = parser.parse_args()
+    t0 = time.perf_counter()
+    rows, code = run_suite(args.soak, args.keyword)
+    print(render(rows, args.markdown))
+    failed = sum(r.result == "FAILED" for r in rows)
+    runs = sum(r.runs for r in rows)
+    print(
+        f"\n{len(rows)} tests, {runs} runs in all, {failed} failed, "
+        f"soak={args.soak or 'CI'}, {time.perf_counter() - t0:.0f}s",
+        file=sys.stderr,
+    )
+    sys.exit(1 if failed or code not in (0, 5) else 0)
+
+
+if __name__ == "__main__":
+    main()
