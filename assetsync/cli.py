@@ -261,29 +261,6 @@ def serve(
     run(app, host, port, log_level)
 
 
-def _modules(main_file: str) -> tuple[Any, ...]:
-    """The main module and the modules beside it (not bundled: deploy what is there)."""
-    from .client import Module
-    from .errors import ConfigError
-
-    folder = os.path.dirname(os.path.abspath(main_file))
-    if not os.path.isfile(main_file):
-        raise ConfigError(f"--main {main_file}: no such file.")
-    types = {
-        ".js": "application/javascript+module",
-        ".mjs": "application/javascript+module",
-        ".wasm": "application/wasm",
-    }
-    mods = []
-    for name in sorted(os.listdir(folder)):
-        ext = os.path.splitext(name)[1]
-        path = os.path.join(folder, name)
-        if ext in types and os.path.isfile(path):
-            with open(path, "rb") as f:
-                mods.append(Module(name, types[ext], f.read()))
-    return tuple(mods)
-
-
 def _run_worker_first(value: str | None) -> bool | tuple[str, ...] | None:
     if value is None:
         return None
@@ -408,7 +385,7 @@ def _prepare(p: dict[str, Any], *, dry_run: bool = False, offline: bool = False)
     import datetime as dt
     import json
 
-    from .config import load_config, read_root_file
+    from .config import load_config, read_modules, read_root_file
     from .engine import SyncOptions
     from .errors import UsageError
     from .plan import AssetsConfig, WorkerSpec, check_script_name, parse_binding, script_name_from_folder
@@ -467,7 +444,7 @@ def _prepare(p: dict[str, Any], *, dry_run: bool = False, offline: bool = False)
             namespace=namespace,
             build=build,
             worker=spec,
-            modules=_modules(main_file) if main_file else (),
+            modules=read_modules(main_file) if main_file else (),
             concurrency=p["concurrency"],
             timeout=p["timeout"],
             attempts=p["attempts"],
