@@ -85,7 +85,7 @@ class Syncer:
         # Uploads in flight: this run's own limit, or one shared by several runs (sync-all), so
         # that a server pushing back slows every run down, and N runs never mean N x the load.
         self._shared_slots = slots
-        self.slots = slots or UploadSlots(Concurrency(options.concurrency, 1, max(options.concurrency, 16)))
+        self.slots = slots or UploadSlots(Concurrency(options.concurrency))
         self.concurrency = self.slots.concurrency
         self.report = SyncReport(
             target="emulator" if target.kind == "emulator" else target.base_url,
@@ -261,7 +261,7 @@ class Syncer:
         """
         t0 = time.perf_counter() if t0 is None else t0
         if self._shared_slots is None:  # each publish of a watch loop starts from the configured limit
-            self.slots = UploadSlots(Concurrency(self.o.concurrency, 1, max(self.o.concurrency, 16)))
+            self.slots = UploadSlots(Concurrency(self.o.concurrency))
             self.concurrency = self.slots.concurrency
         self.report.files, self.report.bytes = len(result.manifest), result.manifest.total_bytes
         for attempt in range(MAX_SESSIONS):
