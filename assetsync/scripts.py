@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from .client import ApiClient
 from .errors import ApiError, AssetsyncError, UsageError
 from .retry import Backoff, Verdict, classify
+from .target import Target
 
 T = TypeVar("T")
 DISPATCH_SCRIPT_NOT_FOUND = 10092
@@ -201,3 +202,43 @@ async def delete_scripts(
             return result
 
     return list(await asyncio.gather(*(one(n) for n in names)))
+
+
+def list_namespace(
+    target: Target,
+    namespace: str,
+    with_tags: Iterable[str] = (),
+    without_tags: Iterable[str] = (),
+    retries: Retries | None = None,
+    timeout: float = 60.0,
+) -> list[ScriptInfo]:
+    """The blocking form of :func:`list_scripts`, over a client of its own."""
+
+    async def run() -> list[ScriptInfo]:
+        client: ApiClient = target.client(timeout=timeout)
+        try:
+            return await list_scripts(client, namespace, with_tags, without_tags, retries)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(run())
+
+
+def delete_from_namespace(
+    target: Target,
+    namespace: str,
+    names: Iterable[str],
+    retries: Retries | None = None,
+    timeout: float = 60.0,
+    on_done: Callable[[Deletion], None] | None = None,
+) -> list[Deletion]:
+    """The blocking form of :func:`delete_scripts`, over a client of its own."""
+
+    async def run() -> list[Deletion]:
+        client: ApiClient = target.client(timeout=timeout, max_connections=DELETES_AT_ONCE)
+        try:
+            return await delete_scripts(client, namespace, names, retries, on_done=on_done)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(run())

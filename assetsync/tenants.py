@@ -252,8 +252,10 @@ async def sync_all_async(
     )
     emit = on_event or (lambda event: None)
     retries = Retries(o.attempts, o.backoff)
-    ceiling = max(o.concurrency, 16)
-    client: ApiClient = target.client(timeout=o.timeout, max_connections=ceiling + options.tenants_at_once)
+    # Uploads take at most o.concurrency connections; sessions and deploys one per tenant in progress.
+    client: ApiClient = target.client(
+        timeout=o.timeout, max_connections=o.concurrency + options.tenants_at_once
+    )
     try:
         if options.prune:
             if not tenants:
@@ -271,7 +273,7 @@ async def sync_all_async(
             if ask and confirm_prune is not None and not confirm_prune(report.prune_candidates):
                 raise NotConfirmed("pruning was not confirmed: nothing was deployed or deleted.")
 
-        slots = UploadSlots(Concurrency(o.concurrency, 1, ceiling))
+        slots = UploadSlots(Concurrency(o.concurrency))  # the one limit for every tenant
         gate = asyncio.Semaphore(max(1, options.tenants_at_once))
         builds = asyncio.Semaphore(max(1, options.builds_at_once or os.cpu_count() or 1))
 
