@@ -70,7 +70,9 @@ class Shard:
         """``"2/8"`` -> Shard(2, 8)."""
         index, sep, count = text.strip().partition("/")
         if not sep or not index.strip().isdigit() or not count.strip().isdigit():
-            raise UsageError(f"--shard {text!r}: use I/N, e.g. 2/8 for the second of 8 shards (1-based)")
+            raise UsageError(
+                f"--shard {text!r}: use I/N, e.g. 2/8 for the second of 8 shards (shards count from 1)"
+            )
         return cls(int(index), int(count))
 
     def holds(self, name: str) -> bool:
