@@ -6,10 +6,11 @@ paragraph on stderr and the exit code documented in ``assetsync --help``.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -771,6 +772,21 @@ def _shared_template(p: dict[str, Any], namespace: str, dry_run: bool) -> Any:
     )
 
 
+@contextlib.contextmanager
+def _json_failure(as_json: bool) -> Iterator[None]:
+    """With --json, an error that stops a command before its document is printed still leaves
+    one JSON document on stdout, ``{"ok": false, "error": ...}``, as ``sync --json`` does."""
+    try:
+        yield
+    except AssetsyncError as exc:
+        if as_json:
+            import json
+
+            error = {"type": type(exc).__name__, "message": str(exc), "exit_code": exc.exit_code}
+            print(json.dumps({"ok": False, "error": error}))
+        raise
+
+
 def _output_mode(quiet: bool, as_json: bool) -> str:
     if quiet or as_json:
         return "quiet"
@@ -898,36 +914,37 @@ def sync_all(
     from .target import resolve_target
     from .tenants import Shard, SyncAllOptions, check_namespace, discover, sync_all_async
 
-    check_namespace(namespace)
-    chosen = Shard.parse(shard) if shard else None
-    template = _shared_template(params, namespace, dry_run)
-    target = resolve_target(params["account_id"], None, params["api_base"], params["local_data"])
-    options = SyncAllOptions(
-        template, salt=not no_salt, shard=chosen, prune=prune, tenants_at_once=tenant_concurrency
-    )
-    found = discover(root)
-    total = sum(1 for t in found if chosen is None or chosen.holds(t.name))
-    mode = _output_mode(quiet, as_json)
-    renderer = TenantsRenderer(mode, total, verbose=verbose)
-    if mode != "quiet":
-        share = f" (shard {chosen} of {len(found):,} found)" if chosen else ""
-        renderer.say(
-            f"Publishing {total:,} tenant{'s' if total != 1 else ''}{share} from {root} into namespace "
-            f"{namespace} on {target.label}"
+    with _json_failure(as_json):
+        check_namespace(namespace)
+        chosen = Shard.parse(shard) if shard else None
+        template = _shared_template(params, namespace, dry_run)
+        target = resolve_target(params["account_id"], None, params["api_base"], params["local_data"])
+        options = SyncAllOptions(
+            template, salt=not no_salt, shard=chosen, prune=prune, tenants_at_once=tenant_concurrency
         )
+        found = discover(root)
+        total = sum(1 for t in found if chosen is None or chosen.holds(t.name))
+        mode = _output_mode(quiet, as_json)
+        renderer = TenantsRenderer(mode, total, verbose=verbose)
+        if mode != "quiet":
+            share = f" (shard {chosen} of {len(found):,} found)" if chosen else ""
+            renderer.say(
+                f"Publishing {total:,} tenant{'s' if total != 1 else ''}{share} from {root} into namespace "
+                f"{namespace} on {target.label}"
+            )
 
-    def confirm(names: list[str]) -> bool:
-        return _confirm_deletion(names, namespace, yes, "--prune would delete")
+        def confirm(names: list[str]) -> bool:
+            return _confirm_deletion(names, namespace, yes, "--prune would delete")
 
-    try:
-        report = asyncio.run(
-            sync_all_async(root, options, target, on_event=renderer, warn=_warn, confirm_prune=confirm)
-        )
-    except KeyboardInterrupt:
-        raise Interrupted(
-            "interrupted: tenants that finished stay deployed, the others were not deployed (a tenant is "
-            "never half deployed); nothing was pruned"
-        ) from None
+        try:
+            report = asyncio.run(
+                sync_all_async(root, options, target, on_event=renderer, warn=_warn, confirm_prune=confirm)
+            )
+        except KeyboardInterrupt:
+            raise Interrupted(
+                "interrupted: tenants (and prune deletions) that finished stay done; the others were not "
+                "deployed (a tenant is never half deployed)"
+            ) from None
     renderer.finish(report)
     if as_json:
         print(jsonlib.dumps(report.to_json()))
@@ -1007,11 +1024,12 @@ def scripts_list(
     from .target import resolve_target
     from .tenants import check_namespace
 
-    check_namespace(namespace)
-    target = resolve_target(params["account_id"], None, params["api_base"], params["local_data"])
-    found = list_namespace(
-        target, namespace, with_tags, without_tags, Retries(params["attempts"]), params["timeout"]
-    )
+    with _json_failure(as_json):
+        check_namespace(namespace)
+        target = resolve_target(params["account_id"], None, params["api_base"], params["local_data"])
+        found = list_namespace(
+            target, namespace, with_tags, without_tags, Retries(params["attempts"]), params["timeout"]
+        )
     if as_json:
         print(
             jsonlib.dumps(
@@ -1058,43 +1076,46 @@ def scripts_delete(
     from .target import resolve_target
     from .tenants import check_namespace
 
-    check_namespace(namespace)
-    if names and (with_tags or without_tags):
-        raise UsageError("give script NAMEs or --tag filters, not both")
-    if not names and not with_tags:
-        raise UsageError(
-            "name the scripts to delete, or select them with --tag (a filter with only --without-tag "
-            "would take most of the namespace: add a --tag)"
-        )
-    for name in names:
-        if not SCRIPT_NAME_RE.fullmatch(name):
-            raise UsageError(f"{name!r} is not a valid Worker name")
-    target = resolve_target(params["account_id"], None, params["api_base"], params["local_data"])
-    retries = Retries(params["attempts"])
-    chosen = list(dict.fromkeys(names))
-    if not chosen:
-        found = list_namespace(target, namespace, with_tags, without_tags, retries, params["timeout"])
-        chosen = [s.name for s in found]
-    if not chosen:
-        if as_json:
-            print(jsonlib.dumps({"ok": True, "namespace": namespace, "dry_run": dry_run, "results": []}))
-        else:
-            click.echo(f"No script in {namespace} matches: nothing to delete", err=True)
-        _done()
-        return
-    if dry_run:
-        click.echo(f"Would delete {len(chosen):,} script(s) from {namespace}:", err=True)
-        for name in chosen:
-            click.echo(f"  {name}", err=True)
-        if as_json:
-            print(
-                jsonlib.dumps({"ok": True, "namespace": namespace, "dry_run": True, "would_delete": chosen})
+    with _json_failure(as_json):
+        check_namespace(namespace)
+        if names and (with_tags or without_tags):
+            raise UsageError("give script NAMEs or --tag filters, not both")
+        if not names and not with_tags:
+            raise UsageError(
+                "name the scripts to delete, or select them with --tag (a filter with only --without-tag "
+                "would take most of the namespace: add a --tag)"
             )
-        _done()
-        return
-    if not _confirm_deletion(chosen, namespace, yes, "Deleting"):
-        raise NotConfirmed("not confirmed: nothing was deleted.")
-    results = delete_from_namespace(target, namespace, chosen, retries, params["timeout"])
+        for name in names:
+            if not SCRIPT_NAME_RE.fullmatch(name):
+                raise UsageError(f"{name!r} is not a valid Worker name")
+        target = resolve_target(params["account_id"], None, params["api_base"], params["local_data"])
+        retries = Retries(params["attempts"])
+        chosen = list(dict.fromkeys(names))
+        if not chosen:
+            found = list_namespace(target, namespace, with_tags, without_tags, retries, params["timeout"])
+            chosen = [s.name for s in found]
+        if not chosen:
+            if as_json:
+                print(jsonlib.dumps({"ok": True, "namespace": namespace, "dry_run": dry_run, "results": []}))
+            else:
+                click.echo(f"No script in {namespace} matches: nothing to delete", err=True)
+            _done()
+            return
+        if dry_run:
+            click.echo(f"Would delete {len(chosen):,} script(s) from {namespace}:", err=True)
+            for name in chosen:
+                click.echo(f"  {name}", err=True)
+            if as_json:
+                print(
+                    jsonlib.dumps(
+                        {"ok": True, "namespace": namespace, "dry_run": True, "would_delete": chosen}
+                    )
+                )
+            _done()
+            return
+        if not _confirm_deletion(chosen, namespace, yes, "Deleting"):
+            raise NotConfirmed("not confirmed: nothing was deleted.")
+        results = delete_from_namespace(target, namespace, chosen, retries, params["timeout"])
     failed = [r for r in results if not r.ok]
     if as_json:
         print(

@@ -103,6 +103,8 @@ def test_usage_errors(tmp_path: Path, emulator: LiveEmulator, tried: Callable[..
     assert proc.returncode == 2 and "--namespace" in proc.stderr
     proc = sync_all(emulator, tmp_path / "nope", tmp_path)
     assert proc.returncode == 4 and "one subfolder per tenant" in proc.stderr
+    proc = sync_all(emulator, tmp_path / "nope", tmp_path, "--json")
+    assert proc.returncode == 4 and json.loads(proc.stdout)["error"]["exit_code"] == 4
     proc = sync_all(emulator, root, tmp_path, "--namespace", "a/b")
     assert proc.returncode == 2
     assert names_in(emulator) == []
