@@ -829,7 +829,7 @@ SYNC_ALL_EXITS = (
     "--namespace",
     metavar="NS",
     required=True,
-    help="The dispatch namespace every tenant is deployed into (required).",
+    help="The dispatch namespace every tenant is deployed into.",
 )
 @click.option(
     "--shard",

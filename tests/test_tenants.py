@@ -371,3 +371,14 @@ def test_each_tenant_has_its_own_hash_cache(tmp_path: Path, emulator: LiveEmulat
     uploaded = {t.name: t.report.uploaded_files for t in again.tenants if t.report}
     assert uploaded == {"a": 0, "b": 1, "c": 0}
     assert served(emulator, "b", "/robots.txt").text == "changed"
+
+
+def test_emulator_namespace_routes_check_the_name_and_report_pages(emulator: LiveEmulator) -> None:
+    headers = {"Authorization": f"Bearer {emulator.token}"}
+    base = f"{emulator.api}/accounts/{ACCOUNT}/workers/dispatch/namespaces"
+    for method in ("GET", "DELETE"):
+        r = httpx.request(method, f"{base}/bad%20ns/scripts", headers=headers, params={"tags": "a:yes"})
+        assert r.status_code == 400 and "namespace" in r.json()["errors"][0]["message"]
+    r = httpx.get(f"{base}/{NS}/scripts", headers=headers, params={"page": 3, "per_page": 10})
+    assert r.json()["result"] == []
+    assert r.json()["result_info"] == {"page": 3, "per_page": 10, "count": 0, "total_count": 0}
