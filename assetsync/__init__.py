@@ -25,6 +25,12 @@ _EXPORTS = {
     "sync_async": "engine",
     "SyncOptions": "engine",
     "SyncReport": "events",
+    "sync_all": "tenants",
+    "sync_all_async": "tenants",
+    "SyncAllOptions": "tenants",
+    "Shard": "tenants",
+    "SyncAllReport": "events",
+    "TenantResult": "events",
     "WorkerSpec": "plan",
     "AssetsConfig": "plan",
     "Target": "target",
@@ -44,6 +50,8 @@ _EXPORTS = {
     "FileTooLarge": "errors",
     "TooManyFiles": "errors",
     "CacheError": "errors",
+    "PartlyFailed": "errors",
+    "NotConfirmed": "errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -60,6 +68,8 @@ if TYPE_CHECKING:
         ConfigError,
         FileTooLarge,
         LimitError,
+        NotConfirmed,
+        PartlyFailed,
         RequestRefused,
         ScanError,
         SourceNotFound,
@@ -67,12 +77,13 @@ if TYPE_CHECKING:
         UnreadablePath,
         UsageError,
     )
-    from .events import SyncReport
+    from .events import SyncAllReport, SyncReport, TenantResult
     from .hashing import HashScheme
     from .ignore import IgnoreRules
     from .manifest import Entry, Manifest, ManifestDiff
     from .plan import AssetsConfig, WorkerSpec
     from .target import Target, resolve_target
+    from .tenants import Shard, SyncAllOptions, sync_all, sync_all_async
 
 
 def __getattr__(name: str) -> Any:

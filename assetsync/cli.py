@@ -6,10 +6,11 @@ paragraph on stderr and the exit code documented in ``assetsync --help``.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -30,11 +31,6 @@ def _warn(msg: str) -> None:
 def scan_options(fn: F) -> F:
     """Options shared by every command that reads an asset folder."""
     decorators = [
-        click.option(
-            "--tenant",
-            metavar="ID",
-            help="Salt the hashes with this tenant id, so tenants never share stored blobs.",
-        ),
         click.option(
             "--hash-scheme",
             type=click.Choice(["sha256", "wrangler"]),
@@ -72,6 +68,13 @@ def scan_options(fn: F) -> F:
     for decorator in reversed(decorators):
         fn = decorator(fn)
     return fn
+
+
+tenant_option = click.option(
+    "--tenant",
+    metavar="ID",
+    help="Salt the hashes with this tenant id, so tenants never share stored blobs.",
+)
 
 
 def build_options(
@@ -116,6 +119,7 @@ def main() -> None:
 
 @main.command(epilog=EXIT_HELP)
 @click.argument("folder", type=click.Path(file_okay=True, dir_okay=True))
+@tenant_option
 @scan_options
 @click.option("-q", "--quiet", is_flag=True, help="No summary line on stderr.")
 def manifest(folder: str, quiet: bool, **scan: Any) -> None:
@@ -261,29 +265,6 @@ def serve(
     run(app, host, port, log_level)
 
 
-def _modules(main_file: str) -> tuple[Any, ...]:
-    """The main module and the modules beside it (not bundled: deploy what is there)."""
-    from .client import Module
-    from .errors import ConfigError
-
-    folder = os.path.dirname(os.path.abspath(main_file))
-    if not os.path.isfile(main_file):
-        raise ConfigError(f"--main {main_file}: no such file.")
-    types = {
-        ".js": "application/javascript+module",
-        ".mjs": "application/javascript+module",
-        ".wasm": "application/wasm",
-    }
-    mods = []
-    for name in sorted(os.listdir(folder)):
-        ext = os.path.splitext(name)[1]
-        path = os.path.join(folder, name)
-        if ext in types and os.path.isfile(path):
-            with open(path, "rb") as f:
-                mods.append(Module(name, types[ext], f.read()))
-    return tuple(mods)
-
-
 def _run_worker_first(value: str | None) -> bool | tuple[str, ...] | None:
     if value is None:
         return None
@@ -292,107 +273,149 @@ def _run_worker_first(value: str | None) -> bool | tuple[str, ...] | None:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
-def deploy_options(fn: F) -> F:
-    """Options shared by the commands that deploy (sync, watch, dev): target, script, settings."""
-    decorators = [
-        click.argument("folder", required=False, type=click.Path(file_okay=True, dir_okay=True)),
-        click.option(
-            "--name", help="Worker name [default: from the wrangler config, else the folder's name]."
-        ),
-        click.option(
-            "--namespace",
-            metavar="NS",
-            help="Deploy a Workers for Platforms user worker into this dispatch namespace.",
-        ),
-        click.option(
-            "--no-salt", is_flag=True, help="In a namespace, do not salt hashes with the script name."
-        ),
-        scan_options,
-        click.option(
-            "--main",
-            "main_file",
-            type=click.Path(dir_okay=False),
-            help="The Worker's main module (modules beside it go too).",
-        ),
-        click.option(
-            "--compatibility-date", metavar="YYYY-MM-DD", help="[default: from the config, else today]"
-        ),
-        click.option(
-            "--compatibility-flag", "compat_flags", multiple=True, metavar="FLAG", help="Repeatable."
-        ),
-        click.option(
-            "--binding",
-            "bindings",
-            multiple=True,
-            metavar="TYPE:NAME=VALUE",
-            help="kv:NAME=NAMESPACE_ID or text:NAME=VALUE (repeatable).",
-        ),
-        click.option(
-            "--assets-binding",
-            metavar="NAME",
-            help="Name of the assets binding of a Worker [default: ASSETS].",
-        ),
-        click.option("--tag", "tags", multiple=True, help="Tag the script (repeatable)."),
-        click.option(
-            "--html-handling",
-            type=click.Choice(["auto-trailing-slash", "force-trailing-slash", "drop-trailing-slash", "none"]),
-        ),
-        click.option(
-            "--not-found-handling", type=click.Choice(["none", "404-page", "single-page-application"])
-        ),
-        click.option(
-            "--run-worker-first",
-            metavar="true|false|GLOBS",
-            help="true, false, or comma-separated route globs.",
-        ),
-        click.option(
-            "--config",
-            "config_path",
-            type=click.Path(dir_okay=False),
-            help="wrangler.toml / wrangler.json(c) to read [default: found in the current folder].",
-        ),
-        click.option(
-            "--account-id",
-            envvar="CLOUDFLARE_ACCOUNT_ID",
-            help="Cloudflare account id [env: CLOUDFLARE_ACCOUNT_ID]. The API token is read from the "
-            "CLOUDFLARE_API_TOKEN environment variable only, never from a flag.",
-        ),
-        click.option(
-            "--api-base",
-            envvar="CLOUDFLARE_API_BASE_URL",
-            help="API base URL [env: CLOUDFLARE_API_BASE_URL; default: Cloudflare's].",
-        ),
-        click.option(
-            "--local-data",
-            type=click.Path(file_okay=False),
-            help="The embedded emulator's data folder, when no credentials are given "
-            "[default: the one assetsync serve uses].",
-        ),
-        click.option(
-            "--concurrency",
-            type=click.IntRange(1, 64),
-            default=4,
-            show_default=True,
-            help="Uploads in flight (adapts down when the server pushes back).",
-        ),
-        click.option(
-            "--timeout",
-            type=click.FloatRange(min=1),
-            default=60,
-            show_default=True,
-            help="Seconds a request may wait for the server.",
-        ),
-        click.option(
-            "--attempts",
-            type=click.IntRange(1, 20),
-            default=6,
-            show_default=True,
-            help="Tries per request before giving up.",
-        ),
-    ]
+def _apply(fn: F, decorators: list[Callable[[F], F]]) -> F:
     for decorator in reversed(decorators):
         fn = decorator(fn)
     return fn
+
+
+def worker_options(fn: F) -> F:
+    """What a deploy says besides the assets: module, compatibility, bindings, tags, handling."""
+    return _apply(
+        fn,
+        [
+            click.option(
+                "--main",
+                "main_file",
+                type=click.Path(dir_okay=False),
+                help="The Worker's main module (modules beside it go too).",
+            ),
+            click.option(
+                "--compatibility-date", metavar="YYYY-MM-DD", help="[default: from the config, else today]"
+            ),
+            click.option(
+                "--compatibility-flag", "compat_flags", multiple=True, metavar="FLAG", help="Repeatable."
+            ),
+            click.option(
+                "--binding",
+                "bindings",
+                multiple=True,
+                metavar="TYPE:NAME=VALUE",
+                help="kv:NAME=NAMESPACE_ID or text:NAME=VALUE (repeatable).",
+            ),
+            click.option(
+                "--assets-binding",
+                metavar="NAME",
+                help="Name of the assets binding of a Worker [default: ASSETS].",
+            ),
+            click.option("--tag", "tags", multiple=True, help="Tag the script (repeatable)."),
+            click.option(
+                "--html-handling",
+                type=click.Choice(
+                    ["auto-trailing-slash", "force-trailing-slash", "drop-trailing-slash", "none"]
+                ),
+            ),
+            click.option(
+                "--not-found-handling", type=click.Choice(["none", "404-page", "single-page-application"])
+            ),
+            click.option(
+                "--run-worker-first",
+                metavar="true|false|GLOBS",
+                help="true, false, or comma-separated route globs.",
+            ),
+        ],
+    )
+
+
+def target_options(fn: F) -> F:
+    """Where requests go: the API with credentials, else the embedded emulator."""
+    return _apply(
+        fn,
+        [
+            click.option(
+                "--account-id",
+                envvar="CLOUDFLARE_ACCOUNT_ID",
+                help="Cloudflare account id [env: CLOUDFLARE_ACCOUNT_ID]. The API token is read from the "
+                "CLOUDFLARE_API_TOKEN environment variable only, never from a flag.",
+            ),
+            click.option(
+                "--api-base",
+                envvar="CLOUDFLARE_API_BASE_URL",
+                help="API base URL [env: CLOUDFLARE_API_BASE_URL; default: Cloudflare's].",
+            ),
+            click.option(
+                "--local-data",
+                type=click.Path(file_okay=False),
+                help="The embedded emulator's data folder, when no credentials are given "
+                "[default: the one assetsync serve uses].",
+            ),
+        ],
+    )
+
+
+def request_options(fn: F) -> F:
+    """How long to wait for the server, and how often to ask."""
+    return _apply(
+        fn,
+        [
+            click.option(
+                "--timeout",
+                type=click.FloatRange(min=1),
+                default=60,
+                show_default=True,
+                help="Seconds a request may wait for the server.",
+            ),
+            click.option(
+                "--attempts",
+                type=click.IntRange(1, 20),
+                default=6,
+                show_default=True,
+                help="Tries per request before giving up.",
+            ),
+        ],
+    )
+
+
+concurrency_option = click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Uploads in flight (adapts down when the server pushes back).",
+)
+
+
+def deploy_options(fn: F) -> F:
+    """Options shared by the commands that deploy (sync, watch, dev): target, script, settings."""
+    return _apply(
+        fn,
+        [
+            click.argument("folder", required=False, type=click.Path(file_okay=True, dir_okay=True)),
+            click.option(
+                "--name", help="Worker name [default: from the wrangler config, else the folder's name]."
+            ),
+            click.option(
+                "--namespace",
+                metavar="NS",
+                help="Deploy a Workers for Platforms user worker into this dispatch namespace.",
+            ),
+            click.option(
+                "--no-salt", is_flag=True, help="In a namespace, do not salt hashes with the script name."
+            ),
+            tenant_option,
+            scan_options,
+            worker_options,
+            click.option(
+                "--config",
+                "config_path",
+                type=click.Path(dir_okay=False),
+                help="wrangler.toml / wrangler.json(c) to read [default: found in the current folder].",
+            ),
+            target_options,
+            concurrency_option,
+            request_options,
+        ],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,7 +431,7 @@ def _prepare(p: dict[str, Any], *, dry_run: bool = False, offline: bool = False)
     import datetime as dt
     import json
 
-    from .config import load_config, read_root_file
+    from .config import load_config, read_modules, read_root_file
     from .engine import SyncOptions
     from .errors import UsageError
     from .plan import AssetsConfig, WorkerSpec, check_script_name, parse_binding, script_name_from_folder
@@ -467,7 +490,7 @@ def _prepare(p: dict[str, Any], *, dry_run: bool = False, offline: bool = False)
             namespace=namespace,
             build=build,
             worker=spec,
-            modules=_modules(main_file) if main_file else (),
+            modules=read_modules(main_file) if main_file else (),
             concurrency=p["concurrency"],
             timeout=p["timeout"],
             attempts=p["attempts"],
@@ -700,3 +723,419 @@ def dev(host: str, port: int, poll: bool, rescan: float, quiet: bool, **params: 
         server.should_exit = True
         thread.join(timeout=10)
     click.echo("stopped", err=True)
+
+
+# -- many tenants, and the scripts of a namespace -------------------------------------------------
+
+
+def _shared_template(p: dict[str, Any], namespace: str, dry_run: bool) -> Any:
+    """The settings every tenant starts from (a tenant's wrangler config then overrides them)."""
+    import datetime as dt
+
+    from .config import read_modules
+    from .engine import SyncOptions
+    from .plan import AssetsConfig, WorkerSpec, parse_binding
+
+    main_file = p["main_file"]
+    spec = WorkerSpec(
+        main_module=os.path.basename(main_file) if main_file else None,
+        assets_binding=p["assets_binding"] or "ASSETS",
+        bindings=tuple(parse_binding(b) for b in p["bindings"]),
+        compatibility_date=p["compatibility_date"] or dt.date.today().isoformat(),
+        compatibility_flags=p["compat_flags"],
+        tags=p["tags"],
+        assets=AssetsConfig(
+            html_handling=p["html_handling"],
+            not_found_handling=p["not_found_handling"],
+            run_worker_first=_run_worker_first(p["run_worker_first"]),
+        ),
+    )
+    build = build_options(
+        None,
+        p["hash_scheme"],
+        p["ignore"],
+        p["no_default_ignores"],
+        p["max_files"],
+        p["cache_dir"],
+        p["no_cache"],
+    )
+    return SyncOptions(
+        script="",
+        namespace=namespace,
+        build=build,
+        worker=spec,
+        modules=read_modules(main_file) if main_file else (),
+        concurrency=p["concurrency"],
+        timeout=p["timeout"],
+        attempts=p["attempts"],
+        dry_run=dry_run,
+    )
+
+
+@contextlib.contextmanager
+def _json_failure(as_json: bool) -> Iterator[None]:
+    """With --json, an error that stops a command before its document is printed still leaves
+    one JSON document on stdout, ``{"ok": false, "error": ...}``, as ``sync --json`` does."""
+    try:
+        yield
+    except AssetsyncError as exc:
+        if as_json:
+            import json
+
+            error = {"type": type(exc).__name__, "message": str(exc), "exit_code": exc.exit_code}
+            print(json.dumps({"ok": False, "error": error}))
+        raise
+
+
+def _output_mode(quiet: bool, as_json: bool) -> str:
+    if quiet or as_json:
+        return "quiet"
+    return "bar" if sys.stderr.isatty() and not os.environ.get("CI") else "lines"
+
+
+def _confirm_deletion(names: list[str], namespace: str, yes: bool, why: str) -> bool:
+    """List what would be deleted, then: --yes, a prompt on a terminal, or a refusal."""
+    from .errors import NotConfirmed
+
+    click.echo(
+        f"{why}: {len(names):,} script{'s' if len(names) != 1 else ''} in namespace {namespace}:", err=True
+    )
+    for name in names:
+        click.echo(f"  {name}", err=True)
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise NotConfirmed(
+            f"refusing to delete {len(names):,} script{'s' if len(names) != 1 else ''} without --yes: "
+            "stdin is not a terminal, so nobody can be asked. Check the list above, then run again with "
+            "--yes (or --dry-run to only list)."
+        )
+    return click.confirm(
+        f"Delete {'these' if len(names) != 1 else 'this'} {len(names):,} from {namespace}?", err=True
+    )
+
+
+SYNC_ALL_EXITS = (
+    "\b\nsync-all exit codes: 0 every tenant deployed; 9 one or more tenants failed (each has its row,\n"
+    "the others were deployed); 6 the API refused the token (the run stops, tenants not yet\n"
+    "started are not attempted); 10 --prune not confirmed (nothing deployed or deleted); 2 bad\n"
+    "options; 4 ROOT missing. The other codes below appear in a failed tenant's row.\n\n"
+)
+
+
+@main.command("sync-all", epilog=SYNC_ALL_EXITS + EXIT_HELP)
+@click.argument("root", type=click.Path(file_okay=False))
+@click.option(
+    "--namespace",
+    metavar="NS",
+    required=True,
+    help="The dispatch namespace every tenant is deployed into.",
+)
+@click.option(
+    "--shard",
+    metavar="I/N",
+    help="Publish only share I of N, counted from 1 (1/4 ... 4/4): the tenants whose name hashes to "
+    "it, so a tenant keeps its shard when others are added. N CI jobs cover every tenant once.",
+)
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Then delete the namespace's scripts tagged 'assetsync' whose folder is gone (in this shard "
+    "only; never a script without that tag). Lists them first; asks on a terminal, else needs --yes.",
+)
+@click.option("-y", "--yes", is_flag=True, help="Prune without asking.")
+@click.option(
+    "--no-salt",
+    is_flag=True,
+    help="Do not salt each tenant's hashes with its name (tenants then share blobs).",
+)
+@scan_options
+@worker_options
+@target_options
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Uploads in flight across all tenants together (adapts down when the server pushes back).",
+)
+@click.option(
+    "--tenant-concurrency",
+    type=click.IntRange(1, 512),
+    default=16,
+    show_default=True,
+    help="Tenants in progress at once (hashing, opening sessions, deploying).",
+)
+@request_options
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Build every manifest and ask the server what it lacks; upload, deploy and delete nothing.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON document on stdout: every tenant's row and a summary.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.option("-v", "--verbose", is_flag=True, help="A line per tenant, and retries.")
+def sync_all(
+    root: str,
+    namespace: str,
+    shard: str | None,
+    prune: bool,
+    yes: bool,
+    no_salt: bool,
+    tenant_concurrency: int,
+    dry_run: bool,
+    as_json: bool,
+    quiet: bool,
+    verbose: bool,
+    **params: Any,
+) -> None:
+    """Publish every tenant under ROOT into one dispatch namespace, in one run.
+
+    Each immediate subfolder of ROOT is a tenant: its script is named after the folder (which
+    must be a valid Worker name), its hashes are salted with that name, and it is tagged
+    'assetsync' and 'tenant:<name>' (plus --tag). The options here apply to every tenant; a
+    wrangler.json / wrangler.jsonc / wrangler.toml inside a tenant's folder overrides them for
+    that tenant (its assets.directory, main, compatibility settings, vars, assets options), and is
+    never uploaded. Folders starting with '.' are skipped.
+
+    Tenants run concurrently over one connection pool; one tenant's failure never stops the
+    others, and each gets a row (--json prints them all).
+    """
+    import asyncio
+    import json as jsonlib
+
+    from .errors import AuthError, Interrupted, PartlyFailed
+    from .render import TenantsRenderer
+    from .target import resolve_target
+    from .tenants import Shard, SyncAllOptions, check_namespace, discover, sync_all_async
+
+    with _json_failure(as_json):
+        check_namespace(namespace)
+        chosen = Shard.parse(shard) if shard else None
+        template = _shared_template(params, namespace, dry_run)
+        target = resolve_target(params["account_id"], None, params["api_base"], params["local_data"])
+        options = SyncAllOptions(
+            template, salt=not no_salt, shard=chosen, prune=prune, tenants_at_once=tenant_concurrency
+        )
+        found = discover(root)
+        total = sum(1 for t in found if chosen is None or chosen.holds(t.name))
+        mode = _output_mode(quiet, as_json)
+        renderer = TenantsRenderer(mode, total, verbose=verbose)
+        if mode != "quiet":
+            share = f" (shard {chosen} of {len(found):,} found)" if chosen else ""
+            renderer.say(
+                f"Publishing {total:,} tenant{'s' if total != 1 else ''}{share} from {root} into namespace "
+                f"{namespace} on {target.label}"
+            )
+
+        def confirm(names: list[str]) -> bool:
+            return _confirm_deletion(names, namespace, yes, "--prune would delete")
+
+        try:
+            report = asyncio.run(
+                sync_all_async(root, options, target, on_event=renderer, warn=_warn, confirm_prune=confirm)
+            )
+        except KeyboardInterrupt:
+            raise Interrupted(
+                "interrupted: tenants (and prune deletions) that finished stay done; the others were not "
+                "deployed (a tenant is never half deployed)"
+            ) from None
+    renderer.finish(report)
+    if as_json:
+        print(jsonlib.dumps(report.to_json()))
+    elif not quiet:
+        if report.prune_candidates and dry_run:
+            renderer.say(f"--prune would delete {len(report.prune_candidates):,} script(s):")
+            for name in report.prune_candidates:
+                renderer.say(f"  {name}")
+        elif prune and not report.prune_candidates:
+            renderer.say("Nothing to prune")
+        for row in report.pruned:
+            renderer.say(
+                f"Pruned {row['script']}"
+                if row["ok"]
+                else f"FAILED to prune {row['script']}: {row['error']['message']}"
+            )
+    if report.aborted is not None:
+        raise AuthError(f"{report.aborted} The run stopped: fix the token, then run again.")
+    if not report.ok:
+        failed = [t.name for t in report.failed] + [p["script"] for p in report.prune_failed]
+        shown = ", ".join(failed[:10]) + (f" and {len(failed) - 10:,} more" if len(failed) > 10 else "")
+        raise PartlyFailed(
+            f"{len(report.failed):,} of {len(report.tenants):,} tenants failed"
+            + (f", {len(report.prune_failed):,} prune deletions failed" if report.prune_failed else "")
+            + f": {shown}. The others were deployed; each failure's row says why."
+        )
+    _done()
+
+
+@main.group(cls=click.Group)
+def scripts() -> None:
+    """List and delete the scripts of a dispatch namespace (Workers for Platforms)."""
+
+
+def _namespace_options(fn: F) -> F:
+    return _apply(
+        fn,
+        [
+            click.option("--namespace", metavar="NS", required=True, help="The dispatch namespace."),
+            click.option(
+                "--tag",
+                "with_tags",
+                multiple=True,
+                metavar="TAG",
+                help="Only scripts carrying this tag (repeatable: all of them).",
+            ),
+            click.option(
+                "--without-tag",
+                "without_tags",
+                multiple=True,
+                metavar="TAG",
+                help="Only scripts not carrying this tag (repeatable).",
+            ),
+            target_options,
+            request_options,
+        ],
+    )
+
+
+@scripts.command("list", epilog=EXIT_HELP)
+@_namespace_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+def scripts_list(
+    namespace: str,
+    with_tags: tuple[str, ...],
+    without_tags: tuple[str, ...],
+    as_json: bool,
+    **params: Any,
+) -> None:
+    """List the scripts of a namespace (every page), optionally filtered by tags.
+
+    A table on stdout (name, last modified, tags), or with --json one document.
+    """
+    import json as jsonlib
+
+    from .scripts import Retries, list_namespace
+    from .target import resolve_target
+    from .tenants import check_namespace
+
+    with _json_failure(as_json):
+        check_namespace(namespace)
+        target = resolve_target(params["account_id"], None, params["api_base"], params["local_data"])
+        found = list_namespace(
+            target, namespace, with_tags, without_tags, Retries(params["attempts"]), params["timeout"]
+        )
+    if as_json:
+        print(
+            jsonlib.dumps(
+                {"namespace": namespace, "count": len(found), "scripts": [s.to_json() for s in found]}
+            )
+        )
+    else:
+        width = max([len("NAME"), *(len(s.name) for s in found)])
+        when = max([len("MODIFIED"), *(len(s.modified_on or "-") for s in found)])
+        click.echo(f"{'NAME':<{width}}  {'MODIFIED':<{when}}  TAGS")
+        for s in found:
+            click.echo(f"{s.name:<{width}}  {s.modified_on or '-':<{when}}  {','.join(s.tags) or '-'}")
+        click.echo(f"{len(found):,} script{'s' if len(found) != 1 else ''} in {namespace}", err=True)
+    _done()
+
+
+@scripts.command("delete", epilog=EXIT_HELP)
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@_namespace_options
+@click.option("-y", "--yes", is_flag=True, help="Delete without asking (needed when not on a terminal).")
+@click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+def scripts_delete(
+    names: tuple[str, ...],
+    namespace: str,
+    with_tags: tuple[str, ...],
+    without_tags: tuple[str, ...],
+    yes: bool,
+    dry_run: bool,
+    as_json: bool,
+    **params: Any,
+) -> None:
+    """Delete scripts from a namespace: those NAMEd, or every one matching --tag.
+
+    Lists what it would delete first, then asks on a terminal; elsewhere it needs --yes (exit 10
+    without it: nothing deleted). A script that is already gone counts as deleted. Exit 9 when
+    some deletions failed.
+    """
+    import json as jsonlib
+
+    from .errors import NotConfirmed, PartlyFailed, UsageError
+    from .plan import SCRIPT_NAME_RE
+    from .scripts import Retries, delete_from_namespace, list_namespace
+    from .target import resolve_target
+    from .tenants import check_namespace
+
+    with _json_failure(as_json):
+        check_namespace(namespace)
+        if names and (with_tags or without_tags):
+            raise UsageError("give script NAMEs or --tag filters, not both")
+        if not names and not with_tags:
+            raise UsageError(
+                "name the scripts to delete, or select them with --tag (a filter with only --without-tag "
+                "would take most of the namespace: add a --tag)"
+            )
+        for name in names:
+            if not SCRIPT_NAME_RE.fullmatch(name):
+                raise UsageError(f"{name!r} is not a valid Worker name")
+        target = resolve_target(params["account_id"], None, params["api_base"], params["local_data"])
+        retries = Retries(params["attempts"])
+        chosen = list(dict.fromkeys(names))
+        if not chosen:
+            found = list_namespace(target, namespace, with_tags, without_tags, retries, params["timeout"])
+            chosen = [s.name for s in found]
+        if not chosen:
+            if as_json:
+                print(jsonlib.dumps({"ok": True, "namespace": namespace, "dry_run": dry_run, "results": []}))
+            else:
+                click.echo(f"No script in {namespace} matches: nothing to delete", err=True)
+            _done()
+            return
+        if dry_run:
+            click.echo(f"Would delete {len(chosen):,} script(s) from {namespace}:", err=True)
+            for name in chosen:
+                click.echo(f"  {name}", err=True)
+            if as_json:
+                print(
+                    jsonlib.dumps(
+                        {"ok": True, "namespace": namespace, "dry_run": True, "would_delete": chosen}
+                    )
+                )
+            _done()
+            return
+        if not _confirm_deletion(chosen, namespace, yes, "Deleting"):
+            raise NotConfirmed("not confirmed: nothing was deleted.")
+        results = delete_from_namespace(target, namespace, chosen, retries, params["timeout"])
+    failed = [r for r in results if not r.ok]
+    if as_json:
+        print(
+            jsonlib.dumps(
+                {
+                    "ok": not failed,
+                    "namespace": namespace,
+                    "dry_run": False,
+                    "results": [r.to_json() for r in results],
+                }
+            )
+        )
+    else:
+        for r in results:
+            if r.ok:
+                click.echo(f"Deleted {r.name}" + ("" if r.existed else " (it was already gone)"), err=True)
+            else:
+                click.echo(f"FAILED {r.name}: {r.error}", err=True)
+    if failed:
+        raise PartlyFailed(
+            f"{len(failed):,} of {len(results):,} deletions failed: {', '.join(r.name for r in failed[:10])}"
+        )
+    _done()

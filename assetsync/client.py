@@ -97,6 +97,19 @@ class ApiClient:
         **kw: Any,
     ) -> tuple[int, Any]:
         """Send one request; return (status, envelope result) or raise an ApiError."""
+        status, envelope = await self._exchange(method, path, token=token, what=what, **kw)
+        return status, envelope.get("result")
+
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        what: str,
+        **kw: Any,
+    ) -> tuple[int, dict[str, Any]]:
+        """Send one request; return (status, the whole envelope) or raise an ApiError."""
         request = f"{method} {path}"
         headers = {**kw.pop("headers", {}), "Authorization": f"Bearer {token or self._token}"}
         try:
@@ -119,7 +132,7 @@ class ApiClient:
         status = response.status_code
         envelope = _parse(raw)
         if 200 <= status < 300 and envelope is not None and envelope.get("success") is not False:
-            return status, envelope.get("result")
+            return status, envelope
         raise _error(status, envelope, raw, request, what, response.headers)
 
     # -- the asset upload protocol -------------------------------------------------------
@@ -181,22 +194,45 @@ class ApiClient:
 
     # -- scripts in a dispatch namespace -------------------------------------------------
 
+    async def list_scripts_page(
+        self, namespace: str, page: int, per_page: int = 100, tags: str | None = None
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """One page of the namespace's scripts, and the ``total_count`` the server reports (or None).
+
+        ``tags`` is the server-side filter of PROTOCOL.md section 5 (``tag:yes,other:no``).
+        """
+        path = f"/accounts/{self.account_id}/workers/dispatch/namespaces/{namespace}/scripts"
+        params: dict[str, Any] = {"page": page, "per_page": per_page}
+        if tags:
+            params["tags"] = tags
+        _, envelope = await self._exchange("GET", path, what="listing scripts", params=params)
+        result = envelope.get("result")
+        if not isinstance(result, list):
+            raise ProtocolError(
+                f"listing scripts: the result is not a list on GET {path}.", request=f"GET {path}"
+            )
+        info = envelope.get("result_info")
+        total = info.get("total_count") if isinstance(info, dict) else None
+        return [r for r in result if isinstance(r, dict)], total if isinstance(total, int) else None
+
     async def list_scripts(
         self, namespace: str, tags: str | None = None, per_page: int = 100
     ) -> list[dict[str, Any]]:
-        """Every script in the namespace (all pages), optionally filtered by ``tag:yes``."""
+        """Every script in the namespace (all pages), optionally filtered by ``tag:yes``.
+
+        Pages are followed until ``result_info.total_count`` scripts have arrived, or, from a
+        server that reports no total, until an empty page: a server that caps ``per_page`` below
+        what was asked must not end the listing after its first page.
+        """
         out: list[dict[str, Any]] = []
+        seen: set[str] = set()
         page = 1
-        path = f"/accounts/{self.account_id}/workers/dispatch/namespaces/{namespace}/scripts"
         while True:
-            params: dict[str, Any] = {"page": page, "per_page": per_page}
-            if tags:
-                params["tags"] = tags
-            _, result = await self._send("GET", path, what="listing scripts", params=params)
-            if not isinstance(result, list):
-                raise ProtocolError(f"listing scripts: the result is not a list on GET {path}.", request=path)
-            out.extend(r for r in result if isinstance(r, dict))
-            if len(result) < per_page:
+            rows, total = await self.list_scripts_page(namespace, page, per_page, tags)
+            fresh = [r for r in rows if str(r.get("id")) not in seen]
+            seen.update(str(r.get("id")) for r in rows)
+            out.extend(fresh)
+            if not rows or not fresh or (total is not None and len(out) >= total):
                 return out
             page += 1
 

@@ -50,9 +50,12 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal, NoReturn
+from typing import TYPE_CHECKING, Literal, NoReturn
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .client import Module
 
 __all__ = [
     "CONFIG_FILE_NAMES",
@@ -672,3 +675,27 @@ def read_root_file(folder: str, name: str) -> str | None:
         return None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} cannot be read as UTF-8 text ({exc}).") from None
+
+
+MODULE_TYPES = {
+    ".js": "application/javascript+module",
+    ".mjs": "application/javascript+module",
+    ".wasm": "application/wasm",
+}
+
+
+def read_modules(main_file: str) -> tuple[Module, ...]:
+    """The Worker's main module and the modules beside it (not bundled: deploy what is there)."""
+    from .client import Module
+
+    folder = os.path.dirname(os.path.abspath(main_file))
+    if not os.path.isfile(main_file):
+        raise ConfigError(f"--main {main_file}: no such file.")
+    mods = []
+    for name in sorted(os.listdir(folder)):
+        ext = os.path.splitext(name)[1]
+        path = os.path.join(folder, name)
+        if ext in MODULE_TYPES and os.path.isfile(path):
+            with open(path, "rb") as f:
+                mods.append(Module(name, MODULE_TYPES[ext], f.read()))
+    return tuple(mods)

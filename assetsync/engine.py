@@ -73,6 +73,7 @@ class Syncer:
         client: ApiClient,
         on_event: Callable[[Event], None] | None = None,
         warn: Callable[[str], None] | None = None,
+        slots: UploadSlots | None = None,
     ) -> None:
         self.root = root
         self.o = options
@@ -81,6 +82,11 @@ class Syncer:
         self.emit = on_event or (lambda event: None)
         self.warn = warn
         self.rng = random.Random()
+        # Uploads in flight: this run's own limit, or one shared by several runs (sync-all), so
+        # that a server pushing back slows every run down, and N runs never mean N x the load.
+        self._shared_slots = slots
+        self.slots = slots or UploadSlots(Concurrency(options.concurrency))
+        self.concurrency = self.slots.concurrency
         self.report = SyncReport(
             target="emulator" if target.kind == "emulator" else target.base_url,
             account_id=target.account_id,
@@ -94,11 +100,22 @@ class Syncer:
     def _build(self) -> BuildResult:
         t0 = time.perf_counter()
         result = build(self.root, self.o.build, warn=self.warn)
+        self._built(result, time.perf_counter() - t0)
+        return result
+
+    async def build_in_thread(self) -> BuildResult:
+        """Build the manifest on a worker thread, so an event loop shared with other runs keeps
+        uploading meanwhile; events are still emitted on the loop."""
+        t0 = time.perf_counter()
+        result = await asyncio.to_thread(build, self.root, self.o.build, self.warn)
+        self._built(result, time.perf_counter() - t0)
+        return result
+
+    def _built(self, result: BuildResult, seconds: float) -> None:
         s = result.stats
         self.report.files, self.report.bytes = s.files, s.bytes
-        self.report.durations["build"] = self.report.durations.get("build", 0.0) + time.perf_counter() - t0
+        self.report.durations["build"] = self.report.durations.get("build", 0.0) + seconds
         self.emit(Built(s.files, s.bytes, s.hashed, s.verified, s.cached, s.seconds))
-        return result
 
     async def _retrying(self, what: str, call: Callable[[], Any], *, upload: bool = False) -> Any:
         """Run ``call`` until it succeeds, retrying what :func:`classify` says is transient."""
@@ -243,8 +260,9 @@ class Syncer:
         the folder again); watch mode passes its incremental builder.
         """
         t0 = time.perf_counter() if t0 is None else t0
-        self.concurrency = Concurrency(self.o.concurrency, 1, max(self.o.concurrency, 16))
-        self.slots = _AdaptiveSlots(self.concurrency)
+        if self._shared_slots is None:  # each publish of a watch loop starts from the configured limit
+            self.slots = UploadSlots(Concurrency(self.o.concurrency))
+            self.concurrency = self.slots.concurrency
         self.report.files, self.report.bytes = len(result.manifest), result.manifest.total_bytes
         for attempt in range(MAX_SESSIONS):
             session = await self._open(result.manifest.to_json())
@@ -288,8 +306,12 @@ class Syncer:
         raise AssertionError("unreachable")
 
 
-class _AdaptiveSlots:
-    """An async semaphore whose size follows a :class:`Concurrency` limit as it changes."""
+class UploadSlots:
+    """An async semaphore whose size follows a :class:`Concurrency` limit as it changes.
+
+    One instance may be shared by several :class:`Syncer` runs on the same event loop: it is
+    then the one global limit on uploads in flight.
+    """
 
     def __init__(self, concurrency: Concurrency) -> None:
         self.concurrency = concurrency

@@ -18,6 +18,8 @@
     │   ├── NetworkError                   connection refused/reset, timeouts, truncated answers
     │   └── ProtocolError                  an answer that breaks the protocol (not JSON, no jwt...)
     ├── FilesChanging              exit 4  files kept changing while they were being uploaded
+    ├── PartlyFailed               exit 9  a batch ran, but some of its items failed (each has a row)
+    ├── NotConfirmed               exit 10 deleting scripts was not confirmed: nothing was deleted
     └── Interrupted                exit 130  Ctrl-C: nothing was deployed
 
 Each error's message is written for a person: what happened, to which file or request, what to do.
@@ -142,6 +144,21 @@ class FilesChanging(ScanError):
     """Files kept changing while they were being uploaded."""
 
 
+class PartlyFailed(AssetsyncError):
+    """Some tenants of ``sync-all`` (or some scripts of a deletion) failed; the others went ahead.
+
+    Each failure is in its own result row; this only carries the exit code and a summary.
+    """
+
+    exit_code = 9
+
+
+class NotConfirmed(AssetsyncError):
+    """Deleting scripts needs a yes: at the prompt on a terminal, or ``--yes`` elsewhere."""
+
+    exit_code = 10
+
+
 class Interrupted(AssetsyncError):
     """The run was interrupted (Ctrl-C) before it deployed anything."""
 
@@ -158,5 +175,7 @@ EXIT_CODES: dict[int, str] = {
     6: "authentication refused (API token missing, wrong, expired, or without access)",
     7: "the API failed (network, server errors, rate limits, malformed answers) after retries",
     8: "the API refused the request (invalid name, manifest, metadata...)",
+    9: "some tenants or scripts failed (sync-all, scripts delete); the others succeeded",
+    10: "deletion not confirmed (no --yes and not on a terminal, or answered no): nothing deleted",
     130: "interrupted: nothing was deployed",
 }

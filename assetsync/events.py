@@ -107,3 +107,118 @@ class SyncReport:
         if self.dry_run:
             out["plan"] = self.plan
         return out
+
+
+# -- many tenants in one run (sync-all) ---------------------------------------------------------
+
+
+@dataclass(slots=True)
+class TenantResult:
+    """One tenant's row: its report when it deployed, else the error that stopped it."""
+
+    name: str
+    folder: str
+    ok: bool
+    exit_code: int = 0
+    error_type: str | None = None
+    error: str | None = None
+    report: SyncReport | None = None
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "tenant": self.name,
+            "folder": self.folder,
+            "ok": self.ok,
+            "exit_code": self.exit_code,
+            "error": None
+            if self.ok
+            else {"type": self.error_type, "message": self.error, "exit_code": self.exit_code},
+            "seconds": round(self.seconds, 4),
+        }
+        if self.report is not None:
+            sync = self.report.to_json()
+            for key in ("ok", "target", "account_id", "namespace"):
+                sync.pop(key, None)  # said once, in the run's summary
+            out.update(sync)
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class TenantStarted:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class TenantProgress:
+    """An engine event of one tenant's sync."""
+
+    name: str
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class TenantFinished:
+    result: TenantResult
+
+
+TenantEvent = TenantStarted | TenantProgress | TenantFinished
+
+
+@dataclass(slots=True)
+class SyncAllReport:
+    """The outcome of a sync-all run: one row per tenant of the shard, and what was pruned."""
+
+    target: str
+    account_id: str
+    namespace: str
+    shard: str | None = None  # "I/N"
+    found: int = 0  # tenant folders under the root, all shards
+    tenants: list[TenantResult] = field(default_factory=list)
+    prune_candidates: list[str] = field(default_factory=list)
+    pruned: list[dict[str, Any]] = field(default_factory=list)  # scripts.Deletion.to_json() rows
+    aborted: str | None = None  # why tenants were left unattempted (the API refused the token)
+    dry_run: bool = False
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[TenantResult]:
+        return [t for t in self.tenants if not t.ok]
+
+    @property
+    def prune_failed(self) -> list[dict[str, Any]]:
+        return [p for p in self.pruned if not p["ok"]]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.prune_failed
+
+    def to_json(self) -> dict[str, Any]:
+        reports = [t.report for t in self.tenants if t.report is not None]
+        return {
+            "ok": self.ok,
+            "target": self.target,
+            "account_id": self.account_id,
+            "namespace": self.namespace,
+            "shard": self.shard,
+            "dry_run": self.dry_run,
+            "summary": {
+                "tenants_found": self.found,
+                "tenants": len(self.tenants),
+                "succeeded": len(self.tenants) - len(self.failed),
+                "failed": len(self.failed),
+                "files": sum(r.files for r in reports),
+                "bytes": sum(r.bytes for r in reports),
+                "uploaded": sum(r.uploaded_files for r in reports),
+                "uploaded_bytes": sum(r.uploaded_bytes for r in reports),
+                "pruned": sum(1 for p in self.pruned if p["ok"]),
+                "prune_failed": len(self.prune_failed),
+                "seconds": round(self.seconds, 4),
+            },
+            "aborted": self.aborted,
+            "tenants": [t.to_json() for t in self.tenants],
+            "prune": {"candidates": list(self.prune_candidates), "results": list(self.pruned)},
+        }

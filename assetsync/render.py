@@ -11,7 +11,20 @@ import sys
 import time
 from typing import TextIO
 
-from .events import Built, Deployed, Event, Restarting, Retrying, SessionOpened, SyncReport, Uploaded
+from .events import (
+    Built,
+    Deployed,
+    Event,
+    Restarting,
+    Retrying,
+    SessionOpened,
+    SyncAllReport,
+    SyncReport,
+    TenantEvent,
+    TenantFinished,
+    TenantProgress,
+    Uploaded,
+)
 from .limits import human_size
 
 
@@ -93,6 +106,99 @@ class Renderer:
             f"ETA {eta:.0f}s "
         )
         self.out.write(line)
+        self.out.flush()
+        self._bar_shown = True
+
+    def _clear_bar(self) -> None:
+        if self._bar_shown:
+            self.out.write("\r\x1b[K")
+            self.out.flush()
+            self._bar_shown = False
+
+
+class TenantsRenderer:
+    """Shows a sync-all run: one line redrawn on a terminal (tenants done and failed of the total,
+    bytes uploaded), and in CI a progress line every tenth of the run; each failure on a line
+    of its own as it happens."""
+
+    def __init__(self, mode: str, total: int, stream: TextIO | None = None, verbose: bool = False) -> None:
+        self.mode = mode
+        self.total = total
+        self.out = stream or sys.stderr
+        self.verbose = verbose
+        self.deployed = self.failed = 0
+        self.sent_bytes = 0
+        self.t0 = time.monotonic()
+        self._step = max(1, total // 10)
+        self._last_draw = 0.0
+        self._bar_shown = False
+
+    def say(self, text: str) -> None:
+        if self.mode == "quiet":
+            return
+        self._clear_bar()
+        print(text, file=self.out, flush=True)
+
+    def __call__(self, event: TenantEvent) -> None:
+        if isinstance(event, TenantProgress):
+            inner = event.event
+            if isinstance(inner, Uploaded):
+                self.sent_bytes += inner.bytes
+                if self.mode == "bar":
+                    self._draw()
+            elif isinstance(inner, Retrying) and self.verbose:
+                self.say(
+                    f"{event.name}: retry {inner.attempt}: {inner.what} in {inner.delay:.1f}s "
+                    f"({inner.reason})"
+                )
+            elif isinstance(inner, Restarting):
+                self.say(f"{event.name}: opening a new upload session: {inner.reason}")
+        elif isinstance(event, TenantFinished):
+            row = event.result
+            if row.ok:
+                self.deployed += 1
+                if self.verbose and row.report is not None:
+                    r = row.report
+                    self.say(
+                        f"ok {row.name}: {r.uploaded_files:,} of {r.files:,} files uploaded "
+                        f"({human_size(r.uploaded_bytes)}) in {row.seconds:.2f}s"
+                    )
+            else:
+                self.failed += 1
+                first = (row.error or "").strip().splitlines()[0] if row.error else ""
+                self.say(f"FAILED {row.name} (exit {row.exit_code}): {first}")
+            finished = self.deployed + self.failed
+            if self.mode == "lines" and (finished % self._step == 0 or finished == self.total):
+                self.say(f"[{finished:,}/{self.total:,}] {self._counts()}")
+            elif self.mode == "bar":
+                self._draw(force=True)
+
+    def _counts(self) -> str:
+        return f"{self.deployed:,} deployed, {self.failed:,} failed, {human_size(self.sent_bytes)} uploaded"
+
+    def finish(self, report: SyncAllReport) -> None:
+        self._clear_bar()
+        reports = [t.report for t in report.tenants if t.report is not None]
+        files = sum(r.files for r in reports)
+        uploaded = sum(r.uploaded_files for r in reports)
+        sent = sum(r.uploaded_bytes for r in reports)
+        verb = "Checked" if report.dry_run else "Deployed"
+        self.say(
+            f"{verb} {len(reports):,} of {len(report.tenants):,} tenants into namespace "
+            f"{report.namespace} in {report.seconds:.2f}s: {files:,} files, {uploaded:,} uploaded "
+            f"({human_size(sent)})" + (f"; {len(report.failed):,} failed" if report.failed else "")
+        )
+
+    def _draw(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_draw < 0.1:
+            return
+        self._last_draw = now
+        finished = self.deployed + self.failed
+        rate = self.sent_bytes / max(1e-6, now - self.t0)
+        self.out.write(
+            f"\rtenants {finished:,}/{self.total:,}: {self._counts()}  {human_size(rate)}/s \x1b[K"
+        )
         self.out.flush()
         self._bar_shown = True
 

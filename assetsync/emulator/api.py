@@ -425,6 +425,7 @@ class Api:
     def _ns_script(self, request: Request) -> tuple[str, str, str]:
         account = self._auth(request)
         ns, script = request.path_params["namespace"], request.path_params["script"]
+        _check_namespace(ns)
         return account, ns, script
 
     async def get_ns_script(self, request: Request) -> Response:
@@ -467,6 +468,7 @@ class Api:
     async def list_ns_scripts(self, request: Request) -> Response:
         account = self._auth(request)
         ns = request.path_params["namespace"]
+        _check_namespace(ns)
         try:
             page = max(1, int(request.query_params.get("page", "1")))
             per_page = min(1000, max(1, int(request.query_params.get("per_page", "100"))))
@@ -480,6 +482,7 @@ class Api:
     async def delete_ns_scripts(self, request: Request) -> Response:
         account = self._auth(request)
         ns = request.path_params["namespace"]
+        _check_namespace(ns)
         raw = request.query_params.get("tags")
         if not raw:
             raise ApiError(400, BAD_REQUEST, "deleting scripts in bulk needs a ?tags=tag:yes filter")

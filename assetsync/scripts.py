@@ -1,0 +1,244 @@
+"""Scripts in a dispatch namespace: list them (every page, filtered by tag) and delete them.
+
+PROTOCOL.md section 5. Each request is retried as :mod:`assetsync.retry` decides, like the
+sync engine's. Deleting works name by name, on exactly the scripts that were listed and
+confirmed: the bulk ``DELETE ?tags=`` form would also take a script tagged after the listing,
+one nobody saw. A script that is already gone counts as deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from .client import ApiClient
+from .errors import ApiError, AssetsyncError, UsageError
+from .retry import Backoff, Verdict, classify
+from .target import Target
+
+T = TypeVar("T")
+DISPATCH_SCRIPT_NOT_FOUND = 10092
+DELETES_AT_ONCE = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Retries:
+    """How hard to try one request: ``attempts`` in all, waiting as ``backoff`` says between them."""
+
+    attempts: int = 6
+    backoff: Backoff = field(default_factory=Backoff)
+    rng: random.Random = field(default_factory=random.Random, compare=False)
+
+
+async def retried(what: str, call: Callable[[], Awaitable[T]], retries: Retries) -> T:
+    """``call()`` until it succeeds or :func:`~assetsync.retry.classify` says asking again is futile."""
+    attempt = 0
+    while True:
+        try:
+            return await call()
+        except ApiError as exc:
+            attempt += 1
+            verdict = classify(exc.status)
+            if verdict is Verdict.FATAL or attempt >= retries.attempts:
+                if verdict is not Verdict.FATAL:
+                    raise type(exc)(
+                        f"{exc} Gave up after {attempt} attempts.",
+                        status=exc.status,
+                        code=exc.code,
+                        request=exc.request,
+                    ) from None
+                raise
+            await asyncio.sleep(retries.backoff.delay(attempt, exc.retry_after, retries.rng))
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptInfo:
+    """One script of a namespace, as the list call reports it."""
+
+    name: str
+    tags: tuple[str, ...]
+    created_on: str | None
+    modified_on: str | None
+    has_assets: bool | None
+    has_modules: bool | None
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> ScriptInfo:
+        tags = raw.get("tags")
+        return cls(
+            name=str(raw.get("id", "")),
+            tags=tuple(str(t) for t in tags) if isinstance(tags, list) else (),
+            created_on=_str_or_none(raw.get("created_on")),
+            modified_on=_str_or_none(raw.get("modified_on")),
+            has_assets=raw.get("has_assets") if isinstance(raw.get("has_assets"), bool) else None,
+            has_modules=raw.get("has_modules") if isinstance(raw.get("has_modules"), bool) else None,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "tags": list(self.tags),
+            "created_on": self.created_on,
+            "modified_on": self.modified_on,
+            "has_assets": self.has_assets,
+            "has_modules": self.has_modules,
+        }
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def tag_filter(with_tags: Iterable[str] = (), without_tags: Iterable[str] = ()) -> str | None:
+    """The server-side ``tags`` filter: ``a:yes,b:no``. Tags holding a comma cannot be expressed."""
+    items = [(t, "yes") for t in with_tags] + [(t, "no") for t in without_tags]
+    for tag, _ in items:
+        if not tag or "," in tag:
+            raise UsageError(f"tag {tag!r} cannot be filtered on: tags must be non-empty and hold no comma")
+    return ",".join(f"{t}:{want}" for t, want in items) or None
+
+
+async def list_scripts(
+    client: ApiClient,
+    namespace: str,
+    with_tags: Iterable[str] = (),
+    without_tags: Iterable[str] = (),
+    retries: Retries | None = None,
+) -> list[ScriptInfo]:
+    """Every script of ``namespace`` (all pages) carrying all of ``with_tags`` and none of
+    ``without_tags``, sorted by name.
+
+    The filter goes to the server and is applied again here, so a server that ignores it on
+    listing cannot widen a deletion.
+    """
+    with_tags, without_tags = tuple(with_tags), tuple(without_tags)
+    query = tag_filter(with_tags, without_tags)
+    retries = retries or Retries()
+    per_page = 100
+    out: dict[str, ScriptInfo] = {}
+    page = 1
+    while True:
+
+        async def call(page: int = page) -> tuple[list[dict[str, Any]], int | None]:
+            return await client.list_scripts_page(namespace, page, per_page, query)
+
+        rows, total = await retried(f"listing the scripts of {namespace}", call, retries)
+        fresh = 0
+        for row in rows:
+            info = ScriptInfo.from_api(row)
+            if info.name and info.name not in out:
+                out[info.name] = info
+                fresh += 1
+        # Stop at the reported total; without one, at an empty page. A page of nothing new
+        # (a server ignoring ``page``) also ends it rather than looping for ever.
+        if not rows or not fresh or (total is not None and len(out) >= total):
+            break
+        page += 1
+    keep = [
+        s
+        for s in out.values()
+        if all(t in s.tags for t in with_tags) and not any(t in s.tags for t in without_tags)
+    ]
+    return sorted(keep, key=lambda s: s.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    """What became of one script to delete: ``error`` is None when it is gone."""
+
+    name: str
+    existed: bool = True
+    error: AssetsyncError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"script": self.name, "ok": self.ok, "existed": self.existed}
+        if self.error is not None:
+            out["error"] = {
+                "type": type(self.error).__name__,
+                "message": str(self.error),
+                "exit_code": self.error.exit_code,
+            }
+        return out
+
+
+async def delete_scripts(
+    client: ApiClient,
+    namespace: str,
+    names: Iterable[str],
+    retries: Retries | None = None,
+    at_once: int = DELETES_AT_ONCE,
+    on_done: Callable[[Deletion], None] | None = None,
+) -> list[Deletion]:
+    """Delete each of ``names`` from ``namespace``; one failure does not stop the others.
+
+    Results come back in the order of ``names``.
+    """
+    retries = retries or Retries()
+    gate = asyncio.Semaphore(max(1, at_once))
+
+    async def one(name: str) -> Deletion:
+        async with gate:
+
+            async def call() -> None:
+                await client.delete_script(namespace, name)
+
+            try:
+                await retried(f"deleting {name}", call, retries)
+                result = Deletion(name)
+            except ApiError as exc:
+                if exc.status == 404 and exc.code in (DISPATCH_SCRIPT_NOT_FOUND, None):
+                    result = Deletion(name, existed=False)
+                else:
+                    result = Deletion(name, error=exc)
+            if on_done is not None:
+                on_done(result)
+            return result
+
+    return list(await asyncio.gather(*(one(n) for n in names)))
+
+
+def list_namespace(
+    target: Target,
+    namespace: str,
+    with_tags: Iterable[str] = (),
+    without_tags: Iterable[str] = (),
+    retries: Retries | None = None,
+    timeout: float = 60.0,
+) -> list[ScriptInfo]:
+    """The blocking form of :func:`list_scripts`, over a client of its own."""
+
+    async def run() -> list[ScriptInfo]:
+        client: ApiClient = target.client(timeout=timeout)
+        try:
+            return await list_scripts(client, namespace, with_tags, without_tags, retries)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(run())
+
+
+def delete_from_namespace(
+    target: Target,
+    namespace: str,
+    names: Iterable[str],
+    retries: Retries | None = None,
+    timeout: float = 60.0,
+    on_done: Callable[[Deletion], None] | None = None,
+) -> list[Deletion]:
+    """The blocking form of :func:`delete_scripts`, over a client of its own."""
+
+    async def run() -> list[Deletion]:
+        client: ApiClient = target.client(timeout=timeout, max_connections=DELETES_AT_ONCE)
+        try:
+            return await delete_scripts(client, namespace, names, retries, on_done=on_done)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(run())
