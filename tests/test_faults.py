@@ -1,0 +1,102 @@
+"""Faults on the wire, expiring tokens, and files changing under a sync: nothing lost, nothing
+stale, or a clear error with nothing deployed.
+
+Every sync here goes through :class:`~tests.faultproxy.FaultProxy`, a real proxy on 127.0.0.1 in
+front of a live emulator, and is checked with :func:`~tests.sites.assert_deployed`, which reads the
+emulator's store and recomputes every hash from the folder.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from assetsync.build import BuildOptions
+from assetsync.engine import SyncOptions, sync
+from assetsync.events import Event, SyncReport
+from assetsync.retry import Backoff
+from assetsync.target import Target
+
+from .conftest import ACCOUNT
+from .faultproxy import Exchange, Fault, FaultProxy, Plan
+from .helpers import LiveEmulator, make_tree
+
+FAST = Backoff(base=0.001, cap=0.01)  # back-off in tests: the schedule's shape, not its length
+HOLD = 30.0  # seconds a hook waits for its event before the test fails: a hang guard only
+
+
+@contextmanager
+def proxied(
+    tmp_path: Path, plan: Plan | None = None, data: str = "emulator-data", **config: Any
+) -> Iterator[tuple[LiveEmulator, FaultProxy]]:
+    """A live emulator over ``tmp_path/data`` and a fault proxy in front of it."""
+    with LiveEmulator(tmp_path / data, **config) as live, FaultProxy(live.port, plan) as proxy:
+        yield live, proxy
+
+
+def target(live: LiveEmulator, proxy: FaultProxy) -> Target:
+    assert live.token
+    return Target("api", proxy.api, ACCOUNT, live.token)
+
+
+def options(tmp_path: Path, **kw: Any) -> SyncOptions:
+    kw.setdefault("backoff", FAST)
+    kw.setdefault("timeout", 1.0)
+    return SyncOptions(script="site", build=BuildOptions(cache_dir=str(tmp_path / "cache")), **kw)
+
+
+def run(
+    tmp_path: Path,
+    site: Path,
+    live: LiveEmulator,
+    proxy: FaultProxy,
+    on_event: Callable[[Event], None] | None = None,
+    **kw: Any,
+) -> SyncReport:
+    return sync(str(site), options(tmp_path, **kw), target(live, proxy), on_event=on_event)
+
+
+def nothing_deployed(live: LiveEmulator) -> bool:
+    return live.emulator.store.all_live() == []
+
+
+def first_sighting_of(route: str, fault: Fault, times: int = 1) -> Plan:
+    """A plan that breaks the first request of ``route`` to arrive, its first ``times`` tries."""
+    chosen: list[str] = []
+
+    def plan(r: str, identity: str, seen: int) -> tuple[Fault | None, int]:
+        if r != route:
+            return None, 0
+        if not chosen:
+            chosen.append(identity)
+        return (fault if identity == chosen[0] and seen < times else None), 0
+
+    return plan
+
+
+# -- files that change while the sync runs ---------------------------------------------------
+
+
+def test_hooks_hold_requests_until_released(tmp_path: Path) -> None:
+    """The proxy's hooks run before the client hears anything: a held request stays held."""
+    site = make_tree(tmp_path / "site", {"index.html": "<h1>hi</h1>"})
+    arrived, release = threading.Event(), threading.Event()
+
+    def hold(e: Exchange) -> None:
+        if e.route == "deploy":
+            arrived.set()
+            assert release.wait(HOLD)
+
+    with proxied(tmp_path) as (live, proxy):
+        proxy.on_request = hold
+        result: list[SyncReport] = []
+        worker = threading.Thread(target=lambda: result.append(run(tmp_path, site, live, proxy)))
+        worker.start()
+        assert arrived.wait(HOLD)
+        assert nothing_deployed(live) and not result  # held: the deploy has not reached the emulator
+        release.set()
+        worker.join(HOLD)
+        assert result and not nothing_deployed(live)
