@@ -23,6 +23,7 @@ from assetsync.target import Target
 from .conftest import ACCOUNT
 from .faultproxy import Exchange, Fault, FaultProxy, Plan
 from .helpers import LiveEmulator, make_tree
+from .sites import assert_deployed
 
 FAST = Backoff(base=0.001, cap=0.01)  # back-off in tests: the schedule's shape, not its length
 HOLD = 30.0  # seconds a hook waits for its event before the test fails: a hang guard only
@@ -75,6 +76,25 @@ def first_sighting_of(route: str, fault: Fault, times: int = 1) -> Plan:
         return (fault if identity == chosen[0] and seen < times else None), 0
 
     return plan
+
+
+# -- a request that fails again and again while the others get through ----------------------
+
+
+def test_every_request_first_answered_with_an_html_page_is_retried(
+    tmp_path: Path, tried: Callable[..., None]
+) -> None:
+    """A gateway's HTML page with HTTP 200 is no answer from the API: asked again, not fatal."""
+    tried("faults", "HTML page with HTTP 200 instead of JSON, on every route")
+
+    def plan(route: str, identity: str, seen: int) -> tuple[Fault | None, int]:
+        return (Fault.HTML_200 if seen == 0 else None), 0
+
+    site = make_tree(tmp_path / "site", {"index.html": "<h1>hi</h1>", "app.js": "go()"})
+    with proxied(tmp_path, plan) as (live, proxy):
+        report = run(tmp_path, site, live, proxy)
+        assert_deployed(live.emulator.store, ACCOUNT, "site", site)
+    assert report.retries == 3 and proxy.counts[Fault.HTML_200] == 3  # session, upload, deploy
 
 
 # -- files that change while the sync runs ---------------------------------------------------
