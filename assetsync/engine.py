@@ -29,6 +29,8 @@ from .retry import Backoff, Concurrency, Verdict, classify
 from .target import Target
 
 MAX_SESSIONS = 4  # fresh sessions (expired tokens, changed files) before giving up
+# While other requests get through, a failing one keeps trying up to this many times --attempts.
+PATIENCE = 3
 # Uploads in flight. benchmarks/sync.py on loopback cannot tell 1 from 8 (the emulator's ingest is
 # the limit at every setting); against the real API, requests in flight hide the round trip, and
 # the AIMD limit backs off by itself when the server pushes back. wrangler keeps 3.
@@ -81,6 +83,7 @@ class Syncer:
         self.emit = on_event or (lambda event: None)
         self.warn = warn
         self.rng = random.Random()
+        self.successes = 0  # requests of this run that succeeded: the API is up while it grows
         self.report = SyncReport(
             target="emulator" if target.kind == "emulator" else target.base_url,
             account_id=target.account_id,
@@ -101,31 +104,44 @@ class Syncer:
         return result
 
     async def _retrying(self, what: str, call: Callable[[], Any], *, upload: bool = False) -> Any:
-        """Run ``call`` until it succeeds, retrying what :func:`classify` says is transient."""
-        attempt = 0
+        """Run ``call`` until it succeeds, retrying what :func:`classify` says is transient.
+
+        The request gives up after ``attempts`` failures in a row during which no other request
+        got through either: the API is down. While others succeed the API is up and this one was
+        unlucky, so it keeps trying, up to :data:`PATIENCE` times ``attempts``. A budget per
+        request alone fails big syncs on a flaky link: at a 30% fault rate, the chance that one
+        of 200 requests draws 6 faults in a row is 14%.
+        """
+        tries = stalled = 0
+        progress = self.successes
         while True:
             try:
-                return await call()
+                result = await call()
             except ApiError as exc:
                 verdict = classify(exc.status, upload=upload)
-                attempt += 1
+                tries += 1
+                stalled = 1 if self.successes != progress else stalled + 1
+                progress = self.successes
                 if verdict is Verdict.NEW_SESSION:
                     raise _Restart(f"the upload token was refused ({exc.code or exc.status})") from exc
-                if verdict is Verdict.FATAL or attempt >= self.o.attempts:
-                    if attempt >= self.o.attempts and verdict is not Verdict.FATAL:
-                        raise type(exc)(
-                            f"{exc} Gave up after {attempt} attempts.",
-                            status=exc.status,
-                            code=exc.code,
-                            request=exc.request,
-                        ) from None
+                if verdict is Verdict.FATAL:
                     raise
+                if stalled >= self.o.attempts or tries >= self.o.attempts * PATIENCE:
+                    raise type(exc)(
+                        f"{exc} Gave up after {tries} attempts.",
+                        status=exc.status,
+                        code=exc.code,
+                        request=exc.request,
+                    ) from None
                 if verdict is Verdict.SLOW_DOWN:
                     self.concurrency.on_throttle()
-                delay = self.o.backoff.delay(attempt, exc.retry_after, self.rng)
+                delay = self.o.backoff.delay(tries, exc.retry_after, self.rng)
                 self.report.retries += 1
-                self.emit(Retrying(what, attempt, delay, str(exc)))
+                self.emit(Retrying(what, tries, delay, str(exc)))
                 await asyncio.sleep(delay)
+            else:
+                self.successes += 1
+                return result
 
     async def _open(self, manifest_json: str) -> UploadSession:
         t0 = time.perf_counter()

@@ -9,12 +9,14 @@ emulator's store and recomputes every hash from the folder.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from assetsync.build import BuildOptions
+from assetsync.emulator.api import Limits
 from assetsync.engine import SyncOptions, sync
 from assetsync.events import Event, SyncReport
 from assetsync.retry import Backoff
@@ -79,6 +81,23 @@ def first_sighting_of(route: str, fault: Fault, times: int = 1) -> Plan:
 
 
 # -- a request that fails again and again while the others get through ----------------------
+
+
+def test_a_request_unlucky_many_times_in_a_row_does_not_sink_the_sync(
+    tmp_path: Path, tried: Callable[..., None]
+) -> None:
+    """One upload fails as many times in a row as there are attempts, while the others succeed:
+    the API is working, so that request keeps its chance. (Per-request budgets alone make a big
+    sync fail at a 30% fault rate: 200 requests x 0.3^6 is a 14% chance.)"""
+    tried("faults", "one upload failing 6 times in a row while others succeed")
+    site = make_tree(tmp_path / "site", {f"page-{i:02d}.html": f"<p>{i}</p>" for i in range(40)})
+    plan = first_sighting_of("upload", Fault.HTTP_502, times=6)
+    with proxied(tmp_path, plan, limits=Limits(bucket_files=5)) as (live, proxy):
+        report = run(tmp_path, site, live, proxy, concurrency=1)
+        assert_deployed(live.emulator.store, ACCOUNT, "site", site)
+        uploads = proxy.routed("upload")
+    assert report.retries == 6 and len(uploads) == 8 + 6
+    assert Counter(e.identity for e in uploads).most_common(1)[0][1] == 7
 
 
 def test_every_request_first_answered_with_an_html_page_is_retried(
