@@ -4,9 +4,10 @@ It never deploys an incomplete asset set: the deploy needs the completion token,
 server only hands out once every blob it asked for has arrived.
 
 Failures are retried as :mod:`assetsync.retry` decides. Uploads run under an AIMD concurrency
-limit that halves on 429/503/524 and creeps back up; an upload token that expires or is refused
-opens a fresh session, whose buckets list only what is still missing; a file that changed since
-it was hashed is never sent under its old hash: the manifest is rebuilt and a new session opened.
+limit that halves on 429/503/524 and creeps back up; an upload or completion token that expires
+or is refused opens a fresh session, whose buckets list only what is still missing; a file that
+changed since it was hashed is never sent under its old hash: the manifest is rebuilt and a new
+session opened.
 """
 
 from __future__ import annotations
@@ -103,8 +104,11 @@ class Syncer:
         self.emit(Built(s.files, s.bytes, s.hashed, s.verified, s.cached, s.seconds))
         return result
 
-    async def _retrying(self, what: str, call: Callable[[], Any], *, upload: bool = False) -> Any:
+    async def _retrying(self, what: str, call: Callable[[], Any], *, token: str | None = None) -> Any:
         """Run ``call`` until it succeeds, retrying what :func:`classify` says is transient.
+
+        ``token`` names the session token the request carries ("upload", "completion"): if the
+        server refuses it, a fresh session is needed, not a retry.
 
         The request gives up after ``attempts`` failures in a row during which no other request
         got through either: the API is down. While others succeed the API is up and this one was
@@ -118,12 +122,12 @@ class Syncer:
             try:
                 result = await call()
             except ApiError as exc:
-                verdict = classify(exc.status, upload=upload)
+                verdict = classify(exc.status, upload=token is not None)
                 tries += 1
                 stalled = 1 if self.successes != progress else stalled + 1
                 progress = self.successes
                 if verdict is Verdict.NEW_SESSION:
-                    raise _Restart(f"the upload token was refused ({exc.code or exc.status})") from exc
+                    raise _Restart(f"the {token} token was refused ({exc.code or exc.status})") from exc
                 if verdict is Verdict.FATAL:
                     raise
                 if stalled >= self.o.attempts or tries >= self.o.attempts * PATIENCE:
@@ -181,7 +185,7 @@ class Syncer:
                 self.emit(Uploaded(0, len(request.parts)))
                 return token
 
-        token: str | None = await self._retrying(what, call, upload=True)
+        token: str | None = await self._retrying(what, call, token="upload")
         self.report.requests += 1
         self.report.uploaded_files += len(request.parts)
         return token
@@ -228,7 +232,7 @@ class Syncer:
         async def call() -> dict[str, Any]:
             return await self.client.deploy(self.o.script, self.o.namespace, metadata, self.o.modules)
 
-        result: dict[str, Any] = await self._retrying("deploying", call)
+        result: dict[str, Any] = await self._retrying("deploying", call, token="completion")
         seconds = time.perf_counter() - t0
         self.report.durations["deploy"] = seconds
         self.report.deployment_id = result.get("deployment_id") or result.get("id")
@@ -277,11 +281,14 @@ class Syncer:
                 self.report.durations["total"] = time.perf_counter() - t0
                 return self.report
             try:
-                completion = await self._upload_all(session, requests)
+                try:
+                    completion = await self._upload_all(session, requests)
+                finally:
+                    self.report.durations["upload"] = (
+                        self.report.durations.get("upload", 0.0) + time.perf_counter() - t_up
+                    )
+                await self._deploy(completion)
             except _Restart as restart:
-                self.report.durations["upload"] = (
-                    self.report.durations.get("upload", 0.0) + time.perf_counter() - t_up
-                )
                 if attempt + 1 >= MAX_SESSIONS:
                     if restart.files_changed:
                         raise FilesChanging(
@@ -295,10 +302,6 @@ class Syncer:
                 if restart.files_changed:
                     result = (rebuild or self._build)()
                 continue
-            self.report.durations["upload"] = (
-                self.report.durations.get("upload", 0.0) + time.perf_counter() - t_up
-            )
-            await self._deploy(completion)
             self.report.durations["total"] = time.perf_counter() - t0
             return self.report
         raise AssertionError("unreachable")

@@ -9,6 +9,7 @@ emulator's store and recomputes every hash from the folder.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -114,6 +115,58 @@ def test_every_request_first_answered_with_an_html_page_is_retried(
         report = run(tmp_path, site, live, proxy)
         assert_deployed(live.emulator.store, ACCOUNT, "site", site)
     assert report.retries == 3 and proxy.counts[Fault.HTML_200] == 3  # session, upload, deploy
+
+
+# -- tokens that expire ----------------------------------------------------------------------
+
+
+def _expire_tokens(live: LiveEmulator) -> None:
+    """Move the emulator's clock past the lifetime of every token it has issued so far."""
+    ttl = live.emulator.tokens.ttl
+    live.emulator.tokens.clock = lambda: time.time() + 2 * ttl
+
+
+def test_upload_token_expiring_mid_upload_resumes_with_a_fresh_session(
+    tmp_path: Path, tried: Callable[..., None]
+) -> None:
+    """The upload token expires after the first of 6 uploads: the client opens a new session,
+    whose buckets list only what is still missing, and finishes."""
+    tried("faults", "upload token expiring mid-upload (emulator clock moved past its TTL)")
+    site = make_tree(tmp_path / "site", {f"f{i:02d}.css": f"a{{order:{i}}}" for i in range(30)})
+    with proxied(tmp_path, limits=Limits(bucket_files=5), token_ttl=60) as (live, proxy):
+
+        def expire_after_first_upload(e: Exchange) -> None:
+            if e.route == "upload" and len(proxy.routed("upload")) == 1:
+                _expire_tokens(live)
+
+        proxy.on_response = expire_after_first_upload
+        report = run(tmp_path, site, live, proxy, concurrency=1)
+        assert_deployed(live.emulator.store, ACCOUNT, "site", site)
+        statuses = [e.upstream_status for e in proxy.routed("upload")]
+    assert report.sessions == 2
+    assert statuses == [202, 401, 202, 202, 202, 202, 201]  # the refused bucket was sent again
+    assert report.uploaded_files == 30  # each blob stored once: the new session skipped the first 5
+
+
+def test_completion_token_expiring_before_the_deploy_resumes_with_a_fresh_session(
+    tmp_path: Path, tried: Callable[..., None]
+) -> None:
+    """The completion token has expired when the deploy arrives: a new session (nothing left to
+    upload) hands out a fresh one, and the deploy goes through."""
+    tried("faults", "completion token expired when the deploy arrives")
+    site = make_tree(tmp_path / "site", {"index.html": "<h1>hi</h1>", "a.css": "a{}"})
+    with proxied(tmp_path, token_ttl=60) as (live, proxy):
+
+        def expire_at_first_deploy(e: Exchange) -> None:
+            if e.route == "deploy" and e.seen == 0:
+                _expire_tokens(live)
+
+        proxy.on_request = expire_at_first_deploy
+        report = run(tmp_path, site, live, proxy)
+        assert_deployed(live.emulator.store, ACCOUNT, "site", site)
+        deploys = [e.upstream_status for e in proxy.routed("deploy")]
+        uploads = proxy.routed("upload")
+    assert deploys == [401, 200] and report.sessions == 2 and len(uploads) == 1
 
 
 # -- files that change while the sync runs ---------------------------------------------------
