@@ -23,7 +23,7 @@ from typing import Any
 from .body import FileChanged, MultipartBody
 from .build import BuildOptions, BuildResult, build
 from .client import ApiClient, Module, UploadSession
-from .errors import ApiError, FilesChanging, NetworkError, ProtocolError, ServerError
+from .errors import ApiError, FilesChanging, NetworkError, ServerError
 from .events import Built, Deployed, Event, Restarting, Retrying, SessionOpened, SyncReport, Uploaded
 from .plan import Request, WorkerSpec, deploy_metadata, plan_uploads
 from .retry import Backoff, Concurrency, Verdict, classify
@@ -219,10 +219,9 @@ class Syncer:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         if completion is None:
-            raise ProtocolError(
-                "every upload was accepted, but the server never answered with a completion token "
-                "(HTTP 201 with a jwt). Run again; the blobs already sent will not be sent twice."
-            )
+            # The answer that carried it was lost or mangled (a 201 read as `result: null`). A new
+            # session over the same manifest finds every blob stored and hands out a fresh one.
+            raise _Restart("every upload was accepted, but no answer carried the completion token")
         return completion
 
     async def _deploy(self, completion: str) -> dict[str, Any]:

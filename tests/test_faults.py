@@ -117,6 +117,37 @@ def test_every_request_first_answered_with_an_html_page_is_retried(
     assert report.retries == 3 and proxy.counts[Fault.HTML_200] == 3  # session, upload, deploy
 
 
+def test_session_answered_result_null_is_asked_again(tmp_path: Path, tried: Callable[..., None]) -> None:
+    tried("faults", "upload session answered with result: null, twice")
+    site = make_tree(tmp_path / "site", {"index.html": "<h1>hi</h1>", "app.js": "go()"})
+    with proxied(tmp_path, first_sighting_of("session", Fault.NULL_RESULT, times=2)) as (live, proxy):
+        report = run(tmp_path, site, live, proxy)
+        assert_deployed(live.emulator.store, ACCOUNT, "site", site)
+    assert report.retries == 2 and report.sessions == 1 and len(proxy.routed("session")) == 3
+
+
+def test_lost_completion_token_is_fetched_with_a_fresh_session(
+    tmp_path: Path, tried: Callable[..., None]
+) -> None:
+    """The upload that completed the set was stored, but its answer (201 with the completion
+    token) reached the client as `result: null`: a fresh session, with nothing left to upload,
+    hands out the token instead of the run failing."""
+    tried("faults", "the answer carrying the completion token mangled to result: null")
+    site = make_tree(tmp_path / "site", {f"p{i}.txt": f"page {i}" for i in range(10)})
+    identities: list[str] = []
+
+    def mangle_the_last_upload(route: str, identity: str, seen: int) -> tuple[Fault | None, int]:
+        if route == "upload" and identity not in identities:
+            identities.append(identity)
+        return (Fault.NULL_RESULT if route == "upload" and identities.index(identity) == 1 else None), 0
+
+    with proxied(tmp_path, mangle_the_last_upload, limits=Limits(bucket_files=5)) as (live, proxy):
+        report = run(tmp_path, site, live, proxy, concurrency=1)
+        assert_deployed(live.emulator.store, ACCOUNT, "site", site)
+        uploads = [e.upstream_status for e in proxy.routed("upload")]
+    assert uploads == [202, 201] and report.sessions == 2 and report.uploaded_files == 10
+
+
 # -- tokens that expire ----------------------------------------------------------------------
 
 
