@@ -8,6 +8,7 @@ emulator's store and recomputes every hash from the folder.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
@@ -146,6 +147,44 @@ def test_lost_completion_token_is_fetched_with_a_fresh_session(
         assert_deployed(live.emulator.store, ACCOUNT, "site", site)
         uploads = [e.upstream_status for e in proxy.routed("upload")]
     assert uploads == [202, 201] and report.sessions == 2 and report.uploaded_files == 10
+
+
+def test_upload_cut_mid_request_keeps_whole_parts_and_is_no_emulator_error(
+    tmp_path: Path, tried: Callable[..., None]
+) -> None:
+    """Half an upload reaches the emulator, then the connection is reset. What arrived whole is
+    kept (the retry sends it again and it is accepted), the part cut short is dropped, and the
+    emulator notes a client that went away, not a crash with a traceback."""
+    tried("faults", "upload reset halfway: whole parts kept, no emulator error")
+    files = {f"f{i}.bin": bytes([i]) * 200_000 for i in range(5)}
+    site = make_tree(tmp_path / "site", files)
+    records: list[logging.LogRecord] = []
+    handled = threading.Event()
+
+    class Watch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+            if "/workers/assets/upload" in record.getMessage():
+                handled.set()
+
+    def hold_the_retry(e: Exchange) -> None:
+        if e.route == "upload" and e.seen == 1:
+            assert handled.wait(HOLD)  # the emulator is done with the request cut short
+
+    log = logging.getLogger("assetsync.emulator")
+    watch, level = Watch(), log.level
+    log.addHandler(watch)
+    log.setLevel(logging.INFO)
+    try:
+        with proxied(tmp_path, first_sighting_of("upload", Fault.RESET_REQUEST)) as (live, proxy):
+            proxy.on_request = hold_the_retry
+            run(tmp_path, site, live, proxy)
+            assert_deployed(live.emulator.store, ACCOUNT, "site", site)
+    finally:
+        log.removeHandler(watch)
+        log.setLevel(level)
+    assert [r.levelname for r in records if "/workers/assets/upload" in r.getMessage()] == ["INFO"]
+    assert not [r for r in records if r.levelno >= logging.ERROR]
 
 
 # -- tokens that expire ----------------------------------------------------------------------
