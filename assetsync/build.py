@@ -89,6 +89,25 @@ class BuildResult:
                 out[digest] = (path, self.root + path, t.sizes[i], t.mtimes[i], t.ctimes[i])
         return out
 
+    def changed(self) -> str | None:
+        """A file that no longer has the stat it was hashed with (modified, deleted, or not a
+        regular file any more), by manifest key; None when every file is as it was hashed."""
+        t, root, stat, isreg = self.table, self.root, os.stat, stat_mod.S_ISREG
+        sizes, mtimes, ctimes = t.sizes, t.mtimes, t.ctimes
+        for i, path in enumerate(t.paths):
+            try:
+                st = stat(root + path)
+            except OSError:
+                return path
+            if (
+                st.st_mtime_ns != mtimes[i]
+                or st.st_size != sizes[i]
+                or st.st_ctime_ns != ctimes[i]
+                or not isreg(st.st_mode)
+            ):
+                return path
+        return None
+
 
 # A job: (abspath, manifest key, size, mtime_ns, ctime_ns, content type, cached fingerprint and
 # hash when the cache has an entry of the same size and type, else None)

@@ -6,8 +6,8 @@ server only hands out once every blob it asked for has arrived.
 Failures are retried as :mod:`assetsync.retry` decides. Uploads run under an AIMD concurrency
 limit that halves on 429/503/524 and creeps back up; an upload or completion token that expires
 or is refused opens a fresh session, whose buckets list only what is still missing; a file that
-changed since it was hashed is never sent under its old hash: the manifest is rebuilt and a new
-session opened.
+changed since it was hashed is never sent under its old hash, nor deployed under it: the manifest
+is rebuilt and a new session opened.
 """
 
 from __future__ import annotations
@@ -255,11 +255,15 @@ class Syncer:
         result: BuildResult,
         rebuild: Callable[[], BuildResult] | None = None,
         t0: float | None = None,
+        recheck: bool = True,
     ) -> SyncReport:
         """Upload what the server lacks of ``result`` and deploy it.
 
         ``rebuild`` gives a fresh manifest when files changed under the upload (default: scan
-        the folder again); watch mode passes its incremental builder.
+        the folder again); watch mode passes its incremental builder. ``recheck``: before the
+        deploy, check that every file still has the stat it was hashed with, since a file whose
+        blob the server already had was never read again (watch mode, which deploys again on
+        every change anyway, turns it off).
         """
         t0 = time.perf_counter() if t0 is None else t0
         self.concurrency = Concurrency(self.o.concurrency, 1, max(self.o.concurrency, 16))
@@ -282,6 +286,8 @@ class Syncer:
             try:
                 try:
                     completion = await self._upload_all(session, requests)
+                    if recheck and (path := result.changed()) is not None:
+                        raise _Restart(f"{path} changed after it was hashed", files_changed=True)
                 finally:
                     self.report.durations["upload"] = (
                         self.report.durations.get("upload", 0.0) + time.perf_counter() - t_up

@@ -17,17 +17,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from assetsync.build import BuildOptions
 from assetsync.emulator.api import Limits
 from assetsync.engine import SyncOptions, sync
-from assetsync.events import Event, SyncReport
+from assetsync.events import Event, Restarting, SessionOpened, SyncReport, Uploaded
 from assetsync.retry import Backoff
 from assetsync.target import Target
 
 from .conftest import ACCOUNT
 from .faultproxy import Exchange, Fault, FaultProxy, Plan
-from .helpers import LiveEmulator, make_tree
-from .sites import assert_deployed
+from .helpers import PAST, LiveEmulator, make_tree, run_cli
+from .sites import assert_deployed, asset_hash, never_stored
 
 FAST = Backoff(base=0.001, cap=0.01)  # back-off in tests: the schedule's shape, not its length
 HOLD = 30.0  # seconds a hook waits for its event before the test fails: a hang guard only
@@ -240,6 +242,137 @@ def test_completion_token_expiring_before_the_deploy_resumes_with_a_fresh_sessio
 
 
 # -- files that change while the sync runs ---------------------------------------------------
+
+SITE = {
+    "index.html": "<h1>home</h1>",
+    "css/site.css": "body{color:black}",
+    "docs/guide": "a file that may become a folder",
+    "js/app.js": "run()",
+    "img/logo.svg": "<svg/>",
+}
+NEW_CSS = b"body{color:white}"  # same size as the old bytes: only the stat and the bytes differ
+
+
+def _modify(site: Path) -> None:
+    make_tree(site, {"css/site.css": NEW_CSS}, mtime=PAST + 500)
+
+
+def _delete(site: Path) -> None:
+    (site / "css/site.css").unlink()
+
+
+def _make_folder(site: Path) -> None:
+    (site / "docs/guide").unlink()
+    make_tree(site, {"docs/guide/index.html": "<h1>now a folder</h1>"})
+
+
+CHANGES = {"modified": _modify, "deleted": _delete, "replaced by a folder": _make_folder}
+
+
+@pytest.mark.parametrize("on_server", [False, True], ids=["to-upload", "already-on-server"])
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_file_changing_between_hashing_and_deploy(
+    tmp_path: Path, change: str, on_server: bool, tried: Callable[..., None]
+) -> None:
+    """A file changes right after the session opened (its hash is in the manifest sent): the
+    sync deploys the folder as it is now, never a hash whose bytes are gone. With the blob
+    already on the server nothing is uploaded, so only a check before the deploy can see it."""
+    where = "a blob the server already has" if on_server else "a blob still to upload"
+    tried("faults", f"file {change} after hashing ({where})")
+    site = make_tree(tmp_path / "site", SITE)
+    with proxied(tmp_path) as (live, proxy):
+        if on_server:
+            run(tmp_path, site, live, proxy)
+        events: list[Event] = []
+
+        def on_event(event: Event) -> None:
+            if isinstance(event, SessionOpened) and not any(isinstance(e, SessionOpened) for e in events):
+                CHANGES[change](site)  # the manifest sent holds the file as it was
+            events.append(event)
+
+        report = run(tmp_path, site, live, proxy, on_event=on_event)
+        assert_deployed(live.emulator.store, ACCOUNT, "site", site)
+    assert report.sessions == 2
+    assert any(isinstance(e, Restarting) and "changed" in e.reason for e in events)
+    opened = [e for e in events if isinstance(e, SessionOpened)]
+    assert opened[0].missing_files == (0 if on_server else len(SITE))
+
+
+def test_file_rewritten_while_its_bytes_are_being_sent(tmp_path: Path, tried: Callable[..., None]) -> None:
+    """The file is rewritten after its first MiB went out: the request is cut short before the
+    part completes, so the stale hash is never stored; the new bytes are deployed."""
+    tried("faults", "file rewritten while its upload is in flight")
+    big = bytes(range(256)) * (16 << 10)  # 4 MiB: several writes to the connection
+    site = make_tree(tmp_path / "site", {"index.html": "<h1>hi</h1>", "media/big.bin": big})
+    stale = asset_hash(big, "/media/big.bin")
+    rewritten: list[bool] = []
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, Uploaded) and event.bytes > 0 and not rewritten:
+            rewritten.append(True)
+            make_tree(site, {"media/big.bin": big[::-1]}, mtime=PAST + 500)
+
+    with proxied(tmp_path) as (live, proxy):
+        report = run(tmp_path, site, live, proxy, on_event=on_event)
+        assert_deployed(live.emulator.store, ACCOUNT, "site", site)
+        assert never_stored(live.emulator.store, ACCOUNT, stale)
+    assert rewritten and report.sessions == 2
+
+
+def test_file_changed_between_a_failed_try_and_its_retry(tmp_path: Path, tried: Callable[..., None]) -> None:
+    """The first upload reaches the server but its answer is lost; before the client hears of
+    it, a file of that bucket changes. The retry notices, and the new bytes are deployed."""
+    tried("faults", "file changed between a lost answer and the retry")
+    site = make_tree(tmp_path / "site", SITE)
+    with proxied(tmp_path, first_sighting_of("upload", Fault.RESET_RESPONSE)) as (live, proxy):
+
+        def change_before_the_client_hears(e: Exchange) -> None:
+            if e.fault is Fault.RESET_RESPONSE:
+                _modify(site)
+
+        proxy.on_response = change_before_the_client_hears
+        report = run(tmp_path, site, live, proxy)
+        assert_deployed(live.emulator.store, ACCOUNT, "site", site)
+    assert report.sessions == 2 and proxy.counts[Fault.RESET_RESPONSE] == 1
+
+
+def test_cli_with_a_file_that_never_stops_changing_fails_clearly(
+    tmp_path: Path, tried: Callable[..., None]
+) -> None:
+    """The file changes before every upload session is answered: after the last fresh session
+    the CLI gives up with exit 4, naming the file, and deploys nothing."""
+    tried("faults", "CLI, a file changing during every session: exit 4, no deploy")
+    site = make_tree(tmp_path / "site", SITE)
+    edits = iter(range(1, 100))
+
+    with proxied(tmp_path) as (live, proxy):
+        assert live.token
+
+        def rewrite(e: Exchange) -> None:
+            if e.route == "session":
+                n = next(edits)
+                make_tree(site, {"css/site.css": f"body{{order:{n:04d}}}"}, mtime=PAST + n)
+
+        proxy.on_response = rewrite
+        proc = run_cli(
+            "sync",
+            str(site),
+            "--name",
+            "site",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            env={
+                "CLOUDFLARE_ACCOUNT_ID": ACCOUNT,
+                "CLOUDFLARE_API_TOKEN": live.token,
+                "CLOUDFLARE_API_BASE_URL": proxy.api,
+                "CI": "1",
+            },
+        )
+        assert nothing_deployed(live) and not proxy.routed("deploy")
+        sessions = len(proxy.routed("session"))
+    assert proc.returncode == 4, proc.stderr
+    assert "files kept changing while they were uploaded (/css/site.css changed" in proc.stderr
+    assert sessions == 4
 
 
 def test_hooks_hold_requests_until_released(tmp_path: Path) -> None:
