@@ -23,17 +23,25 @@ import pytest
 from assetsync.build import BuildOptions, build
 from assetsync.emulator.api import Limits
 from assetsync.engine import Syncer, SyncOptions, sync
+from assetsync.errors import ApiError, ServerError
 from assetsync.events import Event, Restarting, SessionOpened, SyncReport, Uploaded
 from assetsync.retry import Backoff
 from assetsync.target import Target
 
-from .conftest import ACCOUNT
-from .faultproxy import Exchange, Fault, FaultProxy, Plan
+from .conftest import ACCOUNT, SOAK, soak_runs
+from .faultproxy import Exchange, Fault, FaultPlan, FaultProxy, Plan
 from .helpers import PAST, LiveEmulator, make_tree, run_cli
-from .sites import assert_deployed, asset_hash, never_stored
+from .sites import assert_deployed, asset_hash, never_stored, synthetic_site
 
 FAST = Backoff(base=0.001, cap=0.01)  # back-off in tests: the schedule's shape, not its length
+RATE = 0.3
+# Both sites take about 200 upload requests (the emulator's buckets are kept small), so every
+# fault kind lands several times per sync. CI syncs the small one; ASSETSYNC_SOAK=N syncs the
+# 10,000-file site N times, each under another seed.
+CI_FILES, CI_BUCKET = 2_000, 10
+SOAK_FILES, SOAK_BUCKET = 10_000, 50
 HOLD = 30.0  # seconds a hook waits for its event before the test fails: a hang guard only
+TOKEN_LOST = "every upload was accepted, but no answer carried the completion token"
 
 
 @contextmanager
@@ -83,6 +91,65 @@ def first_sighting_of(route: str, fault: Fault, times: int = 1) -> Plan:
         return (fault if identity == chosen[0] and seen < times else None), 0
 
     return plan
+
+
+# -- random faults: the soak ---------------------------------------------------------------
+
+
+def test_random_faults_on_the_wire_lose_nothing(tmp_path: Path, tried: Callable[..., None]) -> None:
+    """30% of requests broken at random, every kind: each sync completes, and the live version
+    is exactly the folder, byte for byte."""
+    runs = soak_runs(1)
+    files, bucket = (SOAK_FILES, SOAK_BUCKET) if SOAK else (CI_FILES, CI_BUCKET)
+    tried("faults", f"{RATE:.0%} of requests faulted (12 kinds), {files:,}-file site", runs)
+    site = tmp_path / "site"
+    synthetic_site(site, files, seed=7)
+    totals: Counter[Fault] = Counter()
+    requests = retries = verified = 0
+    t0 = time.perf_counter()
+    for seed in range(runs):
+        plan, limits = FaultPlan(RATE, seed=seed), Limits(bucket_files=bucket)
+        restarts: list[Restarting] = []
+        with proxied(tmp_path, plan, f"emulator-{seed}", limits=limits) as (live, proxy):
+            report = run(tmp_path, site, live, proxy, on_event=_collect(Restarting, restarts))
+            verified += assert_deployed(live.emulator.store, ACCOUNT, "site", site)
+            exchanges = list(proxy.exchanges)
+        faulted = [e for e in exchanges if e.fault is not None]
+        assert 0.2 < len(faulted) / len(exchanges) < 0.4, len(faulted) / len(exchanges)
+        # Every fault was noticed and retried, but an upload answered `result: null`: to the
+        # client that is an upload accepted without the completion token, which is no error...
+        noticed = [e for e in faulted if not (e.fault is Fault.NULL_RESULT and e.route == "upload")]
+        assert report.retries >= len(noticed)
+        # ...unless it was the answer carrying the token: then, and only then, a fresh session.
+        assert {r.reason for r in restarts} <= {TOKEN_LOST}
+        assert report.sessions == 1 + len(restarts)
+        if restarts:
+            assert any(e.fault is Fault.NULL_RESULT and e.upstream_status == 201 for e in faulted)
+        _assert_retry_after_honoured(exchanges)
+        totals.update(e.fault for e in faulted if e.fault is not None)
+        requests += len(exchanges)
+        retries += report.retries
+    assert set(totals) == set(Fault), f"never injected: {set(Fault) - set(totals)}"
+    seconds = time.perf_counter() - t0
+    print(
+        f"\n{runs} syncs of {files:,} files through {requests:,} requests, {sum(totals.values()):,} "
+        f"faulted, {retries:,} retries; {verified:,} bytes verified; {seconds:.1f}s\n"
+        + "\n".join(f"  {n:5d}  {kind.value}" for kind, n in totals.most_common())
+    )
+
+
+def _collect(kind: type[Any], into: list[Any]) -> Callable[[Event], None]:
+    return lambda event: into.append(event) if isinstance(event, kind) else None
+
+
+def _assert_retry_after_honoured(exchanges: list[Exchange]) -> None:
+    """The next try of a request answered 429 came no sooner than its Retry-After said."""
+    following = {(e.identity, e.seen): e for e in exchanges}
+    for e in exchanges:
+        if e.fault is Fault.THROTTLED and e.retry_after:
+            again = following.get((e.identity, e.seen + 1))
+            assert again is not None and e.answered is not None
+            assert again.arrived - e.answered >= e.retry_after, e.identity
 
 
 # -- a request that fails again and again while the others get through ----------------------
@@ -188,6 +255,115 @@ def test_upload_cut_mid_request_keeps_whole_parts_and_is_no_emulator_error(
         log.setLevel(level)
     assert [r.levelname for r in records if "/workers/assets/upload" in r.getMessage()] == ["INFO"]
     assert not [r for r in records if r.levelno >= logging.ERROR]
+
+
+# -- permanent faults: a clear error, in bounded time, and no deploy ------------------------
+
+
+@pytest.mark.parametrize("kind", list(Fault), ids=[k.name.lower() for k in Fault])
+def test_permanent_fault_stops_with_a_clear_error(
+    tmp_path: Path, kind: Fault, tried: Callable[..., None]
+) -> None:
+    tried("faults", f"every request answered with: {kind.value}")
+    site = make_tree(tmp_path / "site", {"index.html": "<h1>hi</h1>"})
+    with proxied(tmp_path, FaultPlan(1.0, kinds=(kind,), retry_after=(0,))) as (live, proxy):
+        with pytest.raises(ApiError) as err:
+            run(tmp_path, site, live, proxy, attempts=3, timeout=0.2)
+        assert len(proxy.routed("session")) == 3  # exactly the attempts asked for, no more
+        assert not proxy.routed("upload") and not proxy.routed("deploy")
+        assert nothing_deployed(live)
+    message = str(err.value)
+    assert message.startswith("opening the upload session: ")
+    assert message.endswith("Gave up after 3 attempts.")
+    assert f"POST /accounts/{ACCOUNT}/workers/scripts/site/assets-upload-session" in message
+    assert err.value.exit_code == 7
+
+
+CLI_KINDS = (Fault.HTTP_500, Fault.RESET_REQUEST, Fault.RESET_RESPONSE, Fault.STALL, Fault.THROTTLED)
+
+
+@pytest.mark.parametrize("kind", CLI_KINDS, ids=[k.name.lower() for k in CLI_KINDS])
+def test_cli_under_permanent_faults_exits_7_in_bounded_time(
+    tmp_path: Path, kind: Fault, tried: Callable[..., None]
+) -> None:
+    """The real CLI, every request broken the same way: exit 7, a message naming the request,
+    after exactly --attempts tries, and nothing deployed. 429s ask for 1 s, which is honoured."""
+    tried("faults", f"CLI, every request answered with: {kind.value}")
+    site = make_tree(tmp_path / "site", {"index.html": "<h1>hi</h1>"})
+    attempts, timeout, retry_after = 2, 1.0, 1
+    # Each try waits at most the timeout; between tries the back-off (<= 0.25 s for the first)
+    # or the Retry-After: the bound the CLI must finish within, start-up aside.
+    bound = attempts * timeout + (attempts - 1) * max(0.25, retry_after)
+    plan = FaultPlan(1.0, kinds=(kind,), retry_after=(retry_after,))
+    with proxied(tmp_path, plan) as (live, proxy):
+        assert live.token
+        t0 = time.monotonic()
+        proc = run_cli(
+            "sync",
+            str(site),
+            "--name",
+            "site",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--attempts",
+            str(attempts),
+            "--timeout",
+            str(timeout),
+            env={
+                "CLOUDFLARE_ACCOUNT_ID": ACCOUNT,
+                "CLOUDFLARE_API_TOKEN": live.token,
+                "CLOUDFLARE_API_BASE_URL": proxy.api,
+                "CI": "1",
+            },
+        )
+        elapsed = time.monotonic() - t0
+        sessions = proxy.routed("session")
+        assert len(sessions) == attempts and not proxy.routed("upload") and not proxy.routed("deploy")
+        assert nothing_deployed(live)
+    assert proc.returncode == 7, proc.stderr
+    assert f"POST /accounts/{ACCOUNT}/workers/scripts/site/assets-upload-session" in proc.stderr
+    assert f"Gave up after {attempts} attempts." in proc.stderr
+    assert live.token not in proc.stderr + proc.stdout
+    assert elapsed < bound + 30  # a hang guard: the bound itself is checked by counting tries
+    if kind is Fault.THROTTLED:
+        assert sessions[1].arrived - (sessions[0].answered or 0.0) >= retry_after
+
+
+def test_uploads_failing_for_good_deploy_nothing_and_the_next_run_resumes(
+    tmp_path: Path, tried: Callable[..., None]
+) -> None:
+    """One bucket's upload always fails: the others are stored, nothing is deployed, and the
+    next run, with the fault gone, uploads only that bucket."""
+    tried("faults", "one upload failing for good: no deploy, the next run resumes")
+    files = {f"p{i:02d}.txt": f"page {i}" for i in range(20)}
+    site = make_tree(tmp_path / "site", files)
+    plan = first_sighting_of("upload", Fault.HTTP_503, times=1000)
+    with proxied(tmp_path, plan, limits=Limits(bucket_files=5)) as (live, proxy):
+        with pytest.raises(ServerError, match=r"uploading 5 files: server error \(HTTP 503"):
+            run(tmp_path, site, live, proxy, attempts=3)
+        assert nothing_deployed(live)
+        proxy.plan = FaultPlan()
+        report = run(tmp_path, site, live, proxy)
+        assert_deployed(live.emulator.store, ACCOUNT, "site", site)
+    assert (report.uploaded_files, report.skipped_files) == (5, 15)
+
+
+def test_deploy_failing_for_good_deploys_nothing_and_the_next_run_uploads_nothing(
+    tmp_path: Path, tried: Callable[..., None]
+) -> None:
+    tried("faults", "deploy failing for good: no deploy, the next run uploads nothing")
+    site = make_tree(tmp_path / "site", {"index.html": "<h1>hi</h1>", "a.css": "a{}"})
+    plan = FaultPlan(1.0, kinds=(Fault.HTTP_500,), routes=frozenset({"deploy"}))
+    with proxied(tmp_path, plan) as (live, proxy):
+        with pytest.raises(
+            ServerError, match=r"^deploying: server error \(HTTP 500.*Gave up after 3 attempts"
+        ):
+            run(tmp_path, site, live, proxy, attempts=3)
+        assert len(proxy.routed("deploy")) == 3 and nothing_deployed(live)
+        proxy.plan = FaultPlan()
+        report = run(tmp_path, site, live, proxy)
+        assert_deployed(live.emulator.store, ACCOUNT, "site", site)
+    assert (report.uploaded_files, report.requests) == (0, 0)
 
 
 # -- tokens that expire ----------------------------------------------------------------------
