@@ -96,6 +96,7 @@ def first_sighting_of(route: str, fault: Fault, times: int = 1) -> Plan:
 # -- random faults: the soak ---------------------------------------------------------------
 
 
+@pytest.mark.timeout(120 + 60 * SOAK)  # a soak of N seeds needs N times the time
 def test_random_faults_on_the_wire_lose_nothing(tmp_path: Path, tried: Callable[..., None]) -> None:
     """30% of requests broken at random, every kind: each sync completes, and the live version
     is exactly the folder, byte for byte."""
