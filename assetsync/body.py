@@ -7,9 +7,11 @@ chunk per request whatever the bucket or file size. Each part is laid out as wra
 file's, the body is padded standard base64 with no line breaks.
 
 A file is checked against the stat it was hashed with when it is opened and again after its
-last byte is read; the last encoded piece is held back until that check passes. A file that
-changed raises :class:`FileChanged` mid-body, so the request is cut short and the server never
-receives a complete part under a stale hash.
+last byte is read, and the bytes read against the fingerprint (xxh3_128, the hash cache's) taken
+when it was hashed: a same-size rewrite within one timestamp tick leaves the stat unchanged, the
+bytes never. The last encoded piece is held back until those checks pass. A file that changed
+raises :class:`FileChanged` mid-body, so the request is cut short and the server never receives
+a complete part under a stale hash.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 import pybase64
+import xxhash
 
 CHUNK = 3 << 18  # 768 KiB of file bytes a read: a multiple of 3, so base64 pieces concatenate
 WRITE_SIZE = 1 << 20  # bytes handed to the connection at a time
@@ -44,6 +47,7 @@ class PartSource:
     mtime_ns: int
     ctime_ns: int
     content_type: str
+    fingerprint: bytes = b""  # xxh3_128 of the bytes that were hashed; empty: not checked
 
 
 def b64_len(n: int) -> int:
@@ -90,6 +94,7 @@ class MultipartBody:
             if piece := out.add(head, 0):
                 yield piece
             held, held_raw, read = b"", 0, 0
+            fingerprint = xxhash.xxh3_128() if part.fingerprint else None
             try:
                 fd = os.open(part.abspath, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
             except FileNotFoundError:
@@ -101,10 +106,14 @@ class MultipartBody:
                     read += len(chunk)
                     if read > part.size:
                         raise FileChanged(part.path)
+                    if fingerprint is not None:
+                        fingerprint.update(chunk)
                     if held and (piece := out.add(held, held_raw)):
                         yield piece
                     held, held_raw = pybase64.b64encode(chunk), len(chunk)
                 if read != part.size or not _same(os.fstat(fd), part):
+                    raise FileChanged(part.path)
+                if fingerprint is not None and fingerprint.digest() != part.fingerprint:
                     raise FileChanged(part.path)
             finally:
                 os.close(fd)

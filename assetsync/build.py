@@ -64,6 +64,10 @@ class BuildStats:
     seconds: float
 
 
+# Where a blob comes from: (manifest key, absolute path, size, mtime_ns, ctime_ns, xxh3_128).
+Source = tuple[str, str, int, int, int, bytes]
+
+
 @dataclass(frozen=True, slots=True)
 class BuildResult:
     manifest: Manifest
@@ -72,22 +76,43 @@ class BuildResult:
     root: str = ""
     table: Table = field(default_factory=Table)  # each file's stat, as it was hashed
 
-    def sources(self, wanted: Iterable[str] | None = None) -> dict[str, tuple[str, str, int, int, int]]:
+    def sources(self, wanted: Iterable[str] | None = None) -> dict[str, Source]:
         """Each hash (of ``wanted``, default all) -> (manifest key, absolute path, size, mtime_ns,
-        ctime_ns) of a file carrying it.
+        ctime_ns, xxh3_128 fingerprint of the bytes hashed) of a file carrying it.
 
         What an upload needs to read a blob, and to check that the file still is what was hashed.
         """
         t = self.table
         want = None if wanted is None else set(wanted)
-        out: dict[str, tuple[str, str, int, int, int]] = {}
+        out: dict[str, Source] = {}
         if want is not None and not want:
             return out
+        fps = t.xxh3
         for i, digest in enumerate(t.hashes):
             if (want is None or digest in want) and digest not in out:
                 path = t.paths[i]
-                out[digest] = (path, self.root + path, t.sizes[i], t.mtimes[i], t.ctimes[i])
+                fp = bytes(fps[16 * i : 16 * i + 16])
+                out[digest] = (path, self.root + path, t.sizes[i], t.mtimes[i], t.ctimes[i], fp)
         return out
+
+    def changed(self) -> str | None:
+        """A file that no longer has the stat it was hashed with (modified, deleted, or not a
+        regular file any more), by manifest key; None when every file is as it was hashed."""
+        t, root, stat, isreg = self.table, self.root, os.stat, stat_mod.S_ISREG
+        sizes, mtimes, ctimes = t.sizes, t.mtimes, t.ctimes
+        for i, path in enumerate(t.paths):
+            try:
+                st = stat(root + path)
+            except OSError:
+                return path
+            if (
+                st.st_mtime_ns != mtimes[i]
+                or st.st_size != sizes[i]
+                or st.st_ctime_ns != ctimes[i]
+                or not isreg(st.st_mode)
+            ):
+                return path
+        return None
 
 
 # A job: (abspath, manifest key, size, mtime_ns, ctime_ns, content type, cached fingerprint and

@@ -370,7 +370,8 @@ def request_options(fn: F) -> F:
                 type=click.IntRange(1, 20),
                 default=6,
                 show_default=True,
-                help="Tries per request before giving up.",
+                help="Tries per request before giving up while the API keeps failing "
+                "(while other requests get through, a request keeps trying, up to 3x as many).",
             ),
         ],
     )

@@ -4,9 +4,10 @@ It never deploys an incomplete asset set: the deploy needs the completion token,
 server only hands out once every blob it asked for has arrived.
 
 Failures are retried as :mod:`assetsync.retry` decides. Uploads run under an AIMD concurrency
-limit that halves on 429/503/524 and creeps back up; an upload token that expires or is refused
-opens a fresh session, whose buckets list only what is still missing; a file that changed since
-it was hashed is never sent under its old hash: the manifest is rebuilt and a new session opened.
+limit that halves on 429/503/524 and creeps back up; an upload or completion token that expires
+or is refused opens a fresh session, whose buckets list only what is still missing; a file that
+changed since it was hashed is never sent under its old hash, nor deployed under it: the manifest
+is rebuilt and a new session opened.
 """
 
 from __future__ import annotations
@@ -22,13 +23,15 @@ from typing import Any
 from .body import FileChanged, MultipartBody
 from .build import BuildOptions, BuildResult, build
 from .client import ApiClient, Module, UploadSession
-from .errors import ApiError, FilesChanging, NetworkError, ProtocolError, ServerError
+from .errors import ApiError, FilesChanging, NetworkError, ServerError
 from .events import Built, Deployed, Event, Restarting, Retrying, SessionOpened, SyncReport, Uploaded
 from .plan import Request, WorkerSpec, deploy_metadata, plan_uploads
 from .retry import Backoff, Concurrency, Verdict, classify
 from .target import Target
 
 MAX_SESSIONS = 4  # fresh sessions (expired tokens, changed files) before giving up
+# While other requests get through, a failing one keeps trying up to this many times --attempts.
+PATIENCE = 3
 # Uploads in flight. benchmarks/sync.py on loopback cannot tell 1 from 8 (the emulator's ingest is
 # the limit at every setting); against the real API, requests in flight hide the round trip, and
 # the AIMD limit backs off by itself when the server pushes back. wrangler keeps 3.
@@ -87,6 +90,7 @@ class Syncer:
         self._shared_slots = slots
         self.slots = slots or UploadSlots(Concurrency(options.concurrency))
         self.concurrency = self.slots.concurrency
+        self.successes = 0  # requests of this run that succeeded: the API is up while it grows
         self.report = SyncReport(
             target="emulator" if target.kind == "emulator" else target.base_url,
             account_id=target.account_id,
@@ -117,32 +121,48 @@ class Syncer:
         self.report.durations["build"] = self.report.durations.get("build", 0.0) + seconds
         self.emit(Built(s.files, s.bytes, s.hashed, s.verified, s.cached, s.seconds))
 
-    async def _retrying(self, what: str, call: Callable[[], Any], *, upload: bool = False) -> Any:
-        """Run ``call`` until it succeeds, retrying what :func:`classify` says is transient."""
-        attempt = 0
+    async def _retrying(self, what: str, call: Callable[[], Any], *, token: str | None = None) -> Any:
+        """Run ``call`` until it succeeds, retrying what :func:`classify` says is transient.
+
+        ``token`` names the session token the request carries ("upload", "completion"): if the
+        server refuses it, a fresh session is needed, not a retry.
+
+        The request gives up after ``attempts`` failures in a row during which no other request
+        got through either: the API is down. While others succeed the API is up and this one was
+        unlucky, so it keeps trying, up to :data:`PATIENCE` times ``attempts``. A budget per
+        request alone fails big syncs on a flaky link: at a 30% fault rate, the chance that one
+        of 200 requests draws 6 faults in a row is 14%.
+        """
+        tries = stalled = 0
+        progress = self.successes
         while True:
             try:
-                return await call()
+                result = await call()
             except ApiError as exc:
-                verdict = classify(exc.status, upload=upload)
-                attempt += 1
+                verdict = classify(exc.status, upload=token is not None)
+                tries += 1
+                stalled = 1 if self.successes != progress else stalled + 1
+                progress = self.successes
                 if verdict is Verdict.NEW_SESSION:
-                    raise _Restart(f"the upload token was refused ({exc.code or exc.status})") from exc
-                if verdict is Verdict.FATAL or attempt >= self.o.attempts:
-                    if attempt >= self.o.attempts and verdict is not Verdict.FATAL:
-                        raise type(exc)(
-                            f"{exc} Gave up after {attempt} attempts.",
-                            status=exc.status,
-                            code=exc.code,
-                            request=exc.request,
-                        ) from None
+                    raise _Restart(f"the {token} token was refused ({exc.code or exc.status})") from exc
+                if verdict is Verdict.FATAL:
                     raise
+                if stalled >= self.o.attempts or tries >= self.o.attempts * PATIENCE:
+                    raise type(exc)(
+                        f"{exc} Gave up after {tries} attempts.",
+                        status=exc.status,
+                        code=exc.code,
+                        request=exc.request,
+                    ) from None
                 if verdict is Verdict.SLOW_DOWN:
                     self.concurrency.on_throttle()
-                delay = self.o.backoff.delay(attempt, exc.retry_after, self.rng)
+                delay = self.o.backoff.delay(tries, exc.retry_after, self.rng)
                 self.report.retries += 1
-                self.emit(Retrying(what, attempt, delay, str(exc)))
+                self.emit(Retrying(what, tries, delay, str(exc)))
                 await asyncio.sleep(delay)
+            else:
+                self.successes += 1
+                return result
 
     async def _open(self, manifest_json: str) -> UploadSession:
         t0 = time.perf_counter()
@@ -182,7 +202,7 @@ class Syncer:
                 self.emit(Uploaded(0, len(request.parts)))
                 return token
 
-        token: str | None = await self._retrying(what, call, upload=True)
+        token: str | None = await self._retrying(what, call, token="upload")
         self.report.requests += 1
         self.report.uploaded_files += len(request.parts)
         return token
@@ -216,10 +236,9 @@ class Syncer:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         if completion is None:
-            raise ProtocolError(
-                "every upload was accepted, but the server never answered with a completion token "
-                "(HTTP 201 with a jwt). Run again; the blobs already sent will not be sent twice."
-            )
+            # The answer that carried it was lost or mangled (a 201 read as `result: null`). A new
+            # session over the same manifest finds every blob stored and hands out a fresh one.
+            raise _Restart("every upload was accepted, but no answer carried the completion token")
         return completion
 
     async def _deploy(self, completion: str) -> dict[str, Any]:
@@ -229,7 +248,7 @@ class Syncer:
         async def call() -> dict[str, Any]:
             return await self.client.deploy(self.o.script, self.o.namespace, metadata, self.o.modules)
 
-        result: dict[str, Any] = await self._retrying("deploying", call)
+        result: dict[str, Any] = await self._retrying("deploying", call, token="completion")
         seconds = time.perf_counter() - t0
         self.report.durations["deploy"] = seconds
         self.report.deployment_id = result.get("deployment_id") or result.get("id")
@@ -253,11 +272,15 @@ class Syncer:
         result: BuildResult,
         rebuild: Callable[[], BuildResult] | None = None,
         t0: float | None = None,
+        recheck: bool = True,
     ) -> SyncReport:
         """Upload what the server lacks of ``result`` and deploy it.
 
         ``rebuild`` gives a fresh manifest when files changed under the upload (default: scan
-        the folder again); watch mode passes its incremental builder.
+        the folder again); watch mode passes its incremental builder. ``recheck``: before the
+        deploy, check that every file still has the stat it was hashed with, since a file whose
+        blob the server already had was never read again (watch mode, which deploys again on
+        every change anyway, turns it off).
         """
         t0 = time.perf_counter() if t0 is None else t0
         if self._shared_slots is None:  # each publish of a watch loop starts from the configured limit
@@ -279,11 +302,16 @@ class Syncer:
                 self.report.durations["total"] = time.perf_counter() - t0
                 return self.report
             try:
-                completion = await self._upload_all(session, requests)
+                try:
+                    completion = await self._upload_all(session, requests)
+                    if recheck and (path := result.changed()) is not None:
+                        raise _Restart(f"{path} changed after it was hashed", files_changed=True)
+                finally:
+                    self.report.durations["upload"] = (
+                        self.report.durations.get("upload", 0.0) + time.perf_counter() - t_up
+                    )
+                await self._deploy(completion)
             except _Restart as restart:
-                self.report.durations["upload"] = (
-                    self.report.durations.get("upload", 0.0) + time.perf_counter() - t_up
-                )
                 if attempt + 1 >= MAX_SESSIONS:
                     if restart.files_changed:
                         raise FilesChanging(
@@ -297,10 +325,6 @@ class Syncer:
                 if restart.files_changed:
                     result = (rebuild or self._build)()
                 continue
-            self.report.durations["upload"] = (
-                self.report.durations.get("upload", 0.0) + time.perf_counter() - t_up
-            )
-            await self._deploy(completion)
             self.report.durations["total"] = time.perf_counter() - t0
             return self.report
         raise AssertionError("unreachable")

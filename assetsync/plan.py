@@ -54,12 +54,13 @@ class Request:
 def plan_uploads(
     buckets: Sequence[Sequence[str]],
     manifest: Manifest,
-    source: Mapping[str, tuple[str, str, int, int, int]],
+    source: Mapping[str, tuple[str, str, int, int, int, bytes]],
     max_request_bytes: int = 40 << 20,
 ) -> list[Request]:
     """Upload requests for the server's ``buckets``.
 
-    ``source`` maps each hash to ``(manifest key, abspath, size, mtime_ns, ctime_ns)``. A hash the
+    ``source`` maps each hash to ``(manifest key, abspath, size, mtime_ns, ctime_ns, xxh3_128
+    fingerprint)``, what :meth:`~assetsync.build.BuildResult.sources` gives. A hash the
     manifest does not hold means the server and we disagree on what is being deployed: that is
     a :class:`ProtocolError`, never a guess. A hash listed twice is sent once.
     """
@@ -79,13 +80,12 @@ def plan_uploads(
                     "The server and assetsync disagree on the deployment: run again, and report it "
                     "if it persists."
                 )
-            path, abspath, n, mtime_ns, ctime_ns = src
+            path, abspath, n, mtime_ns, ctime_ns, fingerprint = src
             if parts and size + n > max_request_bytes:
                 out.append(Request(tuple(parts)))
                 parts, size = [], 0
-            parts.append(
-                PartSource(digest, abspath, path, n, mtime_ns, ctime_ns, manifest[path].content_type)
-            )
+            ctype = manifest[path].content_type
+            parts.append(PartSource(digest, abspath, path, n, mtime_ns, ctime_ns, ctype, fingerprint))
             size += n
         if parts:
             out.append(Request(tuple(parts)))

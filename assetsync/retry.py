@@ -4,7 +4,8 @@ Values in, decisions out (in the manner of h11), so every rule is tested without
 sleeps. The sync engine feeds it what each request ended with.
 
 - :func:`classify`: network errors, 5xx, 408 and 429 are worth retrying; 429, 503 and 524 also
-  mean "slow down"; 401 on an upload means the upload token expired or was refused, so a fresh
+  mean "slow down"; a success status whose answer is not one (an HTML page from a gateway) is
+  worth retrying too; 401 on an upload means the upload token expired or was refused, so a fresh
   session is needed; any other 4xx will not get better by asking again.
 - :class:`Backoff`: exponential with full jitter, capped, and never shorter than ``Retry-After``.
 - :class:`Concurrency`: additive increase, multiplicative decrease (TCP's AIMD): halve on a
@@ -37,6 +38,10 @@ def classify(status: int | None, *, upload: bool = False) -> Verdict:
     if status in THROTTLE_STATUSES:
         return Verdict.SLOW_DOWN
     if status in RETRY_STATUSES or status >= 500:
+        return Verdict.RETRY
+    if 200 <= status < 300:
+        # Only an unusable answer makes a 2xx an error: a captive or gateway page, a body cut
+        # to something that is not the envelope. Nothing says the request was wrong.
         return Verdict.RETRY
     if status == 401 and upload:
         return Verdict.NEW_SESSION

@@ -288,7 +288,9 @@ class Watcher:
             return True  # a touch, or a save of the same bytes: nothing to deploy
         syncer = Syncer(self.folder, self.options, self.target, self.client, self.on_event, self.say)
         try:
-            report = await syncer.publish(result, rebuild=self.builder.full)
+            # No stat pass over every file before the deploy: a change after the build raises an
+            # event, and the follow-up deploy carries it.
+            report = await syncer.publish(result, rebuild=self.builder.full, recheck=False)
         except (ApiError, AssetsyncError) as exc:
             self.say(f"error: {exc}")
             return False

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import os
 import re
 from pathlib import Path
 
 import pytest
+import xxhash
 
 from assetsync.body import CHUNK, WRITE_SIZE, FileChanged, MultipartBody, PartSource
 
@@ -89,3 +91,16 @@ def test_a_part_header_that_crosses_the_write_size_is_sent(tmp_path: Path) -> No
         h, _, payload = chunk.partition(b"\r\n\r\n")
         digest = re.search(rb'name="([0-9a-f]{32})"', h).group(1).decode()  # type: ignore[union-attr]
         assert base64.b64decode(payload[:-2], validate=True) == data[digest]
+
+
+def test_bytes_that_differ_from_the_hashed_ones_are_caught_even_under_the_same_stat(tmp_path: Path) -> None:
+    """The fingerprint taken when the file was hashed must match the bytes sent: a rewrite that
+    kept size and timestamps (one coarse timestamp tick) still cuts the body short."""
+    (part,), _ = parts_for(tmp_path, [CHUNK + 10])
+    good = xxhash.xxh3_128(Path(part.abspath).read_bytes()).digest()
+    ok = MultipartBody([dataclasses.replace(part, fingerprint=good)], "b0undary")
+    assert len(asyncio.run(collect(ok))) == ok.length
+    body = MultipartBody([dataclasses.replace(part, fingerprint=bytes(16))], "b0undary")
+    with pytest.raises(FileChanged):
+        asyncio.run(collect(body))
+    assert body.sent_raw < part.size  # the last piece, with the part's end, was held back

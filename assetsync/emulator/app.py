@@ -14,13 +14,13 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
 
 from .api import Api, Limits
-from .envelope import METHOD_NOT_ALLOWED, NO_ROUTE, UNKNOWN_ERROR, ApiError, error_response
+from .envelope import BAD_REQUEST, METHOD_NOT_ALLOWED, NO_ROUTE, UNKNOWN_ERROR, ApiError, error_response
 from .livereload import PATH as LIVERELOAD_PATH
 from .livereload import ReloadHub, inject
 from .preview import Preview, preview_target
@@ -59,6 +59,7 @@ class Emulator:
             exception_handlers={
                 ApiError: self._api_error,
                 HTTPException: self._http_error,
+                ClientDisconnect: self._client_gone,
                 Exception: self._crash,
             },
         )
@@ -125,6 +126,13 @@ class Emulator:
                 )
             )
         return error_response(ApiError(exc.status_code, NO_ROUTE, str(exc.detail)))
+
+    @staticmethod
+    async def _client_gone(request: Request, exc: Exception) -> Response:
+        """A client that hangs up mid-request (a timeout, a reset, Ctrl-C) is no emulator crash:
+        what it sent in full was kept, the part cut short was dropped; nobody reads this answer."""
+        log.info("client went away during %s %s", request.method, request.url.path)
+        return error_response(ApiError(400, BAD_REQUEST, "the client closed the connection mid-request"))
 
     @staticmethod
     async def _crash(request: Request, exc: Exception) -> Response:
