@@ -28,16 +28,14 @@ from .events import (
 from .limits import human_size
 
 
-class Renderer:
-    """Consumes events; ``mode`` is "bar" (a terminal), "lines" (CI, pipes) or "quiet"."""
+class _StatusLine:
+    """Text on stderr with one status line redrawn under it (``mode`` "bar"), or plain lines
+    ("lines"), or nothing but what must be said ("quiet")."""
 
-    def __init__(self, mode: str, stream: TextIO | None = None, verbose: bool = False) -> None:
+    def __init__(self, mode: str, stream: TextIO | None, verbose: bool) -> None:
         self.mode = mode
         self.out = stream or sys.stderr
         self.verbose = verbose
-        self.total_files = self.total_bytes = 0
-        self.sent_bytes = self.done_files = 0
-        self.t_upload = 0.0
         self._last_draw = 0.0
         self._bar_shown = False
 
@@ -46,6 +44,27 @@ class Renderer:
             return
         self._clear_bar()
         print(text, file=self.out, flush=True)
+
+    def _show(self, line: str) -> None:
+        self.out.write(line)
+        self.out.flush()
+        self._bar_shown = True
+
+    def _clear_bar(self) -> None:
+        if self._bar_shown:
+            self.out.write("\r\x1b[K")
+            self.out.flush()
+            self._bar_shown = False
+
+
+class Renderer(_StatusLine):
+    """Consumes events; ``mode`` is "bar" (a terminal), "lines" (CI, pipes) or "quiet"."""
+
+    def __init__(self, mode: str, stream: TextIO | None = None, verbose: bool = False) -> None:
+        super().__init__(mode, stream, verbose)
+        self.total_files = self.total_bytes = 0
+        self.sent_bytes = self.done_files = 0
+        self.t_upload = 0.0
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Uploaded):
@@ -105,39 +124,21 @@ class Renderer:
             f"{human_size(self.sent_bytes)}/{human_size(self.total_bytes)}  {human_size(rate)}/s  "
             f"ETA {eta:.0f}s "
         )
-        self.out.write(line)
-        self.out.flush()
-        self._bar_shown = True
-
-    def _clear_bar(self) -> None:
-        if self._bar_shown:
-            self.out.write("\r\x1b[K")
-            self.out.flush()
-            self._bar_shown = False
+        self._show(line)
 
 
-class TenantsRenderer:
+class TenantsRenderer(_StatusLine):
     """Shows a sync-all run: one line redrawn on a terminal (tenants done and failed of the total,
     bytes uploaded), and in CI a progress line every tenth of the run; each failure on a line
     of its own as it happens."""
 
     def __init__(self, mode: str, total: int, stream: TextIO | None = None, verbose: bool = False) -> None:
-        self.mode = mode
+        super().__init__(mode, stream, verbose)
         self.total = total
-        self.out = stream or sys.stderr
-        self.verbose = verbose
         self.deployed = self.failed = 0
         self.sent_bytes = 0
         self.t0 = time.monotonic()
         self._step = max(1, total // 10)
-        self._last_draw = 0.0
-        self._bar_shown = False
-
-    def say(self, text: str) -> None:
-        if self.mode == "quiet":
-            return
-        self._clear_bar()
-        print(text, file=self.out, flush=True)
 
     def __call__(self, event: TenantEvent) -> None:
         if isinstance(event, TenantProgress):
@@ -196,14 +197,4 @@ class TenantsRenderer:
         self._last_draw = now
         finished = self.deployed + self.failed
         rate = self.sent_bytes / max(1e-6, now - self.t0)
-        self.out.write(
-            f"\rtenants {finished:,}/{self.total:,}: {self._counts()}  {human_size(rate)}/s \x1b[K"
-        )
-        self.out.flush()
-        self._bar_shown = True
-
-    def _clear_bar(self) -> None:
-        if self._bar_shown:
-            self.out.write("\r\x1b[K")
-            self.out.flush()
-            self._bar_shown = False
+        self._show(f"\rtenants {finished:,}/{self.total:,}: {self._counts()}  {human_size(rate)}/s \x1b[K")
