@@ -148,12 +148,7 @@ class Syncer:
                 if verdict is Verdict.FATAL:
                     raise
                 if stalled >= self.o.attempts or tries >= self.o.attempts * PATIENCE:
-                    raise type(exc)(
-                        f"{exc} Gave up after {tries} attempts.",
-                        status=exc.status,
-                        code=exc.code,
-                        request=exc.request,
-                    ) from None
+                    raise exc.gave_up(tries) from None
                 if verdict is Verdict.SLOW_DOWN:
                     self.concurrency.on_throttle()
                 delay = self.o.backoff.delay(tries, exc.retry_after, self.rng)

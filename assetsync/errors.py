@@ -111,6 +111,15 @@ class ApiError(AssetsyncError):
         self.request = request
         self.retry_after = retry_after
 
+    def gave_up(self, attempts: int) -> ApiError:
+        """The same failure, saying that retrying it ``attempts`` times did not help."""
+        return type(self)(
+            f"{self} Gave up after {attempts} attempts.",
+            status=self.status,
+            code=self.code,
+            request=self.request,
+        )
+
 
 class AuthError(ApiError):
     """401/403: the API token is missing, wrong, expired, or has no access to the account."""

@@ -42,15 +42,10 @@ async def retried(what: str, call: Callable[[], Awaitable[T]], retries: Retries)
         except ApiError as exc:
             attempt += 1
             verdict = classify(exc.status)
-            if verdict is Verdict.FATAL or attempt >= retries.attempts:
-                if verdict is not Verdict.FATAL:
-                    raise type(exc)(
-                        f"{exc} Gave up after {attempt} attempts.",
-                        status=exc.status,
-                        code=exc.code,
-                        request=exc.request,
-                    ) from None
+            if verdict is Verdict.FATAL:
                 raise
+            if attempt >= retries.attempts:
+                raise exc.gave_up(attempt) from None
             await asyncio.sleep(retries.backoff.delay(attempt, exc.retry_after, retries.rng))
 
 
