@@ -162,6 +162,9 @@ CREDENTIALS: dict[str, Callable[[LiveEmulator], dict[str, str]]] = {
         "Authorization": "Bearer " + pyjwt.encode(_claims(live), None, algorithm="none")  # type: ignore[arg-type]
     },
     "jwt with a tampered payload": lambda live: {"Authorization": "Bearer " + _tampered(live)},
+    "upload token of another account": lambda live: {
+        "Authorization": "Bearer " + _signed(live, {**_claims(live), "acct": OTHER})
+    },
     "jwt signed with the api token": lambda live: {
         "Authorization": "Bearer " + pyjwt.encode(_claims(live), ALL, algorithm="HS256")
     },
@@ -416,7 +419,7 @@ def test_malformed_json_is_a_400_envelope(server: LiveEmulator, tried: Callable[
 def test_a_manifest_path_that_is_not_unicode_is_refused_before_it_reaches_a_deploy(
     server: LiveEmulator, tried: Callable[..., None]
 ) -> None:
-    # JSON's \\ud800 escape decodes to a lone surrogate, which no UTF-8 store can hold.
+    # JSON's \ud800 escape decodes to a lone surrogate, which no UTF-8 store can hold.
     tried("attacks", "manifest path holding a lone surrogate")
     body = b'{"manifest": {"/caf\\ud800.txt": {"hash": "' + b"b" * 32 + b'", "size": 0}}}'
     with api(server) as c:
