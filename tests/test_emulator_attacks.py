@@ -25,7 +25,7 @@ from assetsync.emulator.api import Limits
 
 from .conftest import ACCOUNT, SOAK, soak_runs
 from .helpers import LiveEmulator, make_tree, multipart, run_cli
-from .test_emulator_api import api, deploy, manifest_of, publish, session, upload, upload_raw
+from .test_emulator_api import api, deploy, manifest_of, publish, session, upload
 
 OTHER = "fedcba9876543210fedcba9876543210"
 ALL = "token-for-every-account-0123456789abcdef"  # long enough to be an HMAC key, for one test
@@ -48,6 +48,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveEmulator]:
     with LiveEmulator(tmp_path_factory.mktemp("attacks"), api_tokens=TOKENS) as live:
         live.token = ALL
         yield live
+
+
+@pytest.fixture(scope="module")
+def client(server: LiveEmulator) -> Iterator[httpx.Client]:
+    """One API client for the generated tests (a client per example would cost more than the test)."""
+    with api(server) as c:
+        yield c
 
 
 def envelope_of(r: httpx.Response) -> tuple[int, int]:
@@ -619,25 +626,27 @@ def _is_answer(r: httpx.Response) -> None:
 
 
 @SOAK_TIME
-@EXAMPLES
-@given(manifest=MANIFEST, wrap=st.booleans())
-def test_generated_manifests_never_break_the_server(server: LiveEmulator, manifest: Any, wrap: bool) -> None:
-    body = json.dumps({"manifest": manifest} if wrap else manifest).encode()  # ASCII: surrogates escaped
-    with api(server) as c:
-        r = c.post(
+def test_generated_manifests_never_break_the_server(
+    server: LiveEmulator, client: httpx.Client, tried: Callable[..., None]
+) -> None:
+    tried("attacks", "hypothesis-generated manifests", EXAMPLES.max_examples)
+
+    @EXAMPLES
+    @given(manifest=MANIFEST, wrap=st.booleans())
+    def one(manifest: Any, wrap: bool) -> None:
+        body = json.dumps({"manifest": manifest} if wrap else manifest).encode()  # surrogates escaped
+        r = client.post(
             f"/accounts/{ACCOUNT}/workers/scripts/gen/assets-upload-session",
             content=body,
             headers={"Content-Type": "application/json"},
         )
-    _is_answer(r)
-    if r.status_code == 200:
-        listed = {e["hash"] for e in manifest.values()}
-        asked = [h for bucket in r.json()["result"]["buckets"] for h in bucket]
-        assert len(asked) == len(set(asked)) and set(asked) <= listed
+        _is_answer(r)
+        if r.status_code == 200:
+            listed = {e["hash"] for e in manifest.values()}
+            asked = [h for bucket in r.json()["result"]["buckets"] for h in bucket]
+            assert len(asked) == len(set(asked)) and set(asked) <= listed
 
-
-def test_generated_manifests_were_tried(tried: Callable[..., None]) -> None:
-    tried("attacks", "hypothesis-generated manifests", EXAMPLES.max_examples)
+    one()
 
 
 GEN_FILES = {"/g/a.txt": b"generated a", "/g/b.css": b"b{}", "/g/empty": b""}
@@ -666,32 +675,38 @@ def _encodable(text: str | None) -> bool:
 
 
 @SOAK_TIME
-@EXAMPLES
-@given(parts=PARTS, flips=FLIPS, base64_query=st.booleans())
 def test_generated_multipart_uploads_never_break_the_server(
-    server: LiveEmulator,
-    parts: list[tuple[str, str | None, str | None, bytes]],
-    flips: list[tuple[int, int]],
-    base64_query: bool,
+    server: LiveEmulator, client: httpx.Client, tried: Callable[..., None]
 ) -> None:
-    parts = [p for p in parts if _encodable(p[0]) and _encodable(p[1]) and _encodable(p[2])]
-    ctype, body = multipart(parts)
-    mutable = bytearray(body)
-    for at, value in flips:  # then some bytes overwritten anywhere, headers and boundaries too
-        if mutable:
-            mutable[at % len(mutable)] = value
-    with api(server) as c:
-        token = session(c, GEN_M, "gen").json()["result"]["jwt"]
-    r = upload_raw(server, token, bytes(mutable), ctype, "?base64=true" if base64_query else "")
-    _is_answer(r)
-    assert os.listdir(server.emulator.store.tmp_dir) == []  # a refused part leaves no half-blob
-    store = server.emulator.store
-    for digest, (size, _) in store.present(f"acct:{ACCOUNT}", GEN_HASHES).items():
-        assert os.path.getsize(store.blob_path(f"acct:{ACCOUNT}", digest)) == size
-
-
-def test_generated_multipart_uploads_were_tried(tried: Callable[..., None]) -> None:
     tried("attacks", "hypothesis-generated multipart bodies", EXAMPLES.max_examples)
+    store = server.emulator.store
+    scope = f"acct:{ACCOUNT}"
+
+    @EXAMPLES
+    @given(parts=PARTS, flips=FLIPS, base64_query=st.booleans())
+    def one(
+        parts: list[tuple[str, str | None, str | None, bytes]],
+        flips: list[tuple[int, int]],
+        base64_query: bool,
+    ) -> None:
+        parts = [p for p in parts if _encodable(p[0]) and _encodable(p[1]) and _encodable(p[2])]
+        ctype, body = multipart(parts)
+        mutable = bytearray(body)
+        for at, value in flips:  # then some bytes overwritten anywhere, headers and boundaries too
+            if mutable:
+                mutable[at % len(mutable)] = value
+        token = session(client, GEN_M, "gen").json()["result"]["jwt"]
+        r = client.post(
+            f"/accounts/{ACCOUNT}/workers/assets/upload" + ("?base64=true" if base64_query else ""),
+            content=bytes(mutable),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": ctype},
+        )
+        _is_answer(r)
+        assert os.listdir(store.tmp_dir) == []  # a refused part leaves no half-blob
+        for digest, (size, _) in store.present(scope, GEN_HASHES).items():
+            assert os.path.getsize(store.blob_path(scope, digest)) == size
+
+    one()
 
 
 METADATA = st.dictionaries(
@@ -710,35 +725,41 @@ CONFIG = st.dictionaries(
 
 
 @SOAK_TIME
-@EXAMPLES
-@given(
-    metadata=METADATA,
-    config=CONFIG,
-    real_token=st.booleans(),
-    modules=st.lists(st.text(max_size=12), max_size=2),
-)
 def test_generated_deploys_never_break_the_server_or_its_previews(
-    server: LiveEmulator,
-    metadata: dict[str, Any],
-    config: dict[str, Any],
-    real_token: bool,
-    modules: list[str],
+    server: LiveEmulator, client: httpx.Client, tried: Callable[..., None]
 ) -> None:
-    if real_token:
-        completion = publish_token(server)
-        metadata = {**metadata, "assets": {"jwt": completion, "config": config}}
-    parts = [("metadata", None, None, json.dumps(metadata).encode())]
-    parts += [
-        (m, m, "application/javascript+module", b"export default {}") for m in modules if _encodable(m) and m
-    ]
-    ctype, body = multipart(parts)
-    with api(server) as c:
-        r = c.put(f"/accounts/{ACCOUNT}/workers/scripts/gen", content=body, headers={"Content-Type": ctype})
-    _is_answer(r)
-    if r.status_code == 200:  # whatever was accepted, its previews answer without a 500
-        for path in ("/", "/g/a.txt", "/g/", "/missing", "/g/a.txt/"):
-            p = httpx.get(f"{server.origin}{path}", headers={"Host": "gen.localhost"})
-            assert p.status_code < 500, (metadata, path, p.text)
+    tried("attacks", "hypothesis-generated deploy metadata", EXAMPLES.max_examples)
+    completion = publish_token(server)
+    web = httpx.Client(base_url=server.origin, headers={"Host": "gen.localhost"}, timeout=30)
+
+    @EXAMPLES
+    @given(
+        metadata=METADATA,
+        config=CONFIG,
+        real_token=st.booleans(),
+        modules=st.lists(st.text(max_size=12), max_size=2),
+    )
+    def one(metadata: dict[str, Any], config: dict[str, Any], real_token: bool, modules: list[str]) -> None:
+        if real_token:
+            metadata = {**metadata, "assets": {"jwt": completion, "config": config}}
+        parts = [("metadata", None, None, json.dumps(metadata).encode())]
+        parts += [
+            (m, m, "application/javascript+module", b"export default {}")
+            for m in modules
+            if _encodable(m) and m
+        ]
+        ctype, body = multipart(parts)
+        r = client.put(
+            f"/accounts/{ACCOUNT}/workers/scripts/gen", content=body, headers={"Content-Type": ctype}
+        )
+        _is_answer(r)
+        if r.status_code == 200:  # whatever was accepted, its previews answer without a 500
+            for path in ("/", "/g/a.txt", "/g/", "/missing", "/g/a.txt/"):
+                p = web.get(path)
+                assert p.status_code < 500, (metadata, path, p.text)
+
+    with web:
+        one()
 
 
 def publish_token(live: LiveEmulator) -> str:
@@ -754,10 +775,6 @@ def publish_token(live: LiveEmulator) -> str:
         if up.status_code == 201:
             token = up.json()["result"]["jwt"]
     return token
-
-
-def test_generated_deploys_were_tried(tried: Callable[..., None]) -> None:
-    tried("attacks", "hypothesis-generated deploy metadata", EXAMPLES.max_examples)
 
 
 # -- previews never leave the deployed manifest ---------------------------------------------------
