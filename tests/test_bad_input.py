@@ -719,6 +719,8 @@ def test_bad_input_is_refused_with_its_message_and_exit_code(
     proc = sync(live, tmp_path, run)
     assert (proc.returncode, shown(proc.stderr, tmp_path)) == (case.code, case.stderr)
     assert proc.stdout == ""
+    for token in (*TOKENS, "not-the-token", "a.b.c", "X-Evil"):  # no token is ever printed
+        assert token not in proc.stderr
     assert [r["path"] for r in live.app.requests if r["method"] == "PUT"] == []  # no deploy was tried
     assert deployed(live) == []
     if case.code < 6:  # refused before the server was asked anything
