@@ -26,7 +26,7 @@ from .hashing import CHUNK, HashScheme, stream_into
 from .ignore import ROOT_CONFIG_FILES, IgnoreRules
 from .limits import FREE_PLAN_FILES, MAX_FILE_SIZE, check_count, check_sizes
 from .manifest import Entry, Manifest
-from .scan import ScannedFile, check_root, scan
+from .scan import ScannedFile, check_path, check_root, scan
 
 Warn = Callable[[str], None]
 ATTEMPTS = 3  # reads of a file that keeps changing under us before giving up
@@ -482,10 +482,16 @@ class Builder:
             except FileNotFoundError:
                 continue
             except OSError as exc:
-                raise UnreadablePath(f"{abspath}: cannot be read ({exc.strerror}).", abspath) from None
+                raise UnreadablePath(
+                    f"{abspath}: cannot be read ({exc.strerror}). Fix its permissions or add it to "
+                    ".assetsignore.",
+                    abspath,
+                ) from None
             if stat_mod.S_ISDIR(st.st_mode):
+                check_path(base + "/", rel, folder=True)
                 files.update((f.path, f) for f in scan(self.root, self.rules, self.warn, under=rel))
             elif stat_mod.S_ISREG(st.st_mode):
+                check_path(base + "/", rel, folder=False)
                 files[key] = ScannedFile(key, abspath, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
         return self._finish(files, t0)
 

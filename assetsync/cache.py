@@ -226,6 +226,13 @@ def cache_file(cache_dir: str, root: str, scheme_key: str) -> str:
     return os.path.join(cache_dir, f"hashes-{name}.bin")
 
 
+def _not_a_folder(folder: str) -> str:
+    """The nearest existing path at or above ``folder``: what stands where a folder should be."""
+    while not os.path.lexists(folder) and os.path.dirname(folder) != folder:
+        folder = os.path.dirname(folder)
+    return folder
+
+
 class HashCache:
     """Cache entries for one folder and scheme, loaded once and saved once per run."""
 
@@ -252,7 +259,11 @@ class HashCache:
         except (FileNotFoundError, NotADirectoryError):
             return Table()  # a first run; a folder that cannot hold a cache is reported on save
         except OSError as exc:
-            self._warn(f"hash cache {path} cannot be read ({exc.strerror}); hashing every file")
+            self._warn(
+                f"hash cache {path} cannot be read ({exc.strerror}); going on without it, hashing "
+                "every file. Use --cache-dir to pick a folder you can read and write, or --no-cache."
+            )
+            self.path = None  # saving would fail the same way: one warning is enough
             return Table()
         try:
             return self._decode(blob)
@@ -299,9 +310,13 @@ class HashCache:
             os.replace(tmp, self.path)
             tmp = None
         except OSError as exc:
+            why = exc.strerror
+            if isinstance(exc, FileExistsError | NotADirectoryError):
+                why = f"{_not_a_folder(folder)} is not a folder"  # clearer than "File exists"
+            path, self.path = self.path, None  # no second try, no second warning (watch mode)
             raise CacheError(
-                f"hash cache not saved to {self.path} ({exc.strerror}); the next run will hash "
-                "every file again. Use --cache-dir to pick a writable folder, or --no-cache."
+                f"hash cache not saved to {path} ({why}); the next run will hash every file "
+                "again. Use --cache-dir to pick a writable folder, or --no-cache."
             ) from None
         finally:
             if tmp is not None:

@@ -60,7 +60,8 @@ def scan_options(fn: F) -> F:
         ),
         click.option(
             "--cache-dir",
-            type=click.Path(file_okay=False),
+            # Not checked here: a cache folder that cannot be used is a warning, never fatal.
+            type=click.Path(readable=False),
             help="Where the hash cache lives [default: the user cache folder].",
         ),
         click.option("--no-cache", is_flag=True, help="Read and hash every file; keep no cache."),
@@ -427,7 +428,9 @@ class Prepared:
     reload: Callable[[], Any]  # SyncOptions again, from the config as it is now
 
 
-def _prepare(p: dict[str, Any], *, dry_run: bool = False, offline: bool = False) -> Prepared:
+def _prepare(
+    p: dict[str, Any], *, dry_run: bool = False, offline: bool = False, allow_empty: bool = False
+) -> Prepared:
     """Flags, then the wrangler config, then defaults: the folder, options and target to use."""
     import datetime as dt
     import json
@@ -435,7 +438,14 @@ def _prepare(p: dict[str, Any], *, dry_run: bool = False, offline: bool = False)
     from .config import load_config, read_modules, read_root_file
     from .engine import SyncOptions
     from .errors import UsageError
-    from .plan import AssetsConfig, WorkerSpec, check_script_name, parse_binding, script_name_from_folder
+    from .plan import (
+        AssetsConfig,
+        WorkerSpec,
+        check_namespace,
+        check_script_name,
+        parse_binding,
+        script_name_from_folder,
+    )
     from .target import resolve_target
 
     def options() -> tuple[str, Any]:
@@ -445,9 +455,18 @@ def _prepare(p: dict[str, Any], *, dry_run: bool = False, offline: bool = False)
             raise UsageError(
                 "which folder? Pass FOLDER, or run where a wrangler config names assets.directory"
             )
-        name = p["name"] or cfg.name or script_name_from_folder(os.path.basename(os.path.abspath(folder)))
-        check_script_name(name)
+        if p["name"]:
+            name = check_script_name(p["name"], "Fix --name.")
+        elif cfg.name:
+            name = check_script_name(cfg.name, f"Fix the name in {cfg.path}, or pass --name.")
+        else:
+            base = os.path.basename(os.path.abspath(folder))
+            name = check_script_name(
+                script_name_from_folder(base), f"It was made from the folder name {base!r}: pass --name."
+            )
         namespace, tenant = p["namespace"], p["tenant"]
+        if namespace is not None:
+            check_namespace(namespace)
         if p["no_salt"] and tenant:
             raise UsageError("--no-salt and --tenant contradict each other")
         if namespace and not tenant and not p["no_salt"] and p["hash_scheme"] == "sha256":
@@ -491,12 +510,15 @@ def _prepare(p: dict[str, Any], *, dry_run: bool = False, offline: bool = False)
             namespace=namespace,
             build=build,
             worker=spec,
-            modules=read_modules(main_file) if main_file else (),
+            modules=read_modules(main_file, "--main" if p["main_file"] else f"{cfg.path}: main")
+            if main_file
+            else (),
             concurrency=p["concurrency"],
             timeout=p["timeout"],
             attempts=p["attempts"],
             dry_run=dry_run,
             offline=offline,
+            allow_empty=allow_empty,
         )
 
     folder, opts = options()
@@ -513,11 +535,24 @@ def _prepare(p: dict[str, Any], *, dry_run: bool = False, offline: bool = False)
 )
 @click.option("--offline", is_flag=True, help="With --dry-run: do not contact the server at all.")
 @click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="Deploy even a folder with no files (it removes every asset of the live site).",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON summary on stdout (and nothing else there)."
 )
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
 @click.option("-v", "--verbose", is_flag=True, help="More detail.")
-def sync(dry_run: bool, offline: bool, as_json: bool, quiet: bool, verbose: bool, **params: Any) -> None:
+def sync(
+    dry_run: bool,
+    offline: bool,
+    allow_empty: bool,
+    as_json: bool,
+    quiet: bool,
+    verbose: bool,
+    **params: Any,
+) -> None:
     """Publish FOLDER: upload what the server lacks, then deploy.
 
     With CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN set it publishes to the API (or the
@@ -533,7 +568,7 @@ def sync(dry_run: bool, offline: bool, as_json: bool, quiet: bool, verbose: bool
 
     if offline and not dry_run:
         raise UsageError("--offline only goes with --dry-run")
-    prepared = _prepare(params, dry_run=dry_run, offline=offline)
+    prepared = _prepare(params, dry_run=dry_run, offline=offline, allow_empty=allow_empty)
     folder, options, target = prepared.folder, prepared.options, prepared.target
     name, namespace = options.script, options.namespace
 

@@ -9,6 +9,7 @@ or log line carries them. Requests are named in errors by method and path.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from .errors import (
 from .retry import parse_retry_after
 
 MAX_ANSWER = 16 << 20  # an API answer larger than this is not one the protocol allows
+BASE_URL_SETTINGS = "--api-base, CLOUDFLARE_API_BASE_URL"
+NO_ROUTE = 7003  # "Could not route to ..., perhaps your object identifier is invalid?": a wrong account id
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,11 @@ def script_path(account: str, script: str, namespace: str | None) -> str:
     if namespace:
         return f"/accounts/{account}/workers/dispatch/namespaces/{namespace}/scripts/{script}"
     return f"/accounts/{account}/workers/scripts/{script}"
+
+
+def session_path(account: str, script: str, namespace: str | None) -> str:
+    """The path that opens an asset upload session for the script."""
+    return script_path(account, script, namespace) + "/assets-upload-session"
 
 
 class ApiClient:
@@ -116,7 +124,7 @@ class ApiClient:
             req = self._http.build_request(method, path, headers=headers, **kw)
             response = await self._http.send(req, stream=True)
             try:
-                raw = await _read_capped(response, request)
+                raw = await _read_capped(response, request, what)
             finally:
                 await response.aclose()
         except ApiError:
@@ -139,7 +147,7 @@ class ApiClient:
 
     async def open_session(self, script: str, namespace: str | None, manifest_json: str) -> UploadSession:
         """POST the manifest; the server answers which hashes it lacks, in buckets."""
-        path = script_path(self.account_id, script, namespace) + "/assets-upload-session"
+        path = session_path(self.account_id, script, namespace)
         _, result = await self._send(
             "POST",
             path,
@@ -148,11 +156,16 @@ class ApiClient:
             headers={"Content-Type": "application/json"},
         )
         request = f"POST {path}"
-        if not isinstance(result, dict) or not isinstance(result.get("jwt"), str) or not result["jwt"]:
+        if not isinstance(result, dict) or not _token_like(result.get("jwt")):
+            if not isinstance(result, dict):
+                problem = f"result: {_short(result)}"
+            elif "jwt" not in result:
+                problem = "the result has no 'jwt'"
+            else:
+                problem = "its 'jwt' is not a token"  # and is not shown: tokens never are
             raise ProtocolError(
-                "opening the upload session: the server answered without an upload token "
-                f"(result: {_short(result)}) on {request}. This is usually a passing fault on "
-                "the server's side: run again.",
+                f"opening the upload session: the server answered without an upload token ({problem}) "
+                f"on {request}. This is usually a passing fault on the server's side: run again.",
                 request=request,
             )
         buckets = result.get("buckets") or []
@@ -176,7 +189,13 @@ class ApiClient:
             content=body,
             headers={"Content-Type": body.content_type, "Content-Length": str(body.length)},
         )
-        if isinstance(result, dict) and isinstance(result.get("jwt"), str) and result["jwt"]:
+        if isinstance(result, dict) and result.get("jwt"):
+            if not _token_like(result["jwt"]):
+                raise ProtocolError(
+                    f"uploading: the completion token in the answer is not a token on POST {path}.",
+                    status=status,
+                    request=f"POST {path}",
+                )
             return str(result["jwt"])
         return None
 
@@ -240,23 +259,45 @@ class ApiClient:
         await self._send("DELETE", script_path(self.account_id, script, namespace), what=f"deleting {script}")
 
 
-async def _read_capped(response: httpx.Response, request: str) -> bytes:
+async def _read_capped(response: httpx.Response, request: str, what: str) -> bytes:
+    """The answer's body, refused once it is bigger than any API answer can be.
+
+    The refusal carries the HTTP status, so a 2xx with a giant body counts as the protocol
+    breach it is and is not retried like a dropped connection.
+    """
+
+    def too_big() -> ProtocolError:
+        return ProtocolError(
+            f"{what}: the answer to {request} is over {MAX_ANSWER >> 20} MiB (HTTP {response.status_code}), "
+            f"which no API answer is. Is the API base URL ({BASE_URL_SETTINGS}) right?",
+            status=response.status_code,
+            request=request,
+        )
+
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_ANSWER and "content-encoding" not in response.headers:
+        raise too_big()
     body = bytearray()
     async for chunk in response.aiter_bytes():  # decoded; capped after decoding, so no bomb gets by
         body += chunk
         if len(body) > MAX_ANSWER:
-            raise ProtocolError(
-                f"the answer to {request} is over {MAX_ANSWER >> 20} MiB: not an API answer.", request=request
-            )
+            raise too_big()
     return bytes(body)
 
 
 def _parse(raw: bytes) -> dict[str, Any] | None:
     try:
         value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nested past the parser's depth
         return None
     return value if isinstance(value, dict) else None
+
+
+_TOKEN = re.compile(r"[\x21-\x7e]{1,8192}")  # what may follow "Bearer " in a header
+
+
+def _token_like(value: Any) -> bool:
+    return isinstance(value, str) and _TOKEN.fullmatch(value) is not None
 
 
 def _short(value: Any, limit: int = 200) -> str:
@@ -280,10 +321,11 @@ def _error(
 ) -> ApiError:
     code, message = None, ""
     if envelope is not None:
-        errors = envelope.get("errors") or []
-        if errors and isinstance(errors[0], dict):
-            code = errors[0].get("code")
-            message = str(errors[0].get("message", ""))
+        errors = envelope.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            given = errors[0].get("code")
+            code = given if isinstance(given, int) and not isinstance(given, bool) else None
+            message = _short(errors[0].get("message", ""), 300)
     retry_after = parse_retry_after(headers.get("retry-after"), time.time())
     detail = (
         f"HTTP {status}"
@@ -296,10 +338,16 @@ def _error(
         text = f"{what}: the server answered {kind} (HTTP {status}) on {request}"
         if status >= 500 or status in (408, 429):
             return (RateLimited if status == 429 else ServerError)(text + ". Retrying later may help.", **kw)
-        return ProtocolError(text + ": is the API base URL right?", **kw)
+        return ProtocolError(f"{text}. Is the API base URL ({BASE_URL_SETTINGS}) right?", **kw)
     if 200 <= status < 300:
         return ProtocolError(
             f"{what}: the server reported failure with HTTP {status} ({detail}) on {request}.", **kw
+        )
+    if status == 404 and code == NO_ROUTE:
+        return AuthError(
+            f"{what}: {detail} on {request}. The API cannot route this request, which usually means "
+            "a wrong account id: check CLOUDFLARE_ACCOUNT_ID (or --account-id) and the API base URL.",
+            **kw,
         )
     if status in (401, 403):
         return AuthError(

@@ -443,7 +443,8 @@ class _Source:
             if line is not None:
                 break
         where = self.path if line is None else f"{self.path}, line {line}"
-        raise ConfigError(f"{where}: {_dotted(key)} {problem}. {fix}")
+        end = "" if fix.endswith(".") else "."
+        raise ConfigError(f"{where}: {_dotted(key)} {problem}. {fix}{end}")
 
     def table_word(self) -> str:
         return "a table" if self.fmt == "toml" else "an object"
@@ -489,7 +490,8 @@ def _opt_string(src: _Source, table: Mapping[str, object], key: _Path, *, empty_
     if value is None:
         return None
     if not isinstance(value, str):
-        src.fail(key, f"is {_describe(value, src.fmt)}, but must be a string", "Put the value in quotes")
+        fix = "Write one string instead" if isinstance(value, list | dict) else "Put the value in quotes"
+        src.fail(key, f"is {_describe(value, src.fmt)}, but must be a string", fix)
     if not value and not empty_ok:
         src.fail(key, "is empty", "Give it a value, or remove the key")
     return value
@@ -669,12 +671,23 @@ def read_root_file(folder: str, name: str) -> str | None:
     ``_redirects``), or None when there is none."""
     path = os.path.join(folder, name)
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except FileNotFoundError:
+        with open(path, "rb") as f:
+            data = f.read()
+    except (FileNotFoundError, NotADirectoryError):
         return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} cannot be read as UTF-8 text ({exc}).") from None
+    except IsADirectoryError:
+        raise ConfigError(
+            f"{path} is a folder, but {name} at the root of the site configures the deployment and "
+            "must be a text file. Rename the folder."
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}. Check its permissions.") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{path}, line {line}: not valid UTF-8 text. Save the file as UTF-8.") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")  # as text-mode reading gave it
 
 
 MODULE_TYPES = {
@@ -684,13 +697,19 @@ MODULE_TYPES = {
 }
 
 
-def read_modules(main_file: str) -> tuple[Module, ...]:
-    """The Worker's main module and the modules beside it (not bundled: deploy what is there)."""
+def read_modules(main_file: str, source: str = "--main") -> tuple[Module, ...]:
+    """The Worker's main module and the modules beside it (not bundled: deploy what is there).
+
+    ``source`` says where ``main_file`` came from (the flag, or the config file's ``main``).
+    """
     from .client import Module
 
     folder = os.path.dirname(os.path.abspath(main_file))
     if not os.path.isfile(main_file):
-        raise ConfigError(f"--main {main_file}: no such file.")
+        raise ConfigError(
+            f"{source} {main_file}: no such file. Pass the Worker's entry module (a .js or .mjs file), "
+            "or leave it out for an assets-only deploy."
+        )
     mods = []
     for name in sorted(os.listdir(folder)):
         ext = os.path.splitext(name)[1]

@@ -22,8 +22,8 @@ from typing import Any
 
 from .body import FileChanged, MultipartBody
 from .build import BuildOptions, BuildResult, build
-from .client import ApiClient, Module, UploadSession
-from .errors import ApiError, FilesChanging, NetworkError, ServerError
+from .client import ApiClient, Module, UploadSession, session_path
+from .errors import ApiError, FilesChanging, NetworkError, NothingToPublish, ServerError
 from .events import Built, Deployed, Event, Restarting, Retrying, SessionOpened, SyncReport, Uploaded
 from .plan import Request, WorkerSpec, deploy_metadata, plan_uploads
 from .retry import Backoff, Concurrency, Verdict, classify
@@ -53,6 +53,7 @@ class SyncOptions:
     min_rate: float = 1 << 20  # bytes/s an upload must at least reach, for its overall deadline
     dry_run: bool = False
     offline: bool = False  # with dry_run: do not even ask the server
+    allow_empty: bool = False  # deploy a folder with no files (it empties the live site)
     backoff: Backoff = field(default_factory=Backoff)
 
 
@@ -257,6 +258,13 @@ class Syncer:
         """Build the manifest of the folder, then :meth:`publish` it."""
         t0 = time.perf_counter()
         result = self._build()
+        if not len(result.manifest) and not self.o.allow_empty:
+            raise NothingToPublish(
+                f"{self.root}: no files to publish (the folder is empty, or everything in it is "
+                f"ignored). Deploying it would remove every asset of {self.o.script}: build the site "
+                "first, or pass the folder that holds it (--allow-empty deploys it anyway).",
+                self.root,
+            )
         if self.o.dry_run and self.o.offline:
             self.report.durations["total"] = time.perf_counter() - t0
             return self.report
@@ -286,7 +294,12 @@ class Syncer:
             session = await self._open(result.manifest.to_json())
             t_up = time.perf_counter()
             wanted = {h for bucket in session.buckets for h in bucket}
-            requests = plan_uploads(session.buckets, result.manifest, result.sources(wanted))
+            requests = plan_uploads(
+                session.buckets,
+                result.manifest,
+                result.sources(wanted),
+                request=f"POST {session_path(self.client.account_id, self.o.script, self.o.namespace)}",
+            )
             missing = sum(len(r.parts) for r in requests)
             missing_bytes = sum(r.raw_bytes for r in requests)
             if attempt == 0:

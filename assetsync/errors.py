@@ -5,6 +5,7 @@
     ├── ConfigError                exit 3  a config file or .assetsignore that cannot be used
     ├── ScanError                  exit 4  the folder cannot be read as a site
     │   ├── SourceNotFound                 the folder is missing or is not a folder
+    │   ├── NothingToPublish               the folder holds no file to publish (sync refuses it)
     │   └── UnreadablePath                 broken symlink, loop, permission, bad name, file changing
     ├── LimitError                 exit 5  the site breaks a platform limit
     │   ├── FileTooLarge                   files over 25 MiB (all of them are listed)
@@ -58,6 +59,10 @@ class ScanError(AssetsyncError):
 
 class SourceNotFound(ScanError):
     """The folder to publish does not exist or is not a folder."""
+
+
+class NothingToPublish(ScanError):
+    """The folder holds no asset: deploying it would empty the live site."""
 
 
 class UnreadablePath(ScanError):
@@ -114,7 +119,7 @@ class ApiError(AssetsyncError):
     def gave_up(self, attempts: int) -> ApiError:
         """The same failure, saying that retrying it ``attempts`` times did not help."""
         return type(self)(
-            f"{self} Gave up after {attempts} attempts.",
+            f"{self} Gave up after {attempts} attempt{'s' if attempts != 1 else ''}.",
             status=self.status,
             code=self.code,
             request=self.request,
@@ -179,7 +184,7 @@ EXIT_CODES: dict[int, str] = {
     1: "unexpected failure",
     2: "usage error (bad or conflicting options)",
     3: "configuration error (.assetsignore, config file)",
-    4: "the folder or a file in it cannot be read",
+    4: "the folder or a file in it cannot be read, or it holds nothing to publish",
     5: "a platform limit is exceeded (file size, file count)",
     6: "authentication refused (API token missing, wrong, expired, or without access)",
     7: "the API failed (network, server errors, rate limits, malformed answers) after retries",

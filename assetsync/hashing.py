@@ -91,7 +91,10 @@ class HashScheme:
         if self.name not in SCHEMES:
             raise UsageError(f"unknown hash scheme {self.name!r}: choose one of {', '.join(SCHEMES)}")
         if "\0" in self.salt:
-            raise UsageError("the tenant id (hash salt) must not contain a NUL character")
+            raise UsageError(
+                f"the tenant id {self.salt!r} holds a NUL character, which the hash framing uses as its "
+                "separator (two tenants could then forge each other's hashes). Use a tenant id without NUL."
+            )
         if self.name == "wrangler":
             if self.salt:
                 raise UsageError(

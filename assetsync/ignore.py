@@ -30,19 +30,25 @@ IGNORE_FILE = ".assetsignore"
 
 
 def _compile(lines: Sequence[str], source: str) -> pathspec.GitIgnoreSpec:
+    """The compiled patterns; a :class:`ConfigError` naming the culprit (its line in the ignore
+    file, or the ``--ignore`` option) when one does not parse."""
     import pathspec
 
     try:
         return pathspec.GitIgnoreSpec.from_lines(lines)
     except Exception as exc:
-        # Find the culprit so the message can point at its line.
+        # Find the culprit so the message can point at it.
         for number, line in enumerate(lines, 1):
             try:
                 pathspec.GitIgnoreSpec.from_lines([line])
             except Exception:
+                if source == "--ignore":
+                    raise ConfigError(
+                        f"--ignore {line!r}: invalid pattern (.gitignore syntax). Fix or drop that option."
+                    ) from None
                 raise ConfigError(
-                    f"{source}, line {number}: invalid pattern {line!r} ({exc}). "
-                    "Fix or remove that line (patterns use .gitignore syntax)."
+                    f"{source}, line {number}: invalid pattern {line!r} (.gitignore syntax). "
+                    "Fix or remove that line."
                 ) from None
         raise ConfigError(f"{source}: cannot parse the ignore patterns ({exc})") from None
 
@@ -58,8 +64,9 @@ def read_ignore_file(path: str) -> list[str]:
         raise ConfigError(f"cannot read {path}: {exc.strerror}. Check its permissions.") from None
     try:
         text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path} is not valid UTF-8 text. Save it as UTF-8.") from None
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{path}, line {line}: not valid UTF-8 text. Save the file as UTF-8.") from None
     return text.splitlines()
 
 

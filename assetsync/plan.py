@@ -6,7 +6,8 @@
 - :func:`deploy_metadata` builds the script metadata of PROTOCOL.md section 4.3: a Worker's
   (main module, bindings, assets) or the assets-only form (only ``assets``,
   ``compatibility_date`` and ``compatibility_flags``).
-- :func:`check_script_name` and :func:`script_name_from_folder` apply Workers' naming rules.
+- :func:`check_script_name`, :func:`check_namespace` and :func:`script_name_from_folder` apply
+  Workers' naming rules.
 """
 
 from __future__ import annotations
@@ -25,19 +26,39 @@ HTML_HANDLING = ("auto-trailing-slash", "force-trailing-slash", "drop-trailing-s
 NOT_FOUND_HANDLING = ("none", "404-page", "single-page-application")
 
 
-def check_script_name(name: str) -> str:
+def check_script_name(name: str, fix: str = "Pass a valid one with --name.") -> str:
+    """``name`` if Workers accepts it as a script name; else a :class:`UsageError` ending in ``fix``
+    (what to change, which depends on where the name came from)."""
     if not SCRIPT_NAME_RE.fullmatch(name):
         raise UsageError(
             f"{name!r} is not a valid Worker name: use 1-63 lowercase letters, digits, '-' or '_', "
-            "starting and ending with a letter or digit (pass --name)"
+            f"starting and ending with a letter or digit. {fix}"
         )
     return name
+
+
+URL_SAFE_RE = re.compile(r"[A-Za-z0-9._~-]{1,255}")
+
+
+def check_namespace(namespace: str) -> str:
+    """``namespace`` if it can be a dispatch namespace in a URL path; else a :class:`UsageError`."""
+    if not URL_SAFE_RE.fullmatch(namespace) or namespace in (".", ".."):
+        raise UsageError(
+            f"--namespace {namespace!r} is not a dispatch namespace name: use letters, digits, '-' "
+            "and '_' (the name shown by `wrangler dispatch-namespace list`)."
+        )
+    return namespace
 
 
 def script_name_from_folder(folder_name: str) -> str:
     """A valid Worker name from a folder name: lower-cased, other characters as '-'."""
     slug = re.sub(r"[^a-z0-9_-]+", "-", folder_name.lower()).strip("-_")[:63].strip("-_")
     return slug
+
+
+def _shown(digest: str) -> str:
+    """A hash from the server, quoted and cut short: it may be anything."""
+    return repr(digest if len(digest) <= 64 else digest[:64] + "...")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +77,15 @@ def plan_uploads(
     manifest: Manifest,
     source: Mapping[str, tuple[str, str, int, int, int, bytes]],
     max_request_bytes: int = 40 << 20,
+    request: str = "the upload session request",
 ) -> list[Request]:
     """Upload requests for the server's ``buckets``.
 
     ``source`` maps each hash to ``(manifest key, abspath, size, mtime_ns, ctime_ns, xxh3_128
     fingerprint)``, what :meth:`~assetsync.build.BuildResult.sources` gives. A hash the
     manifest does not hold means the server and we disagree on what is being deployed: that is
-    a :class:`ProtocolError`, never a guess. A hash listed twice is sent once.
+    a :class:`ProtocolError` naming ``request`` (the session request that answered the buckets),
+    never a guess. A hash listed twice is sent once.
     """
     seen: set[str] = set()
     out: list[Request] = []
@@ -76,9 +99,11 @@ def plan_uploads(
             src = source.get(digest)
             if src is None:
                 raise ProtocolError(
-                    f"the upload session asked for {digest}, which is not in the manifest we sent. "
-                    "The server and assetsync disagree on the deployment: run again, and report it "
-                    "if it persists."
+                    f"opening the upload session: the answer to {request} asks for {_shown(digest)}, "
+                    "which is not a hash of the manifest sent. The server and assetsync disagree on "
+                    "what is being deployed, so nothing was uploaded or deployed: run again, and "
+                    "report it to the server's operators if it persists.",
+                    request=request,
                 )
             path, abspath, n, mtime_ns, ctime_ns, fingerprint = src
             if parts and size + n > max_request_bytes:

@@ -49,6 +49,34 @@ def _utf8(name: str) -> bool:
     return True
 
 
+def check_name(name: str, path: str, folder: bool) -> None:
+    """Raise :class:`UnreadablePath` when ``name`` (one component of ``path``) cannot be part of
+    a URL path: bytes that are not UTF-8, or a control character (a newline, a tab...)."""
+    if not name.isascii() and not _utf8(name):
+        raise UnreadablePath(
+            f"{_display(path)}: the name is not valid UTF-8, so it cannot be a URL path. "
+            "Rename it, or add it to .assetsignore.",
+            path,
+        )
+    bad = _BAD_CHAR(name)
+    if bad is not None:
+        raise UnreadablePath(
+            f"{_display(path)!r}: the {'folder' if folder else 'file'} name contains the control "
+            f"character {bad.group()!r}, which no URL can request. Rename it, or add it to .assetsignore.",
+            path,
+        )
+
+
+def check_path(base: str, rel: str, folder: bool) -> None:
+    """:func:`check_name` for every component of ``rel``, a ``/``-separated path under ``base``
+    (which ends in ``/``); ``folder`` says whether the last component is a folder."""
+    if rel.isascii() and _BAD_CHAR(rel) is None:
+        return
+    parts = rel.split("/")
+    for i, part in enumerate(parts):
+        check_name(part, base + "/".join(parts[: i + 1]), folder or i < len(parts) - 1)
+
+
 def check_root(root: str) -> str:
     """The absolute path of ``root`` after checking it is a readable folder."""
     try:
@@ -111,20 +139,18 @@ def scan(root: str, rules: IgnoreRules, warn: Warn, under: str = "") -> list[Sca
                     rel = prefix + name
                     if not prefix and name in ROOT_CONFIG_FILES:
                         continue
-                    if not name.isascii() and not _utf8(name):
-                        raise UnreadablePath(
-                            f"{_display(base + rel)}: the name is not valid UTF-8, so it cannot be a "
-                            "URL path. Rename it (or add it to .assetsignore).",
-                            base + rel,
-                        )
                     try:
                         st = entry.stat()
                     except OSError as exc:
+                        if skip_file(rel, name) or skip_dir(rel, name):
+                            continue  # an ignored broken link or loop is no one's concern
                         raise _stat_error(base + rel, fd, name, exc) from None
                     mode = st.st_mode
                     if stat_mod.S_ISDIR(mode):
                         if skip_dir(rel, name):
                             continue
+                        if not name.isascii() or _BAD_CHAR(name) is not None:
+                            check_name(name, base + rel, folder=True)
                         ident = (st.st_dev, st.st_ino)
                         if ident in above:
                             raise UnreadablePath(
@@ -136,12 +162,8 @@ def scan(root: str, rules: IgnoreRules, warn: Warn, under: str = "") -> list[Sca
                     elif stat_mod.S_ISREG(mode):
                         if skip_file(rel, name):
                             continue
-                        if (bad := _BAD_CHAR(name)) is not None:
-                            raise UnreadablePath(
-                                f"{_display(base + rel)!r}: the name contains the control character "
-                                f"{bad.group()!r}, which no URL can request. Rename the file.",
-                                base + rel,
-                            )
+                        if not name.isascii() or _BAD_CHAR(name) is not None:
+                            check_name(name, base + rel, folder=False)
                         append(
                             new(
                                 ScannedFile,

@@ -8,6 +8,7 @@ previews what was synced.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from .errors import UsageError
 
 DEFAULT_API = "https://api.cloudflare.com/client/v4"
 LOCAL_ACCOUNT = "local"
+ACCOUNT_ID_RE = re.compile(r"[A-Za-z0-9._~-]{1,255}")  # what fits in a URL path segment as it is
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,12 @@ def resolve_target(
     api_token = api_token or env.get("CLOUDFLARE_API_TOKEN") or None
     api_base = api_base or env.get("CLOUDFLARE_API_BASE_URL") or None
     if account_id and api_token:
+        if not ACCOUNT_ID_RE.fullmatch(account_id) or account_id in (".", ".."):
+            raise UsageError(
+                f"account id {account_id!r} (CLOUDFLARE_ACCOUNT_ID or --account-id) cannot be part of "
+                "an API path: a Cloudflare account id is 32 hex digits, shown on the dashboard's "
+                "Workers overview."
+            )
         return Target("api", api_base or DEFAULT_API, account_id, api_token)
     if account_id or api_token or api_base:
         missing = [

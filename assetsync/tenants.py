@@ -161,7 +161,7 @@ def tenant_options(tenant: Tenant, template: SyncOptions, *, salt: bool = True) 
     main_module = spec.main_module
     if cfg.main:
         main_module = os.path.basename(cfg.main)
-        modules = read_modules(cfg.main)
+        modules = read_modules(cfg.main, f"{cfg.path}: main")
         if _inside(cfg.main, folder):
             raise ConfigError(
                 f"{cfg.path}: main = {cfg.main!r} lies inside the asset folder {folder}, so the Worker's "

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +34,17 @@ def backdate(root: Path, when: int = PAST) -> None:
 
 
 def run_cli(
-    *args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None, **kw: Any
+    *args: str,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    prefix: Sequence[str] = (),
+    **kw: Any,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m assetsync ARGS`` and capture its output as text."""
+    """Run ``python -m assetsync ARGS`` and capture its output as text; ``prefix`` is a command
+    that runs it (``setpriv ...`` to drop capabilities, say)."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "assetsync", *args],
+        [*prefix, sys.executable, "-m", "assetsync", *args],
         cwd=cwd,
         env=full_env,
         capture_output=True,

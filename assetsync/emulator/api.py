@@ -58,10 +58,24 @@ class Limits:
     max_upload_body: int = 128 * 1024 * 1024
     max_json_body: int = 64 * 1024 * 1024
     max_script_body: int = 64 * 1024 * 1024
+    # Cloudflare's request limits (Workers docs, "Request limits"): a 16 KB URL, request headers
+    # of 32 KB in all and 16 KB each.
+    max_url: int = 16 * 1024
+    max_headers: int = 32 * 1024
+    max_header: int = 16 * 1024
 
 
 def iso(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _utf8(text: str) -> bool:
+    """False for text holding lone surrogates (JSON's \\ud800 escapes allow them; UTF-8 does not)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_script_name(name: str) -> None:
@@ -93,10 +107,17 @@ async def _read_json_raw(request: Request, cap: int) -> tuple[Any, bytes]:
         body += chunk
         if len(body) > cap:
             raise ApiError(413, 10027, f"request body is over the {cap:,}-byte limit")
+    return _json(bytes(body), "the request body"), bytes(body)
+
+
+def _json(raw: bytes, what: str) -> Any:
+    """``raw`` parsed as JSON, or a 400 that says why not (nesting past the parser's depth too)."""
     try:
-        return json.loads(body), bytes(body)
+        return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, BAD_REQUEST, f"the request body is not valid JSON ({exc})") from None
+        raise ApiError(400, BAD_REQUEST, f"{what} is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ApiError(400, BAD_REQUEST, f"{what} is nested too deeply to be read as JSON") from None
 
 
 class Api:
@@ -138,6 +159,7 @@ class Api:
                 digest = size = None
             if (
                 path[:1] != "/"
+                or (not path.isascii() and not _utf8(path))
                 or type(digest) is not str
                 or type(size) is not int
                 or not 0 <= size <= limit
@@ -155,7 +177,13 @@ class Api:
     def _manifest_error(self, path: str, entry: Any) -> None:
         """Raise the 400 that says what is wrong with one manifest entry."""
         if not path.startswith("/") or "\0" in path:
-            raise ApiError(400, BAD_REQUEST, f"Invalid manifest: path {path!r} must start with '/'")
+            raise ApiError(
+                400, BAD_REQUEST, f"Invalid manifest: path {path!r} must start with '/' and hold no NUL"
+            )
+        if not _utf8(path):
+            raise ApiError(
+                400, BAD_REQUEST, f"Invalid manifest: path {path!r} is not valid Unicode (a lone surrogate)"
+            )
         if not isinstance(entry, dict):
             raise ApiError(400, BAD_REQUEST, f"Invalid manifest: entry for {path!r} is not an object")
         digest, size = entry.get("hash"), entry.get("size")
@@ -250,10 +278,7 @@ class Api:
             meta_parts = [p for p in parts if p.name == "metadata"]
             if len(meta_parts) != 1:
                 raise ApiError(400, BAD_REQUEST, "expected exactly one 'metadata' part in the script upload")
-            try:
-                metadata = json.loads(bytes(meta_parts[0].body))
-            except ValueError as exc:
-                raise ApiError(400, BAD_REQUEST, f"the 'metadata' part is not valid JSON ({exc})") from None
+            metadata = _json(bytes(meta_parts[0].body), "the 'metadata' part")
             modules = [
                 (p.filename or p.name, p.content_type or "application/javascript+module", bytes(p.body))
                 for p in parts
@@ -261,7 +286,13 @@ class Api:
             ]
         if not isinstance(metadata, dict):
             raise ApiError(400, BAD_REQUEST, "the script metadata must be a JSON object")
+        names = [m[0] for m in modules]
+        if len(set(names)) != len(names):
+            twice = next(n for n in names if names.count(n) > 1)
+            raise ApiError(400, BAD_REQUEST, f"the module {twice!r} is uploaded twice: send each module once")
         main = metadata.get("main_module") or metadata.get("body_part")
+        if main is not None and not isinstance(main, str):
+            raise ApiError(400, BAD_REQUEST, "main_module must be the name of a module part (a string)")
         if main is not None and main not in {m[0] for m in modules}:
             raise ApiError(400, BAD_REQUEST, f"main_module {main!r} is not among the uploaded module parts")
         date = metadata.get("compatibility_date")
@@ -293,6 +324,16 @@ class Api:
                 400,
                 BAD_REQUEST,
                 f"assets.config.not_found_handling must be one of {', '.join(NOT_FOUND_HANDLING)}",
+            )
+        for key in ("_redirects", "_headers"):
+            if not isinstance(config.get(key, ""), str):
+                raise ApiError(400, BAD_REQUEST, f"assets.config.{key} must be the text of the {key} file")
+        rwf = config.get("run_worker_first", False)
+        if not (isinstance(rwf, bool) or (isinstance(rwf, list) and all(isinstance(r, str) for r in rwf))):
+            raise ApiError(
+                400,
+                BAD_REQUEST,
+                "assets.config.run_worker_first must be true, false or a list of route patterns",
             )
         if assets.get("jwt"):
             grant = self.tokens.verify(str(assets["jwt"]), COMPLETION)
@@ -367,9 +408,22 @@ class Api:
         script = request.path_params["script"]
         body = await _read_json(request, self.limits.max_json_body)
         versions = body.get("versions") if isinstance(body, dict) else None
-        if not isinstance(versions, list) or not versions:
-            raise ApiError(400, BAD_REQUEST, "a deployment needs versions: [{version_id, percentage}]")
-        chosen = max(versions, key=lambda v: v.get("percentage", 0) if isinstance(v, dict) else 0)
+        if (
+            not isinstance(versions, list)
+            or not versions
+            or not all(
+                isinstance(v, dict)
+                and isinstance(v.get("version_id"), str)
+                and type(v.get("percentage", 0)) in (int, float)
+                for v in versions
+            )
+        ):
+            raise ApiError(
+                400,
+                BAD_REQUEST,
+                "a deployment needs versions: [{version_id: string, percentage: number}, ...]",
+            )
+        chosen = max(versions, key=lambda v: v.get("percentage", 0))
         version = self.store.version(str(chosen.get("version_id")))
         if version is None or (version.account, version.namespace, version.script) != (account, "", script):
             raise ApiError(404, SCRIPT_NOT_FOUND, f"version {chosen.get('version_id')} of {script} not found")

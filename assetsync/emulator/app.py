@@ -20,7 +20,16 @@ from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
 
 from .api import Api, Limits
-from .envelope import BAD_REQUEST, METHOD_NOT_ALLOWED, NO_ROUTE, UNKNOWN_ERROR, ApiError, error_response
+from .envelope import (
+    BAD_REQUEST,
+    HEADERS_TOO_LARGE,
+    METHOD_NOT_ALLOWED,
+    NO_ROUTE,
+    UNKNOWN_ERROR,
+    URL_TOO_LONG,
+    ApiError,
+    error_response,
+)
 from .livereload import PATH as LIVERELOAD_PATH
 from .livereload import ReloadHub, inject
 from .preview import Preview, preview_target
@@ -76,8 +85,43 @@ class Emulator:
     def _deployed(self, script: str, namespace: str) -> None:
         self.reload.publish(f"{script}.{namespace}" if namespace else script)
 
+    def _oversized(self, scope: Scope) -> ApiError | None:
+        """The 414 or 431 for a request past the platform's URL and header limits, or None."""
+        lim = self.config.limits
+        url = len(scope.get("raw_path") or scope["path"].encode()) + len(scope.get("query_string", b""))
+        if url > lim.max_url:
+            return ApiError(
+                414, URL_TOO_LONG, f"the URL is {url:,} bytes, over the {lim.max_url:,}-byte limit"
+            )
+        total = 0
+        for name, value in scope["headers"]:
+            size = len(name) + len(value)
+            total += size
+            if size > lim.max_header:
+                return ApiError(
+                    431,
+                    HEADERS_TOO_LARGE,
+                    f"the {name.decode('latin-1')[:64]!r} header is {size:,} bytes, over the "
+                    f"{lim.max_header:,}-byte limit for one header",
+                )
+        if total > lim.max_headers:
+            return ApiError(
+                431,
+                HEADERS_TOO_LARGE,
+                f"the request headers are {total:,} bytes, over the {lim.max_headers:,}-byte limit",
+            )
+        return None
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            refused = self._oversized(scope)
+            if refused is not None:
+                if scope["path"].startswith(API_PREFIX + "/"):
+                    response = error_response(refused)
+                else:
+                    response = Response(refused.message.encode(), refused.status, media_type="text/plain")
+                await response(scope, receive, send)
+                return
             if scope["path"] == LIVERELOAD_PATH:
                 await self.reload.response()(scope, receive, send)
                 return

@@ -24,6 +24,10 @@ DISPATCH_SCRIPT_NOT_FOUND = 10092
 NO_ROUTE = 7003
 METHOD_NOT_ALLOWED = 7001
 BODY_TOO_LARGE = 10027
+# Cloudflare's edge answers an over-long URL (414) or oversized headers (431) before the API sees
+# the request, with a page of its own; the emulator answers with an envelope, under codes of its own.
+URL_TOO_LONG = 10028
+HEADERS_TOO_LARGE = 10029
 
 
 class ApiError(Exception):

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from python_multipart.exceptions import MultipartParseError
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
@@ -115,16 +115,16 @@ async def stream_form(request: Request, sink: PartSink, max_body: int) -> int:
         "on_part_data": driver.on_part_data,
         "on_part_end": driver.on_part_end,
     }
-    parser = MultipartParser(boundary_of(request), callbacks, max_header_size=16384)  # type: ignore[arg-type]
     seen = 0
     try:
+        parser = MultipartParser(boundary_of(request), callbacks, max_header_size=16384)  # type: ignore[arg-type]
         async for chunk in request.stream():
             seen += len(chunk)
             if seen > max_body:
                 raise ApiError(413, BODY_TOO_LARGE, f"request body is over the {max_body:,}-byte limit")
             parser.write(chunk)
         parser.finalize()
-    except MultipartParseError as exc:
+    except FormParserError as exc:  # the parser's errors, a boundary over 256 bytes among them
         raise ApiError(400, BAD_REQUEST, f"malformed multipart body: {exc}") from None
     if driver.open:
         raise ApiError(400, BAD_REQUEST, f"malformed multipart body: part {driver.parts + 1} is cut short")

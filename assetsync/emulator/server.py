@@ -8,6 +8,7 @@ import socket
 import sys
 from typing import Any
 
+from ..errors import UsageError
 from .app import API_PREFIX, Emulator
 
 
@@ -19,6 +20,7 @@ def default_data_dir() -> str:
 
 
 def is_loopback(host: str) -> bool:
+    """Whether ``host`` only ever means this machine (an empty host means every address)."""
     if host in ("localhost", ""):
         return host == "localhost"
     try:
@@ -28,6 +30,18 @@ def is_loopback(host: str) -> bool:
             return all(ipaddress.ip_address(a[4][0]).is_loopback for a in socket.getaddrinfo(host, None))
         except OSError:
             return False
+
+
+def bind_warning(host: str) -> str | None:
+    """What to shout before listening on ``host`` where other machines can reach it; None for a
+    loopback address."""
+    if is_loopback(host):
+        return None
+    return (
+        f"WARNING: listening on {host or 'every address'}, which other machines can reach. Anyone "
+        "who can connect sees every deployed site (previews need no token) and can try the API. "
+        "The emulator is a development tool: bind 127.0.0.1 (the default) unless you mean it."
+    )
 
 
 def banner(app: Emulator, host: str, port: int) -> str:
@@ -53,22 +67,30 @@ def banner(app: Emulator, host: str, port: int) -> str:
             + os.path.join(app.config.data_dir, "api-token")
             + ")"
         )
-    if not is_loopback(host):
-        lines.insert(
-            1,
-            f"  WARNING: listening on {host}, which other machines can reach. The emulator is a "
-            "development tool: bind 127.0.0.1 unless you mean it.",
-        )
     return "\n".join(lines)
 
 
 def listen(host: str, port: int) -> socket.socket:
-    """A listening socket; port 0 picks a free one (the banner then shows which)."""
+    """A listening socket; port 0 picks a free one (the banner then shows which).
+
+    Says loudly when ``host`` is reachable from other machines, before binding; an address that
+    cannot be bound is a :class:`~assetsync.errors.UsageError` naming it.
+    """
+    warning = bind_warning(host)
+    if warning is not None:
+        print(warning, file=sys.stderr, flush=True)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        shown = f"[{host}]" if ":" in host else host
+        raise UsageError(
+            f"cannot listen on {shown}:{port} ({exc.strerror or exc}). Pick another --host or --port."
+        ) from None
     sock.set_inheritable(True)
     return sock
 

@@ -1,0 +1,959 @@
+"""Bad input through the real CLI: each case gives its exact message and exit code, deploys nothing.
+
+Every row runs ``assetsync sync`` in a subprocess against an emulator on 127.0.0.1 (with a
+recorder in front, which also plays a misbehaving server where a row needs one) and checks the
+whole of stderr, after the temporary folder's path is replaced by ``<tmp>``. Rows that must not
+fail (a FIFO, a cache that cannot be written) check the warning and what was deployed instead.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import assetsync
+from assetsync.build import Builder, BuildOptions, build
+from assetsync.cache import cache_file
+from assetsync.errors import UnreadablePath, UsageError
+from assetsync.hashing import HashScheme
+
+from .conftest import ACCOUNT
+from .helpers import LiveEmulator, envelope_error, make_tree, run_cli
+
+OTHER = "fedcba9876543210fedcba9876543210"
+SESSION = f"POST /accounts/{ACCOUNT}/workers/scripts/site/assets-upload-session"
+SITE = {"index.html": "<h1>hi</h1>", "css/site.css": "body{}"}
+ROOT = os.geteuid() == 0
+# Root reads and writes anything: drop the capabilities that let it, as an ordinary user lacks them.
+NO_DAC = ("setpriv", "--bounding-set=-dac_override,-dac_read_search") if ROOT else ()
+needs_no_dac = pytest.mark.skipif(
+    ROOT and shutil.which("setpriv") is None, reason="needs setpriv (util-linux) to drop root's capabilities"
+)
+
+
+@dataclass(frozen=True)
+class Run:
+    """How a row runs the CLI: ``sync`` with these arguments, environment and command prefix."""
+
+    args: Sequence[str]
+    env: dict[str, str] = field(default_factory=dict)
+    prefix: Sequence[str] = ()
+    cwd: Path | None = None
+    name: bool = True  # pass --name site
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    what: str  # for the reliability table
+    setup: Callable[[Path, LiveEmulator], Run]
+    code: int
+    stderr: str  # exactly, with <tmp> for the temporary folder
+    marks: Sequence[Any] = ()
+
+
+TOKENS = {"good-token": None, "other-account-token": OTHER}
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One emulator for the refused rows (they deploy nothing, so they cannot disturb each other):
+    it knows a token for every account and one limited to another account."""
+    with LiveEmulator(tmp_path_factory.mktemp("emulator"), record=True, api_tokens=TOKENS) as emu:
+        yield emu
+
+
+@pytest.fixture
+def live(shared: LiveEmulator) -> LiveEmulator:
+    shared.app.requests.clear()
+    shared.app.faults.clear()
+    return shared
+
+
+@pytest.fixture
+def fresh(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """An emulator of its own, for rows that deploy."""
+    with LiveEmulator(tmp_path / "emulator-data", record=True, api_tokens=TOKENS) as emu:
+        yield emu
+
+
+def sync(live: LiveEmulator, tmp: Path, run: Run) -> subprocess.CompletedProcess[str]:
+    env = {
+        "CLOUDFLARE_ACCOUNT_ID": ACCOUNT,
+        "CLOUDFLARE_API_TOKEN": "good-token",
+        "CLOUDFLARE_API_BASE_URL": live.api,
+        "CI": "1",
+        **run.env,
+    }
+    args = ["sync", *run.args, "-q"]
+    if "--cache-dir" not in args and "--no-cache" not in args:
+        args += ["--cache-dir", str(tmp / "cache")]
+    if run.name:
+        args += ["--name", "site"]
+    return run_cli(*args, env=env, prefix=run.prefix, cwd=run.cwd)
+
+
+def shown(text: str, tmp: Path) -> str:
+    return text.replace(str(tmp), "<tmp>")
+
+
+def deployed(live: LiveEmulator) -> list[str]:
+    """What the emulator serves, as (namespace/)script names; and no deploy request reached it."""
+    return [f"{s.namespace}/{s.name}" for s in live.emulator.store.all_live()]
+
+
+def site(tmp: Path, files: dict[str, str | bytes] | None = None) -> Path:
+    return make_tree(tmp / "site", SITE if files is None else files)
+
+
+def fault(live: LiveEmulator, status: int, body: bytes, headers: list[tuple[str, str]] | None = None) -> None:
+    """The next upload-session request gets this answer instead of the emulator's."""
+    live.app.faults.append(("POST", "assets-upload-session", (status, headers or [], body)))
+
+
+def answer(result: Any) -> bytes:
+    return json.dumps({"success": True, "errors": [], "messages": [], "result": result}).encode()
+
+
+# -- the rows -----------------------------------------------------------------------------------
+
+
+def _missing(tmp: Path, live: LiveEmulator) -> Run:
+    return Run([str(tmp / "missing")])
+
+
+def _a_file(tmp: Path, live: LiveEmulator) -> Run:
+    (tmp / "page.html").write_text("<h1>hi</h1>")
+    return Run([str(tmp / "page.html")])
+
+
+def _empty(tmp: Path, live: LiveEmulator) -> Run:
+    (tmp / "site").mkdir()
+    return Run([str(tmp / "site")])
+
+
+def _all_ignored(tmp: Path, live: LiveEmulator) -> Run:
+    return Run(
+        [str(site(tmp, {".DS_Store": "x", "_headers": "", "notes.md": "x", ".assetsignore": "*.md\n"}))]
+    )
+
+
+def _too_large(tmp: Path, live: LiveEmulator) -> Run:
+    root = site(tmp)
+    with open(root / "video.mp4", "wb") as f:
+        f.truncate(26_214_401)  # sparse: one byte over, nothing written
+    return Run([str(root)])
+
+
+def _too_many(tmp: Path, live: LiveEmulator) -> Run:
+    root = site(tmp, {f"img/{i}.png": "" for i in range(4)} | {"index.html": ""})
+    return Run([str(root), "--max-files", "3"])
+
+
+def _broken_link(tmp: Path, live: LiveEmulator) -> Run:
+    root = site(tmp)
+    os.symlink("../nowhere.css", root / "css" / "theme.css")
+    return Run([str(root)])
+
+
+def _loop_to_parent(tmp: Path, live: LiveEmulator) -> Run:
+    root = site(tmp)
+    os.symlink("..", root / "css" / "up")
+    return Run([str(root)])
+
+
+def _self_link(tmp: Path, live: LiveEmulator) -> Run:
+    root = site(tmp)
+    os.symlink("me", root / "me")
+    return Run([str(root)])
+
+
+def _unreadable_file(tmp: Path, live: LiveEmulator) -> Run:
+    root = site(tmp)
+    (root / "css" / "site.css").chmod(0)
+    return Run([str(root)], prefix=NO_DAC)
+
+
+def _unlistable_folder(tmp: Path, live: LiveEmulator) -> Run:
+    root = site(tmp)
+    (root / "css").chmod(0)
+    return Run([str(root)], prefix=NO_DAC)
+
+
+def _not_utf8(tmp: Path, live: LiveEmulator) -> Run:
+    root = site(tmp)
+    with open(os.fsencode(root) + b"/caf\xe9.html", "wb") as f:
+        f.write(b"x")
+    return Run([str(root)])
+
+
+def _newline_file(tmp: Path, live: LiveEmulator) -> Run:
+    return Run([str(site(tmp, {**SITE, "a\nb.html": "x"}))])
+
+
+def _newline_folder(tmp: Path, live: LiveEmulator) -> Run:
+    return Run([str(site(tmp, {**SITE, "old\nposts/index.html": "x"}))])
+
+
+def _bad_ignore_pattern(tmp: Path, live: LiveEmulator) -> Run:
+    return Run([str(site(tmp, {**SITE, ".assetsignore": "*.map\n# drafts\n!\n"}))])
+
+
+def _ignore_not_utf8(tmp: Path, live: LiveEmulator) -> Run:
+    return Run([str(site(tmp, {**SITE, ".assetsignore": b"*.map\ncaf\xe9\n"}))])
+
+
+def _bad_ignore_flag(tmp: Path, live: LiveEmulator) -> Run:
+    return Run([str(site(tmp)), "--ignore", "*.map", "--ignore", "\\"])
+
+
+def _headers_not_utf8(tmp: Path, live: LiveEmulator) -> Run:
+    return Run([str(site(tmp, {**SITE, "_headers": b"/*\n  X-Note: caf\xe9\n"}))])
+
+
+def _redirects_folder(tmp: Path, live: LiveEmulator) -> Run:
+    return Run([str(site(tmp, {**SITE, "_redirects/old": "x"}))])
+
+
+def _bad_name(tmp: Path, live: LiveEmulator) -> Run:
+    return Run([str(site(tmp)), "--name", "My Site"], name=False)
+
+
+def _bad_name_in_config(tmp: Path, live: LiveEmulator) -> Run:
+    project = make_tree(tmp / "project", {"public/index.html": "x"})
+    (project / "wrangler.toml").write_text('name = "My_Site!"\n[assets]\ndirectory = "public"\n')
+    return Run([], cwd=project, name=False)
+
+
+def _nameless_folder(tmp: Path, live: LiveEmulator) -> Run:
+    return Run([str(make_tree(tmp / "___", SITE))], name=False)
+
+
+def _bad_namespace(tmp: Path, live: LiveEmulator) -> Run:
+    return Run([str(site(tmp)), "--namespace", "customers/acme"])
+
+
+def _bad_account(tmp: Path, live: LiveEmulator) -> Run:
+    return Run([str(site(tmp))], env={"CLOUDFLARE_ACCOUNT_ID": "acct/../x"})
+
+
+def _half_credentials(tmp: Path, live: LiveEmulator) -> Run:
+    return Run([str(site(tmp))], env={"CLOUDFLARE_ACCOUNT_ID": ""})
+
+
+def _bad_token(tmp: Path, live: LiveEmulator) -> Run:
+    return Run([str(site(tmp))], env={"CLOUDFLARE_API_TOKEN": "not-the-token"})
+
+
+def _other_account(tmp: Path, live: LiveEmulator) -> Run:
+    return Run([str(site(tmp))], env={"CLOUDFLARE_API_TOKEN": "other-account-token"})
+
+
+def _unknown_account(tmp: Path, live: LiveEmulator) -> Run:
+    message = (
+        f"Could not route to /client/v4/accounts/{ACCOUNT}/workers/scripts/site/assets-upload-session, "
+        "perhaps your object identifier is invalid?"
+    )
+    live.app.faults.append(("POST", "assets-upload-session", envelope_error(404, 7003, message)))
+    return Run([str(site(tmp))])
+
+
+def _not_json(tmp: Path, live: LiveEmulator) -> Run:
+    fault(live, 200, b"hello from a web server", [("content-type", "text/plain")])
+    return Run([str(site(tmp))])
+
+
+def _html_502(tmp: Path, live: LiveEmulator) -> Run:
+    for _ in range(2):
+        fault(live, 502, b"<html><h1>502 Bad Gateway</h1></html>", [("content-type", "text/html")])
+    return Run([str(site(tmp)), "--attempts", "2"])
+
+
+def _huge_answer(tmp: Path, live: LiveEmulator) -> Run:
+    fault(live, 200, b" " * (17 << 20), [("content-type", "application/json")])
+    return Run([str(site(tmp))])
+
+
+def _gzip_bomb(tmp: Path, live: LiveEmulator) -> Run:
+    bomb = gzip.compress(b" " * (17 << 20), 6)  # 17 MiB of blanks in about 17 KiB
+    fault(live, 200, bomb, [("content-type", "application/json"), ("content-encoding", "gzip")])
+    return Run([str(site(tmp))])
+
+
+def _deep_json(tmp: Path, live: LiveEmulator) -> Run:
+    fault(live, 200, b"[" * 200_000 + b"]" * 200_000, [("content-type", "application/json")])
+    return Run([str(site(tmp))])
+
+
+def _errors_not_a_list(tmp: Path, live: LiveEmulator) -> Run:
+    body = json.dumps({"success": False, "errors": {"code": 10021}, "result": None}).encode()
+    fault(live, 400, body, [("content-type", "application/json")])
+    return Run([str(site(tmp))])
+
+
+def _unknown_hash(tmp: Path, live: LiveEmulator) -> Run:
+    fault(
+        live, 200, answer({"jwt": "a.b.c", "buckets": [["f" * 32]]}), [("content-type", "application/json")]
+    )
+    return Run([str(site(tmp))])
+
+
+def _token_with_newline(tmp: Path, live: LiveEmulator) -> Run:
+    for _ in range(2):
+        fault(
+            live,
+            200,
+            answer({"jwt": "a.b\r\nX-Evil: 1", "buckets": [[]]}),
+            [("content-type", "application/json")],
+        )
+    return Run([str(site(tmp)), "--attempts", "2"])
+
+
+def _toml_syntax(tmp: Path, live: LiveEmulator) -> Run:
+    project = make_tree(tmp / "project", {"public/index.html": "x"})
+    (project / "wrangler.toml").write_text('name = "site"\n[assets\ndirectory = "public"\n')
+    return Run([], cwd=project, name=False)
+
+
+def _json_syntax(tmp: Path, live: LiveEmulator) -> Run:
+    project = make_tree(tmp / "project", {"public/index.html": "x"})
+    (project / "wrangler.json").write_text('{\n  "name": "site"\n  "assets": {"directory": "public"}\n}\n')
+    return Run([], cwd=project, name=False)
+
+
+def _config_wrong_type(tmp: Path, live: LiveEmulator) -> Run:
+    project = make_tree(tmp / "project", {"public/index.html": "x"})
+    (project / "wrangler.jsonc").write_text(
+        '{\n  // the site\n  "name": "site",\n  "assets": {"directory": ["public"]}\n}\n'
+    )
+    return Run([], cwd=project, name=False)
+
+
+def _missing_main(tmp: Path, live: LiveEmulator) -> Run:
+    return Run([str(site(tmp)), "--main", str(tmp / "src" / "index.js")])
+
+
+def _bad_binding(tmp: Path, live: LiveEmulator) -> Run:
+    return Run(
+        [
+            str(site(tmp)),
+            "--main",
+            str(make_tree(tmp / "src", {"index.js": ""}) / "index.js"),
+            "--binding",
+            "kv:CACHE",
+        ]
+    )
+
+
+def _bad_main_in_config(tmp: Path, live: LiveEmulator) -> Run:
+    project = make_tree(tmp / "project", {"public/index.html": "x"})
+    (project / "wrangler.toml").write_text(
+        'name = "site"\nmain = "src/worker.js"\n[assets]\ndirectory = "public"\n'
+    )
+    return Run([], cwd=project, name=False)
+
+
+CASES = [
+    Case(
+        "missing-folder",
+        "missing folder",
+        _missing,
+        4,
+        "error: <tmp>/missing: no such folder. Pass the folder that holds your built site.\n",
+    ),
+    Case(
+        "file-not-folder",
+        "a file instead of a folder",
+        _a_file,
+        4,
+        "error: <tmp>/page.html is a file, not a folder. Pass the folder that holds your built site.\n",
+    ),
+    Case(
+        "empty-folder",
+        "empty folder",
+        _empty,
+        4,
+        "error: <tmp>/site: no files to publish (the folder is empty, or everything in it is ignored). "
+        "Deploying it would remove every asset of site: build the site first, or pass the folder that "
+        "holds it (--allow-empty deploys it anyway).\n",
+    ),
+    Case(
+        "all-ignored",
+        "a folder whose every file is ignored",
+        _all_ignored,
+        4,
+        "error: <tmp>/site: no files to publish (the folder is empty, or everything in it is ignored). "
+        "Deploying it would remove every asset of site: build the site first, or pass the folder that "
+        "holds it (--allow-empty deploys it anyway).\n",
+    ),
+    Case(
+        "file-over-25-mib",
+        "file over 25 MiB",
+        _too_large,
+        5,
+        "error: 1 file over the 25.0 MiB (26,214,400 bytes) per-file limit:\n"
+        "  /video.mp4  26,214,401 bytes (25.0 MiB)\n"
+        "Split or compress them, serve them from R2, or add them to .assetsignore.\n",
+    ),
+    Case(
+        "too-many-files",
+        "too many files",
+        _too_many,
+        5,
+        "error: 5 files, over the limit of 3 files per version.\nFolders holding the most files:\n"
+        "  /img/  4 files\nCheck that you passed the built site's folder, exclude what is not an asset "
+        "with .assetsignore or --ignore, or raise --max-files (paid plans allow 100,000).\n",
+    ),
+    Case(
+        "broken-symlink",
+        "broken symlink",
+        _broken_link,
+        4,
+        "error: <tmp>/site/css/theme.css: broken symlink (points to ../nowhere.css, which does not "
+        "exist). Fix or remove the link, or add it to .assetsignore.\n",
+    ),
+    Case(
+        "symlink-loop",
+        "symlink loop (a link to a parent folder)",
+        _loop_to_parent,
+        4,
+        "error: <tmp>/site/css/up: symlink loop (it leads back to a folder that contains it). Remove "
+        "the link or add it to .assetsignore.\n",
+    ),
+    Case(
+        "self-link",
+        "symlink loop (a link to itself)",
+        _self_link,
+        4,
+        "error: <tmp>/site/me: symlink loop. Remove the link or add it to .assetsignore.\n",
+    ),
+    Case(
+        "unreadable-file",
+        "unreadable file",
+        _unreadable_file,
+        4,
+        "error: <tmp>/site/css/site.css: cannot be read (Permission denied). Fix its permissions or add "
+        "it to .assetsignore.\n",
+        [needs_no_dac],
+    ),
+    Case(
+        "unlistable-folder",
+        "unreadable folder",
+        _unlistable_folder,
+        4,
+        "error: <tmp>/site/css: cannot list this folder (Permission denied). Fix its permissions or add "
+        "it to .assetsignore.\n",
+        [needs_no_dac],
+    ),
+    Case(
+        "non-utf8-name",
+        "file name that is not UTF-8",
+        _not_utf8,
+        4,
+        "error: <tmp>/site/caf\\xe9.html: the name is not valid UTF-8, so it cannot be a URL path. "
+        "Rename it, or add it to .assetsignore.\n",
+    ),
+    Case(
+        "newline-in-file-name",
+        "file name with a newline",
+        _newline_file,
+        4,
+        "error: '<tmp>/site/a\\nb.html': the file name contains the control character '\\n', which no "
+        "URL can request. Rename it, or add it to .assetsignore.\n",
+    ),
+    Case(
+        "newline-in-folder-name",
+        "folder name with a newline",
+        _newline_folder,
+        4,
+        "error: '<tmp>/site/old\\nposts': the folder name contains the control character '\\n', which "
+        "no URL can request. Rename it, or add it to .assetsignore.\n",
+    ),
+    Case(
+        "bad-ignore-pattern",
+        "invalid .assetsignore pattern",
+        _bad_ignore_pattern,
+        3,
+        "error: <tmp>/site/.assetsignore, line 3: invalid pattern '!' (.gitignore syntax). Fix or remove "
+        "that line.\n",
+    ),
+    Case(
+        "ignore-file-not-utf8",
+        ".assetsignore that is not UTF-8",
+        _ignore_not_utf8,
+        3,
+        "error: <tmp>/site/.assetsignore, line 2: not valid UTF-8 text. Save the file as UTF-8.\n",
+    ),
+    Case(
+        "bad-ignore-flag",
+        "invalid --ignore pattern",
+        _bad_ignore_flag,
+        3,
+        "error: --ignore '\\\\': invalid pattern (.gitignore syntax). Fix or drop that option.\n",
+    ),
+    Case(
+        "headers-not-utf8",
+        "_headers that is not UTF-8",
+        _headers_not_utf8,
+        3,
+        "error: <tmp>/site/_headers, line 2: not valid UTF-8 text. Save the file as UTF-8.\n",
+    ),
+    Case(
+        "redirects-is-a-folder",
+        "_redirects that is a folder",
+        _redirects_folder,
+        3,
+        "error: <tmp>/site/_redirects is a folder, but _redirects at the root of the site configures "
+        "the deployment and must be a text file. Rename the folder.\n",
+    ),
+    Case(
+        "bad-script-name",
+        "invalid script name (--name)",
+        _bad_name,
+        2,
+        "error: 'My Site' is not a valid Worker name: use 1-63 lowercase letters, digits, '-' or '_', "
+        "starting and ending with a letter or digit. Fix --name.\n",
+    ),
+    Case(
+        "bad-script-name-in-config",
+        "invalid script name (wrangler config)",
+        _bad_name_in_config,
+        2,
+        "error: 'My_Site!' is not a valid Worker name: use 1-63 lowercase letters, digits, '-' or '_', "
+        "starting and ending with a letter or digit. Fix the name in <tmp>/project/wrangler.toml, or "
+        "pass --name.\n",
+    ),
+    Case(
+        "folder-makes-no-name",
+        "invalid script name (from the folder name)",
+        _nameless_folder,
+        2,
+        "error: '' is not a valid Worker name: use 1-63 lowercase letters, digits, '-' or '_', starting "
+        "and ending with a letter or digit. It was made from the folder name '___': pass --name.\n",
+    ),
+    Case(
+        "bad-namespace",
+        "namespace name that breaks the URL",
+        _bad_namespace,
+        2,
+        "error: --namespace 'customers/acme' is not a dispatch namespace name: use letters, digits, '-' "
+        "and '_' (the name shown by `wrangler dispatch-namespace list`).\n",
+    ),
+    Case(
+        "bad-account-id",
+        "account id that breaks the URL",
+        _bad_account,
+        2,
+        "error: account id 'acct/../x' (CLOUDFLARE_ACCOUNT_ID or --account-id) cannot be part of an API "
+        "path: a Cloudflare account id is 32 hex digits, shown on the dashboard's Workers overview.\n",
+    ),
+    Case(
+        "half-credentials",
+        "a token without an account id",
+        _half_credentials,
+        2,
+        "error: incomplete credentials: CLOUDFLARE_ACCOUNT_ID (or --account-id) not set. Give an account "
+        "id and an API token to publish to the API (and an API base URL for a compatible server), or "
+        "none of them to sync into the local emulator.\n",
+    ),
+    Case(
+        "bad-token",
+        "bad token (401)",
+        _bad_token,
+        6,
+        f"error: opening the upload session: HTTP 401, code 10000: Authentication error: invalid API "
+        f"token on {SESSION}. Check CLOUDFLARE_API_TOKEN (it needs the Workers Scripts edit permission) "
+        "and the account id.\n",
+    ),
+    Case(
+        "other-account",
+        "token of another account (403)",
+        _other_account,
+        6,
+        f"error: opening the upload session: HTTP 403, code 10000: Authentication error: this token has "
+        f"no access to that account on {SESSION}. Check CLOUDFLARE_API_TOKEN (it needs the Workers "
+        "Scripts edit permission) and the account id.\n",
+    ),
+    Case(
+        "unknown-account",
+        "unknown account id (404)",
+        _unknown_account,
+        6,
+        f"error: opening the upload session: HTTP 404, code 7003: Could not route to /client/v4"
+        f"{SESSION[5:]}, perhaps your object identifier is invalid? on {SESSION}. The API cannot route "
+        "this request, which usually means a wrong account id: check CLOUDFLARE_ACCOUNT_ID (or "
+        "--account-id) and the API base URL.\n",
+    ),
+    Case(
+        "answer-not-json",
+        "server answering non-JSON",
+        _not_json,
+        7,
+        f"error: opening the upload session: the server answered not JSON (HTTP 200) on {SESSION}. Is "
+        "the API base URL (--api-base, CLOUDFLARE_API_BASE_URL) right?\n",
+    ),
+    Case(
+        "answer-html-502",
+        "server answering an HTML error page",
+        _html_502,
+        7,
+        f"error: opening the upload session: the server answered an HTML page (HTTP 502) on {SESSION}. "
+        "Retrying later may help. Gave up after 2 attempts.\n",
+    ),
+    Case(
+        "answer-huge",
+        "server answering a huge body",
+        _huge_answer,
+        7,
+        f"error: opening the upload session: the answer to {SESSION} is over 16 MiB (HTTP 200), which no "
+        "API answer is. Is the API base URL (--api-base, CLOUDFLARE_API_BASE_URL) right?\n",
+    ),
+    Case(
+        "answer-gzip-bomb",
+        "server answering a gzip bomb",
+        _gzip_bomb,
+        7,
+        f"error: opening the upload session: the answer to {SESSION} is over 16 MiB (HTTP 200), which no "
+        "API answer is. Is the API base URL (--api-base, CLOUDFLARE_API_BASE_URL) right?\n",
+    ),
+    Case(
+        "answer-nested-too-deep",
+        "server answering JSON nested 200,000 deep",
+        _deep_json,
+        7,
+        f"error: opening the upload session: the server answered not JSON (HTTP 200) on {SESSION}. Is "
+        "the API base URL (--api-base, CLOUDFLARE_API_BASE_URL) right?\n",
+    ),
+    Case(
+        "answer-errors-not-a-list",
+        "server answering an error envelope of the wrong shape",
+        _errors_not_a_list,
+        8,
+        f"error: opening the upload session: the server refused the request (HTTP 400) on {SESSION}.\n",
+    ),
+    Case(
+        "bucket-hash-not-in-manifest",
+        "buckets naming a hash that is not in the manifest",
+        _unknown_hash,
+        7,
+        f"error: opening the upload session: the answer to {SESSION} asks for "
+        "'ffffffffffffffffffffffffffffffff', which is not a hash of the manifest sent. The server and "
+        "assetsync disagree on what is being deployed, so nothing was uploaded or deployed: run again, "
+        "and report it to the server's operators if it persists.\n",
+    ),
+    Case(
+        "answer-bad-token",
+        "server answering an upload token with a line break",
+        _token_with_newline,
+        7,
+        f"error: opening the upload session: the server answered without an upload token (its 'jwt' is "
+        f"not a token) on {SESSION}. This is usually a passing fault on the server's side: run again. "
+        "Gave up after 2 attempts.\n",
+    ),
+    Case(
+        "toml-syntax",
+        "malformed wrangler.toml",
+        _toml_syntax,
+        3,
+        "error: <tmp>/project/wrangler.toml, line 2, column 8: not valid TOML (Expected ']' at the end of "
+        "a table declaration). Fix the syntax there.\n",
+    ),
+    Case(
+        "json-syntax",
+        "malformed wrangler.json",
+        _json_syntax,
+        3,
+        "error: <tmp>/project/wrangler.json, line 3, column 3: not valid JSON (Expecting ',' delimiter). "
+        "Fix the syntax there (comments and trailing commas are allowed).\n",
+    ),
+    Case(
+        "config-wrong-type",
+        "wrangler.jsonc with a value of the wrong type",
+        _config_wrong_type,
+        3,
+        "error: <tmp>/project/wrangler.jsonc, line 4: assets.directory is an array, but must be a "
+        "string. Write one string instead.\n",
+    ),
+    Case(
+        "missing-main",
+        "--main naming no file",
+        _missing_main,
+        3,
+        "error: --main <tmp>/src/index.js: no such file. Pass the Worker's entry module (a .js or .mjs "
+        "file), or leave it out for an assets-only deploy.\n",
+    ),
+    Case(
+        "missing-main-in-config",
+        "wrangler config whose main names no file",
+        _bad_main_in_config,
+        3,
+        "error: <tmp>/project/wrangler.toml: main <tmp>/project/src/worker.js: no such file. Pass the "
+        "Worker's entry module (a .js or .mjs file), or leave it out for an assets-only deploy.\n",
+    ),
+    Case(
+        "bad-binding",
+        "malformed --binding",
+        _bad_binding,
+        2,
+        "error: --binding 'kv:CACHE': use kv:NAME=NAMESPACE_ID or text:NAME=VALUE\n",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks) for c in CASES])
+def test_bad_input_is_refused_with_its_message_and_exit_code(
+    case: Case, tmp_path: Path, live: LiveEmulator, tried: Callable[..., None]
+) -> None:
+    tried("bad input", case.what)
+    run = case.setup(tmp_path, live)
+    proc = sync(live, tmp_path, run)
+    assert (proc.returncode, shown(proc.stderr, tmp_path)) == (case.code, case.stderr)
+    assert proc.stdout == ""
+    for token in (*TOKENS, "not-the-token", "a.b.c", "X-Evil"):  # no token is ever printed
+        assert token not in proc.stderr
+    assert [r["path"] for r in live.app.requests if r["method"] == "PUT"] == []  # no deploy was tried
+    assert deployed(live) == []
+    if case.code < 6:  # refused before the server was asked anything
+        assert live.app.requests == []
+    else:
+        assert not any("/assets/upload" in r["path"] for r in live.app.requests)
+
+
+# -- input that is not refused: a warning, and the sync goes on --------------------------------
+
+
+@dataclass(frozen=True)
+class Warned:
+    id: str
+    what: str
+    setup: Callable[[Path, LiveEmulator], Run]
+    stderr: Callable[[Path], str]  # exactly, given the temporary folder
+    keys: Sequence[str]  # what the deployed manifest holds
+    marks: Sequence[Any] = ()
+
+
+MANY = {f"page{i:02}.html": f"<p>{i}</p>" for i in range(80)}  # a cache of over 4 KiB
+
+
+def cache_path(tmp: Path, cache: str) -> str:
+    return cache_file(str(tmp / cache), str(tmp / "site"), HashScheme().cache_key)
+
+
+def cache_warning(tmp: Path, cache: str, why: str) -> str:
+    return (
+        f"warning: hash cache not saved to {cache_path(tmp, cache)} ({why}); the next run will hash "
+        "every file again. Use --cache-dir to pick a writable folder, or --no-cache.\n"
+    )
+
+
+def _fifo(tmp: Path, live: LiveEmulator) -> Run:
+    root = site(tmp)
+    os.mkfifo(root / "pipe")  # opening it would block: the sync finishing shows it was not opened
+    return Run([str(root)])
+
+
+def _ignored_trouble(tmp: Path, live: LiveEmulator) -> Run:
+    root = site(tmp, {**SITE, ".assetsignore": "dangling.css\nme\ncaf*\ndrafts/\n"})
+    os.symlink("nowhere.css", root / "dangling.css")
+    os.symlink("me", root / "me")
+    with open(os.fsencode(root) + b"/caf\xe9.html", "wb") as f:
+        f.write(b"x")
+    make_tree(root, {"drafts/a\nb.html": "x"})
+    return Run([str(root)])
+
+
+def _allow_empty(tmp: Path, live: LiveEmulator) -> Run:
+    (tmp / "site").mkdir()
+    return Run([str(tmp / "site"), "--allow-empty"])
+
+
+def _cache_is_a_file(tmp: Path, live: LiveEmulator) -> Run:
+    (tmp / "cache").write_text("a file where a folder should be")
+    return Run([str(site(tmp))])
+
+
+def _cache_under_a_file(tmp: Path, live: LiveEmulator) -> Run:
+    (tmp / "state").write_text("a file where a folder should be")
+    return Run([str(site(tmp)), "--cache-dir", str(tmp / "state" / "cache")])
+
+
+def _cache_read_only(tmp: Path, live: LiveEmulator) -> Run:
+    (tmp / "cache").mkdir(mode=0o555)
+    return Run([str(site(tmp))], prefix=NO_DAC)
+
+
+def _cache_unreadable(tmp: Path, live: LiveEmulator) -> Run:
+    root = site(tmp)
+    build(str(root), BuildOptions(cache_dir=str(tmp / "cache")))
+    (tmp / "cache").chmod(0)  # neither read nor written: still one warning, not two
+    return Run([str(root)], prefix=NO_DAC)
+
+
+def _disk_full(tmp: Path, live: LiveEmulator) -> Run:
+    (tmp / "cache").mkdir()
+    # A 4 KiB tmpfs mounted over the cache folder, in a mount namespace of the CLI's own.
+    mount = 'mount -t tmpfs -o size=4k tmpfs "$0" && exec "$@"'
+    return Run([str(site(tmp, MANY))], prefix=("unshare", "-rm", "sh", "-c", mount, str(tmp / "cache")))
+
+
+def _write_limit(tmp: Path, live: LiveEmulator) -> Run:
+    # Files may not grow past 4 KiB (RLIMIT_FSIZE): the cache write fails half way, as on a full disk.
+    limit = (
+        "import os, resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096)); "
+        "os.execv(sys.argv[1], sys.argv[1:])"
+    )
+    return Run(
+        [str(site(tmp, MANY))], env={"PYTHONDONTWRITEBYTECODE": "1"}, prefix=(sys.executable, "-c", limit)
+    )
+
+
+def _mount_namespaces() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    return subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode == 0
+
+
+needs_mounts = pytest.mark.skipif(not _mount_namespaces(), reason="needs unshare and user namespaces")
+
+WARNED = [
+    Warned(
+        "fifo",
+        "FIFO in the folder",
+        _fifo,
+        lambda tmp: f"warning: skipped {tmp}/site/pipe: a FIFO, not a regular file\n",
+        ["/css/site.css", "/index.html"],
+    ),
+    Warned(
+        "ignored-trouble",
+        "broken link, loop and bad names that .assetsignore lists",
+        _ignored_trouble,
+        lambda tmp: "",
+        ["/css/site.css", "/index.html"],
+    ),
+    Warned("allow-empty", "empty folder with --allow-empty", _allow_empty, lambda tmp: "", []),
+    Warned(
+        "cache-dir-is-a-file",
+        "cache folder that is a file",
+        _cache_is_a_file,
+        lambda tmp: cache_warning(tmp, "cache", f"{tmp}/cache is not a folder"),
+        ["/css/site.css", "/index.html"],
+    ),
+    Warned(
+        "cache-dir-under-a-file",
+        "cache folder that cannot be made (a file is in the way)",
+        _cache_under_a_file,
+        lambda tmp: cache_warning(tmp, "state/cache", f"{tmp}/state is not a folder"),
+        ["/css/site.css", "/index.html"],
+    ),
+    Warned(
+        "cache-dir-read-only",
+        "cache folder not writable",
+        _cache_read_only,
+        lambda tmp: cache_warning(tmp, "cache", "Permission denied"),
+        ["/css/site.css", "/index.html"],
+        [needs_no_dac],
+    ),
+    Warned(
+        "cache-unreadable",
+        "cache folder neither readable nor writable",
+        _cache_unreadable,
+        lambda tmp: (
+            f"warning: hash cache {cache_path(tmp, 'cache')} cannot be read (Permission denied); going on "
+            "without it, hashing every file. Use --cache-dir to pick a folder you can read and write, or "
+            "--no-cache.\n"
+        ),
+        ["/css/site.css", "/index.html"],
+        [needs_no_dac],
+    ),
+    Warned(
+        "disk-full",
+        "disk full under the cache (4 KiB tmpfs)",
+        _disk_full,
+        lambda tmp: cache_warning(tmp, "cache", "No space left on device"),
+        sorted("/" + k for k in MANY),
+        [needs_mounts],
+    ),
+    Warned(
+        "write-limit",
+        "cache write failing half way (file size limit)",
+        _write_limit,
+        lambda tmp: cache_warning(tmp, "cache", "File too large"),
+        sorted("/" + k for k in MANY),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks) for c in WARNED])
+def test_input_that_only_warns_still_syncs(
+    case: Warned, tmp_path: Path, fresh: LiveEmulator, tried: Callable[..., None]
+) -> None:
+    tried("bad input", case.what)
+    proc = sync(fresh, tmp_path, case.setup(tmp_path, fresh))
+    assert (proc.returncode, proc.stderr) == (0, case.stderr(tmp_path))
+    store = fresh.emulator.store
+    script = store.script(ACCOUNT, "", "site")
+    assert script is not None and script.version is not None
+    version = store.version(script.version)
+    assert version is not None and sorted(version.manifest or {}) == list(case.keys)
+
+
+# -- what the command line cannot carry, and watch mode's own path -----------------------------
+
+
+def test_tenant_id_with_nul_is_refused(tmp_path: Path, tried: Callable[..., None]) -> None:
+    # No argument or environment variable can hold a NUL, so this is the library's check.
+    tried("bad input", "tenant id with NUL")
+    root = site(tmp_path)
+    with pytest.raises(UsageError) as info:
+        assetsync.sync(
+            str(root),
+            assetsync.SyncOptions("site", build=BuildOptions(scheme=HashScheme("sha256", "acme\0x"))),
+        )
+    assert str(info.value) == (
+        "the tenant id 'acme\\x00x' holds a NUL character, which the hash framing uses as its separator "
+        "(two tenants could then forge each other's hashes). Use a tenant id without NUL."
+    )
+    assert info.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        (
+            "old\nposts",
+            "'<site>/old\\nposts': the folder name contains the control character '\\n', which no URL "
+            "can request. Rename it, or add it to .assetsignore.",
+        ),
+        (
+            b"caf\xe9",
+            "<site>/caf\\xe9: the name is not valid UTF-8, so it cannot be a URL path. Rename it, or add "
+            "it to .assetsignore.",
+        ),
+    ],
+    ids=["newline", "not-utf8"],
+)
+def test_watch_refuses_a_bad_folder_name_that_appears_later(
+    tmp_path: Path, name: str | bytes, message: str, tried: Callable[..., None]
+) -> None:
+    """Watch mode re-reads only the paths that changed: the names there get the same checks."""
+    tried("bad input", "bad folder name appearing while watching")
+    root = site(tmp_path)
+    builder = Builder(str(root), BuildOptions(use_cache=False), warn=pytest.fail)
+    assert sorted(builder.full().manifest) == ["/css/site.css", "/index.html"]
+    folder = os.path.join(os.fsencode(root), os.fsencode(name))
+    os.mkdir(folder)
+    with open(os.path.join(folder, b"index.html"), "wb") as f:
+        f.write(b"x")
+    with pytest.raises(UnreadablePath) as info:
+        builder.update([os.fsdecode(folder)])
+    assert str(info.value).replace(str(root), "<site>") == message
