@@ -116,9 +116,12 @@ def site(tmp: Path, files: dict[str, str | bytes] | None = None) -> Path:
     return make_tree(tmp / "site", SITE if files is None else files)
 
 
-def fault(live: LiveEmulator, status: int, body: bytes, headers: list[tuple[str, str]] | None = None) -> None:
-    """The next upload-session request gets this answer instead of the emulator's."""
-    live.app.faults.append(("POST", "assets-upload-session", (status, headers or [], body)))
+def fault(
+    live: LiveEmulator, status: int, body: bytes, headers: list[tuple[str, str]] | None = None, times: int = 1
+) -> None:
+    """The next ``times`` upload-session requests get this answer instead of the emulator's."""
+    for _ in range(times):
+        live.app.faults.append(("POST", "assets-upload-session", (status, headers or [], body)))
 
 
 def answer(result: Any) -> bytes:
@@ -269,8 +272,9 @@ def _unknown_account(tmp: Path, live: LiveEmulator) -> Run:
 
 
 def _not_json(tmp: Path, live: LiveEmulator) -> Run:
-    fault(live, 200, b"hello from a web server", [("content-type", "text/plain")])
-    return Run([str(site(tmp))])
+    for _ in range(2):  # a 2xx that is not the API's answer is retried like a 5xx
+        fault(live, 200, b"hello from a web server", [("content-type", "text/plain")])
+    return Run([str(site(tmp)), "--attempts", "2"])
 
 
 def _html_502(tmp: Path, live: LiveEmulator) -> Run:
@@ -280,19 +284,19 @@ def _html_502(tmp: Path, live: LiveEmulator) -> Run:
 
 
 def _huge_answer(tmp: Path, live: LiveEmulator) -> Run:
-    fault(live, 200, b" " * (17 << 20), [("content-type", "application/json")])
-    return Run([str(site(tmp))])
+    fault(live, 200, b" " * (17 << 20), [("content-type", "application/json")], times=2)
+    return Run([str(site(tmp)), "--attempts", "2"])
 
 
 def _gzip_bomb(tmp: Path, live: LiveEmulator) -> Run:
     bomb = gzip.compress(b" " * (17 << 20), 6)  # 17 MiB of blanks in about 17 KiB
-    fault(live, 200, bomb, [("content-type", "application/json"), ("content-encoding", "gzip")])
-    return Run([str(site(tmp))])
+    fault(live, 200, bomb, [("content-type", "application/json"), ("content-encoding", "gzip")], times=2)
+    return Run([str(site(tmp)), "--attempts", "2"])
 
 
 def _deep_json(tmp: Path, live: LiveEmulator) -> Run:
-    fault(live, 200, b"[" * 200_000 + b"]" * 200_000, [("content-type", "application/json")])
-    return Run([str(site(tmp))])
+    fault(live, 200, b"[" * 200_000 + b"]" * 200_000, [("content-type", "application/json")], times=2)
+    return Run([str(site(tmp)), "--attempts", "2"])
 
 
 def _errors_not_a_list(tmp: Path, live: LiveEmulator) -> Run:
@@ -600,7 +604,7 @@ CASES = [
         _not_json,
         7,
         f"error: opening the upload session: the server answered not JSON (HTTP 200) on {SESSION}. Is "
-        "the API base URL (--api-base, CLOUDFLARE_API_BASE_URL) right?\n",
+        "the API base URL (--api-base, CLOUDFLARE_API_BASE_URL) right? Gave up after 2 attempts.\n",
     ),
     Case(
         "answer-html-502",
@@ -616,7 +620,8 @@ CASES = [
         _huge_answer,
         7,
         f"error: opening the upload session: the answer to {SESSION} is over 16 MiB (HTTP 200), which no "
-        "API answer is. Is the API base URL (--api-base, CLOUDFLARE_API_BASE_URL) right?\n",
+        "API answer is. Is the API base URL (--api-base, CLOUDFLARE_API_BASE_URL) right? Gave up after 2 "
+        "attempts.\n",
     ),
     Case(
         "answer-gzip-bomb",
@@ -624,7 +629,8 @@ CASES = [
         _gzip_bomb,
         7,
         f"error: opening the upload session: the answer to {SESSION} is over 16 MiB (HTTP 200), which no "
-        "API answer is. Is the API base URL (--api-base, CLOUDFLARE_API_BASE_URL) right?\n",
+        "API answer is. Is the API base URL (--api-base, CLOUDFLARE_API_BASE_URL) right? Gave up after 2 "
+        "attempts.\n",
     ),
     Case(
         "answer-nested-too-deep",
@@ -632,7 +638,7 @@ CASES = [
         _deep_json,
         7,
         f"error: opening the upload session: the server answered not JSON (HTTP 200) on {SESSION}. Is "
-        "the API base URL (--api-base, CLOUDFLARE_API_BASE_URL) right?\n",
+        "the API base URL (--api-base, CLOUDFLARE_API_BASE_URL) right? Gave up after 2 attempts.\n",
     ),
     Case(
         "answer-errors-not-a-list",
