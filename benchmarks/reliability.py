@@ -5,7 +5,7 @@ faults, crashes, bad input, attacks on the emulator, concurrency) and prints one
 grouped by kind, from pytest's own verdicts. ``--soak N`` runs each soak loop N times instead of
 the short seeded CI count (e.g. 20 client kills, 3 emulator kills, the faulted syncs).
 
-    python benchmarks/reliability.py [--soak N] [--markdown] [-k EXPR]
+    python benchmarks/reliability.py [--soak N] [--markdown] [--summary] [-k EXPR]
 """
 
 from __future__ import annotations
@@ -31,6 +31,38 @@ class Row:
     runs: int
     result: str
     seconds: float
+    tests: int = 1
+
+
+def merge(rows: list[Row]) -> list[Row]:
+    """One row per (kind, what was tried): parametrized variants of one attempt add up."""
+    out: dict[tuple[str, str], Row] = {}
+    for r in rows:
+        seen = out.get((r.category, r.tried))
+        if seen is None:
+            out[(r.category, r.tried)] = Row(r.category, r.tried, r.runs, r.result, r.seconds)
+            continue
+        seen.runs += r.runs
+        seen.seconds += r.seconds
+        seen.tests += 1
+        if r.result == "FAILED" or seen.result == "passed":
+            seen.result = r.result
+    return list(out.values())
+
+
+def summary(rows: list[Row]) -> list[Row]:
+    """One row per kind: how many distinct things were tried, and the runs in all."""
+    out: dict[str, Row] = {}
+    for r in rows:
+        seen = out.setdefault(r.category, Row(r.category, "", 0, "passed", 0.0, 0))
+        seen.tests += 1
+        seen.runs += r.runs
+        seen.seconds += r.seconds
+        if r.result == "FAILED":
+            seen.result = "FAILED"
+    for r in out.values():
+        r.tried = f"{r.tests} different {'inputs' if r.category == 'bad input' else 'cases'}"
+    return list(out.values())
 
 
 def run_suite(soak: int, keyword: str | None) -> tuple[list[Row], int]:
@@ -67,7 +99,8 @@ def run_suite(soak: int, keyword: str | None) -> tuple[list[Row], int]:
                     float(case.get("time") or 0),
                 )
             )
-    rows.sort(key=lambda r: (ORDER.index(r.category) if r.category in ORDER else len(ORDER), r.tried))
+    rows = merge(rows)
+    rows.sort(key=lambda r: (ORDER.index(r.category) if r.category in ORDER else len(ORDER), r.tried.lower()))
     return rows, proc.returncode
 
 
@@ -87,11 +120,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--soak", type=int, default=0, help="runs per soak loop (default: the CI count)")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    parser.add_argument("--summary", action="store_true", help="one row per kind, after the full table")
     parser.add_argument("-k", dest="keyword", help="only tests matching this pytest -k expression")
     args = parser.parse_args()
     t0 = time.perf_counter()
     rows, code = run_suite(args.soak, args.keyword)
     print(render(rows, args.markdown))
+    if args.summary:
+        print()
+        print(render(summary(rows), args.markdown))
     failed = sum(r.result == "FAILED" for r in rows)
     runs = sum(r.runs for r in rows)
     print(

@@ -31,15 +31,17 @@ OTHER = "fedcba9876543210fedcba9876543210"
 ALL = "token-for-every-account-0123456789abcdef"  # long enough to be an HMAC key, for one test
 TOKENS = {ALL: None, "token-a": ACCOUNT, "token-b": OTHER}
 
-# Generated input: bounded and the same on every run in CI; ASSETSYNC_SOAK=N tries N fresh examples.
+# Generated input: bounded and the same on every run in CI; ASSETSYNC_SOAK=N tries N fresh examples
+# (never fewer than CI's).
+GENERATED = max(60, soak_runs(60))
 EXAMPLES = settings(
-    max_examples=soak_runs(60),
+    max_examples=GENERATED,
     deadline=None,
     derandomize=not SOAK,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-SOAK_TIME = pytest.mark.timeout(max(120, soak_runs(60)))  # a soak may take a second per example
+SOAK_TIME = pytest.mark.timeout(max(120, GENERATED))  # a soak may take a second per example
 
 
 @pytest.fixture(scope="module")
