@@ -13,8 +13,10 @@ import stat as stat_mod
 import struct
 import threading
 import time
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import xxhash
 from xxhash import xxh3_128_digest
@@ -197,70 +199,127 @@ def _hash_job(job: Job, scheme: HashScheme) -> Done:
 
 
 _RECORD = struct.Struct("<16s16sQ")  # fingerprint, hash (as bytes), inode: all a result needs
-Packed = tuple[bytes, dict[int, CacheEntry], int, int]
+# (records, content types in row order as indexes into the list that follows, entries whose stat
+# moved while hashing, files hashed in full, bytes read)
+Packed = tuple[bytes, bytes, list[str], dict[int, CacheEntry], int, int]
 
 
-def _run_range(jobs: Sequence[Job], scheme: HashScheme, lo: int, hi: int) -> Packed:
-    """Jobs ``lo:hi`` as compact results: (records, entries whose stat moved, hashed, bytes read).
+class _Work(NamedTuple):
+    """What the hashing of one run's misses needs; forked workers inherit it instead of
+    receiving it pickled."""
 
-    Results cross a process boundary, and pickling 100,000 named tuples costs more than
-    hashing 100,000 small files; 40 packed bytes per file do not.
+    files: Sequence[ScannedFile]
+    misses: Sequence[int]  # positions in ``files`` that the cache cannot vouch for
+    order: Sequence[int]  # miss numbers in the order they are handed out (big files first)
+    prior: Table
+    rows: dict[str, int]  # prior's path -> row index
+    scheme: HashScheme
+
+
+def _run_range(work: _Work, lo: int, hi: int) -> Packed:
+    """Misses ``order[lo:hi]`` as compact results.
+
+    Each one's job (content type, cached fingerprint) is made here, not by the caller, so that
+    work is shared by the workers too; results cross a process boundary, and pickling 100,000
+    named tuples costs more than hashing 100,000 small files, while 41 packed bytes do not.
     """
     out = bytearray()
+    types = array("H")  # content type numbers: the mime table has under 65,536 types
+    type_ids: dict[str, int] = {}
     moved: dict[int, CacheEntry] = {}
     hashed = read_total = 0
     pack = _RECORD.pack
-    for i in range(lo, hi):
-        job = jobs[i]
-        _, entry, full, read = _hash_job(job, scheme)
-        if entry.size != job[2] or entry.mtime_ns != job[3] or entry.ctime_ns != job[4]:
-            moved[i] = entry
+    files, misses, prior, get, scheme = work.files, work.misses, work.prior, work.rows.get, work.scheme
+    for k in range(lo, hi):
+        path, abspath, size, mtime_ns, ctime_ns, _ = files[misses[work.order[k]]]
+        ctype = content_type(path)
+        known = None
+        i = get(path)
+        if i is not None and prior.sizes[i] == size and prior.ctypes[i] == ctype:
+            known = (bytes(prior.xxh3[16 * i : 16 * i + 16]), prior.hashes[i])
+        t = type_ids.get(ctype)
+        if t is None:
+            t = type_ids[ctype] = len(type_ids)
+        types.append(t)
+        if size <= CHUNK:
+            # The common case inline (most sites are mostly small files): one read, and the
+            # stat after it must be the scan's; anything else takes the general path below.
+            try:
+                fd = os.open(abspath, _O_READ)
+                try:
+                    data = os.read(fd, size + 1)
+                    after = os.fstat(fd)
+                finally:
+                    os.close(fd)
+            except OSError:
+                pass  # the general path says what is wrong
+            else:
+                if (
+                    len(data) == size
+                    and after.st_size == size
+                    and after.st_mtime_ns == mtime_ns
+                    and after.st_ctime_ns == ctime_ns
+                ):
+                    fp = xxh3_128_digest(data)
+                    if known is not None and fp == known[0]:
+                        digest = known[1]
+                    else:
+                        d = scheme.new(path, ctype)
+                        d.update(data)
+                        digest = d.hexdigest()[:32]
+                        hashed += 1
+                    out += pack(fp, bytes.fromhex(digest), after.st_ino)
+                    read_total += size
+                    continue
+        _, entry, full, read = _hash_job((abspath, path, size, mtime_ns, ctime_ns, ctype, known), scheme)
+        if entry.size != size or entry.mtime_ns != mtime_ns or entry.ctime_ns != ctime_ns:
+            moved[k] = entry
         out += pack(entry.xxh3, bytes.fromhex(entry.hash), entry.ino)
         hashed += full
         read_total += read
-    return bytes(out), moved, hashed, read_total
+    return bytes(out), types.tobytes(), list(type_ids), moved, hashed, read_total
 
 
-_SHARED: tuple[Sequence[Job], HashScheme] | None = None  # set before forking; children inherit it
+_SHARED: _Work | None = None  # set before forking; children inherit it
 
 
 def _run_shared(lo: int, hi: int) -> Packed:
     assert _SHARED is not None
-    return _run_range(_SHARED[0], _SHARED[1], lo, hi)
+    return _run_range(_SHARED, lo, hi)
 
 
-def _ranges(jobs: Sequence[Job], parts: int) -> list[tuple[int, int]]:
+def _ranges(sizes: Sequence[int], parts: int) -> list[tuple[int, int]]:
     """Consecutive index ranges of about equal cost (bytes plus a per-file overhead)."""
-    total = sum(j[2] + FILE_COST for j in jobs)
+    total = sum(sizes) + FILE_COST * len(sizes)
     target = max(MIN_BATCH_COST, total // (parts * 8) + 1)
     ranges: list[tuple[int, int]] = []
     lo = cost = 0
-    for i, job in enumerate(jobs):
-        cost += job[2] + FILE_COST
+    for i, size in enumerate(sizes):
+        cost += size + FILE_COST
         if cost >= target:
             ranges.append((lo, i + 1))
             lo, cost = i + 1, 0
-    if lo < len(jobs):
-        ranges.append((lo, len(jobs)))
+    if lo < len(sizes):
+        ranges.append((lo, len(sizes)))
     return ranges
 
 
-def _parallel(jobs: Sequence[Job], scheme: HashScheme, workers: int) -> Iterator[tuple[int, Packed]]:
-    """Run ``jobs`` on ``workers`` processes where fork is safe (no other threads), else threads.
+def _parallel(work: _Work, sizes: Sequence[int], workers: int) -> Iterator[tuple[int, Packed]]:
+    """Run the work on ``workers`` processes where fork is safe (no other threads), else threads.
 
     Per-file work on small files is Python holding the GIL, so threads fight over it (measured:
     two threads are slower than one on 100,000 small files); forked processes do not, and they
-    inherit the job list instead of receiving it pickled.
+    inherit the work instead of receiving it pickled.
     """
     from concurrent.futures import Executor, ThreadPoolExecutor  # only runs that hash much pay for it
 
     global _SHARED
-    ranges = _ranges(jobs, workers)
+    ranges = _ranges(sizes, workers)
     if hasattr(os, "fork") and threading.active_count() == 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        _SHARED = (jobs, scheme)
+        _SHARED = work
         try:
             pool: Executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
             futures = [pool.submit(_run_shared, lo, hi) for lo, hi in ranges]
@@ -268,7 +327,7 @@ def _parallel(jobs: Sequence[Job], scheme: HashScheme, workers: int) -> Iterator
             _SHARED = None  # the children have their copy; the parent keeps no reference
     else:
         pool = ThreadPoolExecutor(workers, "assetsync-hash")
-        futures = [pool.submit(_run_range, jobs, scheme, lo, hi) for lo, hi in ranges]
+        futures = [pool.submit(_run_range, work, lo, hi) for lo, hi in ranges]
     try:
         for (lo, _), future in zip(ranges, futures, strict=True):
             yield lo, future.result()
@@ -293,75 +352,122 @@ def hash_files(
     now_ns = time.time_ns() if now_ns is None else now_ns
     racy_after = now_ns - RACY_WINDOW_NS
     index = prior.index()
-    get = index.get
-    sizes, mtimes, ctimes, inos, racy = prior.sizes, prior.mtimes, prior.ctimes, prior.inos, prior.racy
-    # For each file, in scan order: its prior row (a hit) or -1 - its job number (a miss).
-    source: list[int] = []
-    jobs: list[Job] = []
-    for path, abspath, size, mtime_ns, ctime_ns, ino in files:
-        i = get(path)
-        if (
-            i is not None
-            and mtimes[i] == mtime_ns
-            and sizes[i] == size
-            and ctimes[i] == ctime_ns
-            and inos[i] == ino
-            and not racy[i]
-        ):
-            source.append(i)
-        else:
-            ctype = content_type(path)
-            known = None
-            if i is not None and sizes[i] == size and prior.ctypes[i] == ctype:
-                known = (bytes(prior.xxh3[16 * i : 16 * i + 16]), prior.hashes[i])
-            source.append(-1 - len(jobs))
-            jobs.append((abspath, path, size, mtime_ns, ctime_ns, ctype, known))
-    if not jobs and len(files) == len(prior):
+    # For each file, in scan order: its prior row (a hit), or -1 (a miss, numbered in ``misses``).
+    misses: list[int] = []
+    if not index:
+        source = [-1] * len(files)
+        misses = list(range(len(files)))
+    else:
+        get = index.get
+        sizes, mtimes, ctimes, inos, racy = prior.sizes, prior.mtimes, prior.ctimes, prior.inos, prior.racy
+        source = []
+        for pos, (path, _, size, mtime_ns, ctime_ns, ino) in enumerate(files):
+            i = get(path)
+            if (
+                i is not None
+                and mtimes[i] == mtime_ns
+                and sizes[i] == size
+                and ctimes[i] == ctime_ns
+                and inos[i] == ino
+                and not racy[i]
+            ):
+                source.append(i)
+            else:
+                source.append(-1)
+                misses.append(pos)
+    if not misses and len(files) == len(prior):
         return prior, 0, 0, 0
 
-    done: list[CacheEntry | None] = [None] * len(jobs)
-    order = list(range(len(jobs)))
-    if len(jobs) < INLINE_FILES and sum(j[2] for j in jobs) < INLINE_BYTES:
-        results: Iterable[tuple[int, Packed]] = [(0, _run_range(jobs, scheme, 0, len(jobs)))]
+    n = len(misses)
+    miss_sizes = [files[pos][2] for pos in misses]
+    if n < INLINE_FILES and sum(miss_sizes) < INLINE_BYTES:
+        order: Sequence[int] = range(n)
+        work = _Work(files, misses, order, prior, index, scheme)
+        results: Iterable[tuple[int, Packed]] = [(0, _run_range(work, 0, n))]
     else:
-        order.sort(key=lambda k: -jobs[k][2])  # big files first: the pool's tail is then short files
-        results = _parallel([jobs[k] for k in order], scheme, workers or os.cpu_count() or 1)
+        order = sorted(range(n), key=miss_sizes.__getitem__, reverse=True)  # the pool's tail: small files
+        work = _Work(files, misses, order, prior, index, scheme)
+        results = _parallel(work, [miss_sizes[m] for m in order], workers or os.cpu_count() or 1)
+
+    # Each miss's result, by miss number.
+    fps = bytearray(16 * n)
+    digests = [""] * n
+    m_inos = [0] * n
+    m_types = [""] * n
+    moved_rows: dict[int, CacheEntry] = {}
     hashed = bytes_read = 0
-    new = tuple.__new__
-    for lo, (records, moved, n_hashed, n_read) in results:
+    for lo, (records, types, names, moved, n_hashed, n_read) in results:
         hashed += n_hashed
         bytes_read += n_read
-        for pos, (fp, digest, ino) in enumerate(_RECORD.iter_unpack(records), lo):
-            k = order[pos]
-            entry = moved.get(pos)
-            if entry is None:
-                _, _, size, mtime_ns, ctime_ns, ctype, _ = jobs[k]
-                entry = new(
-                    CacheEntry,
-                    (size, mtime_ns, ctime_ns, ino, fp, ctype, digest.hex(), mtime_ns >= racy_after),
-                )
-            else:
-                entry = entry._replace(racy=entry.mtime_ns >= racy_after)
-            done[k] = entry
+        numbers = array("H", types)
+        for k, (fp, digest, ino), t in zip(
+            range(lo, lo + len(numbers)), _RECORD.iter_unpack(records), numbers, strict=True
+        ):
+            m = order[k]
+            fps[16 * m : 16 * m + 16] = fp
+            digests[m] = digest.hex()
+            m_inos[m] = ino
+            m_types[m] = names[t]
+        for k, entry in moved.items():
+            moved_rows[order[k]] = entry
 
-    if len(jobs) * 8 < len(files) and len(prior):
+    if n * 8 < len(files) and len(prior):
         # A few changes (watch mode): copy the columns wholesale and patch the rows that moved.
         table = prior.copy()
-        for job, entry in zip(jobs, done, strict=True):
-            assert entry is not None
-            table.put(job[1], entry)
+        for m, pos in enumerate(misses):
+            table.put(files[pos][0], _miss_entry(files[pos], m, fps, digests, m_inos, m_types, racy_after))
+        for m, entry in moved_rows.items():
+            table.put(files[misses[m]][0], entry._replace(racy=entry.mtime_ns >= racy_after))
         if len(table) != len(files):
             table.keep({f.path for f in files})
-        return table, hashed, len(jobs) - hashed, bytes_read
-    table = Table()
-    for f, src in zip(files, source, strict=True):
-        if src >= 0:
-            table.copy_row(prior, src)
-        else:
-            entry = done[-1 - src]
-            assert entry is not None
-            table.append(f.path, entry)
-    return table, hashed, len(jobs) - hashed, bytes_read
+        return table, hashed, n - hashed, bytes_read
+    if n == len(files):
+        # Every file read (a first run, or every stat changed): the columns in one go each.
+        table = Table()
+        table.paths = [f[0] for f in files]
+        table.sizes = [f[2] for f in files]
+        table.mtimes = [f[3] for f in files]
+        table.ctimes = [f[4] for f in files]
+        table.inos, table.xxh3, table.ctypes, table.hashes = m_inos, fps, m_types, digests
+        table.racy = bytearray(m >= racy_after for m in table.mtimes)
+    else:
+        misses_at = {pos: m for m, pos in enumerate(misses)}
+        table = Table()
+        for pos, f in enumerate(files):
+            src = source[pos]
+            if src >= 0:
+                table.copy_row(prior, src)
+            else:
+                m = misses_at[pos]
+                table.append(f[0], _miss_entry(f, m, fps, digests, m_inos, m_types, racy_after))
+    for m, entry in moved_rows.items():
+        table.put(files[misses[m]][0], entry._replace(racy=entry.mtime_ns >= racy_after))
+    return table, hashed, n - hashed, bytes_read
+
+
+def _miss_entry(
+    f: ScannedFile,
+    m: int,
+    fps: bytearray,
+    digests: list[str],
+    inos: list[int],
+    types: list[str],
+    racy_after: int,
+) -> CacheEntry:
+    """The new cache row of miss ``m``, file ``f``, whose stat held while it was read."""
+    return _new_entry(
+        CacheEntry,
+        (
+            f[2],
+            f[3],
+            f[4],
+            inos[m],
+            bytes(fps[16 * m : 16 * m + 16]),
+            types[m],
+            digests[m],
+            f[3] >= racy_after,
+        ),
+    )
 
 
 def _entries_of(table: Table) -> dict[str, Entry]:

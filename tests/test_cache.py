@@ -171,3 +171,50 @@ def test_unchanged_run_reuses_the_saved_manifest_json(tmp_path: Path, cache_dir:
     (site / "e.txt").unlink()  # a removed file is a change even though every stat still hits
     third, _ = run(site, cache_dir)
     assert "/e.txt" not in third.manifest and "/e.txt" not in third.manifest.to_json()  # type: ignore[attr-defined]
+
+
+def _rows(table: Table) -> dict[str, tuple[object, ...]]:
+    return {p: tuple(e) for p, e in table.entries().items()}
+
+
+def test_worker_processes_give_the_rows_of_the_inline_path(tmp_path: Path, monkeypatch: object) -> None:
+    """The pool path (forked workers, packed results) against the inline one, on every mix of
+    misses: a first run, every stat changed, some changed (with a moved file and a few hits)."""
+    import assetsync.build as build_mod
+
+    files = {
+        f"d{i % 5}/f{i}.{('html', 'css', 'bin', 'txt')[i % 4]}": os.urandom(i * 37 % 3000) for i in range(90)
+    }
+    files["big.bin"] = os.urandom(2_500_000)  # over one read: the general path
+    site = make_tree(tmp_path / "s", files)
+    scanned = scan(str(site), IgnoreRules(), print)
+    now = time.time_ns()
+
+    def both(prior: Table | None) -> tuple[Table, int, int, int]:
+        inline = hash_files(scanned, HashScheme("sha256", "acme"), prior, now_ns=now)
+        mp = monkeypatch  # type: ignore[attr-defined]
+        mp.setattr(build_mod, "INLINE_FILES", 0)
+        mp.setattr(build_mod, "INLINE_BYTES", 0)
+        mp.setattr(build_mod, "MIN_BATCH_COST", 1)  # many ranges, so results come back in pieces
+        pooled = hash_files(scanned, HashScheme("sha256", "acme"), prior, workers=2, now_ns=now)
+        mp.undo()
+        assert _rows(pooled[0]) == _rows(inline[0]) and pooled[0].paths == inline[0].paths
+        assert pooled[1:] == inline[1:]
+        return inline
+
+    first = both(None)[0]
+    assert first.hashes == [Table.row(first, i).hash for i in range(len(first))]
+    backdate(site, PAST + 60)  # every stat changed, bytes the same: all verified
+    scanned = scan(str(site), IgnoreRules(), print)
+    table, hashed, verified, _ = both(first)
+    assert (hashed, verified) == (0, len(files))
+    for name in list(files)[:10]:  # a few changed, the rest are hits
+        make_tree(site, {name: os.urandom(50)}, mtime=PAST + 120)
+    scanned = scan(str(site), IgnoreRules(), print)
+    table, hashed, verified, _ = both(table)
+    assert (hashed, verified) == (10, 0)  # few misses: the prior columns patched
+    for name in list(files)[20:60]:
+        make_tree(site, {name: os.urandom(70)}, mtime=PAST + 180)
+    scanned = scan(str(site), IgnoreRules(), print)
+    _, hashed, verified, _ = both(table)
+    assert (hashed, verified) == (40, 0)  # many misses among hits: rows merged one by one
