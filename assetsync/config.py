@@ -53,6 +53,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal, NoReturn
 
 from .errors import ConfigError
+from .ignore import utf8_text
 
 if TYPE_CHECKING:
     from .client import Module
@@ -682,11 +683,7 @@ def read_root_file(folder: str, name: str) -> str | None:
         ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}. Check its permissions.") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise ConfigError(f"{path}, line {line}: not valid UTF-8 text. Save the file as UTF-8.") from None
+    text = utf8_text(data, path)
     return text.replace("\r\n", "\n").replace("\r", "\n")  # as text-mode reading gave it
 
 

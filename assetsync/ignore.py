@@ -62,12 +62,16 @@ def read_ignore_file(path: str) -> list[str]:
         return []
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}. Check its permissions.") from None
+    return utf8_text(raw, path, "utf-8-sig").splitlines()
+
+
+def utf8_text(raw: bytes, path: str, codec: str = "utf-8") -> str:
+    """``raw`` decoded, or a :class:`ConfigError` naming the line of ``path`` that is not UTF-8."""
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode(codec)
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise ConfigError(f"{path}, line {line}: not valid UTF-8 text. Save the file as UTF-8.") from None
-    return text.splitlines()
 
 
 @dataclass(frozen=True, slots=True)
