@@ -764,7 +764,7 @@ def dev(host: str, port: int, poll: bool, rescan: float, quiet: bool, **params: 
 # -- many tenants, and the scripts of a namespace -------------------------------------------------
 
 
-def _shared_template(p: dict[str, Any], namespace: str, dry_run: bool) -> Any:
+def _shared_template(p: dict[str, Any], namespace: str, dry_run: bool, allow_empty: bool = False) -> Any:
     """The settings every tenant starts from (a tenant's wrangler config then overrides them)."""
     import datetime as dt
 
@@ -805,6 +805,7 @@ def _shared_template(p: dict[str, Any], namespace: str, dry_run: bool) -> Any:
         timeout=p["timeout"],
         attempts=p["attempts"],
         dry_run=dry_run,
+        allow_empty=allow_empty,
     )
 
 
@@ -909,6 +910,12 @@ SYNC_ALL_EXITS = (
     help="Build every manifest and ask the server what it lacks; upload, deploy and delete nothing.",
 )
 @click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="Deploy tenant folders with no files too (each removes every asset of that tenant's live "
+    "site); without it such a tenant is a failed row (exit 4).",
+)
+@click.option(
     "--json",
     "as_json",
     is_flag=True,
@@ -925,6 +932,7 @@ def sync_all(
     no_salt: bool,
     tenant_concurrency: int,
     dry_run: bool,
+    allow_empty: bool,
     as_json: bool,
     quiet: bool,
     verbose: bool,
@@ -953,7 +961,7 @@ def sync_all(
     with _json_failure(as_json):
         check_namespace(namespace)
         chosen = Shard.parse(shard) if shard else None
-        template = _shared_template(params, namespace, dry_run)
+        template = _shared_template(params, namespace, dry_run, allow_empty)
         target = resolve_target(params["account_id"], None, params["api_base"], params["local_data"])
         options = SyncAllOptions(
             template, salt=not no_salt, shard=chosen, prune=prune, tenants_at_once=tenant_concurrency

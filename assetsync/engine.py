@@ -117,10 +117,18 @@ class Syncer:
         return result
 
     def _built(self, result: BuildResult, seconds: float) -> None:
+        """Account for a build; refuse one with nothing in it unless allowed."""
         s = result.stats
         self.report.files, self.report.bytes = s.files, s.bytes
         self.report.durations["build"] = self.report.durations.get("build", 0.0) + seconds
         self.emit(Built(s.files, s.bytes, s.hashed, s.verified, s.cached, s.seconds))
+        if not len(result.manifest) and not self.o.allow_empty:
+            raise NothingToPublish(
+                f"{self.root}: no files to publish (the folder is empty, or everything in it is "
+                f"ignored). Deploying it would remove every asset of {self.o.script}: build the site "
+                "first, or pass the folder that holds it (--allow-empty deploys it anyway).",
+                self.root,
+            )
 
     async def _retrying(self, what: str, call: Callable[[], Any], *, token: str | None = None) -> Any:
         """Run ``call`` until it succeeds, retrying what :func:`classify` says is transient.
@@ -258,13 +266,6 @@ class Syncer:
         """Build the manifest of the folder, then :meth:`publish` it."""
         t0 = time.perf_counter()
         result = self._build()
-        if not len(result.manifest) and not self.o.allow_empty:
-            raise NothingToPublish(
-                f"{self.root}: no files to publish (the folder is empty, or everything in it is "
-                f"ignored). Deploying it would remove every asset of {self.o.script}: build the site "
-                "first, or pass the folder that holds it (--allow-empty deploys it anyway).",
-                self.root,
-            )
         if self.o.dry_run and self.o.offline:
             self.report.durations["total"] = time.perf_counter() - t0
             return self.report

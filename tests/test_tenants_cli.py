@@ -194,3 +194,18 @@ def test_help_documents_shards_and_exit_codes() -> None:
     text = run_cli("sync-all", "--help").stdout
     assert "counted from 1" in text and "9 one or more tenants failed" in text and "10" in text
     assert "wrangler.json" in text
+
+
+def test_an_empty_tenant_folder_fails_its_row_unless_allow_empty(
+    tmp_path: Path, emulator: LiveEmulator
+) -> None:
+    root = platform(tmp_path / "root", ["acme"])
+    (root / "vacant").mkdir()  # a tenant whose build produced nothing
+    proc = sync_all(emulator, root, tmp_path, "--json")
+    assert proc.returncode == 9, proc.stderr
+    rows = {r["tenant"]: r for r in json.loads(proc.stdout)["tenants"]}
+    assert rows["vacant"]["exit_code"] == 4 and "no files to publish" in rows["vacant"]["error"]["message"]
+    assert rows["acme"]["ok"] and names_in(emulator) == ["acme"]
+    again = sync_all(emulator, root, tmp_path, "--allow-empty")
+    assert again.returncode == 0, again.stderr
+    assert names_in(emulator) == ["acme", "vacant"]
