@@ -24,6 +24,7 @@ from ..contenttypes import content_type
 from ..limits import FREE_PLAN_FILES, MAX_FILE_SIZE
 from .envelope import (
     BAD_REQUEST,
+    BODY_TOO_LARGE,
     DISPATCH_SCRIPT_NOT_FOUND,
     SCRIPT_NOT_FOUND,
     SERVICE_NOT_FOUND,
@@ -101,12 +102,14 @@ async def _read_json_raw(request: Request, cap: int) -> tuple[Any, bytes]:
     """The parsed JSON body and its raw bytes."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > cap:
-        raise ApiError(413, 10027, f"request body of {int(declared):,} bytes is over the {cap:,}-byte limit")
+        raise ApiError(
+            413, BODY_TOO_LARGE, f"request body of {int(declared):,} bytes is over the {cap:,}-byte limit"
+        )
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > cap:
-            raise ApiError(413, 10027, f"request body is over the {cap:,}-byte limit")
+            raise ApiError(413, BODY_TOO_LARGE, f"request body is over the {cap:,}-byte limit")
     return _json(bytes(body), "the request body"), bytes(body)
 
 
