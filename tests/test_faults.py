@@ -60,7 +60,9 @@ def target(live: LiveEmulator, proxy: FaultProxy) -> Target:
 
 def options(tmp_path: Path, **kw: Any) -> SyncOptions:
     kw.setdefault("backoff", FAST)
-    kw.setdefault("timeout", 1.0)
+    # Generous, so a slow moment of a busy machine is never taken for a stall: the tests that
+    # inject stalls set a short timeout themselves.
+    kw.setdefault("timeout", 10.0)
     return SyncOptions(script="site", build=BuildOptions(cache_dir=str(tmp_path / "cache")), **kw)
 
 
@@ -112,7 +114,9 @@ def test_random_faults_on_the_wire_lose_nothing(tmp_path: Path, tried: Callable[
         plan, limits = FaultPlan(RATE, seed=seed), Limits(bucket_files=bucket)
         restarts: list[Restarting] = []
         with proxied(tmp_path, plan, f"emulator-{seed}", limits=limits) as (live, proxy):
-            report = run(tmp_path, site, live, proxy, on_event=_collect(Restarting, restarts))
+            report = run(  # stalls are injected: a short timeout keeps each to a second
+                tmp_path, site, live, proxy, timeout=1.0, on_event=_collect(Restarting, restarts)
+            )
             verified += assert_deployed(live.emulator.store, ACCOUNT, "site", site)
             exchanges = list(proxy.exchanges)
         faulted = [e for e in exchanges if e.fault is not None]
