@@ -57,35 +57,130 @@ _EXPORTS = {
 
 __all__ = ["__version__", *_EXPORTS]
 
-if TYPE_CHECKING:
-    from .build import BuildOptions, BuildResult, BuildStats, build, build_manifest
-    from .contenttypes import content_type
-    from .engine import SyncOptions, sync, sync_async
-    from .errors import (
-        ApiError,
-        AssetsyncError,
-        AuthError,
-        CacheError,
-        ConfigError,
-        FileTooLarge,
-        LimitError,
-        NotConfirmed,
-        NothingToPublish,
-        PartlyFailed,
-        RequestRefused,
-        ScanError,
-        SourceNotFound,
-        TooManyFiles,
-        UnreadablePath,
-        UsageError,
+if TYPE_CHECKING:  # "X as X": re-exported for type checkers, which cannot read __all__ above
+    from .build import (
+        BuildOptions as BuildOptions,
     )
-    from .events import SyncAllReport, SyncReport, TenantResult
-    from .hashing import HashScheme
-    from .ignore import IgnoreRules
-    from .manifest import Entry, Manifest, ManifestDiff
-    from .plan import AssetsConfig, WorkerSpec
-    from .target import Target, resolve_target
-    from .tenants import Shard, SyncAllOptions, sync_all, sync_all_async
+    from .build import (
+        BuildResult as BuildResult,
+    )
+    from .build import (
+        BuildStats as BuildStats,
+    )
+    from .build import (
+        build as build,
+    )
+    from .build import (
+        build_manifest as build_manifest,
+    )
+    from .contenttypes import (
+        content_type as content_type,
+    )
+    from .engine import (
+        SyncOptions as SyncOptions,
+    )
+    from .engine import (
+        sync as sync,
+    )
+    from .engine import (
+        sync_async as sync_async,
+    )
+    from .errors import (
+        ApiError as ApiError,
+    )
+    from .errors import (
+        AssetsyncError as AssetsyncError,
+    )
+    from .errors import (
+        AuthError as AuthError,
+    )
+    from .errors import (
+        CacheError as CacheError,
+    )
+    from .errors import (
+        ConfigError as ConfigError,
+    )
+    from .errors import (
+        FileTooLarge as FileTooLarge,
+    )
+    from .errors import (
+        LimitError as LimitError,
+    )
+    from .errors import (
+        NotConfirmed as NotConfirmed,
+    )
+    from .errors import (
+        NothingToPublish as NothingToPublish,
+    )
+    from .errors import (
+        PartlyFailed as PartlyFailed,
+    )
+    from .errors import (
+        RequestRefused as RequestRefused,
+    )
+    from .errors import (
+        ScanError as ScanError,
+    )
+    from .errors import (
+        SourceNotFound as SourceNotFound,
+    )
+    from .errors import (
+        TooManyFiles as TooManyFiles,
+    )
+    from .errors import (
+        UnreadablePath as UnreadablePath,
+    )
+    from .errors import (
+        UsageError as UsageError,
+    )
+    from .events import (
+        SyncAllReport as SyncAllReport,
+    )
+    from .events import (
+        SyncReport as SyncReport,
+    )
+    from .events import (
+        TenantResult as TenantResult,
+    )
+    from .hashing import (
+        HashScheme as HashScheme,
+    )
+    from .ignore import (
+        IgnoreRules as IgnoreRules,
+    )
+    from .manifest import (
+        Entry as Entry,
+    )
+    from .manifest import (
+        Manifest as Manifest,
+    )
+    from .manifest import (
+        ManifestDiff as ManifestDiff,
+    )
+    from .plan import (
+        AssetsConfig as AssetsConfig,
+    )
+    from .plan import (
+        WorkerSpec as WorkerSpec,
+    )
+    from .target import (
+        Target as Target,
+    )
+    from .target import (
+        resolve_target as resolve_target,
+    )
+    from .tenants import (
+        Shard as Shard,
+    )
+    from .tenants import (
+        SyncAllOptions as SyncAllOptions,
+    )
+    from .tenants import (
+        sync_all as sync_all,
+    )
+    from .tenants import (
+        sync_all_async as sync_all_async,
+    )
 
 
 def __getattr__(name: str) -> Any:

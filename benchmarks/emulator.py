@@ -108,6 +108,9 @@ from typing import Any, Literal
 import httpx
 import uvicorn
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import BenchError, cpu_seconds, stop_process  # noqa: E402  (benchmarks/ is not a package)
+
 KB = 1000
 MB = 1000 * KB
 MIB = 1024 * 1024
@@ -115,11 +118,9 @@ SEED = 20240601
 INFLIGHT = 3
 TARGET_MBPS = 300.0  # emulator ingest of the site payload, raw MB/s
 READY_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 15.0
 SLOW_CREATE_US = 50.0  # an empty file's creation slower than this is worth a wait and a note
 SETTLE_MAX_S = 120.0
 SETTLE_STEP_S = 5.0
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 REQUEST_TIMEOUT_S = 600.0
 POOL_BYTES = 16 * MIB  # file contents are slices of one random pool (the server never hashes them)
 BOUNDARY = b"----assetsyncbench7d3f0c9a"
@@ -129,10 +130,6 @@ REPO = Path(__file__).resolve().parent.parent
 
 EMULATOR_READY = re.compile(r"^\s*API base: (http://127\.0\.0\.1:\d+/client/v4)\s*$")
 BASELINE_READY = re.compile(r"^listening on (http://127\.0\.0\.1:\d+)\s*$")
-
-
-class BenchError(Exception):
-    """Something outside the emulator's numbers went wrong: a server died, a request failed."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -380,27 +377,11 @@ class ServerProcess:
                 return m.group(1)
 
     def cpu_seconds(self) -> float | None:
-        """User + system CPU time of the server process so far (all its threads), from /proc."""
-        try:
-            with open(f"/proc/{self.proc.pid}/stat", encoding="ascii") as f:
-                fields = f.read().rpartition(")")[2].split()
-        except OSError:
-            return None
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+        """User + system CPU time of the server process so far (all its threads)."""
+        return cpu_seconds(self.proc.pid)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            # SIGINT, not SIGTERM: uvicorn shuts down cleanly on either, then re-raises the signal;
-            # only SIGINT then unwinds as KeyboardInterrupt, so cProfile still writes its file.
-            # A child started while SIGINT was ignored (a background job) inherits that: SIGTERM,
-            # then SIGKILL, if it has not gone after a while.
-            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
-                self.proc.send_signal(sig)
-                try:
-                    self.proc.wait(timeout=STOP_TIMEOUT_S)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
+        stop_process(self.proc)
         self._pump.join(timeout=5)
         if self.proc.stderr is not None:
             self.proc.stderr.close()

@@ -78,6 +78,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import BenchError  # noqa: E402  (benchmarks/ is not a package)
+
 GENERATOR_VERSION = 1  # bump when the generated trees change, so stale ones are not reused
 KIB = 1024
 MIB = 1024 * KIB
@@ -101,10 +104,6 @@ SMALL_TEXT_EXTS = ("html", "html", "html", "css", "js", "js", "mjs", "json", "sv
 MEDIUM_EXTS = ("png", "png", "jpg", "jpg", "webp", "gif", "avif", "woff2", "pdf")
 LARGE_EXTS = ("mp4", "webm", "zip", "wasm", "mp3", "pdf")
 TINY_EXTS = ("html", "css", "js", "json", "svg", "txt", "md", "xml")
-
-
-class BenchError(Exception):
-    """Something outside assetsync's numbers went wrong: a tool is missing, a command failed."""
 
 
 # --------------------------------------------------------------------------------------------

@@ -112,10 +112,10 @@ BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:
     sys.path.insert(0, str(BENCH_DIR))
 
+from common import BenchError, cpu_seconds, stop_process  # noqa: E402  (benchmarks/ is not a package)
 from manifest import (  # noqa: E402  (benchmarks/ is not a package: the generator is imported by path)
     MIB,
     PAST_S,
-    BenchError,
     ensure_tree,
     human,
     note,
@@ -136,9 +136,7 @@ BIG_VERSION = 1  # bump when the generated big-file site changes
 TOUCH_AGE_S = 30  # the edited file's mtime: new each round, yet far outside the 2 s racy window
 RSS_LIMIT_BYTES = 150_000_000
 READY_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 15.0
 CLOSED_LOOPBACK = "http://127.0.0.1:9/"  # nothing listens there: wrangler's update check fails at once
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 API_BASE_RE = re.compile(r"^\s*API base:\s*(http://127\.0\.0\.1:\d+/client/v4)\s*$")
 WRANGLER_FOUND_RE = re.compile(r"Found (\d+) new or modified static assets? to upload")
 WRANGLER_NOTHING = "No updated asset files to upload"
@@ -500,13 +498,7 @@ class Emulator:
         return f"{parts.scheme}://{parts.netloc}"
 
     def cpu_seconds(self) -> float | None:
-        """User + system CPU time of the server process so far, from /proc."""
-        try:
-            with open(f"/proc/{self.proc.pid}/stat", encoding="ascii") as f:
-                fields = f.read().rpartition(")")[2].split()
-        except OSError:
-            return None
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        return cpu_seconds(self.proc.pid)
 
     def preview(self, rel: str) -> bytes:
         """The deployed bytes of ``rel`` (the emulator's preview of the namespaced script)."""
@@ -517,15 +509,7 @@ class Emulator:
         return data
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            # SIGINT first: uvicorn shuts down cleanly; SIGTERM, then SIGKILL, if it lingers.
-            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
-                self.proc.send_signal(sig)
-                try:
-                    self.proc.wait(timeout=STOP_TIMEOUT_S)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
+        stop_process(self.proc)
         self._pump.join(timeout=5)
         if self.proc.stderr is not None:
             self.proc.stderr.close()

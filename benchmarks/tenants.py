@@ -57,7 +57,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:
     sys.path.insert(0, str(BENCH_DIR))
 
-from manifest import BenchError, human, note  # noqa: E402  (benchmarks/ is not a package)
+from common import BenchError  # noqa: E402  (benchmarks/ is not a package)
+from manifest import human, note  # noqa: E402
 from sync import (  # noqa: E402
     COMPAT_DATE,
     Clients,
