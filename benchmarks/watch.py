@@ -182,8 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         burst_dir.mkdir()
         for i in range(burst):
             (burst_dir / f"page-{i:04d}.txt").write_bytes(f"burst file {i}\n".encode())
-        last = f"burst file {burst - 1}\n".encode()
-        burst_live = wait_served(client, f"/burst/page-{burst - 1:04d}.txt", last, start + 120) - start
+        last_bytes = f"burst file {burst - 1}\n".encode()
+        burst_live = wait_served(client, f"/burst/page-{burst - 1:04d}.txt", last_bytes, start + 120) - start
         # Let any trailing deploy finish before counting.
         time.sleep(1.0)
         burst_deploys = lines.count(" deployed: ") - deploys_before

@@ -79,7 +79,7 @@ class LiveEmulator:
         self.port = self.sock.getsockname()[1]
         self.origin = f"http://127.0.0.1:{self.port}"
         self.api = f"{self.origin}/client/v4"
-        self.token = self.emulator.api_token
+        self.token: str = self.emulator.api_token or ""  # "": the emulator was given its tokens
 
     def __enter__(self) -> LiveEmulator:
         import threading
@@ -100,7 +100,7 @@ class LiveEmulator:
 
 
 def multipart(
-    parts: list[tuple[str, str | None, str | None, bytes]], boundary: str = "----asb0undary"
+    parts: Sequence[tuple[str, str | None, str | None, bytes]], boundary: str = "----asb0undary"
 ) -> tuple[str, bytes]:
     """A multipart/form-data body from (name, filename, content type, body) parts."""
     out = bytearray()

@@ -14,7 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,7 +112,7 @@ def deployed(live: LiveEmulator) -> list[str]:
     return [f"{s.namespace}/{s.name}" for s in live.emulator.store.all_live()]
 
 
-def site(tmp: Path, files: dict[str, str | bytes] | None = None) -> Path:
+def site(tmp: Path, files: Mapping[str, str | bytes] | None = None) -> Path:
     return make_tree(tmp / "site", SITE if files is None else files)
 
 

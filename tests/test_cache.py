@@ -6,6 +6,8 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from assetsync.build import BuildOptions, build, hash_files
 from assetsync.cache import MAGIC, HashCache, Table, cache_file
 from assetsync.hashing import HashScheme
@@ -14,7 +16,12 @@ from assetsync.scan import scan
 
 from .helpers import PAST, backdate, make_tree
 
-SITE = {"index.html": "<h1>hi</h1>", "css/a.css": "a{}", "big.bin": os.urandom(3_000_000), "e.txt": ""}
+SITE: dict[str, bytes | str] = {
+    "index.html": "<h1>hi</h1>",
+    "css/a.css": "a{}",
+    "big.bin": os.urandom(3_000_000),
+    "e.txt": "",
+}
 
 
 def run(root: Path, cache_dir: Path, **kw: object) -> tuple[object, list[str]]:
@@ -177,7 +184,9 @@ def _rows(table: Table) -> dict[str, tuple[object, ...]]:
     return {p: tuple(e) for p, e in table.entries().items()}
 
 
-def test_worker_processes_give_the_rows_of_the_inline_path(tmp_path: Path, monkeypatch: object) -> None:
+def test_worker_processes_give_the_rows_of_the_inline_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The pool path (forked workers, packed results) against the inline one, on every mix of
     misses: a first run, every stat changed, some changed (with a moved file and a few hits)."""
     import assetsync.build as build_mod
@@ -192,7 +201,7 @@ def test_worker_processes_give_the_rows_of_the_inline_path(tmp_path: Path, monke
 
     def both(prior: Table | None) -> tuple[Table, int, int, int]:
         inline = hash_files(scanned, HashScheme("sha256", "acme"), prior, now_ns=now)
-        mp = monkeypatch  # type: ignore[attr-defined]
+        mp = monkeypatch
         mp.setattr(build_mod, "INLINE_FILES", 0)
         mp.setattr(build_mod, "INLINE_BYTES", 0)
         mp.setattr(build_mod, "MIN_BATCH_COST", 1)  # many ranges, so results come back in pieces

@@ -58,7 +58,7 @@ def upload(
     layout: str = "wrangler",
 ) -> httpx.Response:
     by_hash = {manifest[p]["hash"]: p for p in files}
-    parts = []
+    parts: list[tuple[str, str | None, str | None, bytes]] = []
     for h in hashes:
         path = by_hash[h]
         body = base64.b64encode(files[path])
@@ -83,7 +83,9 @@ def deploy(
     modules: dict[str, bytes] | None = None,
 ) -> httpx.Response:
     where = f"dispatch/namespaces/{ns}/scripts" if ns else "scripts"
-    parts = [("metadata", None, None, json.dumps(metadata).encode())]
+    parts: list[tuple[str, str | None, str | None, bytes]] = [
+        ("metadata", None, None, json.dumps(metadata).encode())
+    ]
     parts += [(name, name, "application/javascript+module", body) for name, body in (modules or {}).items()]
     ctype, body = multipart(parts)
     return c.put(

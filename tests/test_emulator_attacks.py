@@ -744,7 +744,9 @@ def test_generated_deploys_never_break_the_server_or_its_previews(
     def one(metadata: dict[str, Any], config: dict[str, Any], real_token: bool, modules: list[str]) -> None:
         if real_token:
             metadata = {**metadata, "assets": {"jwt": completion, "config": config}}
-        parts = [("metadata", None, None, json.dumps(metadata).encode())]
+        parts: list[tuple[str, str | None, str | None, bytes]] = [
+            ("metadata", None, None, json.dumps(metadata).encode())
+        ]
         parts += [
             (m, m, "application/javascript+module", b"export default {}")
             for m in modules

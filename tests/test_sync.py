@@ -22,7 +22,7 @@ from assetsync.target import Target
 from .conftest import ACCOUNT
 from .helpers import PAST, LiveEmulator, envelope_error, make_tree
 
-SITE = {
+SITE: dict[str, bytes | str] = {
     "index.html": "<h1>home</h1>",
     "about.html": "<h1>about</h1>",
     "css/site.css": "body{}",

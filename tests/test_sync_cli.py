@@ -120,6 +120,7 @@ def test_worker_with_main_from_flags(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     store = Store(str(data))
     live = store.script("local", "", "w1")
+    assert live is not None and live.version is not None
     meta = store.version(live.version).metadata  # type: ignore[union-attr]
     assert meta["main_module"] == "index.js" and meta["tags"] == ["t"]
     assert meta["bindings"] == [
