@@ -2,8 +2,8 @@
 
 Runs every test that records what it tried (the ``tried`` fixture in tests/conftest.py: wire
 faults, crashes, bad input, attacks on the emulator, concurrency) and prints one row per test,
-grouped by kind, from pytest's own verdicts. ``--soak N`` runs each soak loop N times instead of
-the short seeded CI count (e.g. 20 client kills, 3 emulator kills, the faulted syncs).
+grouped by kind, from pytest's own verdicts. ``--soak N`` runs each soak loop N times (never
+fewer than the short seeded CI count) (e.g. 20 client kills, 3 emulator kills, the faulted syncs).
 
     python benchmarks/reliability.py [--soak N] [--markdown] [--summary] [-k EXPR]
 """

@@ -39,13 +39,13 @@ def recorded(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 # The reliability suite: tests tagged with `tried` feed the table that benchmarks/reliability.py
 # prints (and the README's Reliability section). CI runs a short seeded version; set
-# ASSETSYNC_SOAK=N to run each soak test's loop N times instead.
+# ASSETSYNC_SOAK=N to run each soak test's loop N times (never fewer than in CI).
 SOAK = int(os.environ.get("ASSETSYNC_SOAK", "0") or 0)
 
 
 def soak_runs(ci_runs: int) -> int:
-    """How many times a soak loop runs: ``ci_runs`` in CI, ``ASSETSYNC_SOAK`` when set."""
-    return SOAK or ci_runs
+    """How many times a soak loop runs: ``ci_runs`` in CI, ``ASSETSYNC_SOAK`` when that is more."""
+    return max(SOAK, ci_runs)
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ TOKENS = {ALL: None, "token-a": ACCOUNT, "token-b": OTHER}
 
 # Generated input: bounded and the same on every run in CI; ASSETSYNC_SOAK=N tries N fresh examples
 # (never fewer than CI's).
-GENERATED = max(60, soak_runs(60))
+GENERATED = soak_runs(60)
 EXAMPLES = settings(
     max_examples=GENERATED,
     deadline=None,
