@@ -9,7 +9,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Generic, Protocol, TypeVar
 
+REPO = Path(__file__).resolve().parent.parent
 STOP_TIMEOUT_S = 15.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -17,6 +21,47 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 class BenchError(Exception):
     """Something outside the measured numbers went wrong: a tool is missing, a command failed,
     a server died."""
+
+
+class Timed(Protocol):
+    """What a measured run must tell: its wall time and its peak RSS."""
+
+    @property
+    def seconds(self) -> float: ...
+
+    @property
+    def maxrss_kib(self) -> int: ...
+
+
+R = TypeVar("R", bound=Timed)
+
+
+@dataclass
+class Row(Generic[R]):
+    """One measured command: all its runs, of which the fastest counts."""
+
+    label: str
+    runs: list[R] = field(default_factory=list)
+
+    @property
+    def best(self) -> R:
+        return min(self.runs, key=lambda r: r.seconds)
+
+    @property
+    def seconds(self) -> float:
+        return self.best.seconds
+
+    @property
+    def peak_rss_kib(self) -> int:
+        return max(r.maxrss_kib for r in self.runs)
+
+
+def default_workdir(name: str) -> Path | None:
+    """``<repo>/.bench/<name>`` when run from a checkout (``.bench/`` is git-ignored), else None
+    (the caller then works in a temp folder)."""
+    if (REPO / "pyproject.toml").is_file() and (REPO / "assetsync").is_dir():
+        return REPO / ".bench" / name
+    return None
 
 
 def cpu_seconds(pid: int) -> float | None:

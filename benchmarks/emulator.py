@@ -109,7 +109,7 @@ import httpx
 import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BenchError, cpu_seconds, stop_process  # noqa: E402  (benchmarks/ is not a package)
+from common import BenchError, cpu_seconds, default_workdir, stop_process  # noqa: E402  (not a package)
 
 KB = 1000
 MB = 1000 * KB
@@ -923,13 +923,6 @@ def print_profiles(profile_dir: Path, kinds: Sequence[str], rnd: int, top: int =
 # --------------------------------------------------------------------------------------------
 
 
-def default_workdir() -> Path | None:
-    """``<repo>/.bench/emulator`` when run from a checkout (``.bench/`` is git-ignored)."""
-    if (REPO / "pyproject.toml").is_file() and (REPO / "assetsync").is_dir():
-        return REPO / ".bench" / "emulator"
-    return None
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description="Time the emulator's upload sessions and ingest against plain loopback HTTP servers.",
@@ -997,7 +990,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     servers = Servers()
     reports: list[PayloadReport] = []
     try:
-        with work_folder(args.workdir or default_workdir(), args.keep) as (workdir, created):
+        with work_folder(args.workdir or default_workdir("emulator"), args.keep) as (workdir, created):
             note("generating payloads ...")
             pool = random.Random(SEED).randbytes(POOL_BYTES)
             for spec in specs:

@@ -79,7 +79,8 @@ from pathlib import Path
 from typing import Literal
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BenchError  # noqa: E402  (benchmarks/ is not a package)
+import common  # noqa: E402  (benchmarks/ is not a package)
+from common import BenchError, default_workdir  # noqa: E402
 
 GENERATOR_VERSION = 1  # bump when the generated trees change, so stale ones are not reused
 KIB = 1024
@@ -501,24 +502,7 @@ class Summary:
         )
 
 
-@dataclass
-class Row:
-    """One measured command: all its runs."""
-
-    label: str
-    runs: list[Run] = field(default_factory=list)
-
-    @property
-    def best(self) -> Run:
-        return min(self.runs, key=lambda r: r.seconds)
-
-    @property
-    def seconds(self) -> float:
-        return self.best.seconds
-
-    @property
-    def peak_rss_kib(self) -> int:
-        return max(r.maxrss_kib for r in self.runs)
+Row = common.Row[Run]
 
 
 def set_mtimes(files: Sequence[str], when_ns: int) -> None:
@@ -744,13 +728,6 @@ def print_report(r: Report, floor_kib: int) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def default_workdir() -> Path | None:
-    """``<repo>/.bench/manifest`` when run from a checkout (``.bench/`` is git-ignored)."""
-    if (REPO / "pyproject.toml").is_file() and (REPO / "assetsync").is_dir():
-        return REPO / ".bench" / "manifest"
-    return None
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description="Time 'assetsync manifest' cold, warm and touched against find and openssl.",
@@ -786,7 +763,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if shutil.which(tool) is None:
             note(f"error: {tool} not found on PATH; the baselines need it")
             return 2
-    chosen: Path | None = args.workdir or default_workdir()
+    chosen: Path | None = args.workdir or default_workdir("manifest")
     workdir = chosen or Path(tempfile.mkdtemp(prefix="assetsync-bench-"))
     made_workdir = chosen is None or not chosen.exists()
     workdir.mkdir(parents=True, exist_ok=True)

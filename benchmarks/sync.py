@@ -112,7 +112,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:
     sys.path.insert(0, str(BENCH_DIR))
 
-from common import BenchError, cpu_seconds, stop_process  # noqa: E402  (benchmarks/ is not a package)
+import common  # noqa: E402  (benchmarks/ is not a package)
+from common import BenchError, cpu_seconds, default_workdir, stop_process  # noqa: E402
 from manifest import (  # noqa: E402  (benchmarks/ is not a package: the generator is imported by path)
     MIB,
     PAST_S,
@@ -549,24 +550,8 @@ class Servers:
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Row:
-    """One measured command: all its runs."""
-
-    label: str
-    runs: list[Run] = field(default_factory=list)
-
-    @property
-    def best(self) -> Run:
-        return min(self.runs, key=lambda r: r.seconds)
-
-    @property
-    def seconds(self) -> float:
-        return self.best.seconds
-
-    @property
-    def peak_rss_kib(self) -> int:
-        return max(r.maxrss_kib for r in self.runs)
+class Row(common.Row[Run]):
+    """One measured command: all its runs, with the tree PSS sampled in some."""
 
     @property
     def peak_pss_kib(self) -> int:
@@ -1110,13 +1095,6 @@ def print_sweep(res: Results, floor_kib: int) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def default_workdir() -> Path | None:
-    """``<repo>/.bench/sync`` when run from a checkout (``.bench/`` is git-ignored)."""
-    if (REPO / "pyproject.toml").is_file() and (REPO / "assetsync").is_dir():
-        return REPO / ".bench" / "sync"
-    return None
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description="Time 'assetsync sync' against 'wrangler deploy' (first deploy, redeploys, memory) "
@@ -1165,7 +1143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if shutil.which("node") is None:
         note("error: node not found on PATH; wrangler needs it")
         return 2
-    chosen: Path | None = args.workdir or default_workdir()
+    chosen: Path | None = args.workdir or default_workdir("sync")
     workdir = (chosen or Path(tempfile.mkdtemp(prefix="assetsync-sync-bench-"))).absolute()
     made_workdir = chosen is None or not chosen.exists()
     workdir.mkdir(parents=True, exist_ok=True)
