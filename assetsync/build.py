@@ -352,10 +352,11 @@ def hash_files(
     now_ns = time.time_ns() if now_ns is None else now_ns
     racy_after = now_ns - RACY_WINDOW_NS
     index = prior.index()
-    # For each file, in scan order: its prior row (a hit), or -1 (a miss, numbered in ``misses``).
+    # For each file, in scan order: its prior row (a hit), or -1 (a miss, numbered in ``misses``);
+    # only needed to merge hits with misses, so a run without a cache leaves it empty.
+    source: list[int] = []
     misses: list[int] = []
     if not index:
-        source = [-1] * len(files)
         misses = list(range(len(files)))
     else:
         get = index.get
