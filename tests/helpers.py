@@ -14,6 +14,21 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 PAST = 1_600_000_000  # a fixed mtime far from "now", so no cache entry is racy
 
+# Variables that could point a test at a real account: Cloudflare's own (wrangler's and the SDK's,
+# CLOUDFLARE_API_TOKEN, CLOUDFLARE_API_KEY, CLOUDFLARE_EMAIL, CLOUDFLARE_ACCOUNT_ID, the base URLs)
+# and the older CF_ spellings. No test inherits them; a test that needs them sets them itself.
+CREDENTIAL_PREFIXES = ("CLOUDFLARE_", "CF_")
+
+
+def is_credential(name: str) -> bool:
+    return name.upper().startswith(CREDENTIAL_PREFIXES)
+
+
+def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for a child process: this one's without credentials, then ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not is_credential(k)}
+    return {**env, **(extra or {})}
+
 
 def make_tree(root: Path, files: Mapping[str, bytes | str], mtime: int | None = PAST) -> Path:
     """Write ``files`` (relative path -> content) under ``root``; optionally backdate them."""
@@ -41,12 +56,12 @@ def run_cli(
     **kw: Any,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m assetsync ARGS`` and capture its output as text; ``prefix`` is a command
-    that runs it (``setpriv ...`` to drop capabilities, say)."""
-    full_env = {**os.environ, **(env or {})}
+    that runs it (``setpriv ...`` to drop capabilities, say). The child gets no credentials but
+    those in ``env``."""
     return subprocess.run(
         [*prefix, sys.executable, "-m", "assetsync", *args],
         cwd=cwd,
-        env=full_env,
+        env=child_env(env),
         capture_output=True,
         text=True,
         timeout=120,

@@ -37,7 +37,8 @@ ROOT = os.geteuid() == 0
 # Root reads and writes anything: drop the capabilities that let it, as an ordinary user lacks them.
 NO_DAC = ("setpriv", "--bounding-set=-dac_override,-dac_read_search") if ROOT else ()
 needs_no_dac = pytest.mark.skipif(
-    ROOT and shutil.which("setpriv") is None, reason="needs setpriv (util-linux) to drop root's capabilities"
+    ROOT and shutil.which("setpriv") is None,
+    reason="needs setpriv to drop root's capabilities: apt-get install util-linux",
 )
 
 
@@ -829,7 +830,10 @@ def _mount_namespaces() -> bool:
     return subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode == 0
 
 
-needs_mounts = pytest.mark.skipif(not _mount_namespaces(), reason="needs unshare and user namespaces")
+needs_mounts = pytest.mark.skipif(
+    not _mount_namespaces(),
+    reason="needs unshare (apt-get install util-linux) and unprivileged user namespaces",
+)
 
 WARNED = [
     Warned(

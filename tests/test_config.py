@@ -488,7 +488,7 @@ def test_path_through_a_file(tmp_path: Path) -> None:
     assert str(info.value).endswith("Check the path and its permissions.")
 
 
-@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv (util-linux)")
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv: apt-get install util-linux")
 def test_unreadable_file(tmp_path: Path) -> None:
     path = tmp_path / "wrangler.toml"
     path.write_text('name = "x"\n')

@@ -172,7 +172,7 @@ def test_cache_dir_inside_the_site_is_never_an_asset(tmp_path: Path) -> None:
     assert list(again.manifest) == ["/a.txt"]
 
 
-@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv (util-linux)")
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv: apt-get install util-linux")
 def test_unreadable_file_is_an_error_naming_it(tmp_path: Path) -> None:
     make_tree(tmp_path, {"ok.txt": "x", "secret.txt": "y"})
     (tmp_path / "secret.txt").chmod(0)
