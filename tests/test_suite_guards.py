@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 from .helpers import FIXTURES, ROOT, child_env, run_cli
 
@@ -79,3 +82,31 @@ def test_a_skip_fails_in_ci_and_names_what_to_install(tmp_path: Path, ci: str, o
         )
     else:
         assert proc.returncode == 0
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!;\[ ]", requirement, maxsplit=1)[0].strip().lower().replace("_", "-")
+
+
+def test_the_lowest_versions_ci_installs_are_pyprojects_floors() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = [*project["dependencies"], *project["optional-dependencies"]["wrangler"]]
+    floors = {_name(r): re.search(r">=\s*([\w.]+)", r) for r in runtime}
+    assert all(floors.values()), f"every runtime dependency needs a >= floor: {runtime}"
+    lowest = {
+        _name(line): Version(line.split("==", 1)[1].strip())
+        for line in (ROOT / ".ci" / "lowest.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert lowest == {name: Version(m.group(1)) for name, m in floors.items() if m}
+
+
+def test_every_package_the_tests_use_is_pinned() -> None:
+    pins = {
+        _name(line)
+        for line in (ROOT / ".ci" / "constraints.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    }
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = {_name(r) for r in [*project["dependencies"], *project["optional-dependencies"]["dev"]]}
+    assert sorted(wanted - pins) == [], "run .ci/refresh-constraints"
