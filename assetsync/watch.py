@@ -85,12 +85,20 @@ class WatchdogSource:
     """
 
     def __init__(
-        self, root: str, poll: bool = False, ignore: Iterable[str] = (), warn: Callable[[str], None] = print
+        self,
+        root: str,
+        poll: bool = False,
+        ignore: Iterable[str] = (),
+        warn: Callable[[str], None] = print,
+        native: Callable[[], Any] | None = None,
     ):
+        """``native`` makes the OS observer (watchdog's ``Observer``); a test passes one that
+        fails as inotify does at its limits."""
         self.root = root
         self.poll = poll
         self.ignore = tuple(p.rstrip("/") + "/" for p in ignore)
         self.warn = warn
+        self.native = native
         self.observer: Any = None
 
     def start(self, report: Callable[[list[str]], None]) -> None:
@@ -118,7 +126,7 @@ class WatchdogSource:
         from watchdog.observers.polling import PollingObserver
 
         if not self.poll:
-            observer = Observer()
+            observer = (self.native or Observer)()
             try:
                 observer.schedule(handler, self.root, recursive=True)
                 observer.start()
@@ -163,6 +171,15 @@ class DeployLine:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One pass of the watch loop, so a front end or a test can follow what watch mode did."""
+
+    cause: str  # "start", "change", "retry" or "rescan"
+    outcome: str  # "deployed", "unchanged" (a touch, a save of the same bytes) or "failed"
+    error: str | None = None  # the message shown for a failure
+
+
 class Watcher:
     """Keeps a folder deployed: the watch loop. ``run()`` returns when ``stop`` is set."""
 
@@ -176,11 +193,15 @@ class Watcher:
         say: Callable[[str], None] = print,
         on_deploy: Callable[[DeployLine], None] | None = None,
         on_event: Callable[[Event], None] | None = None,
+        on_step: Callable[[Step], None] | None = None,
         reload_options: Callable[[], SyncOptions] | None = None,
         rescan: float = 30.0,
         debouncer: Debouncer | None = None,
         backoff: Backoff | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``clock`` times the quiet window, the retries and the idle rescan; a test passes one
+        it moves, then calls :meth:`wake`."""
         self.folder = folder
         self.options = options
         self.target = target
@@ -188,13 +209,17 @@ class Watcher:
         self.say = say
         self.on_deploy = on_deploy
         self.on_event = on_event
+        self.on_step = on_step
         self.reload_options = reload_options
         self.rescan = rescan
         self.debouncer = debouncer or Debouncer()
         self.backoff = backoff or Backoff(base=0.5, cap=30.0)
+        self.clock = clock
         self.deployed: Manifest | None = None
         self.deploys = 0
         self.failures = 0
+        self._idle_since = 0.0  # when the last pass ended: the idle rescan is due ``rescan`` later
+        self._retry_at: float | None = None  # after a failure: when to try again
         self._wake = asyncio.Event()
         self._lock = threading.Lock()
         self._incoming: list[tuple[list[str], float]] = []
@@ -202,9 +227,13 @@ class Watcher:
     # -- events arrive on the source's thread ---------------------------------------------
 
     def _report(self, paths: list[str]) -> None:
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             self._incoming.append((paths, now))
+        self.wake()
+
+    def wake(self) -> None:
+        """Make the loop look at its timers and events now (safe from any thread)."""
         self._loop.call_soon_threadsafe(self._wake.set)
 
     def _drain(self) -> None:
@@ -225,14 +254,12 @@ class Watcher:
         try:
             # Watch first, then scan: a change made during the first sync is not missed.
             self.source.start(self._report)
-            await self._step(lambda: self.builder.full(), time.monotonic())
-            last_activity = time.monotonic()
-            retry_at: float | None = None
+            await self._step(lambda: self.builder.full(), self.clock(), "start")
             while not stop.is_set():
                 self._drain()
-                now = time.monotonic()
-                due = self.debouncer.due()
-                wake_at = min(t for t in (due, retry_at, last_activity + self.rescan) if t is not None)
+                now = self.clock()
+                due, retry_at = self.debouncer.due(), self._retry_at
+                wake_at = min(t for t in (due, retry_at, self._idle_since + self.rescan) if t is not None)
                 if wake_at > now:
                     self._wake.clear()
                     stopper = asyncio.ensure_future(stop.wait())
@@ -246,19 +273,11 @@ class Watcher:
                 if due is not None and due <= now:
                     first = self.debouncer.first_seen
                     dirty = self.debouncer.take()
-                    ok = await self._step(lambda d=dirty: self._rebuild(d), first)  # type: ignore[misc]
+                    await self._step(lambda d=dirty: self._rebuild(d), first, "change")  # type: ignore[misc]
                 elif retry_at is not None and retry_at <= now:
-                    ok = await self._step(lambda: self.builder.full(), now)
+                    await self._step(lambda: self.builder.full(), now, "retry")
                 else:
-                    ok = await self._step(lambda: self.builder.full(), now)  # the idle rescan
-                last_activity = time.monotonic()
-                if ok:
-                    retry_at, self.failures = None, 0
-                else:
-                    self.failures += 1
-                    delay = self.backoff.delay(self.failures)
-                    retry_at = time.monotonic() + delay
-                    self.say(f"will try again in {delay:.1f}s, or as soon as a file changes")
+                    await self._step(lambda: self.builder.full(), now, "rescan")  # the idle rescan
         finally:
             self.source.stop()
             self.builder.flush()
@@ -277,15 +296,30 @@ class Watcher:
             return self.builder.full(reload_rules=True)
         return self.builder.update(dirty)
 
-    async def _step(self, make: Callable[[], BuildResult], first_seen: float) -> bool:
-        """Build, and deploy if the manifest differs from the deployed one. False on failure."""
+    async def _step(self, make: Callable[[], BuildResult], first_seen: float, cause: str) -> None:
+        """One pass: build, deploy if the manifest changed, and set the timers from the outcome
+        (a failure, the start's too, is retried with back-off) before telling ``on_step``."""
+        step = await self._build_and_deploy(make, first_seen, cause)
+        self._idle_since = self.clock()
+        if step.outcome != "failed":
+            self._retry_at, self.failures = None, 0
+        else:
+            self.failures += 1
+            delay = self.backoff.delay(self.failures)
+            self._retry_at = self.clock() + delay
+            self.say(f"will try again in {delay:.1f}s, or as soon as a file changes")
+        if self.on_step is not None:
+            self.on_step(step)
+
+    async def _build_and_deploy(self, make: Callable[[], BuildResult], first_seen: float, cause: str) -> Step:
+        """Build, and deploy if the manifest differs from the deployed one; failures are shown."""
         try:
             result = make()
         except AssetsyncError as exc:
             self.say(f"error: {exc}")
-            return False
+            return Step(cause, "failed", str(exc))
         if self.deployed is not None and result.manifest == self.deployed and self.deploys:
-            return True  # a touch, or a save of the same bytes: nothing to deploy
+            return Step(cause, "unchanged")  # a touch, or a save of the same bytes: nothing to deploy
         syncer = Syncer(self.folder, self.options, self.target, self.client, self.on_event, self.say)
         try:
             # No stat pass over every file before the deploy: a change after the build raises an
@@ -293,7 +327,7 @@ class Watcher:
             report = await syncer.publish(result, rebuild=self.builder.full, recheck=False)
         except (ApiError, AssetsyncError) as exc:
             self.say(f"error: {exc}")
-            return False
+            return Step(cause, "failed", str(exc))
         old = self.deployed or Manifest()
         diff = old.diff(result.manifest)
         self.deployed = result.manifest
@@ -304,13 +338,13 @@ class Watcher:
             len(diff.removed),
             report.uploaded_files,
             report.uploaded_bytes,
-            time.monotonic() - first_seen,
+            self.clock() - first_seen,
             report,
         )
         self.say(str(line))
         if self.on_deploy is not None:
             self.on_deploy(line)
-        return True
+        return Step(cause, "deployed")
 
 
 def _with_root_files(options: SyncOptions, root: str) -> SyncOptions:

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
+import queue
 import shutil
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import pytest
 
 from assetsync.build import BuildOptions, build
 from assetsync.engine import SyncOptions
+from assetsync.retry import Backoff
 from assetsync.target import Target
-from assetsync.watch import Debouncer, DeployLine, WatchdogSource, Watcher
+from assetsync.watch import Debouncer, DeployLine, Step, WatchdogSource, Watcher
 
 from .conftest import ACCOUNT
 from .helpers import LiveEmulator, make_tree
@@ -65,22 +71,53 @@ class FakeSource:
         self.report(list(paths))
 
 
-class Harness:
-    """Runs a Watcher on an event loop in a thread; deploys are observed as they happen."""
+class FakeClock:
+    """A monotonic clock the test moves by hand; the watcher reads it from its loop's thread."""
 
-    def __init__(self, live: LiveEmulator, site: Path, tmp: Path, source: Any, script: str = "site") -> None:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self.lock:
+            return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self.lock:
+            self.now += seconds
+
+
+class Harness:
+    """Runs a Watcher on an event loop in a thread; its deploys, passes and messages are observed
+    as they happen."""
+
+    def __init__(
+        self,
+        live: LiveEmulator,
+        site: Path,
+        tmp: Path,
+        source: Any,
+        script: str = "site",
+        rescan: float = 3600,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.live, self.site = live, site
         self.deploys: list[DeployLine] = []
-        self.deployed = threading.Condition()
+        self.steps: list[Step] = []
+        self.said: list[str] = []
+        self.crashed: Exception | None = None
+        self.changed = threading.Condition()
         opts = SyncOptions(script=script, build=BuildOptions(cache_dir=str(tmp / "cache")), attempts=2)
         self.watcher = Watcher(
             str(site),
             opts,
             Target("api", live.api, ACCOUNT, live.token or ""),
             source,
-            say=lambda m: None,
+            say=self._say,
             on_deploy=self._on_deploy,
-            rescan=3600,
+            on_step=self._on_step,
+            rescan=rescan,
+            clock=clock,
         )
         self.loop = asyncio.new_event_loop()
         self.stop = asyncio.Event()
@@ -88,28 +125,54 @@ class Harness:
 
     async def _main(self) -> None:
         self.stop = asyncio.Event()
-        await self.watcher.run(self.stop)
+        try:
+            await self.watcher.run(self.stop)
+        except Exception as exc:  # the waits below report it at once
+            with self.changed:
+                self.crashed = exc
+                self.changed.notify_all()
+
+    def _say(self, message: str) -> None:
+        with self.changed:
+            self.said.append(message)
 
     def _on_deploy(self, line: DeployLine) -> None:
-        with self.deployed:
+        with self.changed:
             self.deploys.append(line)
-            self.deployed.notify_all()
+            self.changed.notify_all()
+
+    def _on_step(self, step: Step) -> None:
+        with self.changed:
+            self.steps.append(step)
+            self.changed.notify_all()
+
+    def _wait(self, ready: Callable[[], bool], what: str) -> None:
+        """Until ``ready()``; fails if the watcher stopped, or after TIMEOUT."""
+        with self.changed:
+            self.changed.wait_for(lambda: ready() or self.crashed is not None, TIMEOUT)
+            if not ready():
+                assert self.crashed is None, f"the watcher stopped: {self.crashed!r}"
+                pytest.fail(f"{what} within {TIMEOUT}s; passes: {self.steps}")
 
     def wait_deploys(self, n: int) -> list[DeployLine]:
-        with self.deployed:
-            assert self.deployed.wait_for(lambda: len(self.deploys) >= n, TIMEOUT), (
-                f"{len(self.deploys)} deploys"
-            )
-            return list(self.deploys)
+        self._wait(lambda: len(self.deploys) >= n, f"no {n} deploys")
+        return list(self.deploys)
+
+    def wait_steps(self, n: int) -> list[Step]:
+        """The loop's first ``n`` passes (the start is the first), once it has finished them."""
+        self._wait(lambda: len(self.steps) >= n, f"no {n} passes")
+        return list(self.steps)
 
     def __enter__(self) -> Harness:
         self.thread.start()
-        self.wait_deploys(1)  # the initial full sync
+        # The first deploy, and the pass that made it is over.
+        self._wait(lambda: any(s.outcome == "deployed" for s in self.steps), "no first deploy")
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.loop.call_soon_threadsafe(self.stop.set)
         self.thread.join(TIMEOUT)
+        assert not self.thread.is_alive(), "the watcher did not stop"
 
     def served(self, path: str) -> bytes:
         r = httpx.get(self.live.origin + path, headers={"Host": "site.localhost"}, follow_redirects=True)
@@ -122,19 +185,36 @@ class Harness:
         assert self.watcher.deployed.to_json() == fresh.to_json()
 
 
-def test_touch_and_same_bytes_deploy_nothing(tmp_path: Path, emulator: LiveEmulator) -> None:
+def replace_text(path: Path, text: str) -> None:
+    """Give ``path`` new content in one step (a file written beside its folder, renamed over it),
+    so no build, whenever it runs, sees it half written or sees a temporary file."""
+    tmp = path.parent.parent / f".{path.name}.new"
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def puts(live: LiveEmulator) -> int:
+    """How many deploys (PUTs of the script) reached the recording emulator."""
+    return sum(r["method"] == "PUT" for r in live.app.requests)
+
+
+def test_touch_and_same_bytes_deploy_nothing(tmp_path: Path, recorded: LiveEmulator) -> None:
+    """The touch batch is seen through before the real edit, so a deploy it caused would show."""
     site = make_tree(tmp_path / "site", {"index.html": "v1", "a.css": "a"})
     source = FakeSource()
-    with Harness(emulator, site, tmp_path, source) as h:
+    with Harness(recorded, site, tmp_path, source) as h:
+        assert puts(recorded) == 1
         os.utime(site / "a.css")
         (site / "index.html").write_text("v1")  # a save with the same bytes
         source.push(str(site / "a.css"), str(site / "index.html"))
-        (site / "index.html").write_text("v2")  # then a real change: the next deploy
+        assert h.wait_steps(2)[1].outcome == "unchanged"  # that batch is built...
+        assert puts(recorded) == 1 and len(h.deploys) == 1  # ...and deployed nothing
+        (site / "index.html").write_text("v2")  # then a real change: exactly one deploy
         source.push(str(site / "index.html"))
-        lines = h.wait_deploys(2)
-        assert (lines[1].changed, lines[1].uploaded) == (1, 1)
+        assert h.wait_steps(3)[2].outcome == "deployed"
+        assert (h.deploys[1].changed, h.deploys[1].uploaded) == (1, 1)
+        assert puts(recorded) == 2 and len(h.deploys) == 2
         assert h.served("/index.html") == b"v2"
-        assert len(h.deploys) == 2
 
 
 def test_changes_during_a_deploy_make_exactly_one_follow_up(tmp_path: Path, recorded: LiveEmulator) -> None:
@@ -152,8 +232,7 @@ def test_changes_during_a_deploy_make_exactly_one_follow_up(tmp_path: Path, reco
         source.push(str(site / "new.txt"))
         recorded.app.gate.set()
         lines = h.wait_deploys(3)
-        puts = [r for r in recorded.app.requests if r["method"] == "PUT"]
-        assert len(puts) == 3  # initial, the held one, exactly one follow-up
+        assert puts(recorded) == 3  # initial, the held one, exactly one follow-up
         assert (lines[2].added, lines[2].changed) == (1, 1)
         assert h.served("/index.html") == b"v5" and h.served("/new.txt") == b"new"
         h.check_matches_folder()
@@ -164,35 +243,263 @@ def test_failures_are_shown_and_retried(tmp_path: Path, recorded: LiveEmulator) 
 
     site = make_tree(tmp_path / "site", {"index.html": "v1"})
     source = FakeSource()
-    said: list[str] = []
     with Harness(recorded, site, tmp_path, source) as h:
-        h.watcher.say = said.append
-        from assetsync.retry import Backoff
-
         h.watcher.backoff = Backoff(base=0.01, cap=0.02)
         recorded.app.faults += [("PUT", "/scripts/site", envelope_error(500, 10013, "down"))] * 2
         (site / "index.html").write_text("v2")
         source.push(str(site / "index.html"))
         h.wait_deploys(2)
-        assert any(m.startswith("error: deploying") for m in said)
+        assert any(m.startswith("error: deploying") for m in h.said)
         assert h.served("/index.html") == b"v2"
+
+
+def test_a_failed_start_is_retried_with_back_off(tmp_path: Path, recorded: LiveEmulator) -> None:
+    """The first deploy fails too (the server is down): watch retries soon, not at the next rescan."""
+    from .helpers import envelope_error
+
+    site = make_tree(tmp_path / "site", {"index.html": "v1"})
+    recorded.app.faults += [("PUT", "/scripts/site", envelope_error(500, 10013, "down"))] * 2
+    h = Harness(recorded, site, tmp_path, FakeSource())  # the rescan is an hour away
+    h.watcher.backoff = Backoff(base=0.01, cap=0.02)
+    with h:
+        assert [(s.cause, s.outcome) for s in h.steps] == [("start", "failed"), ("retry", "deployed")]
+        assert any(m.startswith("error: deploying") for m in h.said)
+        assert h.served("/index.html") == b"v1"
+
+
+HUGE = 25 * 1024 * 1024 + 1  # one byte over the per-file limit
 
 
 def test_oversized_file_is_reported_and_watch_goes_on(tmp_path: Path, emulator: LiveEmulator) -> None:
     site = make_tree(tmp_path / "site", {"index.html": "v1"})
     source = FakeSource()
-    said: list[str] = []
     with Harness(emulator, site, tmp_path, source) as h:
-        h.watcher.say = said.append
-        with open(site / "huge.bin", "wb") as f:
-            f.truncate(26_214_401)
-        source.push(str(site / "huge.bin"))
+        h.watcher.backoff = Backoff(base=3600, cap=3600)  # only the fix below makes the next pass
+        source.push(_too_large(site))  # a batch of its own: this build must fail
+        failed = h.wait_steps(2)[1]
+        assert (failed.cause, failed.outcome) == ("change", "failed")
+        shown = [m for m in h.said if m.startswith("error: ")]
+        assert len(shown) == 1 and "per-file limit" in shown[0] and f"/huge.bin  {HUGE:,} bytes" in shown[0]
+        assert shown[0] == f"error: {failed.error}"
         (site / "huge.bin").unlink()
         (site / "index.html").write_text("v2")
         source.push(str(site / "huge.bin"), str(site / "index.html"))
-        h.wait_deploys(2)
+        assert h.wait_steps(3)[2] == Step("change", "deployed")  # watch went on: the next good state
+        assert (h.deploys[1].changed, h.deploys[1].added) == (1, 0)
+        assert h.served("/index.html") == b"v2" and h.served("/huge.bin") == b"<404>"
+        h.check_matches_folder()
+
+
+def _bad_ignore_file(site: Path) -> str:
+    (site / ".assetsignore").write_bytes(b"*.log\n\xff\xfe\n")
+    return str(site / ".assetsignore")
+
+
+def _unusable_name(site: Path) -> str:
+    (site / "bad\nname.txt").write_text("x")
+    return str(site / "bad\nname.txt")
+
+
+def _too_large(site: Path) -> str:
+    with open(site / "huge.bin", "wb") as f:
+        f.truncate(HUGE)
+    return str(site / "huge.bin")
+
+
+@pytest.mark.parametrize(
+    ("make", "expect"),
+    [
+        (_bad_ignore_file, ".assetsignore, line 2: not valid UTF-8 text"),
+        (_unusable_name, "bad\\nname.txt': the file name contains the control character '\\n'"),
+        (_too_large, "/huge.bin  26,214,401 bytes (25.0 MiB)"),
+    ],
+    ids=["bad-assetsignore", "unusable-name", "too-large"],
+)
+def test_build_errors_are_shown(
+    tmp_path: Path, emulator: LiveEmulator, make: Callable[[Path], str], expect: str
+) -> None:
+    """A build that fails while watching says why, naming the file; nothing is deployed."""
+    site = make_tree(tmp_path / "site", {"index.html": "v1"})
+    source = FakeSource()
+    with Harness(emulator, site, tmp_path, source) as h:
+        source.push(make(site))
+        step = h.wait_steps(2)[1]
+        assert step.outcome == "failed" and step.error is not None and expect in step.error
+        assert f"error: {step.error}" in h.said
+        assert len(h.deploys) == 1
+
+
+class Lines:
+    """A child's stderr, read line by line on a thread, so a test can wait for a line."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.seen: list[str] = []
+        self.queue: queue.Queue[str | None] = queue.Queue()
+        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.queue.put(line.rstrip("\n"))
+        self.queue.put(None)
+
+    def expect(self, want: Callable[[str], bool]) -> str:
+        """The next line for which ``want`` is true; fails on end of output or after TIMEOUT."""
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            try:
+                line = self.queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                pytest.fail(f"no such line within {TIMEOUT}s; seen: {self.seen}")
+            if line is None:
+                pytest.fail(f"the output ended; seen: {self.seen}")
+            self.seen.append(line)
+            if want(line):
+                return line
+
+
+def test_cli_watch_shows_build_errors_and_goes_on(tmp_path: Path, emulator: LiveEmulator) -> None:
+    """`assetsync watch` as a user runs it: a file over the limit is shown on stderr, named, and the
+    next good state is deployed."""
+    site = make_tree(tmp_path / "site", {"index.html": "v1"})
+    env = {
+        **os.environ,
+        "CLOUDFLARE_ACCOUNT_ID": ACCOUNT,
+        "CLOUDFLARE_API_TOKEN": emulator.token,
+        "CLOUDFLARE_API_BASE_URL": emulator.api,
+        "PYTHONUNBUFFERED": "1",
+        "CI": "1",
+    }
+    args = ["watch", str(site), "--name", "site", "--cache-dir", str(tmp_path / "c")]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assetsync", *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        out = Lines(proc.stderr)
+        out.expect(lambda line: "deployed: +1 ~0 -0" in line)  # the first sync
+        _too_large(site)
+        assert "per-file limit" in out.expect(lambda line: line.startswith("error: "))
+        assert out.expect(lambda line: "/huge.bin" in line).strip() == f"/huge.bin  {HUGE:,} bytes (25.0 MiB)"
+        replace_text(site / "index.html", "v2")  # any build from here on deploys exactly v2
+        (site / "huge.bin").unlink()
+        out.expect(lambda line: "deployed: +0 ~1 -0" in line)
+        proc.terminate()
+        assert proc.wait(TIMEOUT) == 0
+        out.expect(lambda line: line == "stopped")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    r = httpx.get(emulator.origin + "/index.html", headers={"Host": "site.localhost"}, follow_redirects=True)
+    assert r.content == b"v2"
+
+
+@pytest.mark.parametrize("clock", ["moved", "real"])
+def test_idle_rescan_catches_what_no_event_reported(
+    tmp_path: Path, emulator: LiveEmulator, clock: str
+) -> None:
+    """The source reports nothing (the OS dropped the event): the rescan still deploys the change.
+
+    "moved": the test moves the watcher's clock past the rescan interval and wakes it, so the
+    rescan happens exactly then. "real": a short interval on the real clock.
+    """
+    site = make_tree(tmp_path / "site", {"index.html": "v1"})
+    fake = FakeClock()
+    rescan = 30.0 if clock == "moved" else 0.05
+    with Harness(
+        emulator,
+        site,
+        tmp_path,
+        FakeSource(),
+        rescan=rescan,
+        clock=fake if clock == "moved" else time.monotonic,
+    ) as h:
+        replace_text(site / "index.html", "v2")  # and no event
+        if clock == "moved":
+            fake.advance(rescan)
+            h.watcher.wake()
+            # Nothing but the rescan ran: no time passed on the watcher's clock otherwise.
+            assert h.wait_steps(2) == [Step("start", "deployed"), Step("rescan", "deployed")]
+        lines = h.wait_deploys(2)
+        assert (lines[1].changed, lines[1].added, lines[1].removed) == (1, 0, 0)
         assert h.served("/index.html") == b"v2"
-        assert any("per-file limit" in m for m in said) or len(h.deploys) == 2
+
+
+class RefusedObserver:
+    """Stands in for the OS observer when the inotify limits are reached, failing where watchdog
+    does, with watchdog's own errors."""
+
+    ERRORS = {
+        errno.ENOSPC: "inotify watch limit reached",  # fs.inotify.max_user_watches
+        errno.EMFILE: "inotify instance limit reached",  # fs.inotify.max_user_instances
+    }
+
+    def __init__(self, where: str, err: int) -> None:
+        self.where, self.err = where, err
+        self.made = 0
+
+    def __call__(self) -> RefusedObserver:
+        self.made += 1
+        return self
+
+    def _fail(self, where: str) -> None:
+        if where == self.where:
+            raise OSError(self.err, self.ERRORS[self.err])
+
+    def schedule(self, handler: Any, path: str, recursive: bool = False) -> None:
+        self._fail("schedule")
+
+    def start(self) -> None:
+        self._fail("start")
+
+    def stop(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("where", "err"), [("schedule", errno.ENOSPC), ("start", errno.EMFILE)], ids=["watches", "instances"]
+)
+def test_refused_os_watches_fall_back_to_polling(
+    tmp_path: Path, emulator: LiveEmulator, where: str, err: int
+) -> None:
+    """The OS refuses more watches: watch says which limits to raise, polls, and still deploys."""
+    from watchdog.observers.polling import PollingObserver
+
+    site = make_tree(tmp_path / "site", {"index.html": "v1"})
+    warned: list[str] = []
+    refused = RefusedObserver(where, err)
+    source = WatchdogSource(str(site), warn=warned.append, native=refused)
+    with Harness(emulator, site, tmp_path, source) as h:
+        assert len(warned) == 1
+        assert f"the OS refused to watch {site} ({RefusedObserver.ERRORS[err]}); polling instead" in warned[0]
+        assert (
+            "sudo sysctl fs.inotify.max_user_watches=524288 fs.inotify.max_user_instances=1024" in warned[0]
+        )
+        assert isinstance(source.observer, PollingObserver)
+        replace_text(site / "index.html", "v2")
+        lines = h.wait_deploys(2)
+        assert lines[1].changed == 1 and h.served("/index.html") == b"v2"
+
+
+def test_poll_forces_polling(tmp_path: Path, emulator: LiveEmulator) -> None:
+    """With ``poll`` the OS observer is never tried (so never warned about), and polling deploys."""
+    from watchdog.observers.polling import PollingObserver
+
+    site = make_tree(tmp_path / "site", {"index.html": "v1"})
+    warned: list[str] = []
+    refused = RefusedObserver("start", errno.ENOSPC)
+    source = WatchdogSource(str(site), poll=True, warn=warned.append, native=refused)
+    with Harness(emulator, site, tmp_path, source) as h:
+        assert (refused.made, warned) == (0, [])
+        assert isinstance(source.observer, PollingObserver)
+        replace_text(site / "index.html", "v2")
+        assert h.wait_deploys(2)[1].changed == 1 and h.served("/index.html") == b"v2"
 
 
 def test_assetsignore_change_reloads_the_rules(tmp_path: Path, emulator: LiveEmulator) -> None:
