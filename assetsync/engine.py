@@ -16,7 +16,7 @@ import asyncio
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,12 +26,10 @@ from .client import ApiClient, Module, UploadSession, session_path
 from .errors import ApiError, FilesChanging, NetworkError, NothingToPublish, ServerError
 from .events import Built, Deployed, Event, Restarting, Retrying, SessionOpened, SyncReport, Uploaded
 from .plan import Request, WorkerSpec, deploy_metadata, plan_uploads
-from .retry import Backoff, Concurrency, Verdict, classify
+from .retry import PATIENCE, Backoff, Budget, Concurrency, Verdict, classify
 from .target import Target
 
 MAX_SESSIONS = 4  # fresh sessions (expired tokens, changed files) before giving up
-# While other requests get through, a failing one keeps trying up to this many times --attempts.
-PATIENCE = 3
 # Uploads in flight. benchmarks/sync.py on loopback cannot tell 1 from 8 (the emulator's ingest is
 # the limit at every setting); against the real API, requests in flight hide the round trip, and
 # the AIMD limit backs off by itself when the server pushes back. wrangler keeps 3.
@@ -78,7 +76,9 @@ class Syncer:
         on_event: Callable[[Event], None] | None = None,
         warn: Callable[[str], None] | None = None,
         slots: UploadSlots | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """``sleep`` waits out each back-off: tests pass one that records the wait instead."""
         self.root = root
         self.o = options
         self.target = target
@@ -86,6 +86,7 @@ class Syncer:
         self.emit = on_event or (lambda event: None)
         self.warn = warn
         self.rng = random.Random()
+        self.sleep = sleep
         # Uploads in flight: this run's own limit, or one shared by several runs (sync-all), so
         # that a server pushing back slows every run down, and N runs never mean N x the load.
         self._shared_slots = slots
@@ -136,34 +137,28 @@ class Syncer:
         ``token`` names the session token the request carries ("upload", "completion"): if the
         server refuses it, a fresh session is needed, not a retry.
 
-        The request gives up after ``attempts`` failures in a row during which no other request
-        got through either: the API is down. While others succeed the API is up and this one was
-        unlucky, so it keeps trying, up to :data:`PATIENCE` times ``attempts``. A budget per
-        request alone fails big syncs on a flaky link: at a 30% fault rate, the chance that one
-        of 200 requests draws 6 faults in a row is 14%.
+        When it gives up is :class:`~assetsync.retry.Budget`'s call: after ``attempts`` failures
+        in a row while no other request got through, or :data:`PATIENCE` times as many in all.
         """
-        tries = stalled = 0
-        progress = self.successes
+        budget = Budget(self.o.attempts, self.successes, PATIENCE)
         while True:
             try:
                 result = await call()
             except ApiError as exc:
                 verdict = classify(exc.status, upload=token is not None)
-                tries += 1
-                stalled = 1 if self.successes != progress else stalled + 1
-                progress = self.successes
+                give_up = budget.failed(self.successes)
                 if verdict is Verdict.NEW_SESSION:
                     raise _Restart(f"the {token} token was refused ({exc.code or exc.status})") from exc
                 if verdict is Verdict.FATAL:
                     raise
-                if stalled >= self.o.attempts or tries >= self.o.attempts * PATIENCE:
-                    raise exc.gave_up(tries) from None
+                if give_up:
+                    raise exc.gave_up(budget.tries) from None
                 if verdict is Verdict.SLOW_DOWN:
                     self.concurrency.on_throttle()
-                delay = self.o.backoff.delay(tries, exc.retry_after, self.rng)
+                delay = self.o.backoff.delay(budget.tries, exc.retry_after, self.rng)
                 self.report.retries += 1
-                self.emit(Retrying(what, tries, delay, str(exc)))
-                await asyncio.sleep(delay)
+                self.emit(Retrying(what, budget.tries, delay, str(exc)))
+                await self.sleep(delay)
             else:
                 self.successes += 1
                 return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
@@ -9,14 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 
 from assetsync.build import BuildOptions
 from assetsync.contenttypes import content_type
-from assetsync.engine import SyncOptions, sync
+from assetsync.engine import Syncer, SyncOptions, sync
 from assetsync.errors import AuthError, RequestRefused
+from assetsync.events import SyncReport
 from assetsync.hashing import HashScheme
 from assetsync.plan import AssetsConfig, WorkerSpec
+from assetsync.retry import Backoff
 from assetsync.target import Target
 
 from .conftest import ACCOUNT
@@ -113,7 +117,6 @@ def test_request_level_protocol(tmp_path: Path, recorded: LiveEmulator) -> None:
     manifest = json.loads(session[0]["body"])["manifest"]
     assert set(manifest) == {"/" + k for k in SITE}
     assert manifest["/css/site.css"]["hash"] != manifest["/js/app.js"]["hash"]
-    session_jwt = json.loads(recorded.app.requests[0]["body"]) and None  # (the answer is not recorded)
     by_hash = {e["hash"]: p for p, e in manifest.items()}
     seen = set()
     for up in uploads:
@@ -140,7 +143,16 @@ def test_request_level_protocol(tmp_path: Path, recorded: LiveEmulator) -> None:
     assert deploys[0]["headers"]["authorization"] == f"Bearer {recorded.token}"
     assert set(metadata) == {"assets", "compatibility_date", "compatibility_flags"}  # assets-only
     assert metadata["assets"]["config"] == {}
-    assert session_jwt is None
+    # One session: its upload token on every upload, its completion token in the deploy (read
+    # here from the tokens' claims, not through the emulator's checks, which the deploy passed).
+    (upload_jwt,) = {up["headers"]["authorization"].removeprefix("Bearer ") for up in uploads}
+    tokens = (upload_jwt, metadata["assets"]["jwt"])
+    claims = [jwt.decode(t, options={"verify_signature": False}) for t in tokens]
+    assert [(c["kind"], c["acct"], c["ns"], c["script"]) for c in claims] == [
+        ("upload", ACCOUNT, None, "site"),
+        ("completion", ACCOUNT, None, "site"),
+    ]
+    assert claims[0]["sid"] == claims[1]["sid"]
 
 
 def test_worker_metadata_and_modules(tmp_path: Path, recorded: LiveEmulator) -> None:
@@ -183,17 +195,42 @@ def test_worker_metadata_and_modules(tmp_path: Path, recorded: LiveEmulator) -> 
     assert b"Content-Type: application/javascript+module" in body
 
 
-def test_retries_429_with_retry_after_and_5xx(tmp_path: Path, recorded: LiveEmulator) -> None:
+def sync_waiting(
+    site: Path, options: SyncOptions, target: Target, waits: list[float], **kw: Any
+) -> SyncReport:
+    """:func:`~assetsync.engine.sync`, except that each back-off is noted in ``waits`` instead of
+    slept: what the engine asked to wait, whatever it is, without the test waiting for it."""
+
+    async def sleep(delay: float) -> None:
+        waits.append(delay)
+
+    async def main() -> SyncReport:
+        client = target.client(timeout=options.timeout)
+        try:
+            return await Syncer(str(site), options, target, client, sleep=sleep, **kw).run()
+        finally:
+            await client.aclose()
+
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize(("asked", "waited"), [("7", 7.0), ("86400", Backoff().retry_after_cap)])
+def test_retries_5xx_and_waits_out_429_retry_after_up_to_a_cap(
+    tmp_path: Path, recorded: LiveEmulator, asked: str, waited: float
+) -> None:
+    """The 429's Retry-After is the wait (a day is cut to the cap); the 5xx get the back-off."""
     site = make_tree(tmp_path / "site", SITE)
     recorded.app.faults += [
         ("POST", "/assets-upload-session", envelope_error(500, 10013, "unknown error")),
-        ("POST", "/workers/assets/upload", envelope_error(429, 10429, "slow down", [("Retry-After", "0")])),
+        ("POST", "/workers/assets/upload", envelope_error(429, 10429, "slow down", [("Retry-After", asked)])),
         ("PUT", "/workers/scripts/site", envelope_error(502, 10013, "bad gateway")),
     ]
-    events: list[Any] = []
-    report = sync(str(site), options(tmp_path), target(recorded), on_event=events.append)
+    waits: list[float] = []
+    report = sync_waiting(site, options(tmp_path), target(recorded), waits)
     assert report.retries == 3 and report.deployment_id
     assert [r.get("fault") for r in recorded.app.requests if r.get("fault")] == [500, 429, 502]
+    first_backoff = Backoff().base  # the first retry's jittered back-off is at most this
+    assert waits[1] == waited and waits[0] <= first_backoff and waits[2] <= first_backoff
     check_preview(recorded, site, SITE)
 
 
@@ -223,8 +260,6 @@ def test_result_null_is_retried_then_reported(tmp_path: Path, recorded: LiveEmul
 
 
 def _fast() -> Any:
-    from assetsync.retry import Backoff
-
     return Backoff(base=0.001, cap=0.002)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 from pathlib import Path
 
@@ -159,15 +160,18 @@ def test_exit_codes(tmp_path: Path, emulator: LiveEmulator) -> None:
         "CLOUDFLARE_API_BASE_URL": f"http://127.0.0.1:{port}/client/v4",
     }
     proc = run_cli("sync", str(SITE), *base, "--attempts", "1", "--json", env=down)
-    assert proc.returncode == 7 and "cannot connect" in proc.stderr
-    assert json.loads(proc.stdout) == {
-        "ok": False,
-        "error": {
-            "type": "NetworkError",
-            "message": json.loads(proc.stdout)["error"]["message"],
-            "exit_code": 7,
-        },
-    }
+    assert proc.returncode == 7
+    message = json.loads(proc.stdout)["error"]["message"]
+    # The whole message; only the network library's words for the refusal vary.
+    assert re.fullmatch(
+        r"opening the upload session: cannot connect \(.+\); is the API base URL right and the server "
+        rf"up\? on POST /accounts/{ACCOUNT}/workers/scripts/site/assets-upload-session\. "
+        r"Gave up after 1 attempt\.",
+        message,
+    ), message
+    error = {"type": "NetworkError", "message": message, "exit_code": 7}
+    assert json.loads(proc.stdout) == {"ok": False, "error": error}
+    assert proc.stderr == f"error: {message}\n"
     proc = run_cli("sync", str(SITE), *base, env={"CLOUDFLARE_API_TOKEN": "t", "CLOUDFLARE_ACCOUNT_ID": ""})
     assert proc.returncode == 2 and "incomplete credentials" in proc.stderr
 
