@@ -208,6 +208,10 @@ async def _read_head(reader: asyncio.StreamReader) -> tuple[str, list[tuple[str,
     return first, headers
 
 
+class _Kept(Exception):
+    """A failure already kept for :meth:`FaultProxy.check`: it only ends the connection."""
+
+
 def _header(headers: list[tuple[str, str]], name: str) -> str | None:
     return next((v for k, v in headers if k.lower() == name), None)
 
@@ -220,6 +224,10 @@ class FaultProxy:
     request's fault is decided, before anything is forwarded; ``on_response(exchange)`` after
     the emulator answered and before the client hears anything. Tests use them to hold a
     request while they change something, deterministically.
+
+    A hook that raises (a failed assertion of the test) or a failure of the proxy itself drops
+    that connection, which to the client is a network error it retries: so each is kept in
+    ``failures`` and raised by :meth:`check`, which closing the proxy calls.
     """
 
     def __init__(self, upstream_port: int, plan: Plan | None = None) -> None:
@@ -229,6 +237,7 @@ class FaultProxy:
         self.exchanges: list[Exchange] = []
         self.on_request: Callable[[Exchange], None] | None = None
         self.on_response: Callable[[Exchange], None] | None = None
+        self.failures: list[Exception] = []
         self._sightings: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -255,6 +264,7 @@ class FaultProxy:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
+        self.check()  # raised over an exception already leaving the block: it is the likelier cause
 
     async def _start(self) -> None:
         self._server = await asyncio.start_server(self._serve, sock=self._sock)
@@ -272,6 +282,16 @@ class FaultProxy:
 
     # -- what tests read -----------------------------------------------------------------
 
+    def check(self) -> None:
+        """Raise the first failure of a hook or of the proxy since the last check, if any."""
+        with self._lock:
+            failures, self.failures = self.failures, []
+        if failures:
+            first = failures[0]
+            if len(failures) > 1:
+                first.add_note(f"(and {len(failures) - 1} more failures in the fault proxy)")
+            raise first
+
     def routed(self, route: str) -> list[Exchange]:
         with self._lock:
             return [e for e in self.exchanges if e.route == route]
@@ -285,8 +305,16 @@ class FaultProxy:
         try:
             while await self._one(reader, writer):
                 pass
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.CancelledError):
-            pass  # the client went away, or the proxy is stopping
+        except (
+            _Kept,
+            OSError,
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+            asyncio.CancelledError,
+        ):
+            pass  # the client or the emulator went away, the proxy is stopping, or a hook failed
+        except Exception as exc:  # the proxy's own failure: the client would only retry it
+            self._keep(exc)
         finally:
             self._conns.pop(task, None)
             writer.transport.abort()
@@ -318,7 +346,7 @@ class FaultProxy:
             if fault is not None:
                 self.counts[fault] += 1
         if self.on_request is not None:
-            await asyncio.to_thread(self.on_request, exchange)
+            await self._hook(self.on_request, exchange)
         return await self._answer(request, start, exchange, reader, writer)
 
     async def _answer(
@@ -343,7 +371,7 @@ class FaultProxy:
         assert response is not None
         exchange.upstream_status = response.status
         if self.on_response is not None:
-            await asyncio.to_thread(self.on_response, exchange)
+            await self._hook(self.on_response, exchange)
         if fault is None:
             await self._send(writer, exchange, response)
             return True
@@ -368,6 +396,18 @@ class FaultProxy:
         else:  # TRUNCATED: the Content-Length promised more than arrives before the close
             writer.close()
         return False
+
+    async def _hook(self, hook: Callable[[Exchange], None], exchange: Exchange) -> None:
+        """Run a test's hook; whatever it raises is kept for :meth:`check`, and drops the connection."""
+        try:
+            await asyncio.to_thread(hook, exchange)
+        except Exception as exc:
+            self._keep(exc)
+            raise _Kept from exc
+
+    def _keep(self, exc: Exception) -> None:
+        with self._lock:
+            self.failures.append(exc)
 
     @staticmethod
     async def _send(writer: asyncio.StreamWriter, exchange: Exchange, response: _Response) -> None:
@@ -404,7 +444,8 @@ class FaultProxy:
                 _reset(up_writer)
                 return None
             head = await _read_head(up_reader)
-            assert head is not None, "the emulator closed without answering"
+            if head is None:  # as a killed emulator does: the client sees a dropped connection
+                raise ConnectionResetError("the emulator closed without answering")
             status_line, headers = head
             if _header(headers, "transfer-encoding"):
                 raise AssertionError("the emulator's API answers carry a Content-Length")

@@ -4,11 +4,13 @@ Nothing a killed run leaves behind may make the next run wrong: the rerun comple
 the blobs the server still lacks, and finds the hash cache intact (or discards it cleanly). A
 killed emulator comes back with a consistent store that never serves a partial blob.
 
-Kill points are chosen from a seeded random sequence. Most are exact: the emulator holds the
-request of interest (the session, the k-th upload after its first bytes, the k-th upload after
-the server stored it but before the answer, the deploy) and the test kills the client while it
-waits. One kind ("while starting or hashing") kills after a seeded random delay, before any
-request arrives: where exactly it lands varies, but every assertion holds wherever it lands.
+Kill points are chosen from a seeded random sequence, and each is exact. Once requests flow,
+the emulator holds the request of interest (the session, the k-th upload after its first bytes,
+the k-th upload after the server stored it but before the answer, the deploy) and the test kills
+the client while it waits. Before that, an audit hook in the client kills it at a chosen system
+call: opening the n-th file it must hash, or renaming the hash cache's temp file into place.
+A killed emulator is killed while the fault proxy holds a request of the sync, so the sync is
+always mid-way, and it is back before anything reaches it again.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -39,7 +42,8 @@ from assetsync.emulator.store import scope_of
 from assetsync.hashing import HashScheme
 from assetsync.tempfiles import sweep, temp_path
 
-from .conftest import ACCOUNT, soak_runs
+from .conftest import ACCOUNT, SOAK, soak_runs
+from .faultproxy import Exchange, FaultProxy
 from .helpers import LiveEmulator, make_tree, multipart
 
 WAIT = 60  # seconds: a hang guard, never reached when things work
@@ -234,7 +238,23 @@ def _deployed(live: LiveEmulator, site: Path) -> None:
 
 
 BUCKET_FILES = 15
-POINTS = ["while starting or hashing", "session", "upload body", "upload answered", "deploy"]
+POINTS = ["hashing", "saving the hash cache", "session", "upload body", "upload answered", "deploy"]
+# The client with a tripwire: ``python -c CLIENT_TRIPWIRE sync ...`` runs the CLI unchanged after
+# adding an audit hook that SIGKILLs the client at the TRIPWIRE_NTH audit event TRIPWIRE_EVENT
+# ("open", "os.rename") whose path starts with TRIPWIRE_PREFIX: the kill lands at that very call.
+CLIENT_TRIPWIRE = """
+import os, runpy, signal, sys
+event, prefix = os.environ["TRIPWIRE_EVENT"], os.environ["TRIPWIRE_PREFIX"]
+left = int(os.environ["TRIPWIRE_NTH"])
+def tripwire(name, args):
+    global left
+    if name == event and isinstance(args[0], str) and args[0].startswith(prefix):
+        left -= 1
+        if left == 0:
+            os.kill(os.getpid(), signal.SIGKILL)
+sys.addaudithook(tripwire)
+runpy.run_module("assetsync", run_name="__main__", alter_sys=True)
+"""
 
 
 @pytest.fixture
@@ -246,6 +266,7 @@ def live(tmp_path: Path) -> Iterator[LiveEmulator]:
         yield emu
 
 
+@pytest.mark.timeout(120 + 10 * SOAK)  # about 3 s a run: a soak of N runs needs N times that
 def test_client_killed_at_random_points_reruns_upload_only_what_is_missing(
     tmp_path: Path, live: LiveEmulator, tried: Any
 ) -> None:
@@ -263,31 +284,51 @@ def test_client_killed_at_random_points_reruns_upload_only_what_is_missing(
         expected = build_manifest(str(site), cache=False)
         wanted = {e.hash for e in expected.values()}
         uploads = -(-len(wanted - _stored(data)) // BUCKET_FILES)  # upload requests this run makes
-        if point == "session":
+        cmd, tripwire = _sync_cmd(site, cache), {}
+        if point == "hashing":  # the n-th file read under new/, where 3 files are new each generation
+            tripwire = {"EVENT": "open", "PREFIX": f"{site}/new/", "NTH": str(rng.randint(1, 3))}
+        elif point == "saving the hash cache":  # written in full, not yet renamed into place
+            tripwire = {"EVENT": "os.rename", "PREFIX": f"{cache}/{TEMP_PREFIX}", "NTH": "1"}
+        if tripwire:
+            cmd[1:3] = ["-c", CLIENT_TRIPWIRE]  # in place of "-m assetsync"
+        elif point == "session":
             wire.arm("POST", "/assets-upload-session", 1, "request")
         elif point == "upload body":
             wire.arm("POST", "/assets/upload", rng.randint(1, uploads), "body")
         elif point == "upload answered":
             wire.arm("POST", "/assets/upload", rng.randint(1, uploads), "response")
-        elif point == "deploy":
-            wire.arm("PUT", "/scripts/site", 1, "request")
         else:
-            wire.arm("POST", "/assets-upload-session", 1, "request")
+            wire.arm("PUT", "/scripts/site", 1, "request")
+        caches = {p: p.read_bytes() for p in cache.glob("hashes-*.bin")}
+        sessions = len(wire.asked)
         proc = subprocess.Popen(
-            _sync_cmd(site, cache), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            cmd,
+            env={**env, **{f"TRIPWIRE_{k}": v for k, v in tripwire.items()}},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         # The process ending early also wakes the wait (and fails the test with its output).
         threading.Thread(target=_wake_on_exit, args=(proc, wire.hit), daemon=True).start()
         try:
-            if point == "while starting or hashing":
-                wire.hit.wait(rng.uniform(0.0, 0.5))
+            if tripwire:
+                _, err = proc.communicate(timeout=WAIT)
+                # Killed by its tripwire, not exited (nor stopped at the session: it never got there).
+                assert proc.returncode == -signal.SIGKILL, (point, proc.returncode, err)
+                assert len(wire.asked) == sessions, f"{point}: the killed client got as far as the session"
             else:
                 assert wire.hit.wait(WAIT), f"{point}: the request never arrived"
                 assert proc.returncode is None, proc.communicate()
         finally:
-            proc.send_signal(signal.SIGKILL)
-            proc.communicate(timeout=WAIT)
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGKILL)
+                proc.communicate(timeout=WAIT)
             wire.disarm()
+        # Killed before or during its save, the run left the previous cache as it was; mid-save,
+        # its temp file too, which the next save sweeps.
+        leftovers = list(cache.glob(f"{TEMP_PREFIX}{proc.pid}-*"))
+        if tripwire:
+            assert {p: p.read_bytes() for p in cache.glob("hashes-*.bin")} == caches, point
+            assert len(leftovers) == (1 if point == "saving the hash cache" else 0), (point, leftovers)
         # A connection the dead client opened may still wait in the listen backlog: one more
         # request, accepted after it (the backlog is first in, first out), flushes it through.
         httpx.get(f"{live.origin}/__after_the_kill__", timeout=WAIT)
@@ -304,6 +345,7 @@ def test_client_killed_at_random_points_reruns_upload_only_what_is_missing(
         assert summary["uploaded"] == len(missing), (point, summary)
         assert _stored(data) >= wanted
         _check_cache(cache)
+        assert not any(p.exists() for p in leftovers), "the rerun's save sweeps the dead run's temp file"
         _deployed(live, site)
     assert not list(cache.glob(TEMP_PREFIX + "*")), "temp files of killed runs are swept by later saves"
     assert set(killed_at) == set(POINTS)
@@ -470,36 +512,81 @@ def run_sync(site: Path, cache: Path, env: dict[str, str], *args: str) -> subpro
     )
 
 
+EMULATOR_POINTS = ["session", "upload", "deploy"]  # the request held while the emulator dies
+
+
+class Gate:
+    """A fault-proxy hook that holds the ``nth`` request of ``route`` and, from then on, every
+    request, until ``back`` is set: the emulator can be killed and started again meanwhile, and
+    nothing reaches it while it is down."""
+
+    def __init__(self, route: str, nth: int) -> None:
+        self.route, self.nth = route, nth
+        self.held, self.back = threading.Event(), threading.Event()
+        self._arrived: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def __call__(self, e: Exchange) -> None:
+        with self._lock:
+            self._arrived[e.route] += 1
+            if (e.route, self._arrived[e.route]) == (self.route, self.nth):
+                self.held.set()
+        if self.held.is_set():  # the held request, or one that came after it
+            assert self.back.wait(WAIT), "the emulator never came back"
+
+
+@pytest.mark.timeout(120 + 30 * SOAK)  # about 5 s a run: a soak of N runs needs N times that
 def test_emulator_killed_at_random_points_of_real_syncs(
     tmp_path: Path, serve_proc: ServeProcess, tried: Any
 ) -> None:
+    """The CLI syncs through the fault proxy, which holds one request of the sync (the session,
+    the k-th upload, or the deploy): the emulator is killed then, mid-sync by construction, with
+    whatever else of the sync it was serving, and started again on the same port. Requests the
+    kill broke are retried and wait in the proxy until the emulator is back, so the sync must
+    finish, and the store must be consistent."""
     runs = soak_runs(3)
-    tried("crashes", "emulator SIGKILLed at a random point of a CLI sync, restarted, sync rerun", runs)
+    tried("crashes", "emulator SIGKILLed mid-sync (a session, upload or deploy held), restarted", runs)
     rng = random.Random(99)
     site, cache = tmp_path / "site", tmp_path / "cache"
     sources: dict[str, bytes] = {}
-    for _ in range(runs):
-        # Bigger files than elsewhere: the run lasts long enough for most kills to land in it.
+    for run in range(runs):
         make_tree(site, {f"big{i}.bin": rng.randbytes(2_000_000) for i in range(30) if rng.random() < 0.4})
         manifest = build_manifest(str(site), cache=False)
         sources.update((e.hash, (site / k[1:]).read_bytes()) for k, e in manifest.items())
         serve_proc.start()
-        client = subprocess.Popen(
-            _sync_cmd(site, cache),
-            env=serve_proc.env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        exited = threading.Event()
-        threading.Thread(target=_wake_on_exit, args=(client, exited), daemon=True).start()
-        exited.wait(rng.uniform(0.2, 0.7))  # a seeded moment of the run; it may also have finished
-        serve_proc.kill()
-        serve_proc.start()  # on the same port: the client's retries may reach it again
-        _, err = client.communicate(timeout=WAIT)
-        # It finished (before the kill, or by retrying into the restarted server), or it stopped
-        # with a network error once its retries ran out: never a traceback.
-        assert client.returncode in (0, 7) and "Traceback" not in err, err
+        missing = {e.hash for e in manifest.values()} - _stored(serve_proc.data)
+        point = EMULATOR_POINTS[run] if run < len(EMULATOR_POINTS) else rng.choice(EMULATOR_POINTS)
+        # The last upload (10 files a bucket): those before it may still be streaming into the emulator.
+        nth = -(-len(missing) // 10) if point == "upload" else 1
+        gate = Gate(point, nth)
+        with FaultProxy(serve_proc.port) as proxy:
+            proxy.on_request = gate
+            client = subprocess.Popen(
+                _sync_cmd(site, cache),
+                env={**serve_proc.env(), "CLOUDFLARE_API_BASE_URL": proxy.api},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            # The client ending early also wakes the wait (and fails the test with its output).
+            threading.Thread(target=_wake_on_exit, args=(client, gate.held), daemon=True).start()
+            try:
+                assert gate.held.wait(WAIT), f"{point} {nth}: the request never arrived"
+                assert client.poll() is None, client.communicate()
+                # Nothing of this sync is deployed when the emulator dies: the kill lands mid-way.
+                assert not [e for e in proxy.routed("deploy") if e.upstream_status is not None]
+                serve_proc.kill()
+                serve_proc.start()  # on the same port, where the proxy forwards to
+                gate.back.set()
+                _, err = client.communicate(timeout=WAIT)
+            finally:
+                gate.back.set()  # a failed check must leave no hook waiting, nor a client running
+                if client.poll() is None:
+                    client.kill()
+                    client.communicate()
+        # A request the kill broke failed once, then reached the restarted emulator: the sync is done.
+        assert client.returncode == 0 and "Traceback" not in err, (point, nth, err)
+        assert [e.upstream_status for e in proxy.routed("deploy")][-1:] == [200]
         _consistent(serve_proc.data, sources)
         rerun = run_sync(site, cache, serve_proc.env())
         assert rerun.returncode == 0, rerun.stderr

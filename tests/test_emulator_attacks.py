@@ -12,6 +12,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +132,7 @@ UPLOAD_ROUTE = f"/client/v4/accounts/{ACCOUNT}/workers/assets/upload"
 
 
 def _claims(live: LiveEmulator, kind: str = "upload") -> dict[str, Any]:
+    """Claims of a token for a session that was never opened."""
     now = int(time.time())
     return {
         "kind": kind,
@@ -147,45 +149,93 @@ def _signed(live: LiveEmulator, claims: dict[str, Any]) -> str:
     return pyjwt.encode(claims, live.emulator.tokens._key, algorithm="HS256")
 
 
-def _tampered(live: LiveEmulator) -> str:
-    """A real token whose payload was edited afterwards (another script), signature kept."""
-    header, _, signature = _signed(live, _claims(live)).split(".")
-    payload = base64.urlsafe_b64encode(json.dumps({**_claims(live), "script": "victim"}).encode()).rstrip(
-        b"="
-    )
-    return f"{header}.{payload.decode()}.{signature}"
+@dataclass(frozen=True, slots=True)
+class Issued:
+    """Upload tokens the emulator really issued, for open sessions: each bad credential below is
+    one of them with a single defect, so that defect is the only reason left to refuse it."""
+
+    key: str  # the emulator's signing key
+    token: str  # ACCOUNT's script "site"
+    other: str  # the same script of OTHER, another account
+
+    @property
+    def claims(self) -> dict[str, Any]:
+        return dict(pyjwt.decode(self.token, options={"verify_signature": False}))
+
+    def tampered(self) -> str:
+        """The real token with its payload edited afterwards (another script), signature kept."""
+        header, _, signature = self.token.split(".")
+        edited = json.dumps({**self.claims, "script": "victim"}).encode()
+        return f"{header}.{base64.urlsafe_b64encode(edited).rstrip(b'=').decode()}.{signature}"
 
 
-CREDENTIALS: dict[str, Callable[[LiveEmulator], dict[str, str]]] = {
-    "none": lambda live: {},
-    "empty bearer": lambda live: {"Authorization": "Bearer"},
-    "basic auth": lambda live: {"Authorization": "Basic YWxhZGRpbjpvcGVuc2VzYW1l"},
-    "wrong api token": lambda live: {"Authorization": "Bearer not-a-token"},
-    "api token of another account": lambda live: {"Authorization": "Bearer token-b"},
-    "expired jwt": lambda live: {
-        "Authorization": "Bearer " + _signed(live, {**_claims(live), "exp": int(time.time()) - 10})
-    },
-    "jwt signed with another key": lambda live: {
-        "Authorization": "Bearer " + pyjwt.encode(_claims(live), "another-key-" * 4, algorithm="HS256")
-    },
-    "jwt with alg none": lambda live: {
-        "Authorization": "Bearer " + pyjwt.encode(_claims(live), NO_KEY, algorithm="none")
-    },
-    "jwt with a tampered payload": lambda live: {"Authorization": "Bearer " + _tampered(live)},
-    "upload token of another account": lambda live: {
-        "Authorization": "Bearer " + _signed(live, {**_claims(live), "acct": OTHER})
-    },
-    "jwt signed with the api token": lambda live: {
-        "Authorization": "Bearer " + pyjwt.encode(_claims(live), ALL, algorithm="HS256")
-    },
+@pytest.fixture(scope="module")
+def issued(server: LiveEmulator) -> Issued:
+    # A hash no session ever uploads, so both sessions stay open for the whole module.
+    manifest = {"/open.txt": {"hash": "b" * 32, "size": 1}}
+    tokens = []
+    with api(server) as c:
+        for account in (ACCOUNT, OTHER):
+            r = c.post(
+                f"/accounts/{account}/workers/scripts/site/assets-upload-session", json={"manifest": manifest}
+            )
+            assert r.json()["result"]["buckets"] == [["b" * 32]]
+            tokens.append(str(r.json()["result"]["jwt"]))
+    return Issued(server.emulator.tokens._key, *tokens)
+
+
+# Authorization header of each bad credential (None: no header at all).
+CREDENTIALS: dict[str, Callable[[Issued], str | None]] = {
+    "none": lambda i: None,
+    "empty bearer": lambda i: "Bearer",
+    "basic auth": lambda i: "Basic YWxhZGRpbjpvcGVuc2VzYW1l",
+    "wrong api token": lambda i: "Bearer not-a-token",
+    "api token of another account": lambda i: "Bearer token-b",
+    "expired jwt": lambda i: (
+        "Bearer " + pyjwt.encode({**i.claims, "exp": int(time.time()) - 10}, i.key, algorithm="HS256")
+    ),
+    "jwt signed with another key": lambda i: (
+        "Bearer " + pyjwt.encode(i.claims, "another-key-" * 4, algorithm="HS256")
+    ),
+    "jwt with alg none": lambda i: "Bearer " + pyjwt.encode(i.claims, NO_KEY, algorithm="none"),
+    "jwt with a tampered payload": lambda i: "Bearer " + i.tampered(),
+    "upload token of another account": lambda i: "Bearer " + i.other,
+    "jwt signed with the api token": lambda i: "Bearer " + pyjwt.encode(i.claims, ALL, algorithm="HS256"),
+}
+
+# What each is refused with, (status, code, message): on the API routes, which take API tokens,
+# and on the upload route, which takes upload tokens only. The message names the reason, so a
+# credential refused for another one (an "expired" token whose session does not exist, say)
+# fails the test.
+MISSING = (401, 10000, "Authentication error: missing Authorization: Bearer header")
+NOT_BEARER = (401, 10000, "Authentication error: expected Authorization: Bearer <token>")
+A_JWT = (401, 10000, "Authentication error: an upload token cannot call this route")
+NOT_A_JWT = (401, 10001, "invalid upload token: it is not a well-formed JWT")
+BAD_SIGNATURE = (401, 10001, "invalid upload token: its signature does not match")
+REFUSED: dict[str, tuple[tuple[int, int, str], tuple[int, int, str]]] = {
+    "none": (MISSING, MISSING),
+    "empty bearer": (NOT_BEARER, NOT_BEARER),
+    "basic auth": (NOT_BEARER, NOT_BEARER),
+    "wrong api token": ((401, 10000, "Authentication error: invalid API token"), NOT_A_JWT),
+    "api token of another account": (
+        (403, 10000, "Authentication error: this token has no access to that account"),
+        NOT_A_JWT,
+    ),
+    "expired jwt": (A_JWT, (401, 10001, "the upload token has expired: open a new upload session")),
+    "jwt signed with another key": (A_JWT, BAD_SIGNATURE),
+    "jwt with alg none": (A_JWT, (401, 10001, "invalid upload token: only HS256 tokens are accepted")),
+    "jwt with a tampered payload": (A_JWT, BAD_SIGNATURE),
+    "upload token of another account": (
+        A_JWT,
+        (401, 10001, "the upload token was issued for another account"),
+    ),
+    "jwt signed with the api token": (A_JWT, BAD_SIGNATURE),
 }
 
 
-def _expected(route: str, credentials: str) -> tuple[int, int]:
-    """What a route answers to credentials it must refuse."""
-    if route == UPLOAD_ROUTE:  # takes only upload tokens: API tokens and bad JWTs alike are 401 10001
-        return (401, 10000) if credentials in ("none", "empty bearer", "basic auth") else (401, 10001)
-    return (403, 10000) if credentials == "api token of another account" else (401, 10000)
+def refusal_of(r: httpx.Response) -> tuple[int, int, str]:
+    """(status, error code, message) of a well-formed error envelope."""
+    return (*envelope_of(r), r.json()["errors"][0]["message"])
 
 
 def _body_for(method: str, path: str) -> dict[str, Any]:
@@ -205,18 +255,33 @@ def _body_for(method: str, path: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("credentials", list(CREDENTIALS))
 def test_every_route_refuses_bad_credentials(
-    server: LiveEmulator, credentials: str, tried: Callable[..., None]
+    server: LiveEmulator, issued: Issued, credentials: str, tried: Callable[..., None]
 ) -> None:
     tried("attacks", f"every API route with {credentials}", len(ROUTES))
-    headers = CREDENTIALS[credentials](server)
+    header = CREDENTIALS[credentials](issued)
+    on_api, on_upload = REFUSED[credentials]
     store = server.emulator.store
     before = (store.all_live(), store._query("SELECT COUNT(*) FROM sessions"))
     with httpx.Client(base_url=server.origin, timeout=30) as c:
         for method, path in ROUTES:
             kw = _body_for(method, path)
-            r = c.request(method, path, headers={**headers, **kw.pop("headers", {})}, **kw)
-            assert envelope_of(r) == _expected(path, credentials), (method, path)
+            headers = {**kw.pop("headers", {}), **({"Authorization": header} if header is not None else {})}
+            r = c.request(method, path, headers=headers, **kw)
+            assert refusal_of(r) == (on_upload if path == UPLOAD_ROUTE else on_api), (method, path)
     assert (store.all_live(), store._query("SELECT COUNT(*) FROM sessions")) == before  # nothing made
+
+
+def test_the_issued_token_itself_gets_past_the_credentials_check(
+    server: LiveEmulator, issued: Issued
+) -> None:
+    # The control for the matrix above: unaltered, the token is let in, and what is refused then
+    # is the upload itself (the body names a hash the session did not ask for).
+    kw = _body_for("POST", UPLOAD_ROUTE)
+    headers = {**kw.pop("headers"), "Authorization": f"Bearer {issued.token}"}
+    r = httpx.post(server.origin + UPLOAD_ROUTE, headers=headers, timeout=30, **kw)
+    assert (
+        refusal_of(r)[:2] == (400, 10021) and "not a hash this upload session asked for" in refusal_of(r)[2]
+    )
 
 
 def test_routes_cover_the_api() -> None:

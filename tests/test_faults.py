@@ -609,3 +609,24 @@ def test_hooks_hold_requests_until_released(tmp_path: Path) -> None:
         release.set()
         worker.join(HOLD)
         assert result and not nothing_deployed(live)
+
+
+@pytest.mark.parametrize("hook", ["on_request", "on_response"])
+def test_a_failed_assertion_in_a_hook_fails_the_test(tmp_path: Path, hook: str) -> None:
+    """A hook runs in the proxy, where a failed assertion only drops the connection and the
+    client retries, as it should: the sync succeeds. The proxy keeps the failure and raises it
+    when it closes, so the test still fails."""
+    site = make_tree(tmp_path / "site", {"index.html": "<h1>hi</h1>"})
+    reports: list[SyncReport] = []
+
+    def check(e: Exchange) -> None:
+        if e.route == "deploy" and e.seen == 0:
+            assert False, "the hook's own check"  # noqa: B011 (the failure under test)
+
+    failed = pytest.raises(AssertionError, match="the hook's own check")
+    with failed, proxied(tmp_path) as (live, proxy):
+        setattr(proxy, hook, check)
+        reports.append(run(tmp_path, site, live, proxy))
+        assert_deployed(live.emulator.store, ACCOUNT, "site", site)
+    assert reports[0].retries == 1  # the only sign the client had: one dropped deploy, retried
+    assert proxy.failures == []  # raised once; a later check has nothing left to raise

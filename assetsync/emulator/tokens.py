@@ -22,6 +22,13 @@ from .envelope import AUTH_ERROR, UPLOAD_TOKEN_INVALID, ApiError
 
 UPLOAD = "upload"
 COMPLETION = "completion"
+# Why PyJWT refused a token, in words a client's user can act on (first match wins: a bad
+# signature is also a DecodeError).
+_WHY: tuple[tuple[type[Exception], str], ...] = (
+    (jwt.InvalidSignatureError, "its signature does not match"),
+    (jwt.InvalidAlgorithmError, "only HS256 tokens are accepted"),
+    (jwt.DecodeError, "it is not a well-formed JWT"),
+)
 
 
 def _read_or_create_secret(path: str, make: Any) -> str:
@@ -118,8 +125,9 @@ class Tokens:
                     "verify_iat": False,
                 },
             )
-        except jwt.PyJWTError:
-            raise ApiError(401, UPLOAD_TOKEN_INVALID, f"invalid {kind} token") from None
+        except jwt.PyJWTError as exc:
+            why = next((text for cls, text in _WHY if isinstance(exc, cls)), str(exc))
+            raise ApiError(401, UPLOAD_TOKEN_INVALID, f"invalid {kind} token: {why}") from None
         if not isinstance(claims["exp"], int) or claims["exp"] <= self.clock():
             raise ApiError(
                 401, UPLOAD_TOKEN_INVALID, f"the {kind} token has expired: open a new upload session"
