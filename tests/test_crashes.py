@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import random
 import signal
 import socket
@@ -44,7 +43,7 @@ from assetsync.tempfiles import sweep, temp_path
 
 from .conftest import ACCOUNT, SOAK, soak_runs
 from .faultproxy import Exchange, FaultProxy
-from .helpers import LiveEmulator, make_tree, multipart
+from .helpers import LiveEmulator, child_env, make_tree, multipart
 
 WAIT = 60  # seconds: a hang guard, never reached when things work
 
@@ -197,7 +196,7 @@ def _wake_on_exit(proc: subprocess.Popen[bytes], event: threading.Event) -> None
 
 def _env(live: LiveEmulator) -> dict[str, str]:
     return {
-        **os.environ,
+        **child_env(),
         "CLOUDFLARE_ACCOUNT_ID": ACCOUNT,
         "CLOUDFLARE_API_TOKEN": live.token,
         "CLOUDFLARE_API_BASE_URL": live.api,
@@ -402,7 +401,7 @@ class ServeProcess:
 
     def env(self) -> dict[str, str]:
         creds = {"CLOUDFLARE_ACCOUNT_ID": ACCOUNT, "CLOUDFLARE_API_TOKEN": self.token}
-        return {**os.environ, **creds, "CLOUDFLARE_API_BASE_URL": self.api, "CI": "1"}
+        return child_env({**creds, "CLOUDFLARE_API_BASE_URL": self.api, "CI": "1"})
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from assetsync.contenttypes import content_type
 
 from .conftest import ACCOUNT
-from .helpers import FIXTURES, ROOT, LiveEmulator
+from .helpers import FIXTURES, ROOT, LiveEmulator, child_env
 from .test_emulator_api import manifest_of, preview
 
 WRANGLER = os.environ.get("ASSETSYNC_WRANGLER") or str(ROOT / ".tools" / "node_modules" / ".bin" / "wrangler")
@@ -102,7 +102,7 @@ def run_wrangler(live: LiveEmulator, project: Path, *args: str) -> subprocess.Co
         f"wrangler is missing at {WRANGLER}: run .ci/run or npm install in .tools"
     )
     env = {
-        **os.environ,
+        **child_env(),
         "CLOUDFLARE_API_TOKEN": live.token or "",
         "CLOUDFLARE_ACCOUNT_ID": ACCOUNT,
         "CLOUDFLARE_API_BASE_URL": live.api,

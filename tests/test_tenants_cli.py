@@ -16,7 +16,7 @@ from assetsync.scripts import list_namespace
 from assetsync.target import Target
 
 from .conftest import ACCOUNT
-from .helpers import LiveEmulator, make_tree, run_cli
+from .helpers import LiveEmulator, child_env, make_tree, run_cli
 
 NS = "customers"
 
@@ -179,7 +179,7 @@ def test_delete_asks_on_a_terminal(
             stdin=follower,
             capture_output=True,
             text=True,
-            env={**os.environ, **env_for(emulator)},
+            env=child_env(env_for(emulator)),
             timeout=120,
         )
     finally:

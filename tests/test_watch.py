@@ -25,7 +25,7 @@ from assetsync.target import Target
 from assetsync.watch import Debouncer, DeployLine, Step, WatchdogSource, Watcher
 
 from .conftest import ACCOUNT
-from .helpers import LiveEmulator, make_tree
+from .helpers import LiveEmulator, child_env, make_tree
 
 TIMEOUT = 20.0
 
@@ -363,7 +363,7 @@ def test_cli_watch_shows_build_errors_and_goes_on(tmp_path: Path, emulator: Live
     next good state is deployed."""
     site = make_tree(tmp_path / "site", {"index.html": "v1"})
     env = {
-        **os.environ,
+        **child_env(),
         "CLOUDFLARE_ACCOUNT_ID": ACCOUNT,
         "CLOUDFLARE_API_TOKEN": emulator.token,
         "CLOUDFLARE_API_BASE_URL": emulator.api,
