@@ -90,6 +90,14 @@ def default_workdir(name: str) -> Path | None:
     return None
 
 
+def loadavg() -> str:
+    """The 1, 5 and 15 minute load averages: how busy the shared machine was."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU time of process ``pid`` so far (all its threads), from /proc."""
     try:

@@ -122,6 +122,7 @@ from common import (  # noqa: E402
     Spawner,
     cpu_seconds,
     default_workdir,
+    loadavg,
     mib,
     stop_process,
 )
@@ -711,13 +712,6 @@ def take_snapshot(dest: Path, env: dict[str, str]) -> str:
     if where != str(dest / "assetsync" / "__init__.py"):
         raise BenchError(f"the snapshot in {dest} is not what python imports (it imports {where})")
     return source_digest(dest / "assetsync")
-
-
-def loadavg() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "?"
 
 
 def pss_text(kib: int) -> str:

@@ -58,7 +58,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:
     sys.path.insert(0, str(BENCH_DIR))
 
-from common import BenchError, Run, Spawner  # noqa: E402  (benchmarks/ is not a package)
+from common import BenchError, Run, Spawner, loadavg  # noqa: E402  (benchmarks/ is not a package)
 from manifest import human, note  # noqa: E402
 from sync import (  # noqa: E402
     COMPAT_DATE,
@@ -68,7 +68,6 @@ from sync import (  # noqa: E402
     _raise_interrupt,
     assetsync_json,
     git_state,
-    loadavg,
     take_snapshot,
     tool_version,
 )

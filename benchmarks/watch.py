@@ -46,7 +46,7 @@ import httpx
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import manifest as manifest_bench  # noqa: E402  (the synthetic site generator)
-from common import stop_process, tree_cpu_seconds  # noqa: E402
+from common import loadavg, stop_process, tree_cpu_seconds  # noqa: E402
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 DEFAULT_RESCAN_S = 30.0  # the watcher's own default, stated here for the report only
@@ -347,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args.workdir.mkdir(parents=True, exist_ok=True)
     tree = manifest_bench.ensure_tree(manifest_bench.site_spec(args.quick), args.workdir)
+    load_start = loadavg()
     results = []
     for i in range(1, args.repeat + 1):
         print(f"run {i}/{args.repeat} ...", file=sys.stderr, flush=True)
@@ -354,7 +355,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\nassetsync watch on {len(tree.files):,} files ({tree.total_bytes / 2**20:.0f} MiB); "
         f"{args.repeat} run(s), each from scratch; {os.cpu_count()} CPUs; emulator over a socket "
-        f"on 127.0.0.1; rescan every {rescan_s:g} s{'' if args.rescan is not None else ' (the default)'}\n"
+        f"on 127.0.0.1; rescan every {rescan_s:g} s{'' if args.rescan is not None else ' (the default)'};\n"
+        f"load average (1, 5, 15 min) {load_start} at the start, {loadavg()} at the end: these are\n"
+        "absolute times, with no baseline run beside them, so they move with the machine's load\n"
     )
     ok = print_table(results, edits, burst, rescan_s)
     return 1 if args.check and not ok else 0
