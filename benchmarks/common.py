@@ -1,21 +1,41 @@
-"""What the benchmark scripts share: their error type, and handling the server processes they
-start (CPU time from /proc, a stop that always ends them).
+"""What the benchmark scripts share: their error type, handling the server processes they start
+(CPU time from /proc, a stop that always ends them), and the peak memory of a process tree.
 
 benchmarks/ is not a package: each script puts this folder on ``sys.path`` and imports it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import select
+import shutil
 import signal
 import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-REPO = Path(__file__).resolve().parent.parent
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
 STOP_TIMEOUT_S = 15.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+PAGE_KIB = (os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096) // 1024
+TREE_SAMPLE_S = 0.02
+MEMORY_NOTE = (
+    "peak memory: of the whole process tree (the command and every descendant: assetsync's forked\n"
+    "  hash workers, the CLI process node's launcher spawns), the sum of their RSS read from\n"
+    f"  /proc/PID/statm every {TREE_SAMPLE_S * 1000:.0f} ms; the largest sum seen (largest over the runs), "
+    "in MiB (2^20\n"
+    "  bytes). Pages shared between processes (libraries, copy-on-write pages of forked workers)\n"
+    "  count once per process, so the sum is an upper bound of what the tree held; a spike\n"
+    "  shorter than a sample can be missed."
+)
 
 
 class BenchError(Exception):
@@ -24,13 +44,13 @@ class BenchError(Exception):
 
 
 class Timed(Protocol):
-    """What a measured run must tell: its wall time and its peak RSS."""
+    """What a measured run must tell: its wall time and its process tree's peak memory."""
 
     @property
     def seconds(self) -> float: ...
 
     @property
-    def maxrss_kib(self) -> int: ...
+    def memory(self) -> TreeMemory: ...
 
 
 R = TypeVar("R", bound=Timed)
@@ -53,7 +73,13 @@ class Row(Generic[R]):
 
     @property
     def peak_rss_kib(self) -> int:
-        return max(r.maxrss_kib for r in self.runs)
+        """The largest summed RSS of the command's process tree over all the runs."""
+        return max(r.memory.rss_kib for r in self.runs)
+
+    @property
+    def peak_pss_kib(self) -> int:
+        """The same for the summed PSS (0: not read)."""
+        return max(r.memory.pss_kib for r in self.runs)
 
 
 def default_workdir(name: str) -> Path | None:
@@ -64,6 +90,14 @@ def default_workdir(name: str) -> Path | None:
     return None
 
 
+def loadavg() -> str:
+    """The 1, 5 and 15 minute load averages: how busy the shared machine was."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU time of process ``pid`` so far (all its threads), from /proc."""
     try:
@@ -72,6 +106,102 @@ def cpu_seconds(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU time so far of ``root`` and its live descendants, each with its reaped
+    children's (cutime, cstime): all the CPU the tree has used, threads and workers alike."""
+    total = 0.0
+    for pid in tree_pids(root):
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                fields = f.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += sum(int(x) for x in fields[11:15]) / CLOCK_TICKS  # utime stime cutime cstime
+    return total
+
+
+def tree_pids(root: int) -> list[int]:
+    """``root`` and every process descended from it that is alive now (from each thread's
+    ``/proc/PID/task/TID/children``: a child belongs to the thread that forked it)."""
+    found, stack = [], [root]
+    while stack:
+        pid = stack.pop()
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue  # gone already
+        found.append(pid)
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/children", encoding="ascii") as f:
+                    stack.extend(int(c) for c in f.read().split())
+            except OSError:
+                pass
+    return found
+
+
+@dataclass(frozen=True)
+class TreeMemory:
+    """The memory of a process tree at one instant, or the peaks of a run, in KiB."""
+
+    rss_kib: int = 0  # summed RSS
+    pss_kib: int = 0  # summed PSS (0: not read)
+
+    def peak(self, other: TreeMemory) -> TreeMemory:
+        return TreeMemory(max(self.rss_kib, other.rss_kib), max(self.pss_kib, other.pss_kib))
+
+
+def _statm_rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/statm", encoding="ascii") as f:
+        return int(f.read().split()[1]) * PAGE_KIB
+
+
+def _pss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    return 0
+
+
+def tree_memory(root: int, pss: bool = False) -> TreeMemory:
+    """The summed RSS (``/proc/PID/statm``, one cheap read per process) and, if asked, PSS
+    (``smaps_rollup``, which walks every mapping: costly on a large node process) of ``root``
+    and its descendants now."""
+    rss = pss_total = 0
+    for pid in tree_pids(root):
+        try:
+            rss += _statm_rss_kib(pid)
+            if pss:
+                pss_total += _pss_kib(pid)
+        except (OSError, IndexError, ValueError):
+            pass  # exited between the walk and the read
+    return TreeMemory(rss, pss_total)
+
+
+def peak_tree_memory(pid: int, pss: bool = False, interval_s: float = TREE_SAMPLE_S) -> TreeMemory:
+    """Sample :func:`tree_memory` of child ``pid`` until it exits; the largest sums seen.
+
+    The child's own peak (``ru_maxrss``) misses the hash workers assetsync forks and the CLI
+    process node's launcher spawns; the tree's sum counts them. A pidfd says at once when the
+    child exits, so the caller's timing gains no polling delay. The child is not reaped."""
+    fd = os.pidfd_open(pid)
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        peak = tree_memory(pid, pss)
+        while not poller.poll(int(interval_s * 1000)):
+            peak = peak.peak(tree_memory(pid, pss))
+        return peak
+    finally:
+        os.close(fd)
+
+
+def mib(kib: int) -> str:
+    """A memory figure in KiB, as MiB (2^20 bytes)."""
+    return f"{kib / 1024:.0f} MiB"
 
 
 def stop_process(proc: subprocess.Popen[str]) -> None:
@@ -87,3 +217,162 @@ def stop_process(proc: subprocess.Popen[str]) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
+
+
+@dataclass(frozen=True)
+class Run:
+    """One command run by the :class:`Spawner`."""
+
+    seconds: float
+    memory: TreeMemory  # peaks of its process tree (zeros: not sampled)
+    cpu: float  # user + system CPU seconds of the child and its reaped descendants (os.wait4)
+    stdout: str
+    stderr: str
+    server_cpu: float | None = None  # a server's CPU seconds during the run, if the caller took them
+
+
+# The helper that starts every measured command: a small interpreter (-I -S) of its own, so the
+# timed region holds nothing but posix_spawn, the memory sampling and wait4, and no thread of
+# the calling script (servers' output pumps) competes with it. The child gets a session of its
+# own (so the caller can stop its whole tree) and SIGINT back at its default. While it runs, its
+# process tree's memory is sampled (peak_tree_memory: a pidfd says at once when it exits).
+SPAWNER = r"""
+import json, os, signal, sys, time
+sys.path.insert(0, sys.argv[1])
+from common import TreeMemory, peak_tree_memory
+
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the caller stops the child; we reap it
+print(json.dumps({"ready": True}), flush=True)
+for line in sys.stdin:
+    req = json.loads(line)
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, req["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+        (os.POSIX_SPAWN_OPEN, 2, req["err"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+    ]
+    try:
+        os.chdir(req["cwd"])
+    except OSError as exc:
+        print(json.dumps({"error": f"cannot enter {req['cwd']}: {exc}"}), flush=True)
+        continue
+    t0 = time.perf_counter()
+    try:
+        pid = os.posix_spawnp(
+            req["argv"][0], req["argv"], req["env"], file_actions=actions, setsid=True,
+            setsigdef=(signal.SIGINT,),
+        )
+    except OSError as exc:
+        print(json.dumps({"error": f"cannot start {req['argv'][0]}: {exc}"}), flush=True)
+        continue
+    print(json.dumps({"pid": pid}), flush=True)
+    mem = peak_tree_memory(pid, req["pss"]) if req["memory"] else TreeMemory()
+    _, status, usage = os.wait4(pid, 0)
+    seconds = time.perf_counter() - t0
+    reply = {
+        "seconds": seconds, "code": os.waitstatus_to_exitcode(status), "rss_kib": mem.rss_kib,
+        "pss_kib": mem.pss_kib, "cpu": usage.ru_utime + usage.ru_stime,
+    }
+    print(json.dumps(reply), flush=True)
+"""
+
+
+class Spawner:
+    """Runs commands one at a time: wall time, the process tree's peak memory, CPU time, output."""
+
+    def __init__(self) -> None:
+        self._dir = tempfile.mkdtemp(prefix="assetsync-bench-")
+        self._proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", SPAWNER, str(BENCH_DIR)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.current: int | None = None  # pid (and process group) of the command now running
+        self._readline()
+
+    def _readline(self) -> dict[str, Any]:
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline()
+        if not line:
+            raise BenchError("the spawner helper process died")
+        reply: dict[str, Any] = json.loads(line)
+        if "error" in reply:
+            raise BenchError(reply["error"])
+        return reply
+
+    def run(
+        self,
+        argv: Sequence[str],
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        label: str = "",
+        *,
+        memory: bool = True,
+        pss: bool = False,
+        stdout: bool = True,
+    ) -> Run:
+        """Run ``argv`` to its end; a non-zero exit raises :class:`BenchError`. ``memory``:
+        sample the tree's summed RSS (and with ``pss`` its PSS, which costs more CPU);
+        ``stdout=False`` sends it to /dev/null."""
+        assert self._proc.stdin is not None
+        out = os.path.join(self._dir, "stdout") if stdout else os.devnull
+        err = os.path.join(self._dir, "stderr")
+        request = {
+            "argv": list(argv),
+            "env": dict(os.environ) if env is None else env,
+            "cwd": str(cwd or Path.cwd()),
+            "out": out,
+            "err": err,
+            "memory": memory,
+            "pss": pss,
+        }
+        self._proc.stdin.write(json.dumps(request) + "\n")
+        self._proc.stdin.flush()
+        self.current = self._readline()["pid"]
+        reply = self._readline()
+        self.current = None
+        texts = []
+        for path in (out, err):
+            with open(path, encoding="utf-8", errors="replace") as f:
+                texts.append(f.read())
+        if reply["code"] != 0:
+            tail = "\n".join((texts[0].strip() + "\n" + texts[1].strip()).strip().splitlines()[-40:])
+            raise BenchError(f"{label or argv[0]}: {' '.join(argv)} exited with {reply['code']}:\n{tail}")
+        mem = TreeMemory(reply["rss_kib"], reply["pss_kib"])
+        return Run(reply["seconds"], mem, reply["cpu"], texts[0], texts[1])
+
+    def stop_current(self) -> None:
+        """Stop the running command's whole process tree (its own session), if any."""
+        pid, self.current = self.current, None
+        if pid is None:
+            return
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(pid, sig)
+            except ProcessLookupError:
+                return
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                try:
+                    os.killpg(pid, 0)
+                except ProcessLookupError:
+                    return
+                time.sleep(0.05)
+
+    def close(self) -> None:
+        self.stop_current()
+        if self._proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> Spawner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -8,12 +8,12 @@ What it measures, side by side in one run (best of ``--repeat`` interleaved roun
   blob was uploaded (nothing missing, a completion token at once). The site payload's smaller
   manifest is timed as well. The JSON body is encoded before timing; a keep-alive connection
   is already open; the clock stops when the whole answer has been read.
-- Ingest throughput through ``POST .../workers/assets/upload?base64=true``, in MB/s of *raw*
+- Ingest throughput through ``POST .../workers/assets/upload?base64=true``, in MiB/s of *raw*
   (decoded) file bytes, for two payloads:
 
-  * site: a mixed site of ~300 MB, a few hundred files of 100 KB-8 MB plus ~2,000 small files
-    of 2-50 KB;
-  * small: 10,000 files of ~10 KB (~100 MB).
+  * site: a mixed site of ~300 MiB, a few hundred files of 100 KiB-8 MiB plus ~2,000 small
+    files of 2-50 KiB;
+  * small: 10,000 files of ~10 KiB (~98 MiB).
 
   Every bucket the session asks for becomes one multipart body (one part per hash, the bytes
   base64-encoded, as wrangler sends them), all built in memory before the clock starts. The
@@ -33,7 +33,7 @@ What it measures, side by side in one run (best of ``--repeat`` interleaved roun
     loopback.
 
   Both answer with the byte count they read, which the client checks against what it sent.
-  Their MB/s are computed over the same raw byte count as the emulator's, so the ratios compare
+  Their MiB/s are computed over the same raw byte count as the emulator's, so the ratios compare
   like with like (the wire carries ~4/3 of that: base64 plus multipart framing).
 - A disk floor (informational): the same files stored the way the emulator stores blobs (new
   temp file, written, renamed into a two-level folder) from one thread of this script, in the
@@ -46,8 +46,9 @@ this client process used during the best run: a server near one CPU second per w
 saturated (uvicorn serves from one thread). On loopback, part of the receiving side's TCP work
 is charged to the sender, so the client's figure includes some of the network stack's cost.
 
-Target: emulator ingest >= 300 MB/s of raw bytes on the site payload. The small-files figure is
-informational. MB here is 10^6 bytes.
+Target: emulator ingest >= 300 x 10^6 bytes/s (286.1 MiB/s) of raw bytes on the site payload.
+The small-files figure is informational. Every size and rate here is binary: KiB = 2^10 bytes,
+MiB = 2^20 bytes, MiB/s = 2^20 bytes per second.
 
 Deleting: nothing this script writes is deleted before the end of the run (each emulator run
 and each disk-floor run writes into a new folder). On an ext4 file system without a journal,
@@ -111,12 +112,11 @@ import uvicorn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BenchError, cpu_seconds, default_workdir, stop_process  # noqa: E402  (not a package)
 
-KB = 1000
-MB = 1000 * KB
-MIB = 1024 * 1024
+KIB = 1024
+MIB = 1024 * KIB
 SEED = 20240601
 INFLIGHT = 3
-TARGET_MBPS = 300.0  # emulator ingest of the site payload, raw MB/s
+TARGET_MIBPS = 300e6 / MIB  # emulator ingest of the site payload: 300 x 10^6 bytes/s of raw bytes
 READY_TIMEOUT_S = 60.0
 SLOW_CREATE_US = 50.0  # an empty file's creation slower than this is worth a wait and a note
 SETTLE_MAX_S = 120.0
@@ -140,23 +140,23 @@ BASELINE_READY = re.compile(r"^listening on (http://127\.0\.0\.1:\d+)\s*$")
 @dataclass(frozen=True)
 class PayloadSpec:
     kind: Literal["site", "small"]
-    small_files: int  # site: 2-50 KB files; small: ~10 KB files
-    big_files: int = 0  # site only: 100 KB-8 MB files
+    small_files: int  # site: 2-50 KiB files; small: ~10 KiB files
+    big_files: int = 0  # site only: 100 KiB-8 MiB files
     total_bytes: int = 0  # site only: approximate total
 
     def describe(self) -> str:
         if self.kind == "site":
             return (
-                f"mixed site: {self.big_files:,} files of 100 KB-8 MB + "
-                f"{self.small_files:,} of 2-50 KB, ~{self.total_bytes / MB:.0f} MB"
+                f"mixed site: {self.big_files:,} files of 100 KiB-8 MiB + "
+                f"{self.small_files:,} of 2-50 KiB, ~{self.total_bytes / MIB:.0f} MiB"
             )
-        return f"{self.small_files:,} small files of 9-11 KB"
+        return f"{self.small_files:,} small files of 9-11 KiB"
 
 
 def site_spec(quick: bool) -> PayloadSpec:
     if quick:
-        return PayloadSpec("site", small_files=400, big_files=40, total_bytes=60 * MB)
-    return PayloadSpec("site", small_files=2_000, big_files=200, total_bytes=300 * MB)
+        return PayloadSpec("site", small_files=400, big_files=40, total_bytes=60 * MIB)
+    return PayloadSpec("site", small_files=2_000, big_files=200, total_bytes=300 * MIB)
 
 
 def small_spec(quick: bool) -> PayloadSpec:
@@ -198,9 +198,9 @@ def _log_uniform(rng: random.Random, lo: int, hi: int) -> int:
 
 def _sizes(spec: PayloadSpec, rng: random.Random) -> list[int]:
     if spec.kind == "small":
-        return [rng.randint(9 * KB, 11 * KB) for _ in range(spec.small_files)]
-    small = [_log_uniform(rng, 2 * KB, 50 * KB) for _ in range(spec.small_files)]
-    lo, hi = 100 * KB, 8 * MB
+        return [rng.randint(9 * KIB, 11 * KIB) for _ in range(spec.small_files)]
+    small = [_log_uniform(rng, 2 * KIB, 50 * KIB) for _ in range(spec.small_files)]
+    lo, hi = 100 * KIB, 8 * MIB
     big = [_log_uniform(rng, lo, hi) for _ in range(spec.big_files)]
     # Scale the big files towards the target total, within their size range.
     budget = max(spec.total_bytes - sum(small), lo * len(big))
@@ -575,11 +575,11 @@ class PayloadReport:
     sessions: dict[str, Row]  # "missing" / "none": session latency rows
     problems: list[str] = field(default_factory=list)
 
-    def mbps(self, row: Row) -> float:
-        return self.payload.raw_bytes / MB / row.best
+    def mibps(self, row: Row) -> float:
+        return self.payload.raw_bytes / MIB / row.best
 
-    def wire_mbps(self, row: Row) -> float:
-        return self.payload.wire_bytes / MB / row.best
+    def wire_mibps(self, row: Row) -> float:
+        return self.payload.wire_bytes / MIB / row.best
 
 
 def session(c: httpx.Client, account: str, body: bytes) -> tuple[float, httpx.Response]:
@@ -807,8 +807,8 @@ def print_header(repeat: int, workdir: Path, quick: bool, settle: Settle) -> Non
     print(
         f"  client: multipart bodies built before timing, {INFLIGHT} requests in flight (threads, one\n"
         "  keep-alive httpx.Client), timed from first send to last answer. Each emulator run: a fresh\n"
-        "  process on a fresh data folder. MB = 10^6 bytes; 'raw MB/s' counts decoded file bytes,\n"
-        "  the same count for every row; 'wire MB/s' counts the request bodies (base64 + multipart).\n"
+        "  process on a fresh data folder. MiB = 2^20 bytes; 'raw MiB/s' counts decoded file bytes,\n"
+        "  the same count for every row; 'wire MiB/s' counts the request bodies (base64 + multipart).\n"
         "  server / client CPU: user+system seconds of the server process / this process during the\n"
         "  best run (a server at ~1 s of CPU per second of wall time is saturated: uvicorn uses one\n"
         "  core). The disk floor writes the same files in the work folder from this process.\n"
@@ -857,20 +857,20 @@ def print_ingest(r: PayloadReport) -> None:
     p = r.payload
     print()
     print(
-        f"== ingest, {p.spec.kind}: {len(p.files):,} files, {p.raw_bytes / MB:.1f} MB raw, "
-        f"{p.wire_bytes / MB:.1f} MB on the wire in {len(p.bodies)} requests ({p.spec.describe()}) =="
+        f"== ingest, {p.spec.kind}: {len(p.files):,} files, {p.raw_bytes / MIB:.1f} MiB raw, "
+        f"{p.wire_bytes / MIB:.1f} MiB on the wire in {len(p.bodies)} requests ({p.spec.describe()}) =="
     )
     rows = [r.emulator, r.drain, r.raw, r.disk]
     width = max(len(row.label) for row in rows)
     print(
-        f"{'':<{width}}  {'best s':>7}  {'raw MB/s':>8}  {'wire MB/s':>9}  {'server CPU':>10}  "
+        f"{'':<{width}}  {'best s':>7}  {'raw MiB/s':>9}  {'wire MiB/s':>10}  {'server CPU':>10}  "
         f"{'client CPU':>10}  all runs (s)"
     )
     for row in rows:
         i = row.best_index
-        wire = "-" if row is r.disk else format(r.wire_mbps(row), ".1f")
+        wire = "-" if row is r.disk else format(r.wire_mibps(row), ".1f")
         print(
-            f"{row.label:<{width}}  {row.best:7.3f}  {r.mbps(row):8.1f}  {wire:>9}  "
+            f"{row.label:<{width}}  {row.best:7.3f}  {r.mibps(row):9.1f}  {wire:>10}  "
             f"{cpu_text(row.server_cpu[i]):>10}  {cpu_text(row.client_cpu[i]):>10}  "
             f"{runs_text(row, 1, '.3f')}"
         )
@@ -879,7 +879,7 @@ def print_ingest(r: PayloadReport) -> None:
         ("emulator / raw http.server", r.raw),
         ("emulator / disk floor", r.disk),
     ):
-        print(f"{label:<{width}}  {r.mbps(r.emulator) / r.mbps(other):7.2f}x")
+        print(f"{label:<{width}}  {r.mibps(r.emulator) / r.mibps(other):7.2f}x")
 
 
 @dataclass(frozen=True)
@@ -898,7 +898,7 @@ def print_targets(targets: Sequence[Target], problems: Sequence[str]) -> None:
     width = max(len(t.label) for t in targets)
     print(f"{'target':<{width}}  {'value':>8}  {'limit':>10}  result")
     for t in targets:
-        limit = f">= {t.limit:.0f}" if t.limit is not None else "-"
+        limit = f">= {t.limit:.1f}" if t.limit is not None else "-"
         result = ("PASS" if t.ok else "FAIL") if t.limit is not None else "info (no target)"
         print(f"{t.label:<{width}}  {t.value:8.1f}  {limit:>10}  {result}")
     for p in problems:
@@ -928,7 +928,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Time the emulator's upload sessions and ingest against plain loopback HTTP servers.",
     )
     p.add_argument(
-        "--quick", action="store_true", help="payloads ~5x smaller (60 MB site, 2,000 small files)"
+        "--quick", action="store_true", help="payloads ~5x smaller (60 MiB site, 2,000 small files)"
     )
     p.add_argument("--repeat", type=int, default=3, metavar="N", help="rounds; the best run is kept")
     p.add_argument(
@@ -1045,11 +1045,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     targets: list[Target] = []
     problems: list[str] = []
     for report in reports:
-        value = report.mbps(report.emulator)
+        value = report.mibps(report.emulator)
         if report.payload.spec.kind == "site":
-            targets.append(Target("emulator ingest, site (raw MB/s)", value, TARGET_MBPS))
+            targets.append(Target("emulator ingest, site (raw MiB/s)", value, TARGET_MIBPS))
         else:
-            targets.append(Target("emulator ingest, small files (raw MB/s)", value, None))
+            targets.append(Target("emulator ingest, small files (raw MiB/s)", value, None))
         problems += [f"{report.payload.spec.kind}: {p}" for p in report.problems]
     print_targets(targets, problems)
     if args.profile:

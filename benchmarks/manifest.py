@@ -33,9 +33,10 @@ has an obvious lower bound. The targets are: cold <= 1.3x openssl, (warm - start
 touched <= 0.4x cold. Each round runs every command once, so drift hits them all alike; each
 run's output is checked (a warm run must report every file "from cache", and so on).
 
-Peak RSS is the child's ``ru_maxrss`` from ``os.wait4``. Linux carries the spawning process's
-peak RSS over into the child across fork + exec, so commands are started by a tiny helper
-interpreter that resets its own mark first; readings at its size are shown as ``<= floor``.
+Commands are run by ``common.Spawner`` (stdout to /dev/null): wall time from the spawn to
+``os.wait4``, and the peak memory of the command's whole process tree (assetsync's forked hash
+workers, xargs's openssl processes): the sum of their RSS, sampled every 20 ms
+(``common.peak_tree_memory``), the largest over the runs.
 
 The trees (two: a ~700 MiB site of 10,000 mixed files, and 100,000 small files; ``--quick``
 shrinks both) are generated deterministically (seeded) in the work folder. Without ``--keep``
@@ -80,7 +81,7 @@ from typing import Literal
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402  (benchmarks/ is not a package)
-from common import BenchError, default_workdir  # noqa: E402
+from common import MEMORY_NOTE, BenchError, Run, Spawner, default_workdir, mib  # noqa: E402
 
 GENERATOR_VERSION = 1  # bump when the generated trees change, so stale ones are not reused
 KIB = 1024
@@ -291,110 +292,6 @@ def ensure_tree(spec: TreeSpec, workdir: Path) -> Tree:
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Run:
-    seconds: float
-    maxrss_kib: int
-    stderr: str
-
-
-# The helper that starts every measured command. Linux carries a process's peak-RSS mark across
-# fork/vfork + exec, so a child spawned straight from this script would report at least this
-# script's own peak (tens of MiB after generating a tree) as its ru_maxrss. A fresh, tiny
-# interpreter (-I -S) that resets its own mark (clear_refs) before each spawn keeps that floor
-# at a few MiB, so os.wait4's figure for the child is its real peak. It also times the child,
-# with nothing but posix_spawn and wait4 inside the timed region.
-SPAWNER = r"""
-import json, os, sys, time
-
-def vm_rss_kib():
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-def reset_peak_rss():
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
-
-reset_peak_rss()
-print(json.dumps({"rss_kib": vm_rss_kib()}), flush=True)
-for line in sys.stdin:
-    argv, err = json.loads(line)
-    actions = [
-        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-        (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
-        (os.POSIX_SPAWN_OPEN, 2, err, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
-    ]
-    reset_peak_rss()
-    t0 = time.perf_counter()
-    try:
-        pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions)
-    except OSError as exc:
-        print(json.dumps({"error": f"cannot start {argv[0]}: {exc}"}), flush=True)
-        continue
-    _, status, usage = os.wait4(pid, 0)
-    seconds = time.perf_counter() - t0
-    reply = {"seconds": seconds, "code": os.waitstatus_to_exitcode(status), "maxrss_kib": usage.ru_maxrss}
-    print(json.dumps(reply), flush=True)
-"""
-
-
-class Spawner:
-    """Runs commands with stdout to /dev/null: wall time, peak RSS (``os.wait4``), stderr."""
-
-    def __init__(self) -> None:
-        self._errdir = tempfile.mkdtemp(prefix="assetsync-bench-")
-        self._proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", SPAWNER],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        hello = json.loads(self._readline())
-        self.floor_kib: int = hello["rss_kib"]  # no child's peak RSS can read lower than this
-
-    def _readline(self) -> str:
-        assert self._proc.stdout is not None
-        line = self._proc.stdout.readline()
-        if not line:
-            raise BenchError("the spawner helper process died")
-        return line
-
-    def run(self, argv: Sequence[str]) -> Run:
-        assert self._proc.stdin is not None
-        err = os.path.join(self._errdir, "stderr")
-        self._proc.stdin.write(json.dumps([list(argv), err]) + "\n")
-        self._proc.stdin.flush()
-        reply = json.loads(self._readline())
-        if "error" in reply:
-            raise BenchError(reply["error"])
-        with open(err, encoding="utf-8", errors="replace") as f:
-            text = f.read()
-        if reply["code"] != 0:
-            raise BenchError(f"{' '.join(argv)} exited with {reply['code']}:\n{text.strip()}")
-        return Run(reply["seconds"], reply["maxrss_kib"], text)  # ru_maxrss is in KiB on Linux
-
-    def close(self) -> None:
-        if self._proc.stdin is not None:
-            self._proc.stdin.close()
-        self._proc.wait()
-        shutil.rmtree(self._errdir, ignore_errors=True)
-
-    def __enter__(self) -> Spawner:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
 # The "floor" children: what plain CPython can do, for comparison. Each reports on stderr what it
 # did, so that a run that skipped work is noticed like an assetsync run would be.
 PY_WALK_FLOOR = r"""
@@ -591,20 +488,20 @@ def bench_tree(tree: Tree, cache: Path, repeat: int, spawner: Spawner) -> Report
     set_mtimes(tree.files, time.time_ns() - PAST_S * 1_000_000_000)
     read_all(tree.files)
     empty_cache()
-    spawner.run(argv["assetsync"])
+    spawner.run(argv["assetsync"], stdout=False)
     last_touch = 0
 
     # Rounds interleave every command, so a slow patch of the machine hits all of them alike.
     # Within a round: cold fills the cache that warm then uses; touched re-reads after a touch.
     for _ in range(repeat):
         for key in ("find", "openssl", "startup", *FLOORS):
-            rows[key].runs.append(spawner.run(argv[key]))
+            rows[key].runs.append(spawner.run(argv[key], stdout=False))
         empty_cache()
-        rows["cold"].runs.append(spawner.run(argv["assetsync"]))
-        rows["warm"].runs.append(spawner.run(argv["assetsync"]))
+        rows["cold"].runs.append(spawner.run(argv["assetsync"], stdout=False))
+        rows["warm"].runs.append(spawner.run(argv["assetsync"], stdout=False))
         last_touch = max(time.time_ns() - TOUCH_AGE_S * 1_000_000_000, last_touch + 1_000_000_000)
         set_mtimes(tree.files, last_touch)
-        rows["touched"].runs.append(spawner.run(argv["assetsync"]))
+        rows["touched"].runs.append(spawner.run(argv["assetsync"], stdout=False))
 
     problems: list[str] = []
     n = len(tree.files)
@@ -664,7 +561,7 @@ def tool_version(argv: Sequence[str]) -> str:
     return out.splitlines()[0].strip() if out else "?"
 
 
-def print_header(repeat: int, workdir: Path, floor_kib: int) -> None:
+def print_header(repeat: int, workdir: Path) -> None:
     print("assetsync manifest benchmark")
     print(
         f"  python {platform.python_version()} ({sys.executable}); {os.cpu_count()} CPUs; "
@@ -672,10 +569,7 @@ def print_header(repeat: int, workdir: Path, floor_kib: int) -> None:
     )
     print(f"  {tool_version(['openssl', 'version'])}; {tool_version(['find', '--version'])}")
     print(f"  best of {repeat} runs (interleaved); work folder {workdir}")
-    print(
-        "  peak RSS: largest ru_maxrss (os.wait4) of the runs. Linux counts the spawning process's\n"
-        f"  pages too; the spawner holds {human(floor_kib * 1024)}, so '<=' marks readings at that floor."
-    )
+    print(f"  {MEMORY_NOTE}")
     print(
         "  ALL NUMBERS ARE PAGE-CACHE-HOT: the page cache cannot be dropped without root, so each\n"
         "  tree is read once before measuring. 'cold' means an empty hash cache, not a cold disk."
@@ -686,13 +580,7 @@ def print_header(repeat: int, workdir: Path, floor_kib: int) -> None:
     )
 
 
-def rss_text(kib: int, floor_kib: int) -> str:
-    if kib <= floor_kib * 1.05:
-        return f"<= {human(floor_kib * 1.05 * 1024)}"
-    return human(kib * 1024)
-
-
-def print_report(r: Report, floor_kib: int) -> None:
+def print_report(r: Report) -> None:
     t = r.tree
     print()
     print(
@@ -700,7 +588,7 @@ def print_report(r: Report, floor_kib: int) -> None:
         f"({t.spec.describe()}{'; reused' if t.reused else ''}) =="
     )
     width = max(len(row.label) for row in r.rows.values())
-    print(f"{'':<{width}}  {'best s':>8}  {'peak RSS':>10}  assetsync / floor says (best run)")
+    print(f"{'':<{width}}  {'best s':>8}  {'tree RSS':>10}  assetsync / floor says (best run)")
     for key, row in r.rows.items():
         said = ""
         if key in EXPECT:
@@ -709,9 +597,7 @@ def print_report(r: Report, floor_kib: int) -> None:
         elif key in FLOORS:
             f = floor_says(key, row.best.stderr)
             said = f[2] if f else "?"
-        print(
-            f"{row.label:<{width}}  {row.seconds:8.3f}  {rss_text(row.peak_rss_kib, floor_kib):>10}  {said}"
-        )
+        print(f"{row.label:<{width}}  {row.seconds:8.3f}  {mib(row.peak_rss_kib):>10}  {said}")
     print()
     print(f"{'target':<{width}}  {'ratio':>8}  {'limit':>10}  result")
     for tg in r.targets:
@@ -773,7 +659,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     created: list[Path] = []
     spawner = Spawner()
     try:
-        print_header(args.repeat, workdir, spawner.floor_kib)
+        print_header(args.repeat, workdir)
         for spec in specs:
             tree = ensure_tree(spec, workdir)
             created += [tree.root, workdir / f"{spec.name}.params.json"]
@@ -781,7 +667,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             created.append(cache)
             note(f"measuring {spec.name} ({len(tree.files):,} files, {human(tree.total_bytes)}) ...")
             report = bench_tree(tree, cache, args.repeat, spawner)
-            print_report(report, spawner.floor_kib)
+            print_report(report)
             sys.stdout.flush()
             reports.append(report)
     except BenchError as exc:

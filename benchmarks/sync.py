@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark ``assetsync sync`` against ``wrangler deploy``, both deploying to the same emulator.
 
-What it measures, side by side in one run (best wall time of ``--repeat``, largest peak RSS):
+What it measures, side by side in one run (best wall time of ``--repeat`` runs; the largest peak
+memory of the command's whole process tree over those runs):
 
 - The server: ``python -m assetsync serve --host 127.0.0.1 --port 0 --data DIR``, a process of
   its own; its URL comes from the banner it prints on stderr, its token from ``DIR/api-token``.
@@ -37,18 +38,19 @@ Each round runs every command once (alternating which tool goes first), so drift
 them alike; ``os.sync()`` runs before every measured command (untimed), so the write-back of
 what the emulator stored in the previous run does not compete with the next one.
 
-Peak RSS is the child's ``ru_maxrss`` from ``os.wait4``, taken by a tiny spawner interpreter
-that resets its own mark first (``benchmarks/manifest.py`` explains why). For a process tree,
-ru_maxrss is the largest single process, not the sum: wrangler is two node processes (a launcher
-that spawns the CLI) and assetsync forks hash workers. So in the memory scenario the spawner
-also samples the whole tree's PSS (``/proc/PID/smaps_rollup``, summed over the child and its
-descendants) every 50 ms; that "tree PSS" column is informational (a sample can miss a short
-spike), and the sampling costs some CPU (up to ~10% of a core on a large node process), so it is
-off in the timed scenarios. The targets use ru_maxrss.
+Peak memory is of the whole process tree, in every scenario: wrangler is two node processes (a
+launcher that spawns the CLI) and assetsync forks hash workers, so the child's own ``ru_maxrss``
+would miss most of it. The spawner (``common.Spawner``) sums the RSS of the child and all its
+descendants (``/proc/PID/statm``) every 20 ms while it runs and keeps the largest sum
+(``common.peak_tree_memory``); shared pages count once per process, so it is an upper bound, and
+a spike shorter than 20 ms can be missed. Reading statm costs about 0.3 ms of CPU per sample on
+wrangler's two processes (about 1% of a core). In the memory scenario the tree's summed PSS is
+sampled too (``smaps_rollup``: shared pages split between their users; informational, it costs
+more CPU). The targets use the RSS sum.
 
 Targets (ratio = wrangler time / assetsync time): first deploy >= 3x, no-change redeploy >= 10x,
-one-file redeploy >= 10x; assetsync peak RSS on the 1,000 MiB site <= 150 MB (10^6 bytes) and
-below wrangler's.
+one-file redeploy >= 10x; assetsync's peak tree RSS on the 1,000 MiB site <= 143.1 MiB (150 x
+10^6 bytes) and below wrangler's.
 
 Environment of the measured commands: the emulator, both tools and this script use 127.0.0.1
 only. wrangler gets ``WRANGLER_SEND_METRICS=false``, ``NO_COLOR=1``, and a scratch ``HOME`` and
@@ -113,7 +115,17 @@ if str(BENCH_DIR) not in sys.path:
     sys.path.insert(0, str(BENCH_DIR))
 
 import common  # noqa: E402  (benchmarks/ is not a package)
-from common import BenchError, cpu_seconds, default_workdir, stop_process  # noqa: E402
+from common import (  # noqa: E402
+    MEMORY_NOTE,
+    BenchError,
+    Run,
+    Spawner,
+    cpu_seconds,
+    default_workdir,
+    loadavg,
+    mib,
+    stop_process,
+)
 from manifest import (  # noqa: E402  (benchmarks/ is not a package: the generator is imported by path)
     MIB,
     PAST_S,
@@ -260,186 +272,8 @@ class EditedFile:
 
 
 # --------------------------------------------------------------------------------------------
-# Running and timing commands
+# The emulator
 # --------------------------------------------------------------------------------------------
-
-# The helper that starts every measured command (the approach of benchmarks/manifest.py: a fresh
-# -I -S interpreter that resets its own peak-RSS mark before each spawn, so os.wait4's ru_maxrss
-# is the child's own). Additions: per-command environment, working folder and stdout file; the
-# child gets a session of its own (so this script can stop its whole tree on Ctrl-C), and SIGINT
-# back at its default; on request, the PSS of its process tree is sampled every 50 ms while it
-# runs, with a pidfd telling at once when it exits (no polling latency in the timed region).
-SPAWNER = r"""
-import json, os, select, signal, sys, time
-
-SAMPLE_MS = 50
-
-def vm_rss_kib():
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-def reset_peak_rss():
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
-
-def tree_pss_kib(root):
-    total = 0
-    stack = [root]
-    while stack:
-        pid = stack.pop()
-        try:
-            with open(f"/proc/{pid}/smaps_rollup") as f:
-                for line in f:
-                    if line.startswith("Pss:"):
-                        total += int(line.split()[1])
-                        break
-            tids = os.listdir(f"/proc/{pid}/task")
-        except OSError:
-            continue
-        for tid in tids:
-            try:
-                with open(f"/proc/{pid}/task/{tid}/children") as f:
-                    stack.extend(int(c) for c in f.read().split())
-            except OSError:
-                pass
-    return total
-
-signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the child; we reap it
-reset_peak_rss()
-print(json.dumps({"rss_kib": vm_rss_kib()}), flush=True)
-for line in sys.stdin:
-    req = json.loads(line)
-    actions = [
-        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-        (os.POSIX_SPAWN_OPEN, 1, req["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
-        (os.POSIX_SPAWN_OPEN, 2, req["err"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
-    ]
-    try:
-        os.chdir(req["cwd"])
-    except OSError as exc:
-        print(json.dumps({"error": f"cannot enter {req['cwd']}: {exc}"}), flush=True)
-        continue
-    reset_peak_rss()
-    t0 = time.perf_counter()
-    try:
-        pid = os.posix_spawnp(
-            req["argv"][0], req["argv"], req["env"], file_actions=actions, setsid=True,
-            setsigdef=(signal.SIGINT,),
-        )
-    except OSError as exc:
-        print(json.dumps({"error": f"cannot start {req['argv'][0]}: {exc}"}), flush=True)
-        continue
-    print(json.dumps({"pid": pid}), flush=True)
-    pss = 0
-    if req["sample"]:
-        fd = os.pidfd_open(pid)
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        while not poller.poll(SAMPLE_MS):
-            pss = max(pss, tree_pss_kib(pid))
-        os.close(fd)
-    _, status, usage = os.wait4(pid, 0)
-    seconds = time.perf_counter() - t0
-    code = os.waitstatus_to_exitcode(status)
-    cpu = usage.ru_utime + usage.ru_stime  # the child's and its reaped descendants'
-    reply = {"seconds": seconds, "code": code, "maxrss_kib": usage.ru_maxrss, "pss_kib": pss, "cpu": cpu}
-    print(json.dumps(reply), flush=True)
-"""
-
-
-@dataclass(frozen=True)
-class Run:
-    seconds: float
-    maxrss_kib: int  # ru_maxrss: the largest single process of the child's tree
-    pss_kib: int  # sampled peak of the tree's summed PSS (0: not sampled)
-    cpu: float  # user + system CPU seconds of the child and its descendants (os.wait4)
-    stdout: str
-    stderr: str
-    server_cpu: float | None = None  # the emulator's CPU seconds during the run
-
-
-class Spawner:
-    """Runs commands: wall time, peak RSS (``os.wait4``), sampled tree PSS, stdout, stderr."""
-
-    def __init__(self) -> None:
-        self._dir = tempfile.mkdtemp(prefix="assetsync-sync-bench-")
-        self._proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", SPAWNER],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        self.current: int | None = None  # pid (and process group) of the command now running
-        self.floor_kib: int = self._readline()["rss_kib"]
-
-    def _readline(self) -> dict[str, Any]:
-        assert self._proc.stdout is not None
-        line = self._proc.stdout.readline()
-        if not line:
-            raise BenchError("the spawner helper process died")
-        reply: dict[str, Any] = json.loads(line)
-        if "error" in reply:
-            raise BenchError(reply["error"])
-        return reply
-
-    def run(
-        self, argv: Sequence[str], env: dict[str, str], cwd: Path, label: str, sample: bool = False
-    ) -> Run:
-        assert self._proc.stdin is not None
-        out, err = os.path.join(self._dir, "stdout"), os.path.join(self._dir, "stderr")
-        request = {"argv": list(argv), "env": env, "cwd": str(cwd), "out": out, "err": err, "sample": sample}
-        self._proc.stdin.write(json.dumps(request) + "\n")
-        self._proc.stdin.flush()
-        self.current = self._readline()["pid"]
-        reply = self._readline()
-        self.current = None
-        texts = []
-        for path in (out, err):
-            with open(path, encoding="utf-8", errors="replace") as f:
-                texts.append(f.read())
-        if reply["code"] != 0:
-            tail = "\n".join((texts[0].strip() + "\n" + texts[1].strip()).strip().splitlines()[-40:])
-            raise BenchError(f"{label}: {' '.join(argv)} exited with {reply['code']}:\n{tail}")
-        return Run(reply["seconds"], reply["maxrss_kib"], reply["pss_kib"], reply["cpu"], texts[0], texts[1])
-
-    def stop_current(self) -> None:
-        """Stop the running command's whole process tree (its own session), if any."""
-        pid, self.current = self.current, None
-        if pid is None:
-            return
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(pid, sig)
-            except ProcessLookupError:
-                return
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline:
-                try:
-                    os.killpg(pid, 0)
-                except ProcessLookupError:
-                    return
-                time.sleep(0.05)
-
-    def close(self) -> None:
-        self.stop_current()
-        if self._proc.stdin is not None:
-            with contextlib.suppress(OSError):
-                self._proc.stdin.close()
-        try:
-            self._proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
-        shutil.rmtree(self._dir, ignore_errors=True)
 
 
 class Emulator:
@@ -550,12 +384,7 @@ class Servers:
 # --------------------------------------------------------------------------------------------
 
 
-class Row(common.Row[Run]):
-    """One measured command: all its runs, with the tree PSS sampled in some."""
-
-    @property
-    def peak_pss_kib(self) -> int:
-        return max(r.pss_kib for r in self.runs)
+Row = common.Row[Run]
 
 
 def assetsync_json(run: Run) -> dict[str, Any] | None:
@@ -601,11 +430,11 @@ class Clients:
         }
 
     def _measured(
-        self, emu: Emulator, argv: Sequence[str], env: dict[str, str], cwd: Path, label: str, sample: bool
+        self, emu: Emulator, argv: Sequence[str], env: dict[str, str], cwd: Path, label: str, pss: bool
     ) -> Run:
         os.sync()  # untimed: what earlier runs wrote is on disk, no write-back competes
         cpu0 = emu.cpu_seconds()
-        run = self.spawner.run(argv, env, cwd, label, sample)
+        run = self.spawner.run(argv, env, cwd, label, pss=pss)
         cpu1 = emu.cpu_seconds()
         server_cpu = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
         return dataclasses.replace(run, server_cpu=server_cpu)
@@ -618,7 +447,7 @@ class Clients:
         label: str,
         expect: int,
         concurrency: int | None = None,
-        sample: bool = False,
+        pss: bool = False,
     ) -> Run:
         argv = [
             sys.executable, "-m", "assetsync", "sync", str(site.root), "--name", SCRIPT,
@@ -627,7 +456,7 @@ class Clients:
         if concurrency is not None:
             argv += ["--concurrency", str(concurrency)]
         env = {**self.python_env, **self._creds(emu)}
-        run = self._measured(emu, argv, env, self.snapshot, label, sample)
+        run = self._measured(emu, argv, env, self.snapshot, label, pss)
         doc = assetsync_json(run)
         if doc is None:
             self.problems.append(f"{label}: no JSON summary on stdout: {run.stdout.strip()[-300:]!r}")
@@ -649,10 +478,10 @@ class Clients:
         return folder
 
     def wrangler_deploy(
-        self, emu: Emulator, project: Path, site: Site, label: str, expect: int, sample: bool = False
+        self, emu: Emulator, project: Path, site: Site, label: str, expect: int, pss: bool = False
     ) -> Run:
         argv = [str(self.wrangler), "deploy", "--dispatch-namespace", NAMESPACE]
-        run = self._measured(emu, argv, {**self.node_env, **self._creds(emu)}, project, label, sample)
+        run = self._measured(emu, argv, {**self.node_env, **self._creds(emu)}, project, label, pss)
         out = run.stdout + run.stderr
         m = WRANGLER_FOUND_RE.search(out)
         found = int(m.group(1)) if m else (0 if WRANGLER_NOTHING in out else None)
@@ -805,16 +634,12 @@ def bench_big(site: Site, repeat: int, clients: Clients, servers: Servers, res: 
                 if tool == "a":
                     label = f"{site.name} r{r} assetsync first deploy"
                     p.a.runs.append(
-                        clients.assetsync(
-                            emu, site, emu.data.parent / "cache", label, site.count, sample=True
-                        )
+                        clients.assetsync(emu, site, emu.data.parent / "cache", label, site.count, pss=True)
                     )
                 else:
                     label = f"{site.name} r{r} wrangler first deploy"
                     project = clients.project(site, emu.data.parent / "project")
-                    p.w.runs.append(
-                        clients.wrangler_deploy(emu, project, site, label, site.count, sample=True)
-                    )
+                    p.w.runs.append(clients.wrangler_deploy(emu, project, site, label, site.count, pss=True))
             finally:
                 servers.stop(emu)
 
@@ -889,21 +714,8 @@ def take_snapshot(dest: Path, env: dict[str, str]) -> str:
     return source_digest(dest / "assetsync")
 
 
-def loadavg() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "?"
-
-
-def rss_text(kib: int, floor_kib: int) -> str:
-    if kib <= floor_kib * 1.05:
-        return f"<= {human(floor_kib * 1.05 * 1024)}"
-    return human(kib * 1024)
-
-
 def pss_text(kib: int) -> str:
-    return human(kib * 1024) if kib else "-"
+    return mib(kib) if kib else "-"
 
 
 def fmt_cpu(seconds: float | None) -> str:
@@ -915,7 +727,7 @@ def spread(row: Row) -> str:
 
 
 def print_header(
-    args: argparse.Namespace, workdir: Path, wrangler: Path, floor_kib: int, env: dict[str, str], state: str
+    args: argparse.Namespace, workdir: Path, wrangler: Path, env: dict[str, str], state: str
 ) -> None:
     print("assetsync sync benchmark: assetsync sync vs wrangler deploy, both to assetsync serve on 127.0.0.1")
     print(
@@ -926,12 +738,11 @@ def print_header(
         f"  {os.cpu_count()} CPUs; {platform.system()} {platform.release()}; "
         f"load average at start {loadavg()}"
     )
-    print(f"  best of {args.repeat} runs (interleaved rounds); work folder {workdir}")
+    print(f"  times: best of {args.repeat} run(s) (interleaved rounds); work folder {workdir}")
+    print(f"  {MEMORY_NOTE}")
     print(
-        "  peak RSS: largest ru_maxrss (os.wait4) of the runs, i.e. the largest single process of the\n"
-        "  client's tree (wrangler: launcher + CLI; assetsync: main + forked hash workers); the\n"
-        f"  spawner holds {human(floor_kib * 1024)}, so '<=' marks readings at that floor. tree PSS: the\n"
-        "  whole tree's summed PSS, sampled every 50 ms in the memory scenario only ('-': not sampled)."
+        "  tree PSS: the same tree's summed PSS (shared pages split between their users), sampled\n"
+        "  alike in the memory scenario only ('-': not sampled there; it costs more CPU)."
     )
     print("  page-cache-hot: every site is read once before measuring; os.sync() before each run (untimed).")
     print(
@@ -942,7 +753,7 @@ def print_header(
     )
 
 
-def print_pairs(res: Results, floor_kib: int) -> None:
+def print_pairs(res: Results) -> None:
     pairs = list(res.pairs.values())
     if not pairs:
         return
@@ -958,13 +769,13 @@ def print_pairs(res: Results, floor_kib: int) -> None:
     print()
     print(
         f"{'scenario':<{width}}  {'assetsync':>9}  {'wrangler':>9}  {'ratio':>7}  "
-        f"{'a RSS':>10}  {'w RSS':>10}  "
+        f"{'a tree RSS':>10}  {'w tree RSS':>10}  "
         f"{'a tree PSS':>10}  {'w tree PSS':>10}"
     )
     for p in shown:
         print(
             f"{p.label:<{width}}  {p.a.seconds:8.3f}s  {p.w.seconds:8.3f}s  {p.ratio:6.2f}x  "
-            f"{rss_text(p.a.peak_rss_kib, floor_kib):>10}  {rss_text(p.w.peak_rss_kib, floor_kib):>10}  "
+            f"{mib(p.a.peak_rss_kib):>10}  {mib(p.w.peak_rss_kib):>10}  "
             f"{pss_text(p.a.peak_pss_kib):>10}  {pss_text(p.w.peak_pss_kib):>10}"
         )
     if res.startup and res.startup.a.runs:
@@ -1003,21 +814,21 @@ def targets(res: Results) -> list[Target]:
             )
     p = res.pairs.get("memory")
     if p is not None:
-        a_bytes, w_bytes = p.a.peak_rss_kib * 1024, p.w.peak_rss_kib * 1024
+        a_kib, w_kib = p.a.peak_rss_kib, p.w.peak_rss_kib
         out.append(
             Target(
-                f"{p.label}: assetsync peak RSS",
-                f"{a_bytes / 1e6:.1f} MB",
-                f"<= {RSS_LIMIT_BYTES / 1e6:.0f} MB",
-                a_bytes <= RSS_LIMIT_BYTES,
+                f"{p.label}: assetsync peak tree RSS",
+                f"{a_kib / 1024:.1f} MiB",
+                f"<= {RSS_LIMIT_BYTES / MIB:.1f} MiB",
+                a_kib * 1024 <= RSS_LIMIT_BYTES,
             )
         )
         out.append(
             Target(
-                f"{p.label}: assetsync RSS below wrangler's",
-                f"{a_bytes / 1e6:.1f} MB",
-                f"< {w_bytes / 1e6:.1f} MB",
-                a_bytes < w_bytes,
+                f"{p.label}: assetsync tree RSS below wrangler's",
+                f"{a_kib / 1024:.1f} MiB",
+                f"< {w_kib / 1024:.1f} MiB",
+                a_kib < w_kib,
             )
         )
     return out
@@ -1033,7 +844,7 @@ def print_targets(ts: list[Target]) -> None:
         print(f"{t.label:<{width}}  {t.value:>9}  {t.limit:>12}  {'PASS' if t.ok else 'FAIL'}")
 
 
-def print_sweep(res: Results, floor_kib: int) -> None:
+def print_sweep(res: Results) -> None:
     if not res.sweep or not all(r.runs for r in res.sweep.values()):
         return
     best_c = min(res.sweep, key=lambda c: res.sweep[c].seconds)
@@ -1065,7 +876,7 @@ def print_sweep(res: Results, floor_kib: int) -> None:
             f"{c:>11}  {row.seconds:8.3f}  {row.seconds / best_s:6.2f}x  "
             f"{upload if upload is not None else float('nan'):8.2f}  {row.best.cpu:9.2f}s  "
             f"{fmt_cpu(server):>7}s  {'?' if load is None else format(load, '.0%'):>8}  "
-            f"{rss_text(row.peak_rss_kib, floor_kib):>10}  "
+            f"{mib(row.peak_rss_kib):>10}  "
             f"{spread(row)}{'  <- ' + ', '.join(marks) if marks else ''}"
         )
     print("  (emu busy: the emulator's CPU seconds during the run / assetsync's upload phase)")
@@ -1185,7 +996,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise BenchError("python -m assetsync sync --help failed, or has no --concurrency option")
         res.default_concurrency = int(m.group(1)) if m else None
         start_state = f"{git_state()}, sources {digest}"
-        print_header(args, workdir, wrangler, spawner.floor_kib, clients.node_env, start_state)
+        print_header(args, workdir, wrangler, clients.node_env, start_state)
         sys.stdout.flush()
 
         site = ensure_site(workdir, args.quick)
@@ -1246,11 +1057,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if status:
         return status
-    floor = spawner.floor_kib if spawner is not None else 0
-    print_pairs(res, floor)
+    print_pairs(res)
     ts = targets(res)
     print_targets(ts)
-    print_sweep(res, floor)
+    print_sweep(res)
     problems = clients.problems if clients is not None else []
     for p in problems:
         print(f"WARNING: {p}")

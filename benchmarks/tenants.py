@@ -17,10 +17,11 @@ with nothing changed (same emulator and caches, right after). Each command's out
 (every tenant deployed, the expected number of files uploaded); a miss is a WARNING line.
 
 The machinery is ``benchmarks/sync.py``'s, imported: the emulator is ``assetsync serve`` in a
-process of its own on 127.0.0.1 (a fresh data folder per first deploy), commands run through its
-spawner (wall time from ``os.wait4``), with the same environment for each tool (scratch HOME for
-wrangler, its update check pointed at a closed loopback port, compiled bytecode for python), and
-assetsync runs from a snapshot of ``<repo>/assetsync`` taken at the start.
+process of its own on 127.0.0.1 (a fresh data folder per first deploy), commands run through
+``common.Spawner`` (wall time up to ``os.wait4``; no memory figure), with the same environment
+for each tool (scratch HOME for wrangler, its update check pointed at a closed loopback port,
+compiled bytecode for python), and assetsync runs from a snapshot of ``<repo>/assetsync`` taken at
+the start.
 
 Data lives under ``<repo>/.bench/tenants`` (git-ignored; ``--workdir``): the generated platform is
 kept and reused by the next run with the same parameters (delete the folder when done); emulator
@@ -57,19 +58,16 @@ BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:
     sys.path.insert(0, str(BENCH_DIR))
 
-from common import BenchError  # noqa: E402  (benchmarks/ is not a package)
+from common import BenchError, Run, Spawner, loadavg  # noqa: E402  (benchmarks/ is not a package)
 from manifest import human, note  # noqa: E402
 from sync import (  # noqa: E402
     COMPAT_DATE,
     Clients,
     Emulator,
-    Run,
     Servers,
-    Spawner,
     _raise_interrupt,
     assetsync_json,
     git_state,
-    loadavg,
     take_snapshot,
     tool_version,
 )
@@ -177,7 +175,8 @@ class Bench:
 
     def run(self, emu: Emulator, argv: Sequence[str], env: dict[str, str], cwd: Path, label: str) -> Run:
         os.sync()  # untimed: what earlier runs wrote is on disk, no write-back competes
-        return self.spawner.run(argv, {**env, **self.creds(emu)}, cwd, label)
+        # Wall time only: no memory figure is reported here, so the tree is not sampled.
+        return self.spawner.run(argv, {**env, **self.creds(emu)}, cwd, label, memory=False)
 
     def sync_all(self, emu: Emulator, p: Platform, cache: Path, label: str, expect: int) -> Run:
         argv = [
