@@ -438,14 +438,8 @@ def _prepare(
     from .config import load_config, read_modules, read_root_file
     from .engine import SyncOptions
     from .errors import UsageError
-    from .plan import (
-        AssetsConfig,
-        WorkerSpec,
-        check_namespace,
-        check_script_name,
-        parse_binding,
-        script_name_from_folder,
-    )
+    from .plan import check_namespace, check_script_name, parse_binding, script_name_from_folder
+    from .protocol import AssetsConfig, WorkerSpec
     from .target import resolve_target
 
     def options() -> tuple[str, Any]:
@@ -770,7 +764,8 @@ def _shared_template(p: dict[str, Any], namespace: str, dry_run: bool, allow_emp
 
     from .config import read_modules
     from .engine import SyncOptions
-    from .plan import AssetsConfig, WorkerSpec, parse_binding
+    from .plan import parse_binding
+    from .protocol import AssetsConfig, WorkerSpec
 
     main_file = p["main_file"]
     spec = WorkerSpec(
@@ -1115,7 +1110,7 @@ def scripts_delete(
     import json as jsonlib
 
     from .errors import NotConfirmed, PartlyFailed, UsageError
-    from .plan import SCRIPT_NAME_RE
+    from .protocol import SCRIPT_NAME_RULE, is_script_name
     from .scripts import Retries, delete_from_namespace, list_namespace
     from .target import resolve_target
     from .tenants import check_namespace
@@ -1130,8 +1125,8 @@ def scripts_delete(
                 "would take most of the namespace: add a --tag)"
             )
         for name in names:
-            if not SCRIPT_NAME_RE.fullmatch(name):
-                raise UsageError(f"{name!r} is not a valid Worker name")
+            if not is_script_name(name):
+                raise UsageError(f"{name!r} is not a valid Worker name: use {SCRIPT_NAME_RULE}")
         target = resolve_target(params["account_id"], None, params["api_base"], params["local_data"])
         retries = Retries(params["attempts"])
         chosen = list(dict.fromkeys(names))

@@ -22,10 +22,11 @@ from typing import Any
 
 from .body import FileChanged, MultipartBody
 from .build import BuildOptions, BuildResult, build
-from .client import ApiClient, Module, UploadSession, session_path
+from .client import ApiClient, UploadSession
 from .errors import ApiError, FilesChanging, NetworkError, NothingToPublish, ServerError
 from .events import Built, Deployed, Event, Restarting, Retrying, SessionOpened, SyncReport, Uploaded
-from .plan import Request, WorkerSpec, deploy_metadata, plan_uploads
+from .plan import Request, plan_uploads
+from .protocol import Module, WorkerSpec, deploy_metadata, session_path
 from .retry import PATIENCE, Backoff, Budget, Concurrency, Verdict, classify
 from .target import Target
 
