@@ -432,10 +432,9 @@ def _prepare(
     p: dict[str, Any], *, dry_run: bool = False, offline: bool = False, allow_empty: bool = False
 ) -> Prepared:
     """Flags, then the wrangler config, then defaults: the folder, options and target to use."""
-    import datetime as dt
     import json
 
-    from .config import load_config, read_modules, read_root_file
+    from .config import load_config, read_modules
     from .engine import SyncOptions
     from .errors import UsageError
     from .plan import check_namespace, check_script_name, parse_binding, script_name_from_folder
@@ -477,17 +476,13 @@ def _prepare(
                 for k, v in cfg.json_vars.items()
                 if main_file
             ),
-            compatibility_date=p["compatibility_date"]
-            or cfg.compatibility_date
-            or dt.date.today().isoformat(),
+            compatibility_date=p["compatibility_date"] or cfg.compatibility_date,
             compatibility_flags=p["compat_flags"] or cfg.compatibility_flags,
             tags=p["tags"],
             assets=AssetsConfig(
                 html_handling=p["html_handling"] or cfg.html_handling,
                 not_found_handling=p["not_found_handling"] or cfg.not_found_handling,
                 run_worker_first=_run_worker_first(rwf) if rwf is not None else cfg.run_worker_first,
-                redirects=read_root_file(folder, "_redirects"),
-                headers=read_root_file(folder, "_headers"),
             ),
         )
         build = build_options(
@@ -760,7 +755,6 @@ def dev(host: str, port: int, poll: bool, rescan: float, quiet: bool, **params: 
 
 def _shared_template(p: dict[str, Any], namespace: str, dry_run: bool, allow_empty: bool = False) -> Any:
     """The settings every tenant starts from (a tenant's wrangler config then overrides them)."""
-    import datetime as dt
 
     from .config import read_modules
     from .engine import SyncOptions
@@ -772,7 +766,7 @@ def _shared_template(p: dict[str, Any], namespace: str, dry_run: bool, allow_emp
         main_module=os.path.basename(main_file) if main_file else None,
         assets_binding=p["assets_binding"] or "ASSETS",
         bindings=tuple(parse_binding(b) for b in p["bindings"]),
-        compatibility_date=p["compatibility_date"] or dt.date.today().isoformat(),
+        compatibility_date=p["compatibility_date"],
         compatibility_flags=p["compat_flags"],
         tags=p["tags"],
         assets=AssetsConfig(

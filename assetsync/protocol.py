@@ -176,7 +176,7 @@ class WorkerSpec:
     main_module: str | None = None  # None: an assets-only deploy
     assets_binding: str = "ASSETS"
     bindings: tuple[Mapping[str, Any], ...] = ()
-    compatibility_date: str = "2025-01-01"
+    compatibility_date: str | None = None  # None: the day of the deploy, as wrangler defaults it
     compatibility_flags: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     assets: AssetsConfig = field(default_factory=AssetsConfig)
@@ -185,10 +185,11 @@ class WorkerSpec:
 def deploy_metadata(spec: WorkerSpec, completion_jwt: str) -> dict[str, Any]:
     """The ``metadata`` part of the deploy (PROTOCOL.md 4.3)."""
     assets = {"jwt": completion_jwt, "config": spec.assets.to_json()}
+    date = spec.compatibility_date or datetime.date.today().isoformat()
     if spec.main_module is None:
         meta: dict[str, Any] = {
             "assets": assets,
-            "compatibility_date": spec.compatibility_date,
+            "compatibility_date": date,
             "compatibility_flags": list(spec.compatibility_flags),
         }
         if spec.tags:  # only when asked for: the plain assets-only form has no tags
@@ -197,7 +198,7 @@ def deploy_metadata(spec: WorkerSpec, completion_jwt: str) -> dict[str, Any]:
     return {
         "main_module": spec.main_module,
         "bindings": [{"name": spec.assets_binding, "type": "assets"}, *map(dict, spec.bindings)],
-        "compatibility_date": spec.compatibility_date,
+        "compatibility_date": date,
         "compatibility_flags": list(spec.compatibility_flags),
         "tags": list(spec.tags),
         "assets": assets,

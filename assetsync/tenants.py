@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from .client import ApiClient
-from .config import CONFIG_FILE_NAMES, load_config, read_modules, read_root_file
+from .config import CONFIG_FILE_NAMES, load_config, read_modules
 from .engine import Syncer, SyncOptions, UploadSlots
 from .errors import AssetsyncError, AuthError, ConfigError, NotConfirmed, SourceNotFound, UsageError
 from .events import (
@@ -176,8 +176,6 @@ def tenant_options(tenant: Tenant, template: SyncOptions, *, salt: bool = True) 
         html_handling=cfg.html_handling or assets.html_handling,
         not_found_handling=cfg.not_found_handling or assets.not_found_handling,
         run_worker_first=rwf if rwf is not None else assets.run_worker_first,
-        redirects=read_root_file(folder, "_redirects"),
-        headers=read_root_file(folder, "_headers"),
     )
     tags = tuple(dict.fromkeys((TAG, f"tenant:{name}", *spec.tags)))
     spec = replace(
