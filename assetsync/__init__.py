@@ -31,8 +31,8 @@ _EXPORTS = {
     "Shard": "tenants",
     "SyncAllReport": "events",
     "TenantResult": "events",
-    "WorkerSpec": "plan",
-    "AssetsConfig": "plan",
+    "WorkerSpec": "protocol",
+    "AssetsConfig": "protocol",
     "Target": "target",
     "resolve_target": "target",
     "ApiError": "errors",
@@ -157,10 +157,10 @@ if TYPE_CHECKING:  # "X as X": re-exported for type checkers, which cannot read 
     from .manifest import (
         ManifestDiff as ManifestDiff,
     )
-    from .plan import (
+    from .protocol import (
         AssetsConfig as AssetsConfig,
     )
-    from .plan import (
+    from .protocol import (
         WorkerSpec as WorkerSpec,
     )
     from .target import (

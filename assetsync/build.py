@@ -26,8 +26,9 @@ from .contenttypes import content_type
 from .errors import CacheError, UnreadablePath
 from .hashing import CHUNK, HashScheme, stream_into
 from .ignore import ROOT_CONFIG_FILES, IgnoreRules
-from .limits import FREE_PLAN_FILES, MAX_FILE_SIZE, check_count, check_sizes
+from .limits import check_count, check_sizes
 from .manifest import Entry, Manifest
+from .protocol import FREE_PLAN_FILES, MAX_FILE_SIZE
 from .scan import ScannedFile, check_path, check_root, scan
 
 Warn = Callable[[str], None]

@@ -432,20 +432,13 @@ def _prepare(
     p: dict[str, Any], *, dry_run: bool = False, offline: bool = False, allow_empty: bool = False
 ) -> Prepared:
     """Flags, then the wrangler config, then defaults: the folder, options and target to use."""
-    import datetime as dt
     import json
 
-    from .config import load_config, read_modules, read_root_file
+    from .config import load_config, read_modules
     from .engine import SyncOptions
     from .errors import UsageError
-    from .plan import (
-        AssetsConfig,
-        WorkerSpec,
-        check_namespace,
-        check_script_name,
-        parse_binding,
-        script_name_from_folder,
-    )
+    from .plan import check_namespace, check_script_name, parse_binding, script_name_from_folder
+    from .protocol import AssetsConfig, WorkerSpec
     from .target import resolve_target
 
     def options() -> tuple[str, Any]:
@@ -483,17 +476,13 @@ def _prepare(
                 for k, v in cfg.json_vars.items()
                 if main_file
             ),
-            compatibility_date=p["compatibility_date"]
-            or cfg.compatibility_date
-            or dt.date.today().isoformat(),
+            compatibility_date=p["compatibility_date"] or cfg.compatibility_date,
             compatibility_flags=p["compat_flags"] or cfg.compatibility_flags,
             tags=p["tags"],
             assets=AssetsConfig(
                 html_handling=p["html_handling"] or cfg.html_handling,
                 not_found_handling=p["not_found_handling"] or cfg.not_found_handling,
                 run_worker_first=_run_worker_first(rwf) if rwf is not None else cfg.run_worker_first,
-                redirects=read_root_file(folder, "_redirects"),
-                headers=read_root_file(folder, "_headers"),
             ),
         )
         build = build_options(
@@ -766,18 +755,18 @@ def dev(host: str, port: int, poll: bool, rescan: float, quiet: bool, **params: 
 
 def _shared_template(p: dict[str, Any], namespace: str, dry_run: bool, allow_empty: bool = False) -> Any:
     """The settings every tenant starts from (a tenant's wrangler config then overrides them)."""
-    import datetime as dt
 
     from .config import read_modules
     from .engine import SyncOptions
-    from .plan import AssetsConfig, WorkerSpec, parse_binding
+    from .plan import parse_binding
+    from .protocol import AssetsConfig, WorkerSpec
 
     main_file = p["main_file"]
     spec = WorkerSpec(
         main_module=os.path.basename(main_file) if main_file else None,
         assets_binding=p["assets_binding"] or "ASSETS",
         bindings=tuple(parse_binding(b) for b in p["bindings"]),
-        compatibility_date=p["compatibility_date"] or dt.date.today().isoformat(),
+        compatibility_date=p["compatibility_date"],
         compatibility_flags=p["compat_flags"],
         tags=p["tags"],
         assets=AssetsConfig(
@@ -1115,7 +1104,7 @@ def scripts_delete(
     import json as jsonlib
 
     from .errors import NotConfirmed, PartlyFailed, UsageError
-    from .plan import SCRIPT_NAME_RE
+    from .protocol import SCRIPT_NAME_RULE, is_script_name
     from .scripts import Retries, delete_from_namespace, list_namespace
     from .target import resolve_target
     from .tenants import check_namespace
@@ -1130,8 +1119,8 @@ def scripts_delete(
                 "would take most of the namespace: add a --tag)"
             )
         for name in names:
-            if not SCRIPT_NAME_RE.fullmatch(name):
-                raise UsageError(f"{name!r} is not a valid Worker name")
+            if not is_script_name(name):
+                raise UsageError(f"{name!r} is not a valid Worker name: use {SCRIPT_NAME_RULE}")
         target = resolve_target(params["account_id"], None, params["api_base"], params["local_data"])
         retries = Retries(params["attempts"])
         chosen = list(dict.fromkeys(names))

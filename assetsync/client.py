@@ -28,35 +28,17 @@ from .errors import (
     RequestRefused,
     ServerError,
 )
+from .protocol import NO_ROUTE, Module, namespace_scripts_path, script_path, session_path, upload_path
 from .retry import parse_retry_after
 
 MAX_ANSWER = 16 << 20  # an API answer larger than this is not one the protocol allows
 BASE_URL_SETTINGS = "--api-base, CLOUDFLARE_API_BASE_URL"
-NO_ROUTE = 7003  # "Could not route to ..., perhaps your object identifier is invalid?": a wrong account id
 
 
 @dataclass(frozen=True, slots=True)
 class UploadSession:
     jwt: str
     buckets: list[list[str]]
-
-
-@dataclass(frozen=True, slots=True)
-class Module:
-    name: str
-    content_type: str
-    body: bytes
-
-
-def script_path(account: str, script: str, namespace: str | None) -> str:
-    if namespace:
-        return f"/accounts/{account}/workers/dispatch/namespaces/{namespace}/scripts/{script}"
-    return f"/accounts/{account}/workers/scripts/{script}"
-
-
-def session_path(account: str, script: str, namespace: str | None) -> str:
-    """The path that opens an asset upload session for the script."""
-    return script_path(account, script, namespace) + "/assets-upload-session"
 
 
 class ApiClient:
@@ -180,7 +162,7 @@ class ApiClient:
 
     async def upload(self, jwt: str, body: MultipartBody) -> str | None:
         """Upload one bucket; returns the completion token if this request completed the set."""
-        path = f"/accounts/{self.account_id}/workers/assets/upload?base64=true"
+        path = upload_path(self.account_id) + "?base64=true"
         status, result = await self._send(
             "POST",
             path,
@@ -220,7 +202,7 @@ class ApiClient:
 
         ``tags`` is the server-side filter of PROTOCOL.md section 5 (``tag:yes,other:no``).
         """
-        path = f"/accounts/{self.account_id}/workers/dispatch/namespaces/{namespace}/scripts"
+        path = namespace_scripts_path(self.account_id, namespace)
         params: dict[str, Any] = {"page": page, "per_page": per_page}
         if tags:
             params["tags"] = tags

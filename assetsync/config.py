@@ -47,21 +47,20 @@ import math
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal, NoReturn
 
 from .errors import ConfigError
 from .ignore import utf8_text
+from .protocol import HTML_HANDLING, NOT_FOUND_HANDLING, is_date
 
 if TYPE_CHECKING:
-    from .client import Module
+    from .protocol import Module
 
 __all__ = [
     "CONFIG_FILE_NAMES",
-    "HTML_HANDLING",
-    "NOT_FOUND_HANDLING",
     "JsoncError",
     "ProjectConfig",
     "find_config",
@@ -72,8 +71,6 @@ __all__ = [
 # wrangler's own search order (findWranglerConfig): JSON first, TOML last.
 CONFIG_FILE_NAMES: tuple[str, ...] = ("wrangler.json", "wrangler.jsonc", "wrangler.toml")
 
-HTML_HANDLING = frozenset({"auto-trailing-slash", "force-trailing-slash", "drop-trailing-slash", "none"})
-NOT_FOUND_HANDLING = frozenset({"none", "404-page", "single-page-application"})
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
@@ -498,7 +495,9 @@ def _opt_string(src: _Source, table: Mapping[str, object], key: _Path, *, empty_
     return value
 
 
-def _opt_choice(src: _Source, table: Mapping[str, object], key: _Path, choices: frozenset[str]) -> str | None:
+def _opt_choice(
+    src: _Source, table: Mapping[str, object], key: _Path, choices: Collection[str]
+) -> str | None:
     value = _opt_string(src, table, key, empty_ok=True)
     if value is not None and value not in choices:
         listed = ", ".join(f'"{choice}"' for choice in sorted(choices))
@@ -517,9 +516,6 @@ def _string_list(src: _Source, value: list[object], key: _Path) -> tuple[str, ..
                 "Put the entry in quotes",
             )
     return tuple(item for item in value if isinstance(item, str))
-
-
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _compatibility_date(src: _Source, raw: Mapping[str, object]) -> str | None:
@@ -541,13 +537,7 @@ def _compatibility_date(src: _Source, raw: Mapping[str, object]) -> str | None:
             f"is {_describe(text, src.fmt)}, written with an en or em dash",
             'Use plain hyphens (-), as in "2024-09-23"',
         )
-    valid = _DATE.fullmatch(text) is not None
-    if valid:
-        try:
-            datetime.date.fromisoformat(text)
-        except ValueError:
-            valid = False
-    if not valid:
+    if not is_date(text):
         src.fail(
             key,
             f"is {_describe(text, src.fmt)}, which is not a date in YYYY-MM-DD form",
@@ -687,19 +677,12 @@ def read_root_file(folder: str, name: str) -> str | None:
     return text.replace("\r\n", "\n").replace("\r", "\n")  # as text-mode reading gave it
 
 
-MODULE_TYPES = {
-    ".js": "application/javascript+module",
-    ".mjs": "application/javascript+module",
-    ".wasm": "application/wasm",
-}
-
-
 def read_modules(main_file: str, source: str = "--main") -> tuple[Module, ...]:
     """The Worker's main module and the modules beside it (not bundled: deploy what is there).
 
     ``source`` says where ``main_file`` came from (the flag, or the config file's ``main``).
     """
-    from .client import Module
+    from .protocol import MODULE_TYPES, Module
 
     folder = os.path.dirname(os.path.abspath(main_file))
     if not os.path.isfile(main_file):

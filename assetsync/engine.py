@@ -17,15 +17,17 @@ import os
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .body import FileChanged, MultipartBody
 from .build import BuildOptions, BuildResult, build
-from .client import ApiClient, Module, UploadSession, session_path
+from .client import ApiClient, UploadSession
+from .config import read_root_file
 from .errors import ApiError, FilesChanging, NetworkError, NothingToPublish, ServerError
 from .events import Built, Deployed, Event, Restarting, Retrying, SessionOpened, SyncReport, Uploaded
-from .plan import Request, WorkerSpec, deploy_metadata, plan_uploads
+from .plan import Request, plan_uploads
+from .protocol import Module, WorkerSpec, deploy_metadata, session_path
 from .retry import PATIENCE, Backoff, Budget, Concurrency, Verdict, classify
 from .target import Target
 
@@ -130,6 +132,14 @@ class Syncer:
                 "first, or pass the folder that holds it (--allow-empty deploys it anyway).",
                 self.root,
             )
+
+    def _with_root_files(self, spec: WorkerSpec) -> WorkerSpec:
+        """``spec`` with the folder's root ``_headers`` and ``_redirects``, read anew for every
+        publish (they configure the deployment, PROTOCOL.md section 4), unless set by the caller."""
+        a = spec.assets
+        headers = a.headers if a.headers is not None else read_root_file(self.root, "_headers")
+        redirects = a.redirects if a.redirects is not None else read_root_file(self.root, "_redirects")
+        return replace(spec, assets=replace(a, headers=headers, redirects=redirects))
 
     async def _retrying(self, what: str, call: Callable[[], Any], *, token: str | None = None) -> Any:
         """Run ``call`` until it succeeds, retrying what :func:`classify` says is transient.
@@ -242,7 +252,7 @@ class Syncer:
 
     async def _deploy(self, completion: str) -> dict[str, Any]:
         t0 = time.perf_counter()
-        metadata = deploy_metadata(self.o.worker, completion)
+        metadata = deploy_metadata(self.spec, completion)
 
         async def call() -> dict[str, Any]:
             return await self.client.deploy(self.o.script, self.o.namespace, metadata, self.o.modules)
@@ -282,6 +292,7 @@ class Syncer:
         every change anyway, turns it off).
         """
         t0 = time.perf_counter() if t0 is None else t0
+        self.spec = self._with_root_files(self.o.worker)
         if self._shared_slots is None:  # each publish of a watch loop starts from the configured limit
             self.slots = UploadSlots(Concurrency(self.o.concurrency))
             self.concurrency = self.slots.concurrency

@@ -10,11 +10,8 @@ from collections import Counter
 from collections.abc import Sequence
 
 from .errors import FileTooLarge, TooManyFiles
+from .protocol import FREE_PLAN_FILES, MAX_FILE_SIZE, PAID_PLAN_FILES
 from .scan import ScannedFile
-
-MAX_FILE_SIZE = 25 * 1024 * 1024  # 26,214,400 bytes; exactly this size is allowed
-FREE_PLAN_FILES = 20_000
-PAID_PLAN_FILES = 100_000
 
 
 def human_size(n: float) -> str:

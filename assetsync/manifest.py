@@ -7,13 +7,10 @@ session body is exactly ``{"manifest": {key: {"hash": ..., "size": ...}}}``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, NamedTuple
-
-HASH_RE = re.compile(r"[0-9a-f]{32}")
 
 
 class Entry(NamedTuple):

@@ -1,51 +1,39 @@
-"""What to send, decided without I/O: upload requests from the server's buckets, and the deploy.
+"""What to send, decided without I/O: upload requests from the server's buckets.
 
 - :func:`plan_uploads` turns the session's buckets into upload requests, checking that every
   hash the server names is one of ours, and splitting buckets that are larger than we want in
   one request.
-- :func:`deploy_metadata` builds the script metadata of PROTOCOL.md section 4.3: a Worker's
-  (main module, bindings, assets) or the assets-only form (only ``assets``,
-  ``compatibility_date`` and ``compatibility_flags``).
-- :func:`check_script_name`, :func:`check_namespace` and :func:`script_name_from_folder` apply
-  Workers' naming rules.
+- :func:`check_script_name`, :func:`check_namespace` and :func:`script_name_from_folder` word
+  Workers' naming rules (:mod:`assetsync.protocol`) as errors for the user.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .body import PartSource
 from .errors import ProtocolError, UsageError
 from .manifest import Manifest
-
-SCRIPT_NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?")
-HTML_HANDLING = ("auto-trailing-slash", "force-trailing-slash", "drop-trailing-slash", "none")
-NOT_FOUND_HANDLING = ("none", "404-page", "single-page-application")
+from .protocol import NAMESPACE_RULE, SCRIPT_NAME_RULE, is_namespace, is_script_name
 
 
 def check_script_name(name: str, fix: str = "Pass a valid one with --name.") -> str:
     """``name`` if Workers accepts it as a script name; else a :class:`UsageError` ending in ``fix``
     (what to change, which depends on where the name came from)."""
-    if not SCRIPT_NAME_RE.fullmatch(name):
-        raise UsageError(
-            f"{name!r} is not a valid Worker name: use 1-63 lowercase letters, digits, '-' or '_', "
-            f"starting and ending with a letter or digit. {fix}"
-        )
+    if not is_script_name(name):
+        raise UsageError(f"{name!r} is not a valid Worker name: use {SCRIPT_NAME_RULE}. {fix}")
     return name
 
 
-URL_SAFE_RE = re.compile(r"[A-Za-z0-9._~-]{1,255}")
-
-
 def check_namespace(namespace: str) -> str:
-    """``namespace`` if it can be a dispatch namespace in a URL path; else a :class:`UsageError`."""
-    if not URL_SAFE_RE.fullmatch(namespace) or namespace in (".", ".."):
+    """``namespace`` if it can be a dispatch namespace; else a :class:`UsageError`."""
+    if not is_namespace(namespace):
         raise UsageError(
-            f"--namespace {namespace!r} is not a dispatch namespace name: use letters, digits, '-' "
-            "and '_' (the name shown by `wrangler dispatch-namespace list`)."
+            f"--namespace {namespace!r} is not a dispatch namespace name: use {NAMESPACE_RULE} "
+            "(the name shown by `wrangler dispatch-namespace list`)."
         )
     return namespace
 
@@ -115,71 +103,6 @@ def plan_uploads(
         if parts:
             out.append(Request(tuple(parts)))
     return out
-
-
-@dataclass(frozen=True, slots=True)
-class AssetsConfig:
-    """``assets.config`` of the deploy: only what was set is sent."""
-
-    html_handling: str | None = None
-    not_found_handling: str | None = None
-    run_worker_first: bool | tuple[str, ...] | None = None
-    redirects: str | None = None  # the text of the root _redirects
-    headers: str | None = None  # the text of the root _headers
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.html_handling is not None:
-            if self.html_handling not in HTML_HANDLING:
-                raise UsageError(f"html_handling must be one of {', '.join(HTML_HANDLING)}")
-            out["html_handling"] = self.html_handling
-        if self.not_found_handling is not None:
-            if self.not_found_handling not in NOT_FOUND_HANDLING:
-                raise UsageError(f"not_found_handling must be one of {', '.join(NOT_FOUND_HANDLING)}")
-            out["not_found_handling"] = self.not_found_handling
-        if self.run_worker_first is not None:
-            rwf = self.run_worker_first
-            out["run_worker_first"] = rwf if isinstance(rwf, bool) else list(rwf)
-        if self.redirects is not None:
-            out["_redirects"] = self.redirects
-        if self.headers is not None:
-            out["_headers"] = self.headers
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerSpec:
-    """What a deploy says besides the assets."""
-
-    main_module: str | None = None  # None: an assets-only deploy
-    assets_binding: str = "ASSETS"
-    bindings: tuple[Mapping[str, Any], ...] = ()
-    compatibility_date: str = "2025-01-01"
-    compatibility_flags: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
-    assets: AssetsConfig = field(default_factory=AssetsConfig)
-
-
-def deploy_metadata(spec: WorkerSpec, completion_jwt: str) -> dict[str, Any]:
-    """The ``metadata`` part of the deploy (PROTOCOL.md 4.3)."""
-    assets = {"jwt": completion_jwt, "config": spec.assets.to_json()}
-    if spec.main_module is None:
-        meta: dict[str, Any] = {
-            "assets": assets,
-            "compatibility_date": spec.compatibility_date,
-            "compatibility_flags": list(spec.compatibility_flags),
-        }
-        if spec.tags:  # only when asked for: the plain assets-only form has no tags
-            meta["tags"] = list(spec.tags)
-        return meta
-    return {
-        "main_module": spec.main_module,
-        "bindings": [{"name": spec.assets_binding, "type": "assets"}, *map(dict, spec.bindings)],
-        "compatibility_date": spec.compatibility_date,
-        "compatibility_flags": list(spec.compatibility_flags),
-        "tags": list(spec.tags),
-        "assets": assets,
-    }
 
 
 def parse_binding(text: str) -> dict[str, Any]:

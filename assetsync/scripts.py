@@ -16,11 +16,11 @@ from typing import Any, TypeVar
 
 from .client import ApiClient
 from .errors import ApiError, AssetsyncError, UsageError
+from .protocol import DISPATCH_SCRIPT_NOT_FOUND
 from .retry import Backoff, Verdict, classify
 from .target import Target
 
 T = TypeVar("T")
-DISPATCH_SCRIPT_NOT_FOUND = 10092
 DELETES_AT_ONCE = 8
 
 

@@ -8,15 +8,14 @@ previews what was synced.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import UsageError
+from .protocol import is_account_id
 
 DEFAULT_API = "https://api.cloudflare.com/client/v4"
 LOCAL_ACCOUNT = "local"
-ACCOUNT_ID_RE = re.compile(r"[A-Za-z0-9._~-]{1,255}")  # what fits in a URL path segment as it is
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +75,7 @@ def resolve_target(
     api_token = api_token or env.get("CLOUDFLARE_API_TOKEN") or None
     api_base = api_base or env.get("CLOUDFLARE_API_BASE_URL") or None
     if account_id and api_token:
-        if not ACCOUNT_ID_RE.fullmatch(account_id) or account_id in (".", ".."):
+        if not is_account_id(account_id):
             raise UsageError(
                 f"account id {account_id!r} (CLOUDFLARE_ACCOUNT_ID or --account-id) cannot be part of "
                 "an API path: a Cloudflare account id is 32 hex digits, shown on the dashboard's "

@@ -23,13 +23,12 @@ import asyncio
 import hashlib
 import json
 import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from .client import ApiClient
-from .config import CONFIG_FILE_NAMES, load_config, read_modules, read_root_file
+from .config import CONFIG_FILE_NAMES, load_config, read_modules
 from .engine import Syncer, SyncOptions, UploadSlots
 from .errors import AssetsyncError, AuthError, ConfigError, NotConfirmed, SourceNotFound, UsageError
 from .events import (
@@ -42,14 +41,14 @@ from .events import (
     TenantStarted,
 )
 from .hashing import HashScheme
-from .plan import SCRIPT_NAME_RE
+from .plan import check_namespace as check_namespace_name
+from .protocol import SCRIPT_NAME_RULE, is_script_name
 from .retry import Concurrency
 from .scripts import Retries, delete_scripts, list_scripts
 from .target import Target
 
 TAG = "assetsync"  # every script sync-all deploys carries it; prune never touches one without it
 TENANTS_AT_ONCE = 16  # tenants between start and deploy at any moment
-_NAMESPACE_RE = re.compile(r"[^/?#%\s]{1,255}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +122,7 @@ def discover(root: str) -> list[Tenant]:
 def check_namespace(namespace: str | None) -> str:
     if not namespace:
         raise UsageError("sync-all publishes into a dispatch namespace: give one with --namespace")
-    if not _NAMESPACE_RE.fullmatch(namespace):
-        raise UsageError(f"--namespace {namespace!r}: a namespace name holds no '/', '?', '#', '%' or space")
-    return namespace
+    return check_namespace_name(namespace)
 
 
 def _inside(path: str, folder: str) -> bool:
@@ -141,11 +138,10 @@ def tenant_options(tenant: Tenant, template: SyncOptions, *, salt: bool = True) 
     settings, never assets.
     """
     name = tenant.name
-    if not SCRIPT_NAME_RE.fullmatch(name):
+    if not is_script_name(name):
         raise UsageError(
-            f"{tenant.folder}: {name!r} is not a valid Worker name (1-63 lowercase letters, digits, '-' "
-            "or '_', starting and ending with a letter or digit). sync-all names each script after its "
-            "folder: rename the folder."
+            f"{tenant.folder}: {name!r} is not a valid Worker name ({SCRIPT_NAME_RULE}). sync-all names "
+            "each script after its folder: rename the folder."
         )
     if not os.path.isdir(tenant.folder):
         raise SourceNotFound(f"{tenant.folder}: not a folder (a broken symlink?).", path=tenant.folder)
@@ -180,8 +176,6 @@ def tenant_options(tenant: Tenant, template: SyncOptions, *, salt: bool = True) 
         html_handling=cfg.html_handling or assets.html_handling,
         not_found_handling=cfg.not_found_handling or assets.not_found_handling,
         run_worker_first=rwf if rwf is not None else assets.run_worker_first,
-        redirects=read_root_file(folder, "_redirects"),
-        headers=read_root_file(folder, "_headers"),
     )
     tags = tuple(dict.fromkeys((TAG, f"tenant:{name}", *spec.tags)))
     spec = replace(

@@ -21,11 +21,10 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .build import Builder, BuildResult
-from .config import read_root_file
 from .engine import Syncer, SyncOptions
 from .errors import ApiError, AssetsyncError
 from .events import Event, SyncReport
@@ -288,11 +287,10 @@ class Watcher:
         root = self.builder.root.rstrip("/")
         top = {p for p in dirty if os.path.dirname(p) == root}
         if any(os.path.basename(p) in RULE_FILES for p in top) or names & CONFIG_FILES:
-            # Settings may have changed too: read them again (the caller's way, which also reads
-            # the config file, or at least the root _headers and _redirects).
-            self.options = (
-                self.reload_options() if self.reload_options else _with_root_files(self.options, root)
-            )
+            # Settings may have changed too: read them again, the caller's way (the config file;
+            # the root _headers and _redirects are read by every publish).
+            if self.reload_options is not None:
+                self.options = self.reload_options()
             return self.builder.full(reload_rules=True)
         return self.builder.update(dirty)
 
@@ -345,10 +343,3 @@ class Watcher:
         if self.on_deploy is not None:
             self.on_deploy(line)
         return Step(cause, "deployed")
-
-
-def _with_root_files(options: SyncOptions, root: str) -> SyncOptions:
-    """``options`` with the root _headers and _redirects read again."""
-    headers, redirects = read_root_file(root, "_headers"), read_root_file(root, "_redirects")
-    assets = replace(options.worker.assets, headers=headers, redirects=redirects)
-    return replace(options, worker=replace(options.worker, assets=assets))

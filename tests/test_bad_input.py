@@ -551,8 +551,8 @@ CASES = [
         "namespace name that breaks the URL",
         _bad_namespace,
         2,
-        "error: --namespace 'customers/acme' is not a dispatch namespace name: use letters, digits, '-' "
-        "and '_' (the name shown by `wrangler dispatch-namespace list`).\n",
+        "error: --namespace 'customers/acme' is not a dispatch namespace name: use 1-255 letters, digits, "
+        "'.', '-', '_' or '~', and not '.' or '..' (the name shown by `wrangler dispatch-namespace list`).\n",
     ),
     Case(
         "bad-account-id",

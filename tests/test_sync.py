@@ -19,7 +19,7 @@ from assetsync.engine import Syncer, SyncOptions, sync
 from assetsync.errors import AuthError, RequestRefused
 from assetsync.events import SyncReport
 from assetsync.hashing import HashScheme
-from assetsync.plan import AssetsConfig, WorkerSpec
+from assetsync.protocol import AssetsConfig, WorkerSpec
 from assetsync.retry import Backoff
 from assetsync.target import Target
 
@@ -157,7 +157,7 @@ def test_request_level_protocol(tmp_path: Path, recorded: LiveEmulator) -> None:
 
 def test_worker_metadata_and_modules(tmp_path: Path, recorded: LiveEmulator) -> None:
     site = make_tree(tmp_path / "site", {"index.html": "hi"})
-    from assetsync.client import Module
+    from assetsync.protocol import Module
 
     spec = WorkerSpec(
         main_module="index.js",

@@ -12,7 +12,7 @@ import httpx
 from assetsync.emulator.store import Store
 
 from .conftest import ACCOUNT
-from .helpers import FIXTURES, LiveEmulator, make_tree, run_cli
+from .helpers import FIXTURES, LiveEmulator, envelope_error, make_tree, run_cli
 
 SITE = FIXTURES / "site"
 
@@ -131,7 +131,7 @@ def test_worker_with_main_from_flags(tmp_path: Path) -> None:
     ]
 
 
-def test_exit_codes(tmp_path: Path, emulator: LiveEmulator) -> None:
+def test_exit_codes(tmp_path: Path, emulator: LiveEmulator, recorded: LiveEmulator) -> None:
     base = ("--cache-dir", str(tmp_path / "c"))
     proc = run_cli("sync", str(tmp_path / "missing"), "--local-data", str(tmp_path / "d"), *base)
     assert proc.returncode == 4 and "no such folder" in proc.stderr
@@ -142,15 +142,15 @@ def test_exit_codes(tmp_path: Path, emulator: LiveEmulator) -> None:
     assert (
         proc.returncode == 6 and "HTTP 401" in proc.stderr and "wrong-token" not in proc.stderr + proc.stdout
     )
+    refused = envelope_error(400, 10021, "Invalid manifest: refused for this test")
+    recorded.app.faults.append(("POST", "assets-upload-session", refused))
     proc = run_cli(
         "sync",
         str(SITE),
         *base,
-        "--namespace",
-        "bad.ns",  # fits in a URL, but no namespace name has a dot: the API refuses it
-        env={**creds, "CLOUDFLARE_API_TOKEN": emulator.token},
+        env={**creds, "CLOUDFLARE_API_BASE_URL": recorded.api, "CLOUDFLARE_API_TOKEN": recorded.token},
     )
-    assert proc.returncode == 8 and "invalid dispatch namespace name 'bad.ns'" in proc.stderr
+    assert proc.returncode == 8 and "Invalid manifest: refused for this test" in proc.stderr
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

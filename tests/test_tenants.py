@@ -17,7 +17,7 @@ from assetsync.build import BuildOptions
 from assetsync.engine import Syncer, SyncOptions, UploadSlots
 from assetsync.errors import NotConfirmed, SourceNotFound, UsageError
 from assetsync.events import SyncAllReport, TenantFinished
-from assetsync.plan import WorkerSpec
+from assetsync.protocol import WorkerSpec
 from assetsync.retry import Backoff, Concurrency
 from assetsync.scripts import list_namespace
 from assetsync.target import Target

@@ -11,7 +11,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,11 +20,23 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..contenttypes import content_type
-from ..limits import FREE_PLAN_FILES, MAX_FILE_SIZE
+from ..protocol import (
+    FREE_PLAN_FILES,
+    HASH_RE,
+    HTML_HANDLING,
+    MAX_FILE_SIZE,
+    NAMESPACE_RULE,
+    NOT_FOUND_HANDLING,
+    SCRIPT_NAME_RULE,
+    is_date,
+    is_namespace,
+    is_script_name,
+)
 from .envelope import (
     BAD_REQUEST,
     BODY_TOO_LARGE,
     DISPATCH_SCRIPT_NOT_FOUND,
+    INVALID_SCRIPT_NAME,
     SCRIPT_NOT_FOUND,
     SERVICE_NOT_FOUND,
     TOO_MANY_FILES,
@@ -39,13 +50,6 @@ from .store import Script, Store, Version, scope_of
 from .tokens import COMPLETION, UPLOAD, Tokens
 
 log = logging.getLogger("assetsync.emulator")
-
-HASH_RE = re.compile(r"[0-9a-f]{32}")
-SCRIPT_NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?")
-NAMESPACE_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
-DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-HTML_HANDLING = ("auto-trailing-slash", "force-trailing-slash", "drop-trailing-slash", "none")
-NOT_FOUND_HANDLING = ("none", "404-page", "single-page-application")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,18 +84,13 @@ def _utf8(text: str) -> bool:
 
 
 def _check_script_name(name: str) -> None:
-    if not SCRIPT_NAME_RE.fullmatch(name):
-        raise ApiError(
-            400,
-            10016,
-            f"invalid Worker name {name!r}: use 1-63 lowercase letters, digits, '-' or '_', "
-            "starting and ending with a letter or digit",
-        )
+    if not is_script_name(name):
+        raise ApiError(400, INVALID_SCRIPT_NAME, f"invalid Worker name {name!r}: use {SCRIPT_NAME_RULE}")
 
 
 def _check_namespace(ns: str | None) -> None:
-    if ns is not None and not NAMESPACE_RE.fullmatch(ns):
-        raise ApiError(400, BAD_REQUEST, f"invalid dispatch namespace name {ns!r}")
+    if ns is not None and not is_namespace(ns):
+        raise ApiError(400, BAD_REQUEST, f"invalid dispatch namespace name {ns!r}: use {NAMESPACE_RULE}")
 
 
 async def _read_json(request: Request, cap: int) -> Any:
@@ -299,7 +298,7 @@ class Api:
         if main is not None and main not in {m[0] for m in modules}:
             raise ApiError(400, BAD_REQUEST, f"main_module {main!r} is not among the uploaded module parts")
         date = metadata.get("compatibility_date")
-        if date is not None and not (isinstance(date, str) and DATE_RE.fullmatch(date)):
+        if date is not None and not (isinstance(date, str) and is_date(date)):
             raise ApiError(400, BAD_REQUEST, f"compatibility_date {date!r} is not a YYYY-MM-DD date")
         tags = metadata.get("tags")
         if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):

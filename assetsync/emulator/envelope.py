@@ -12,18 +12,41 @@ from typing import Any
 
 from starlette.responses import Response
 
-# Codes as the real API uses them (see PROTOCOL.md section 6 and the recorded traces).
-AUTH_ERROR = 10000
-UPLOAD_TOKEN_INVALID = 10001
-BAD_REQUEST = 10021
-TOO_MANY_FILES = 10304
-UNKNOWN_ERROR = 10013
-SERVICE_NOT_FOUND = 10090
-SCRIPT_NOT_FOUND = 10007
-DISPATCH_SCRIPT_NOT_FOUND = 10092
-NO_ROUTE = 7003
-METHOD_NOT_ALLOWED = 7001
-BODY_TOO_LARGE = 10027
+from ..protocol import (  # the API's codes (PROTOCOL.md section 6), re-exported for the emulator
+    AUTH_ERROR,
+    BAD_REQUEST,
+    BODY_TOO_LARGE,
+    DISPATCH_SCRIPT_NOT_FOUND,
+    INVALID_SCRIPT_NAME,
+    METHOD_NOT_ALLOWED,
+    NO_ROUTE,
+    SCRIPT_NOT_FOUND,
+    SERVICE_NOT_FOUND,
+    TOO_MANY_FILES,
+    UNKNOWN_ERROR,
+    UPLOAD_TOKEN_INVALID,
+)
+
+__all__ = [
+    "AUTH_ERROR",
+    "BAD_REQUEST",
+    "BODY_TOO_LARGE",
+    "DISPATCH_SCRIPT_NOT_FOUND",
+    "INVALID_SCRIPT_NAME",
+    "METHOD_NOT_ALLOWED",
+    "NO_ROUTE",
+    "SCRIPT_NOT_FOUND",
+    "SERVICE_NOT_FOUND",
+    "TOO_MANY_FILES",
+    "UNKNOWN_ERROR",
+    "UPLOAD_TOKEN_INVALID",
+    "URL_TOO_LONG",
+    "HEADERS_TOO_LARGE",
+    "ApiError",
+    "envelope",
+    "error_response",
+]
+
 # Cloudflare's edge answers an over-long URL (414) or oversized headers (431) before the API sees
 # the request, with a page of its own; the emulator answers with an envelope, under codes of its own.
 URL_TOO_LONG = 10028

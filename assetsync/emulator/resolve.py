@@ -73,6 +73,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from ..protocol import HTML_HANDLING, NOT_FOUND_HANDLING
 from .headers import HeaderUpdate, ParsedHeaders, parse_headers
 from .redirects import (
     ParsedRedirects,
@@ -84,15 +85,11 @@ from .redirects import (
 )
 
 __all__ = [
-    "HTML_HANDLING_MODES",
-    "NOT_FOUND_HANDLING_MODES",
     "Resolution",
     "Site",
     "SiteConfig",
 ]
 
-HTML_HANDLING_MODES = ("auto-trailing-slash", "force-trailing-slash", "drop-trailing-slash", "none")
-NOT_FOUND_HANDLING_MODES = ("none", "404-page", "single-page-application")
 _SERVE_METHODS = frozenset({"GET", "HEAD"})
 _SLASH_RUN = re.compile(r"/+")
 
@@ -107,14 +104,14 @@ class SiteConfig:
     headers: str | None = None
 
     def __post_init__(self) -> None:
-        if self.html_handling not in HTML_HANDLING_MODES:
+        if self.html_handling not in HTML_HANDLING:
             raise ValueError(
-                f"html_handling {self.html_handling!r} is not one of: {', '.join(HTML_HANDLING_MODES)}"
+                f"html_handling {self.html_handling!r} is not one of: {', '.join(HTML_HANDLING)}"
             )
-        if self.not_found_handling not in NOT_FOUND_HANDLING_MODES:
+        if self.not_found_handling not in NOT_FOUND_HANDLING:
             raise ValueError(
                 f"not_found_handling {self.not_found_handling!r} is not one of: "
-                f"{', '.join(NOT_FOUND_HANDLING_MODES)}"
+                f"{', '.join(NOT_FOUND_HANDLING)}"
             )
 
 

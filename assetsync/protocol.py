@@ -1,0 +1,205 @@
+"""The rules of Cloudflare's asset upload protocol, as code, once (see PROTOCOL.md).
+
+Which names the API takes (scripts, dispatch namespaces, accounts), the hash and date formats,
+the asset-serving modes, the platform's limits and error codes, the API's paths, and the values
+a deploy is made of (modules, the Worker spec, its assets config) with the metadata they become.
+The client, the CLI, the config reader and the emulator all import these and restate none, so
+they cannot disagree: a name one of them accepts, every one accepts.
+
+Pure values and predicates: no I/O, and nothing from the rest of assetsync but its errors.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import UsageError
+
+# -- names -----------------------------------------------------------------------------------------
+
+SCRIPT_NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?")
+SCRIPT_NAME_RULE = "1-63 lowercase letters, digits, '-' or '_', starting and ending with a letter or digit"
+
+# Namespaces and account ids go into API paths as they are: only URL-unreserved characters, so
+# that no name can add a path segment ('/', '..'), a query ('?') or an escape ('%'). The API's own
+# schema says no more than "non-empty"; this is the subset every client and server can agree on.
+_SEGMENT_RE = re.compile(r"[A-Za-z0-9._~-]{1,255}")
+NAMESPACE_RULE = "1-255 letters, digits, '.', '-', '_' or '~', and not '.' or '..'"
+
+
+def is_script_name(name: str) -> bool:
+    """Whether Workers takes ``name`` as a script name."""
+    return SCRIPT_NAME_RE.fullmatch(name) is not None
+
+
+def _is_segment(value: str) -> bool:
+    return _SEGMENT_RE.fullmatch(value) is not None and value not in (".", "..")
+
+
+def is_namespace(name: str) -> bool:
+    """Whether ``name`` can be a dispatch namespace (it becomes an API path segment as it is)."""
+    return _is_segment(name)
+
+
+def is_account_id(value: str) -> bool:
+    """Whether ``value`` can be an account id in an API path (Cloudflare's are 32 hex digits)."""
+    return _is_segment(value)
+
+
+# -- formats ---------------------------------------------------------------------------------------
+
+HASH_RE = re.compile(r"[0-9a-f]{32}")  # a manifest hash, to the server an opaque key
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def is_hash(value: object) -> bool:
+    return isinstance(value, str) and HASH_RE.fullmatch(value) is not None
+
+
+def is_date(value: str) -> bool:
+    """Whether ``value`` is a compatibility date: YYYY-MM-DD, and a real day."""
+    if DATE_RE.fullmatch(value) is None:
+        return False
+    try:
+        datetime.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+# -- asset serving (assets.config), the default of each first ----------------------------------------
+
+HTML_HANDLING = ("auto-trailing-slash", "force-trailing-slash", "drop-trailing-slash", "none")
+NOT_FOUND_HANDLING = ("none", "404-page", "single-page-application")
+
+# -- limits ----------------------------------------------------------------------------------------
+
+MAX_FILE_SIZE = 25 * 1024 * 1024  # 26,214,400 bytes; exactly this size is allowed
+FREE_PLAN_FILES = 20_000
+PAID_PLAN_FILES = 100_000
+
+# -- error codes of the API's envelope ----------------------------------------------------------------
+
+AUTH_ERROR = 10000
+UPLOAD_TOKEN_INVALID = 10001
+SCRIPT_NOT_FOUND = 10007
+UNKNOWN_ERROR = 10013
+INVALID_SCRIPT_NAME = 10016
+BAD_REQUEST = 10021
+BODY_TOO_LARGE = 10027
+SERVICE_NOT_FOUND = 10090
+DISPATCH_SCRIPT_NOT_FOUND = 10092
+TOO_MANY_FILES = 10304
+METHOD_NOT_ALLOWED = 7001
+NO_ROUTE = 7003  # "Could not route to ...": most often a wrong account id
+
+# -- paths, relative to the API base ----------------------------------------------------------------
+
+
+def script_path(account: str, script: str, namespace: str | None = None) -> str:
+    """The script's path: an ordinary Worker's, or a user Worker's in a dispatch namespace."""
+    if namespace:
+        return f"/accounts/{account}/workers/dispatch/namespaces/{namespace}/scripts/{script}"
+    return f"/accounts/{account}/workers/scripts/{script}"
+
+
+def session_path(account: str, script: str, namespace: str | None = None) -> str:
+    """The path that opens an asset upload session for the script."""
+    return script_path(account, script, namespace) + "/assets-upload-session"
+
+
+def upload_path(account: str) -> str:
+    """Where every bucket is uploaded, with the session's token (the same for WfP)."""
+    return f"/accounts/{account}/workers/assets/upload"
+
+
+def namespace_scripts_path(account: str, namespace: str) -> str:
+    return f"/accounts/{account}/workers/dispatch/namespaces/{namespace}/scripts"
+
+
+# -- what a deploy is made of ----------------------------------------------------------------------
+
+MODULE_TYPES = {
+    ".js": "application/javascript+module",
+    ".mjs": "application/javascript+module",
+    ".wasm": "application/wasm",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Module:
+    """One file of the Worker's code, sent as its own part of the deploy."""
+
+    name: str
+    content_type: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class AssetsConfig:
+    """``assets.config`` of the deploy: only what was set is sent."""
+
+    html_handling: str | None = None
+    not_found_handling: str | None = None
+    run_worker_first: bool | tuple[str, ...] | None = None
+    redirects: str | None = None  # the text of the root _redirects
+    headers: str | None = None  # the text of the root _headers
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.html_handling is not None:
+            if self.html_handling not in HTML_HANDLING:
+                raise UsageError(f"html_handling must be one of {', '.join(HTML_HANDLING)}")
+            out["html_handling"] = self.html_handling
+        if self.not_found_handling is not None:
+            if self.not_found_handling not in NOT_FOUND_HANDLING:
+                raise UsageError(f"not_found_handling must be one of {', '.join(NOT_FOUND_HANDLING)}")
+            out["not_found_handling"] = self.not_found_handling
+        if self.run_worker_first is not None:
+            rwf = self.run_worker_first
+            out["run_worker_first"] = rwf if isinstance(rwf, bool) else list(rwf)
+        if self.redirects is not None:
+            out["_redirects"] = self.redirects
+        if self.headers is not None:
+            out["_headers"] = self.headers
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSpec:
+    """What a deploy says besides the assets."""
+
+    main_module: str | None = None  # None: an assets-only deploy
+    assets_binding: str = "ASSETS"
+    bindings: tuple[Mapping[str, Any], ...] = ()
+    compatibility_date: str | None = None  # None: the day of the deploy, as wrangler defaults it
+    compatibility_flags: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    assets: AssetsConfig = field(default_factory=AssetsConfig)
+
+
+def deploy_metadata(spec: WorkerSpec, completion_jwt: str) -> dict[str, Any]:
+    """The ``metadata`` part of the deploy (PROTOCOL.md 4.3)."""
+    assets = {"jwt": completion_jwt, "config": spec.assets.to_json()}
+    date = spec.compatibility_date or datetime.date.today().isoformat()
+    if spec.main_module is None:
+        meta: dict[str, Any] = {
+            "assets": assets,
+            "compatibility_date": date,
+            "compatibility_flags": list(spec.compatibility_flags),
+        }
+        if spec.tags:  # only when asked for: the plain assets-only form has no tags
+            meta["tags"] = list(spec.tags)
+        return meta
+    return {
+        "main_module": spec.main_module,
+        "bindings": [{"name": spec.assets_binding, "type": "assets"}, *map(dict, spec.bindings)],
+        "compatibility_date": date,
+        "compatibility_flags": list(spec.compatibility_flags),
+        "tags": list(spec.tags),
+        "assets": assets,
+    }

@@ -1,0 +1,58 @@
+"""Every way in deploys the same project the same way: the library, `sync` and `sync-all`."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+from typing import Any
+
+from assetsync.engine import SyncOptions, sync
+from assetsync.target import Target
+
+from .conftest import ACCOUNT
+from .helpers import LiveEmulator, make_tree, run_cli
+
+PROJECT = {
+    "index.html": "<h1>hi</h1>",
+    "_headers": "/*\n  X-Frame-Options: DENY\n",
+    "_redirects": "/old /new 301\n",
+}
+
+
+def deployed_metadata(live: LiveEmulator) -> list[dict[str, Any]]:
+    """The metadata part of every deploy the emulator received, in order."""
+    out = []
+    for r in live.app.requests:
+        if r["method"] == "PUT":
+            out.append(json.loads(r["body"].split(b"\r\n\r\n", 1)[1].split(b"\r\n--", 1)[0]))
+    return out
+
+
+def env(live: LiveEmulator) -> dict[str, str]:
+    return {
+        "CLOUDFLARE_ACCOUNT_ID": ACCOUNT,
+        "CLOUDFLARE_API_TOKEN": live.token,
+        "CLOUDFLARE_API_BASE_URL": live.api,
+    }
+
+
+def test_library_cli_and_sync_all_deploy_the_same_settings(tmp_path: Path, recorded: LiveEmulator) -> None:
+    site = make_tree(tmp_path / "root" / "site", PROJECT)
+    target = Target("api", recorded.api, ACCOUNT, recorded.token)
+    sync(str(site), SyncOptions(script="site"), target)
+    cli = run_cli("sync", str(site), "--name", "site", "--no-cache", env=env(recorded))
+    every = run_cli("sync-all", str(site.parent), "--namespace", "ns", "--no-cache", env=env(recorded))
+    assert (cli.returncode, every.returncode) == (0, 0), cli.stderr + every.stderr
+    library, command, tenant = deployed_metadata(recorded)
+    for meta in (library, command, tenant):
+        del meta["assets"]["jwt"]
+    assert library == command
+    assert library["compatibility_date"] == datetime.date.today().isoformat()
+    assert library["assets"]["config"] == {
+        "_headers": PROJECT["_headers"],
+        "_redirects": PROJECT["_redirects"],
+    }
+    # sync-all adds its own tags to each tenant (to find and prune them); the rest is the same.
+    assert tenant.pop("tags") == ["assetsync", "tenant:site"]
+    assert tenant == library
