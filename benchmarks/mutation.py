@@ -169,6 +169,20 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         ('line = raw.count(b"\\n", 0, exc.start) + 1', 'line = raw.count(b"\\n", None, exc.start) + 1'),
     ),
     *_eq(
+        "limits",
+        "unreachable: the loop returns at 'GiB', its last unit, whatever the size",
+        ('raise AssertionError("unreachable")', "raise AssertionError(None)"),
+        ('raise AssertionError("unreachable")', 'raise AssertionError("XXunreachableXX")'),
+        ('raise AssertionError("unreachable")', 'raise AssertionError("UNREACHABLE")'),
+    ),
+    *_eq(
+        "limits",
+        "a manifest key is '/' then names that are never empty, so the character after any '/' is "
+        "never a '/': searching one character later finds the same slash",
+        ('cut = path.find("/", 1)', 'cut = path.find("/", 2)'),
+        ('cut = path.find("/", cut + 1)', 'cut = path.find("/", cut + 2)'),
+    ),
+    *_eq(
         "tokens",
         "the secrets are ASCII (token_urlsafe, token_hex): the same bytes in any encoding Python "
         "would pick (UTF-8 by name, or the locale's, which is ASCII-compatible)",
@@ -236,6 +250,177 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         (
             "self.first_seen = 0.0  # when the oldest change in this batch was noticed (for latency)",
             "self.first_seen = 1.0  # when the oldest change in this batch was noticed (for latency)",
+        ),
+    ),
+    *_eq(
+        "redirects",
+        "codec names are case-insensitive, and quote() encodes text as UTF-8 when not told",
+        (
+            'out.extend(f"%{b:02X}" for b in ch.encode("utf-8", "surrogatepass"))',
+            'out.extend(f"%{b:02X}" for b in ch.encode("UTF-8", "surrogatepass"))',
+        ),
+        (
+            'return bytes.fromhex(m.group().replace("%", "")).decode("utf-8")',
+            'return bytes.fromhex(m.group().replace("%", "")).decode("UTF-8")',
+        ),
+        (
+            'quote(seg, safe=_URI_COMPONENT_SAFE, encoding="utf-8", errors="surrogatepass")',
+            'quote(seg, safe=_URI_COMPONENT_SAFE, encoding=None, errors="surrogatepass")',
+        ),
+        (
+            'quote(seg, safe=_URI_COMPONENT_SAFE, encoding="utf-8", errors="surrogatepass")',
+            'quote(seg, safe=_URI_COMPONENT_SAFE, errors="surrogatepass")',
+        ),
+        (
+            'quote(seg, safe=_URI_COMPONENT_SAFE, encoding="utf-8", errors="surrogatepass")',
+            'quote(seg, safe=_URI_COMPONENT_SAFE, encoding="UTF-8", errors="surrogatepass")',
+        ),
+    ),
+    *_eq(
+        "redirects",
+        "unreachable: with only_relative a token without a leading '/' was given one just above",
+        (
+            'return None, "URLs should begin with a forward-slash."',
+            'return None, "XXURLs should begin with a forward-slash.XX"',
+        ),
+        (
+            'return None, "URLs should begin with a forward-slash."',
+            'return None, "urls should begin with a forward-slash."',
+        ),
+        (
+            'return None, "URLs should begin with a forward-slash."',
+            'return None, "URLS SHOULD BEGIN WITH A FORWARD-SLASH."',
+        ),
+    ),
+    *_eq(
+        "redirects",
+        "host is only tested for truth, and '' is as false as None",
+        ("host: str | None = None", 'host: str | None = ""'),
+    ),
+    *_eq(
+        "redirects",
+        "_redirects sources are always relative (validate_url with only_relative), so no pattern "
+        "of a ParsedRedirects reads the hostname",
+        ("hostname = request_hostname(host)", "hostname = None"),
+        ("hostname = request_hostname(host)", "hostname = request_hostname(None)"),
+        ("captures = pattern.match(path, hostname)", "captures = pattern.match(path, None)"),
+    ),
+    *_eq(
+        "redirects",
+        "no infinity is a permitted status: not recognising one gives the same warning, and "
+        "float() reads 'Infinity' and 'INF' as well as 'inf'",
+        *(
+            ('if s in ("Infinity", "+Infinity", "-Infinity"):', f"if s in {variant}:")
+            for variant in (
+                '("XXInfinityXX", "+Infinity", "-Infinity")',
+                '("infinity", "+Infinity", "-Infinity")',
+                '("INFINITY", "+Infinity", "-Infinity")',
+                '("Infinity", "XX+InfinityXX", "-Infinity")',
+                '("Infinity", "+infinity", "-Infinity")',
+                '("Infinity", "+INFINITY", "-Infinity")',
+                '("Infinity", "+Infinity", "XX-InfinityXX")',
+                '("Infinity", "+Infinity", "-infinity")',
+                '("Infinity", "+Infinity", "-INFINITY")',
+            )
+        ),
+        *(
+            ('return float(s.replace("Infinity", "inf"))', f"return float(s.replace({variant}))")
+            for variant in (
+                '"XXInfinityXX", "inf"',
+                '"infinity", "inf"',
+                '"INFINITY", "inf"',
+                '"Infinity", "INF"',
+            )
+        ),
+    ),
+    *_eq(
+        "redirects",
+        "the comment pattern runs to the end of the text (\\Z), so it matches at most once",
+        (
+            'directive = _COMMENT.sub("", js_trim(source_line), count=1)',
+            'directive = _COMMENT.sub("", js_trim(source_line), )',
+        ),
+        (
+            'directive = _COMMENT.sub("", js_trim(source_line), count=1)',
+            'directive = _COMMENT.sub("", js_trim(source_line), count=2)',
+        ),
+    ),
+    *_eq(
+        "redirects",
+        "an absolute source is refused for being absolute before its port is looked at",
+        (
+            "source, error = validate_url(str_from, only_relative=True, disallow_ports=True)",
+            "source, error = validate_url(str_from, only_relative=True, disallow_ports=None)",
+        ),
+        (
+            "source, error = validate_url(str_from, only_relative=True, disallow_ports=True)",
+            "source, error = validate_url(str_from, only_relative=True, disallow_ports=False)",
+        ),
+    ),
+    *_eq(
+        "redirects",
+        "None is as false as False for these flags, and the warning's text defaults to None",
+        (
+            "str_to, only_relative=False, disallow_ports=False, include_search=True, include_hash=True",
+            "str_to, only_relative=None, disallow_ports=False, include_search=True, include_hash=True",
+        ),
+        (
+            "str_to, only_relative=False, disallow_ports=False, include_search=True, include_hash=True",
+            "str_to, only_relative=False, disallow_ports=None, include_search=True, include_hash=True",
+        ),
+        (
+            'warn(str(exc)[0].upper() + str(exc)[1:] + ".", rule.line, None)',
+            'warn(str(exc)[0].upper() + str(exc)[1:] + ".", rule.line, )',
+        ),
+        (
+            'parts.extend(self._translate(source[slash:], "", False))',
+            'parts.extend(self._translate(source[slash:], "", None))',
+        ),
+        (
+            'parts.extend(self._translate(source, "", False))',
+            'parts.extend(self._translate(source, "", None))',
+        ),
+    ),
+    *_eq(
+        "redirects",
+        "the follower is only read for a placeholder in the host, and these parts are paths",
+        (
+            'parts.extend(self._translate(source[slash:], "", False))',
+            "parts.extend(self._translate(source[slash:], None, False))",
+        ),
+        (
+            'parts.extend(self._translate(source[slash:], "", False))',
+            'parts.extend(self._translate(source[slash:], "XXXX", False))',
+        ),
+        (
+            'parts.extend(self._translate(source, "", False))',
+            "parts.extend(self._translate(source, None, False))",
+        ),
+        (
+            'parts.extend(self._translate(source, "", False))',
+            'parts.extend(self._translate(source, "XXXX", False))',
+        ),
+    ),
+    *_eq(
+        "redirects",
+        "a slice from None starts at 0",
+        ("pos = 0", "pos = None"),
+    ),
+    *_eq(
+        "headers",
+        "dropped is an ordered set: its values are never read",
+        ("dropped[op.name] = None", 'dropped[op.name] = ""'),
+    ),
+    *_eq(
+        "headers",
+        "None is as false as False, and the warning's text defaults to None",
+        (
+            "path, error = validate_url(line, only_relative=False, disallow_ports=True)",
+            "path, error = validate_url(line, only_relative=None, disallow_ports=True)",
+        ),
+        (
+            'warn(str(exc)[0].upper() + str(exc)[1:] + ".", hr.line, None)',
+            'warn(str(exc)[0].upper() + str(exc)[1:] + ".", hr.line, )',
         ),
     ),
     *_eq(
@@ -467,25 +652,27 @@ _FUNC_RE = re.compile(r"^x_(?P<func>.+)$|^xǁ(?P<cls>[^ǁ]+)ǁ(?P<meth>.+)$")
 
 
 def _line_of(source: list[str], mutant: Mutant, dotted: str) -> int | None:
-    """The 1-based line of the mutated text: the first line after the function's ``def`` that
-    holds the diff's first removed line."""
-    removed = [d[1:].strip() for d in _diff_body(mutant.diff) if d.startswith("-")]
-    if not removed:
-        return None
+    """The 1-based line of the mutated text in ``source``: mutmut's diff is of the function alone
+    (decorators first), so its hunk's line number counts from where the function starts."""
     local = mutant.name[len(dotted) + 1 :].rpartition("__mutmut_")[0]
     m = _FUNC_RE.match(local)
+    hunk = re.search(r"^@@ -(\d+)", mutant.diff, re.MULTILINE)
+    if m is None or hunk is None:
+        return None
     start = 0
-    if m is not None:
-        if m["cls"]:
-            start = next((i for i, s in enumerate(source) if re.match(rf"\s*class {m['cls']}\b", s)), 0)
-        func = m["func"] or m["meth"]
-        start = next(
-            (i for i in range(start, len(source)) if re.match(rf"\s*(async )?def {func}\(", source[i])), start
-        )
-    for i in range(start, len(source)):
-        if source[i].strip() == removed[0]:
-            return i + 1
-    return None
+    if m["cls"]:
+        start = next((i for i, s in enumerate(source) if re.match(rf"\s*class {m['cls']}\b", s)), 0)
+    func = m["func"] or m["meth"]
+    start = next(
+        (i for i in range(start, len(source)) if re.match(rf"\s*(async )?def {func}\(", source[i])), -1
+    )
+    if start < 0:
+        return None
+    while start > 0 and source[start - 1].strip().startswith("@"):
+        start -= 1
+    body = mutant.diff[hunk.end() :].partition("\n")[2].splitlines()
+    before = next((i for i, d in enumerate(body) if d.startswith("-")), 0)
+    return start + int(hunk[1]) + before
 
 
 def _workdir(name: str) -> Path:
