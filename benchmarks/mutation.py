@@ -1,0 +1,783 @@
+"""Mutation testing of the I/O-free logic: do the unit tests notice when a rule is changed?
+
+mutmut (a dev extra) rewrites each function of a module many ways (``<`` to ``<=``, ``and`` to
+``or``, a constant changed, a call's argument dropped...) and runs the tests that reach that
+function against each *mutant*. A mutant the tests still pass is a *survivor*: a change of
+behaviour no test would notice. Each one is either killed with a focused test or listed in
+:data:`EQUIVALENTS` with the reason it cannot change behaviour.
+
+    python benchmarks/mutation.py                  # every module of MODULES
+    python benchmarks/mutation.py --module retry --module ignore
+    python benchmarks/mutation.py --module retry --report-only   # the last run's table again
+
+Per module it copies ``assetsync/``, ``tests/`` and ``pyproject.toml`` into a scratch folder
+(``.bench/mutation/<module>``, git-ignored), writes that copy's ``[tool.mutmut]`` (the settings of
+pyproject.toml plus the module's file and its fast unit tests), and runs ``mutmut run`` there
+with one worker: the working tree is never mutated. It then prints one table (module | mutants |
+killed | survived | timeout/suspicious | equivalent | score) and each unexplained survivor as
+``file:line`` with its diff. Exit status 1 if a module scores under ``--min-score``.
+
+Score = (killed + timeout) / (mutants - equivalent). A timeout counts as caught: the mutant made
+the tests hang (a loop that never ends), which a test run does notice. "no tests" mutants (no
+test reaches the function) count as survivors.
+
+A full run takes about 15 minutes with one worker on this machine (2 shared cores): resolve (5)
+and redirects (4) are most of it; one small module (``--module retry``) about 20 seconds.
+Not run in CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from common import REPO, BenchError, default_workdir  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Module:
+    """One unit under test: the source file to mutate and the fast unit tests that cover it.
+
+    ``only`` narrows the mutants to some functions (mutmut's mutant-name glob, after the dotted
+    module name), for a file whose other functions do I/O.
+    """
+
+    source: str
+    tests: tuple[str, ...]
+    only: str = "*"
+
+    @property
+    def dotted(self) -> str:
+        return self.source.removesuffix(".py").replace("/", ".")
+
+
+# The one place that says what is mutated and by which tests. Tests only: no sockets, no
+# subprocesses, nothing slower than a few files in a temp folder.
+MODULES: dict[str, Module] = {
+    "retry": Module("assetsync/retry.py", ("tests/test_retry.py",)),
+    "plan": Module("assetsync/plan.py", ("tests/test_plan.py",)),
+    "manifest": Module("assetsync/manifest.py", ("tests/test_manifest.py", "tests/test_manifest_diff.py")),
+    "ignore": Module("assetsync/ignore.py", ("tests/test_ignore.py", "tests/test_scan.py")),
+    "limits": Module("assetsync/limits.py", ("tests/test_limits.py", "tests/test_limit_messages.py")),
+    "tokens": Module("assetsync/emulator/tokens.py", ("tests/test_tokens.py",)),
+    "watch": Module("assetsync/watch.py", ("tests/test_debouncer.py",), only="xǁDebouncerǁ*"),
+    "resolve": Module(
+        "assetsync/emulator/resolve.py", ("tests/test_preview_rules.py", "tests/test_resolve.py")
+    ),
+    "redirects": Module(
+        "assetsync/emulator/redirects.py", ("tests/test_preview_rules.py", "tests/test_redirects.py")
+    ),
+    "headers": Module(
+        "assetsync/emulator/headers.py", ("tests/test_preview_rules.py", "tests/test_headers.py")
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Equivalent:
+    """A mutant that cannot change behaviour. Keyed on the source text, not on a line number, so
+    that it still applies after unrelated edits: ``original`` is the line as written,
+    ``mutated`` the line as mutmut rewrote it (both compared with whitespace runs collapsed)."""
+
+    module: str
+    original: str
+    mutated: str
+    reason: str
+
+
+def _eq(module: str, reason: str, *pairs: tuple[str, str]) -> tuple[Equivalent, ...]:
+    return tuple(Equivalent(module, original, mutated, reason) for original, mutated in pairs)
+
+
+# Each entry says why no test can tell the mutant from the original. Reviewed by hand; the
+# resolve.py "skip" entries were also checked by running every request of 20 paths against every
+# subset of 9 asset keys, in each html_handling and not_found_handling mode, with and without etags.
+EQUIVALENTS: tuple[Equivalent, ...] = (
+    *_eq(
+        "retry",
+        "500 is in RETRY_STATUSES, so the 'or' is only reached for other statuses",
+        ("if status in RETRY_STATUSES or status >= 500:", "if status in RETRY_STATUSES or status > 500:"),
+        ("if status in RETRY_STATUSES or status >= 500:", "if status in RETRY_STATUSES or status >= 501:"),
+    ),
+    *_eq(
+        "plan",
+        "the text was lower-cased, so it holds no 'X' to strip",
+        (
+            'slug = re.sub(r"[^a-z0-9_-]+", "-", folder_name.lower()).strip("-_")[:63].strip("-_")',
+            'slug = re.sub(r"[^a-z0-9_-]+", "-", folder_name.lower()).strip("XX-_XX")[:63].strip("-_")',
+        ),
+        (
+            'slug = re.sub(r"[^a-z0-9_-]+", "-", folder_name.lower()).strip("-_")[:63].strip("-_")',
+            'slug = re.sub(r"[^a-z0-9_-]+", "-", folder_name.lower()).strip("-_")[:63].strip("XX-_XX")',
+        ),
+    ),
+    *_eq(
+        "manifest",
+        "_load is only read while _mapping is None, and only a deferred manifest starts that way",
+        (
+            "self._load: Callable[[], Mapping[str, Entry]] | None = None",
+            'self._load: Callable[[], Mapping[str, Entry]] | None = ""',
+        ),
+    ),
+    *_eq(
+        "ignore",
+        "unreachable: pathspec compiles each line on its own, so a list that fails has a line that "
+        "fails alone, which is reported first; and the file's lines and the options are each "
+        "compiled before the combined list, whose name only that fallback message uses",
+        (
+            'raise ConfigError(f"{source}: cannot parse the ignore patterns ({exc})") from None',
+            "raise ConfigError(None) from None",
+        ),
+        (
+            'spec = _compile([*lines, *extra], "the ignore patterns")',
+            "spec = _compile([*lines, *extra], None)",
+        ),
+        (
+            'spec = _compile([*lines, *extra], "the ignore patterns")',
+            'spec = _compile([*lines, *extra], "XXthe ignore patternsXX")',
+        ),
+        (
+            'spec = _compile([*lines, *extra], "the ignore patterns")',
+            'spec = _compile([*lines, *extra], "THE IGNORE PATTERNS")',
+        ),
+    ),
+    *_eq(
+        "ignore",
+        "codec names are case-insensitive",
+        (
+            'return utf8_text(raw, path, "utf-8-sig").splitlines()',
+            'return utf8_text(raw, path, "UTF-8-SIG").splitlines()',
+        ),
+        (
+            'def utf8_text(raw: bytes, path: str, codec: str = "utf-8") -> str:',
+            'def utf8_text(raw: bytes, path: str, codec: str = "UTF-8") -> str:',
+        ),
+    ),
+    *_eq(
+        "ignore",
+        "a start of None is the start of the bytes",
+        ('line = raw.count(b"\\n", 0, exc.start) + 1', 'line = raw.count(b"\\n", None, exc.start) + 1'),
+    ),
+    *_eq(
+        "limits",
+        "unreachable: the loop returns at 'GiB', its last unit, whatever the size",
+        ('raise AssertionError("unreachable")', "raise AssertionError(None)"),
+        ('raise AssertionError("unreachable")', 'raise AssertionError("XXunreachableXX")'),
+        ('raise AssertionError("unreachable")', 'raise AssertionError("UNREACHABLE")'),
+    ),
+    *_eq(
+        "limits",
+        "a manifest key is '/' then names that are never empty, so the character after any '/' is "
+        "never a '/': searching one character later finds the same slash",
+        ('cut = path.find("/", 1)', 'cut = path.find("/", 2)'),
+        ('cut = path.find("/", cut + 1)', 'cut = path.find("/", cut + 2)'),
+    ),
+    *_eq(
+        "tokens",
+        "the secrets are ASCII (token_urlsafe, token_hex): the same bytes in any encoding Python "
+        "would pick (UTF-8 by name, or the locale's, which is ASCII-compatible)",
+        ('with open(path, encoding="utf-8") as f:', "with open(path, encoding=None) as f:"),
+        ('with open(path, encoding="utf-8") as f:', "with open(path, ) as f:"),
+        ('with open(path, encoding="utf-8") as f:', 'with open(path, encoding="UTF-8") as f:'),
+        ('with os.fdopen(fd, "w", encoding="utf-8") as f:', 'with os.fdopen(fd, "w", encoding=None) as f:'),
+        ('with os.fdopen(fd, "w", encoding="utf-8") as f:', 'with os.fdopen(fd, "w", ) as f:'),
+        (
+            'with os.fdopen(fd, "w", encoding="utf-8") as f:',
+            'with os.fdopen(fd, "w", encoding="UTF-8") as f:',
+        ),
+    ),
+    *_eq(
+        "tokens",
+        "385 is 0o600",
+        (
+            "fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)",
+            "fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 385)",
+        ),
+    ),
+    *_eq(
+        "tokens",
+        "the chmod to 0600 that follows leaves the same file; only the instant between the create "
+        "and the chmod differs, which no test can observe without racing the call",
+        (
+            "fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)",
+            "fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, )",
+        ),
+    ),
+    *_eq(
+        "tokens",
+        "token_hex() without a size uses 32 bytes",
+        (
+            'os.path.join(data_dir, "jwt-secret"), lambda: secrets.token_hex(32)',
+            'os.path.join(data_dir, "jwt-secret"), lambda: secrets.token_hex(None)',
+        ),
+    ),
+    *_eq(
+        "tokens",
+        "PyJWT signs with HS256 when no algorithm is named",
+        (
+            'return jwt.encode(claims, self._key, algorithm="HS256")',
+            "return jwt.encode(claims, self._key, )",
+        ),
+    ),
+    *_eq(
+        "tokens",
+        "initial values read only after a match sets them (no match raises first); both falsy",
+        ("allowed = None", 'allowed = ""'),
+        ("found = False", "found = None"),
+    ),
+    *_eq(
+        "watch",
+        "read only once add() has set them: due() is None while no path is pending, and the watch "
+        "loop reads first_seen only when a batch is due",
+        ("self.first = 0.0", "self.first = None"),
+        ("self.first = 0.0", "self.first = 1.0"),
+        ("self.last = 0.0", "self.last = None"),
+        ("self.last = 0.0", "self.last = 1.0"),
+        (
+            "self.first_seen = 0.0  # when the oldest change in this batch was noticed (for latency)",
+            "self.first_seen = None  # when the oldest change in this batch was noticed (for latency)",
+        ),
+        (
+            "self.first_seen = 0.0  # when the oldest change in this batch was noticed (for latency)",
+            "self.first_seen = 1.0  # when the oldest change in this batch was noticed (for latency)",
+        ),
+    ),
+    *_eq(
+        "redirects",
+        "codec names are case-insensitive, and quote() encodes text as UTF-8 when not told",
+        (
+            'out.extend(f"%{b:02X}" for b in ch.encode("utf-8", "surrogatepass"))',
+            'out.extend(f"%{b:02X}" for b in ch.encode("UTF-8", "surrogatepass"))',
+        ),
+        (
+            'return bytes.fromhex(m.group().replace("%", "")).decode("utf-8")',
+            'return bytes.fromhex(m.group().replace("%", "")).decode("UTF-8")',
+        ),
+        (
+            'quote(seg, safe=_URI_COMPONENT_SAFE, encoding="utf-8", errors="surrogatepass")',
+            'quote(seg, safe=_URI_COMPONENT_SAFE, encoding=None, errors="surrogatepass")',
+        ),
+        (
+            'quote(seg, safe=_URI_COMPONENT_SAFE, encoding="utf-8", errors="surrogatepass")',
+            'quote(seg, safe=_URI_COMPONENT_SAFE, errors="surrogatepass")',
+        ),
+        (
+            'quote(seg, safe=_URI_COMPONENT_SAFE, encoding="utf-8", errors="surrogatepass")',
+            'quote(seg, safe=_URI_COMPONENT_SAFE, encoding="UTF-8", errors="surrogatepass")',
+        ),
+    ),
+    *_eq(
+        "redirects",
+        "unreachable: with only_relative a token without a leading '/' was given one just above",
+        (
+            'return None, "URLs should begin with a forward-slash."',
+            'return None, "XXURLs should begin with a forward-slash.XX"',
+        ),
+        (
+            'return None, "URLs should begin with a forward-slash."',
+            'return None, "urls should begin with a forward-slash."',
+        ),
+        (
+            'return None, "URLs should begin with a forward-slash."',
+            'return None, "URLS SHOULD BEGIN WITH A FORWARD-SLASH."',
+        ),
+    ),
+    *_eq(
+        "redirects",
+        "host is only tested for truth, and '' is as false as None",
+        ("host: str | None = None", 'host: str | None = ""'),
+    ),
+    *_eq(
+        "redirects",
+        "_redirects sources are always relative (validate_url with only_relative), so no pattern "
+        "of a ParsedRedirects reads the hostname",
+        ("hostname = request_hostname(host)", "hostname = None"),
+        ("hostname = request_hostname(host)", "hostname = request_hostname(None)"),
+        ("captures = pattern.match(path, hostname)", "captures = pattern.match(path, None)"),
+    ),
+    *_eq(
+        "redirects",
+        "no infinity is a permitted status: not recognising one gives the same warning, and "
+        "float() reads 'Infinity' and 'INF' as well as 'inf'",
+        *(
+            ('if s in ("Infinity", "+Infinity", "-Infinity"):', f"if s in {variant}:")
+            for variant in (
+                '("XXInfinityXX", "+Infinity", "-Infinity")',
+                '("infinity", "+Infinity", "-Infinity")',
+                '("INFINITY", "+Infinity", "-Infinity")',
+                '("Infinity", "XX+InfinityXX", "-Infinity")',
+                '("Infinity", "+infinity", "-Infinity")',
+                '("Infinity", "+INFINITY", "-Infinity")',
+                '("Infinity", "+Infinity", "XX-InfinityXX")',
+                '("Infinity", "+Infinity", "-infinity")',
+                '("Infinity", "+Infinity", "-INFINITY")',
+            )
+        ),
+        *(
+            ('return float(s.replace("Infinity", "inf"))', f"return float(s.replace({variant}))")
+            for variant in (
+                '"XXInfinityXX", "inf"',
+                '"infinity", "inf"',
+                '"INFINITY", "inf"',
+                '"Infinity", "INF"',
+            )
+        ),
+    ),
+    *_eq(
+        "redirects",
+        "the comment pattern runs to the end of the text (\\Z), so it matches at most once",
+        (
+            'directive = _COMMENT.sub("", js_trim(source_line), count=1)',
+            'directive = _COMMENT.sub("", js_trim(source_line), )',
+        ),
+        (
+            'directive = _COMMENT.sub("", js_trim(source_line), count=1)',
+            'directive = _COMMENT.sub("", js_trim(source_line), count=2)',
+        ),
+    ),
+    *_eq(
+        "redirects",
+        "an absolute source is refused for being absolute before its port is looked at",
+        (
+            "source, error = validate_url(str_from, only_relative=True, disallow_ports=True)",
+            "source, error = validate_url(str_from, only_relative=True, disallow_ports=None)",
+        ),
+        (
+            "source, error = validate_url(str_from, only_relative=True, disallow_ports=True)",
+            "source, error = validate_url(str_from, only_relative=True, disallow_ports=False)",
+        ),
+    ),
+    *_eq(
+        "redirects",
+        "None is as false as False for these flags, and the warning's text defaults to None",
+        (
+            "str_to, only_relative=False, disallow_ports=False, include_search=True, include_hash=True",
+            "str_to, only_relative=None, disallow_ports=False, include_search=True, include_hash=True",
+        ),
+        (
+            "str_to, only_relative=False, disallow_ports=False, include_search=True, include_hash=True",
+            "str_to, only_relative=False, disallow_ports=None, include_search=True, include_hash=True",
+        ),
+        (
+            'warn(str(exc)[0].upper() + str(exc)[1:] + ".", rule.line, None)',
+            'warn(str(exc)[0].upper() + str(exc)[1:] + ".", rule.line, )',
+        ),
+        (
+            'parts.extend(self._translate(source[slash:], "", False))',
+            'parts.extend(self._translate(source[slash:], "", None))',
+        ),
+        (
+            'parts.extend(self._translate(source, "", False))',
+            'parts.extend(self._translate(source, "", None))',
+        ),
+    ),
+    *_eq(
+        "redirects",
+        "the follower is only read for a placeholder in the host, and these parts are paths",
+        (
+            'parts.extend(self._translate(source[slash:], "", False))',
+            "parts.extend(self._translate(source[slash:], None, False))",
+        ),
+        (
+            'parts.extend(self._translate(source[slash:], "", False))',
+            'parts.extend(self._translate(source[slash:], "XXXX", False))',
+        ),
+        (
+            'parts.extend(self._translate(source, "", False))',
+            "parts.extend(self._translate(source, None, False))",
+        ),
+        (
+            'parts.extend(self._translate(source, "", False))',
+            'parts.extend(self._translate(source, "XXXX", False))',
+        ),
+    ),
+    *_eq(
+        "redirects",
+        "a slice from None starts at 0",
+        ("pos = 0", "pos = None"),
+    ),
+    *_eq(
+        "headers",
+        "dropped is an ordered set: its values are never read",
+        ("dropped[op.name] = None", 'dropped[op.name] = ""'),
+    ),
+    *_eq(
+        "headers",
+        "None is as false as False, and the warning's text defaults to None",
+        (
+            "path, error = validate_url(line, only_relative=False, disallow_ports=True)",
+            "path, error = validate_url(line, only_relative=None, disallow_ports=True)",
+        ),
+        (
+            'warn(str(exc)[0].upper() + str(exc)[1:] + ".", hr.line, None)',
+            'warn(str(exc)[0].upper() + str(exc)[1:] + ".", hr.line, )',
+        ),
+    ),
+    *_eq(
+        "resolve",
+        "r is only tested for truth, and '' is as false as None",
+        ("r: _Intent | None = None", 'r: _Intent | None = ""'),
+    ),
+    *_eq(
+        "resolve",
+        "skip=None acts as skip=False: the outer lookup passes False anyway, and in the nested "
+        "lookup of a redirect target (skip=True) the target's own asset is found before this call "
+        "could matter (checked exhaustively on small sites, see above)",
+        (
+            'r = safe(p, p[: -len("index.html")], skip) or safe(',
+            'r = safe(p, p[: -len("index.html")], None) or safe(',
+        ),
+        ('r = safe(p[:-1] + ".html", p[:-1], skip)', 'r = safe(p[:-1] + ".html", p[:-1], None)'),
+        (
+            'r = safe(p, stem, skip) or safe(stem + "/index.html", stem + "/", skip)',
+            'r = safe(p, stem, None) or safe(stem + "/index.html", stem + "/", skip)',
+        ),
+        (
+            'r = safe(p, stem, skip) or safe(stem + "/index.html", stem + "/", skip)',
+            'r = safe(p, stem, skip) or safe(stem + "/index.html", stem + "/", None)',
+        ),
+        (
+            'r = safe(p + ".html", folder, skip) or safe(p[: -len("/index")] + ".html", folder, skip)',
+            'r = safe(p + ".html", folder, None) or safe(p[: -len("/index")] + ".html", folder, skip)',
+        ),
+        (
+            'r = safe(p + ".html", folder, skip) or safe(p[: -len("/index")] + ".html", folder, skip)',
+            'r = safe(p + ".html", folder, skip) or safe(p[: -len("/index")] + ".html", folder, None)',
+        ),
+        (
+            'r = safe(p, folder, skip) or safe(p[: -len("/index.html")] + ".html", folder, skip)',
+            'r = safe(p, folder, None) or safe(p[: -len("/index.html")] + ".html", folder, skip)',
+        ),
+        (
+            'r = safe(p, folder, skip) or safe(p[: -len("/index.html")] + ".html", folder, skip)',
+            'r = safe(p, folder, skip) or safe(p[: -len("/index.html")] + ".html", folder, None)',
+        ),
+        ('r = safe(p, stem + "/", skip)', 'r = safe(p, stem + "/", None)'),
+        (
+            'r = safe(stem + "/index.html", stem + "/", skip)',
+            'r = safe(stem + "/index.html", stem + "/", None)',
+        ),
+        ('r = safe("/index.html", "/", skip)', 'r = safe("/index.html", "/", None)'),
+        ("r = safe(p, stem, skip)", "r = safe(p, stem, None)"),
+        (
+            'r = safe(stem + ".html", stem, skip) or safe(stem + "/index.html", stem, skip)',
+            'r = safe(stem + ".html", stem, None) or safe(stem + "/index.html", stem, skip)',
+        ),
+        (
+            'r = safe(stem + ".html", stem, skip) or safe(stem + "/index.html", stem, skip)',
+            'r = safe(stem + ".html", stem, skip) or safe(stem + "/index.html", stem, None)',
+        ),
+        (
+            'r = safe(p, stem, skip) or safe(stem + "/index.html", stem, skip)',
+            'r = safe(p, stem, None) or safe(stem + "/index.html", stem, skip)',
+        ),
+        (
+            'r = safe(p, stem, skip) or safe(stem + "/index.html", stem, skip)',
+            'r = safe(p, stem, skip) or safe(stem + "/index.html", stem, None)',
+        ),
+    ),
+    *_eq(
+        "resolve",
+        "the walk from 'XX/XX' tries 'XX/404.html', 'X/404.html', then '/404.html', like the walk "
+        "from '/'; asset keys start with '/'",
+        (
+            'intent = self._not_found("/") if unsafe else self._intent(decoded, False)',
+            'intent = self._not_found("XX/XX") if unsafe else self._intent(decoded, False)',
+        ),
+    ),
+    *_eq(
+        "resolve",
+        "the top-level lookup passes skip=False, and None is as false",
+        (
+            'intent = self._not_found("/") if unsafe else self._intent(decoded, False)',
+            'intent = self._not_found("/") if unsafe else self._intent(decoded, None)',
+        ),
+    ),
+    *_eq(
+        "resolve",
+        "unreachable: an intent without an asset is a redirect, which is answered above (an unsafe "
+        "path's intent comes from not_found_handling, which always names an asset)",
+        ("return 500, None, None", "return 501, None, None"),
+    ),
+)
+
+
+STATUS_KILLED = frozenset({"killed", "caught by type check"})
+STATUS_TIMEOUT = frozenset({"timeout"})
+STATUS_SUSPICIOUS = frozenset({"suspicious", "segfault"})
+RUNNER_ERROR = frozenset({"check was interrupted by user", "not checked", "skipped"})
+
+
+@dataclass
+class Mutant:
+    name: str
+    status: str
+    diff: str = ""
+    line: int | None = None
+    equivalent: Equivalent | None = None
+
+    @property
+    def removed(self) -> str:
+        return _squash(d[1:] for d in _diff_body(self.diff) if d.startswith("-"))
+
+    @property
+    def added(self) -> str:
+        return _squash(d[1:] for d in _diff_body(self.diff) if d.startswith("+"))
+
+
+@dataclass
+class Outcome:
+    module: str
+    mutants: list[Mutant] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def count(self, statuses: frozenset[str]) -> int:
+        return sum(m.status in statuses and m.equivalent is None for m in self.mutants)
+
+    @property
+    def equivalent(self) -> int:
+        return sum(m.equivalent is not None for m in self.mutants)
+
+    @property
+    def killed(self) -> int:
+        return self.count(STATUS_KILLED)
+
+    @property
+    def timeout(self) -> int:
+        return self.count(STATUS_TIMEOUT)
+
+    @property
+    def suspicious(self) -> int:
+        return self.count(STATUS_SUSPICIOUS)
+
+    @property
+    def survivors(self) -> list[Mutant]:
+        caught = STATUS_KILLED | STATUS_TIMEOUT
+        return [m for m in self.mutants if m.status not in caught and m.equivalent is None]
+
+    @property
+    def score(self) -> float:
+        scored = len(self.mutants) - self.equivalent
+        return 100.0 * (self.killed + self.timeout) / scored if scored else 100.0
+
+
+def _squash(lines: Iterable[str]) -> str:
+    """Lines joined, with every run of whitespace as one space: how diffs and entries compare."""
+    return " ".join(" ".join(line.split()) for line in lines)
+
+
+def _diff_body(diff: str) -> list[str]:
+    return [d for d in diff.splitlines() if not d.startswith(("---", "+++", "@@"))]
+
+
+def _toml_value(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise BenchError(f"cannot write {v!r} as TOML")
+
+
+def _mutmut_section(base: dict[str, object], module: Module) -> str:
+    """The scratch copy's ``[tool.mutmut]``: the project's settings, this module, its tests."""
+    settings = dict(base)
+    settings["only_mutate"] = [module.source]
+    settings["pytest_add_cli_args_test_selection"] = list(module.tests)
+    return "[tool.mutmut]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in settings.items())
+
+
+def _without_mutmut_section(text: str) -> str:
+    """pyproject.toml's text without its ``[tool.mutmut]`` table (replaced in the scratch copy)."""
+    out, skipping = [], False
+    for line in text.splitlines(keepends=True):
+        if line.startswith("["):
+            skipping = line.strip() == "[tool.mutmut]"
+        if not skipping:
+            out.append(line)
+    return "".join(out)
+
+
+def _scratch(name: str, module: Module) -> Path:
+    """A fresh copy of the project for one module's run, with that module's mutmut settings."""
+    where = _workdir(name)
+    shutil.rmtree(where, ignore_errors=True)
+    where.mkdir(parents=True)
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis")
+    shutil.copytree(REPO / "assetsync", where / "assetsync", ignore=skip)
+    shutil.copytree(REPO / "tests", where / "tests", ignore=skip)
+    shutil.copytree(REPO / "fixtures", where / "fixtures", ignore=skip)
+    text = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    base = tomllib.loads(text).get("tool", {}).get("mutmut", {})
+    (where / "pyproject.toml").write_text(
+        _without_mutmut_section(text) + "\n" + _mutmut_section(base, module), encoding="utf-8"
+    )
+    missing = [t for t in module.tests if not (where / t.partition("::")[0]).exists()]
+    if missing:
+        raise BenchError(f"{name}: no such test file: {', '.join(missing)}")
+    return where
+
+
+def _mutmut(where: Path, *args: str, log: Path | None = None) -> str:
+    """Run mutmut in ``where``; its own package resolution, never the caller's PYTHONPATH."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    cmd = [sys.executable, "-m", "mutmut", *args]
+    if log is None:
+        done = subprocess.run(cmd, cwd=where, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise BenchError(f"{' '.join(cmd[2:])} failed in {where}:\n{done.stdout}\n{done.stderr}")
+        return done.stdout
+    with open(log, "w", encoding="utf-8") as f:
+        code = subprocess.run(cmd, cwd=where, env=env, stdout=f, stderr=subprocess.STDOUT).returncode
+    if code != 0:
+        tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
+        raise BenchError(f"mutmut run failed in {where} (exit {code}); the end of {log}:\n{tail}")
+    return ""
+
+
+_FUNC_RE = re.compile(r"^x_(?P<func>.+)$|^xǁ(?P<cls>[^ǁ]+)ǁ(?P<meth>.+)$")
+
+
+def _line_of(source: list[str], mutant: Mutant, dotted: str) -> int | None:
+    """The 1-based line of the mutated text in ``source``: mutmut's diff is of the function alone
+    (decorators first), so its hunk's line number counts from where the function starts."""
+    local = mutant.name[len(dotted) + 1 :].rpartition("__mutmut_")[0]
+    m = _FUNC_RE.match(local)
+    hunk = re.search(r"^@@ -(\d+)", mutant.diff, re.MULTILINE)
+    if m is None or hunk is None:
+        return None
+    start = 0
+    if m["cls"]:
+        start = next((i for i, s in enumerate(source) if re.match(rf"\s*class {m['cls']}\b", s)), 0)
+    func = m["func"] or m["meth"]
+    start = next(
+        (i for i in range(start, len(source)) if re.match(rf"\s*(async )?def {func}\(", source[i])), -1
+    )
+    if start < 0:
+        return None
+    while start > 0 and source[start - 1].strip().startswith("@"):
+        start -= 1
+    body = mutant.diff[hunk.end() :].partition("\n")[2].splitlines()
+    before = next((i for i, d in enumerate(body) if d.startswith("-")), 0)
+    return start + int(hunk[1]) + before
+
+
+def _workdir(name: str) -> Path:
+    work = default_workdir("mutation") or Path(os.environ.get("TMPDIR", "/tmp")) / "assetsync-mutation"
+    return work / name
+
+
+def run_module(name: str, module: Module, fresh: bool = True) -> Outcome:
+    """Mutate one module in its scratch copy (or, ``fresh`` False, read the last run's results)."""
+    where = _scratch(name, module) if fresh else _workdir(name)
+    start = time.monotonic()
+    pattern = f"{module.dotted}.{module.only}"
+    if fresh:
+        _mutmut(where, "run", "--max-children", "1", pattern, log=where / "mutmut-run.log")
+    outcome = Outcome(name, seconds=time.monotonic() - start)
+    listing = _mutmut(where, "results", "--all", "true")
+    for line in listing.splitlines():
+        key, sep, status = line.strip().rpartition(": ")
+        if sep and re.fullmatch(re.escape(module.dotted) + r"\." + module.only.replace("*", ".*"), key):
+            outcome.mutants.append(Mutant(key, status))
+    if not outcome.mutants:
+        raise BenchError(f"{name}: mutmut reported no mutants (see {where / 'mutmut-run.log'})")
+    source = (where / module.source).read_text(encoding="utf-8").splitlines()
+    for m in outcome.mutants:
+        if m.status in STATUS_KILLED | STATUS_TIMEOUT:
+            continue
+        m.diff = _mutmut(where, "show", m.name).partition("\n")[2].strip()
+        m.line = _line_of(source, m, module.dotted)
+        for eq in EQUIVALENTS:
+            if eq.module == name and _squash([eq.original]) == m.removed and _squash([eq.mutated]) == m.added:
+                m.equivalent = eq
+    return outcome
+
+
+def report(outcomes: list[Outcome]) -> str:
+    head = ("module", "mutants", "killed", "survived", "timeout/suspicious", "equivalent", "score %")
+    rows = [
+        (
+            o.module,
+            str(len(o.mutants)),
+            str(o.killed),
+            str(len(o.survivors) - o.suspicious),
+            f"{o.timeout}/{o.suspicious}",
+            str(o.equivalent),
+            f"{o.score:.1f}",
+        )
+        for o in outcomes
+    ]
+    total = Outcome("total", [m for o in outcomes for m in o.mutants])
+    rows.append(
+        (
+            "total",
+            str(len(total.mutants)),
+            str(total.killed),
+            str(len(total.survivors) - total.suspicious),
+            f"{total.timeout}/{total.suspicious}",
+            str(total.equivalent),
+            f"{total.score:.1f}",
+        )
+    )
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    lines = [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in [head, *rows]]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    lines.append("score excludes equivalent mutants; a timeout counts as caught")
+    run = {o.module for o in outcomes}
+    used = {id(m.equivalent) for o in outcomes for m in o.mutants if m.equivalent is not None}
+    for eq in EQUIVALENTS:
+        if eq.module in run and id(eq) not in used:
+            lines.append(
+                f"unused equivalent (the code changed, or a test now kills it): {eq.module}: {eq.mutated}"
+            )
+    for o in outcomes:
+        for m in o.survivors:
+            where = f"{MODULES[o.module].source}:{m.line or '?'}"
+            lines.append(f"\nSURVIVED [{m.status}] {where}  ({m.name})\n{m.diff}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
+    ap.add_argument("--module", action="append", choices=sorted(MODULES), help="repeatable; default all")
+    ap.add_argument("--min-score", type=float, default=90.0)
+    ap.add_argument(
+        "--report-only",
+        action="store_true",
+        help="print the last run's results again (after editing EQUIVALENTS)",
+    )
+    args = ap.parse_args()
+    names = args.module or list(MODULES)
+    outcomes = []
+    for name in names:
+        if not args.report_only:
+            print(f"{name}: mutating {MODULES[name].source} ...", flush=True)
+        o = run_module(name, MODULES[name], fresh=not args.report_only)
+        if not args.report_only:
+            print(f"{name}: {len(o.mutants)} mutants in {o.seconds:.0f} s", flush=True)
+        outcomes.append(o)
+    print(report(outcomes))
+    if any(o.score < args.min_score for o in outcomes):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except BenchError as exc:
+        sys.exit(f"error: {exc}")
