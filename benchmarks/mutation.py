@@ -67,6 +67,15 @@ class Module:
 MODULES: dict[str, Module] = {
     "retry": Module("assetsync/retry.py", ("tests/test_retry.py",)),
     "plan": Module("assetsync/plan.py", ("tests/test_plan.py",)),
+    "protocol": Module(
+        "assetsync/protocol.py",
+        (
+            "tests/test_plan.py",
+            "tests/test_protocol.py::test_namespace_rule",
+            "tests/test_protocol.py::test_script_name_rule",
+            "tests/test_protocol.py::test_date_rule",
+        ),
+    ),
     "manifest": Module("assetsync/manifest.py", ("tests/test_manifest.py", "tests/test_manifest_diff.py")),
     "ignore": Module("assetsync/ignore.py", ("tests/test_ignore.py", "tests/test_scan.py")),
     "limits": Module("assetsync/limits.py", ("tests/test_limits.py", "tests/test_limit_messages.py")),

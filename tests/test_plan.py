@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 
 from assetsync.errors import ProtocolError, UsageError
 from assetsync.manifest import Entry, Manifest
 from assetsync.plan import (
-    AssetsConfig,
     Request,
-    WorkerSpec,
     check_namespace,
     check_script_name,
-    deploy_metadata,
     parse_binding,
     plan_uploads,
     script_name_from_folder,
 )
+from assetsync.protocol import AssetsConfig, WorkerSpec, deploy_metadata
 
 
 @pytest.mark.parametrize("name", ["a", "7", "my-site", "a_b", "0site9", "a" * 63, "a-_-b"])
@@ -46,8 +46,8 @@ def test_invalid_namespaces(ns: str) -> None:
     with pytest.raises(UsageError) as info:
         check_namespace(ns)
     assert str(info.value) == (
-        f"--namespace {ns!r} is not a dispatch namespace name: use letters, digits, '-' "
-        "and '_' (the name shown by `wrangler dispatch-namespace list`)."
+        f"--namespace {ns!r} is not a dispatch namespace name: use 1-255 letters, digits, '.', '-', "
+        "'_' or '~', and not '.' or '..' (the name shown by `wrangler dispatch-namespace list`)."
     )
 
 
@@ -175,7 +175,7 @@ def test_assets_only_deploy_metadata() -> None:
     spec = WorkerSpec(compatibility_flags=("nodejs_compat",), assets=AssetsConfig(html_handling="none"))
     assert deploy_metadata(spec, "JWT") == {
         "assets": {"jwt": "JWT", "config": {"html_handling": "none"}},
-        "compatibility_date": "2025-01-01",
+        "compatibility_date": datetime.date.today().isoformat(),  # no date set: the day of the deploy
         "compatibility_flags": ["nodejs_compat"],
     }
     tagged = deploy_metadata(WorkerSpec(tags=("a", "b")), "JWT")

@@ -6,6 +6,7 @@ import os
 import stat
 import time
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
@@ -14,6 +15,7 @@ from assetsync.emulator.envelope import AUTH_ERROR, UPLOAD_TOKEN_INVALID, ApiErr
 from assetsync.emulator.tokens import COMPLETION, UPLOAD, Grant, Tokens, load_api_token
 
 ACCT = "0123456789abcdef0123456789abcdef"
+NO_KEY: Any = None  # alg "none" takes no key; PyJWT's stubs disagree across versions
 
 
 def mode(path: Path) -> int:
@@ -151,21 +153,28 @@ def test_forged_and_foreign_tokens_are_refused(tmp_path: Path) -> None:
     key = (tmp_path / "a" / "jwt-secret").read_text().strip()
     good = {"kind": UPLOAD, "acct": ACCT, "script": "s", "sid": "x", "exp": int(time.time()) + 60}
     assert ours.verify(jwt.encode(good, key, algorithm="HS256"), UPLOAD).namespace is None
-    bad = [
-        theirs.mint(UPLOAD, ACCT, None, "s", "x"),  # another emulator's key
-        jwt.encode(good, key, algorithm="HS512"),  # only HS256 is accepted
-        jwt.encode(good, None, algorithm="none"),
-        "not.a.jwt",
-        *(
-            jwt.encode({k: v for k, v in good.items() if k != gone}, key)
+    bad = {
+        theirs.mint(UPLOAD, ACCT, None, "s", "x"): "its signature does not match",  # another emulator's key
+        jwt.encode(good, key, algorithm="HS512"): "only HS256 tokens are accepted",
+        jwt.encode(good, NO_KEY, algorithm="none"): "only HS256 tokens are accepted",
+        "not.a.jwt": "it is not a well-formed JWT",
+        **{
+            jwt.encode(
+                {k: v for k, v in good.items() if k != gone}, key
+            ): f'Token is missing the "{gone}" claim'
             for gone in ("acct", "script", "sid")
-        ),
-    ]
-    for token in bad:
+        },
+    }
+    for token, why in bad.items():
         err = refused(ours.verify_bearer, f"Bearer {token}", UPLOAD)
-        assert (err.status, err.code, err.message) == (401, UPLOAD_TOKEN_INVALID, "invalid upload token")
+        assert (err.status, err.code, err.message) == (
+            401,
+            UPLOAD_TOKEN_INVALID,
+            f"invalid upload token: {why}",
+        )
     for gone in ("exp", "kind"):
         token = jwt.encode({k: v for k, v in good.items() if k != gone}, key)
-        assert refused(ours.verify, token, COMPLETION).message == "invalid completion token"
+        why = f'Token is missing the "{gone}" claim'
+        assert refused(ours.verify, token, COMPLETION).message == f"invalid completion token: {why}"
     fractional = jwt.encode({**good, "exp": time.time() + 60.5}, key)
     assert refused(ours.verify, fractional, UPLOAD).message.endswith("has expired: open a new upload session")
