@@ -719,6 +719,7 @@ def run_module(name: str, module: Module, fresh: bool = True) -> Outcome:
 
 def report(outcomes: list[Outcome]) -> str:
     head = ("module", "mutants", "killed", "survived", "timeout/suspicious", "equivalent", "score %")
+    total = Outcome("total", [m for o in outcomes for m in o.mutants])
     rows = [
         (
             o.module,
@@ -729,20 +730,8 @@ def report(outcomes: list[Outcome]) -> str:
             str(o.equivalent),
             f"{o.score:.1f}",
         )
-        for o in outcomes
+        for o in [*outcomes, total]
     ]
-    total = Outcome("total", [m for o in outcomes for m in o.mutants])
-    rows.append(
-        (
-            "total",
-            str(len(total.mutants)),
-            str(total.killed),
-            str(len(total.survivors) - total.suspicious),
-            f"{total.timeout}/{total.suspicious}",
-            str(total.equivalent),
-            f"{total.score:.1f}",
-        )
-    )
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     lines = [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in [head, *rows]]
     lines.insert(1, "-+-".join("-" * w for w in widths))

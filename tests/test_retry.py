@@ -1,4 +1,5 @@
-"""Retry decisions, one rule at a time: what a status means, how long to wait, how many in flight."""
+"""Retry decisions, one rule at a time: what a status means, how long to wait, how many in flight,
+when one request gives up."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import random
 
 import pytest
 
-from assetsync.retry import Backoff, Concurrency, Verdict, classify, parse_retry_after
+from assetsync.retry import PATIENCE, Backoff, Budget, Concurrency, Verdict, classify, parse_retry_after
 
 
 class Top(random.Random):
@@ -168,3 +169,29 @@ def test_concurrency_bounds_are_made_consistent() -> None:
     assert c.limit == 1  # never 0 in flight
     c = Concurrency(0)
     assert (c.limit, c.minimum) == (1, 1)
+
+
+# -- when one request gives up -------------------------------------------------------------
+
+
+def test_budget_gives_up_after_attempts_in_a_row_while_nothing_else_succeeds() -> None:
+    budget = Budget(attempts=6, successes=10)
+    assert [budget.failed(successes=10) for _ in range(6)] == [False] * 5 + [True]
+    assert budget.tries == 6
+
+
+def test_budget_keeps_trying_while_others_succeed_up_to_patience_times_attempts() -> None:
+    budget = Budget(attempts=2, successes=0, patience=3)
+    # Another request succeeds between every two failures: the stall count never reaches 2...
+    gave_up = [budget.failed(successes=n) for n in range(1, 7)]
+    # ...but the request stops after 2 x 3 tries all the same.
+    assert gave_up == [False] * 5 + [True] and budget.tries == 6
+
+
+def test_budget_counts_a_stall_from_the_last_success_elsewhere() -> None:
+    budget = Budget(attempts=3, successes=0, patience=PATIENCE)
+    assert budget.failed(1) is False  # someone succeeded since this request started
+    assert budget.failed(2) is False
+    assert budget.failed(2) is False  # 2 in a row with nothing else through
+    assert budget.failed(2) is True  # 3 in a row: the API is down
+    assert budget.tries == 4

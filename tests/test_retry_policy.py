@@ -1,5 +1,5 @@
-"""Retries and back-pressure: the rules of :mod:`assetsync.retry` without sockets or sleeps, then
-the engine obeying them against the emulator over 127.0.0.1.
+"""Retries and back-pressure on the wire: the engine obeying :mod:`assetsync.retry`'s rules (tested
+alone in tests/test_retry.py) against the emulator over 127.0.0.1.
 
 The integration tests hold uploads inside the server (:class:`HeldUploads`) and let them go one
 decision at a time, so what they count (uploads in the server at once, tries of one upload) never
@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import queue
-import random
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,128 +25,13 @@ from assetsync.emulator.api import Limits
 from assetsync.engine import Syncer, SyncOptions
 from assetsync.errors import ServerError
 from assetsync.events import SyncReport
-from assetsync.retry import PATIENCE, Backoff, Budget, Concurrency, Verdict, classify, parse_retry_after
+from assetsync.retry import PATIENCE
 from assetsync.target import Target
 
 from .conftest import ACCOUNT
-from .helpers import LiveEmulator, envelope_error, make_tree
+from .helpers import LiveEmulator, envelope_error, make_tree, replay
 
 HOLD = 30.0  # seconds a held request or a policy waits before the test fails: a hang guard only
-
-# -- what a failure means ------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("status", "upload", "verdict"),
-    [
-        (None, False, Verdict.RETRY),  # reset, timeout, truncated answer
-        (429, False, Verdict.SLOW_DOWN),
-        (503, True, Verdict.SLOW_DOWN),
-        (524, False, Verdict.SLOW_DOWN),
-        (500, False, Verdict.RETRY),
-        (502, True, Verdict.RETRY),
-        (408, False, Verdict.RETRY),
-        (599, False, Verdict.RETRY),
-        (200, False, Verdict.RETRY),  # a 2xx that is not the API's answer (a gateway's page)
-        (401, True, Verdict.NEW_SESSION),  # the upload token expired or was refused
-        (401, False, Verdict.FATAL),  # the API token is wrong: asking again will not help
-        (400, True, Verdict.FATAL),
-        (403, False, Verdict.FATAL),
-        (404, False, Verdict.FATAL),
-    ],
-)
-def test_classify(status: int | None, upload: bool, verdict: Verdict) -> None:
-    assert classify(status, upload=upload) is verdict
-
-
-# -- how long to wait ----------------------------------------------------------------------
-
-
-def test_parse_retry_after_seconds_and_http_dates() -> None:
-    now = 1_700_000_000.0
-    assert parse_retry_after("7", now) == 7.0
-    assert parse_retry_after(" 2.5 ", now) == 2.5
-    assert parse_retry_after("-3", now) == 0.0
-    assert parse_retry_after(email.utils.formatdate(now + 30, usegmt=True), now) == 30.0
-    assert parse_retry_after(email.utils.formatdate(now - 30, usegmt=True), now) == 0.0
-    assert [parse_retry_after(v, now) for v in (None, "", "soon")] == [None, None, None]
-
-
-def test_backoff_is_jittered_exponential_and_capped() -> None:
-    backoff, rng = Backoff(base=0.25, cap=20.0), random.Random(1)
-    for attempt in range(1, 12):
-        ceiling = min(20.0, 0.25 * 2 ** (attempt - 1))
-        delays = [backoff.delay(attempt, rng=rng) for _ in range(50)]
-        assert all(ceiling / 2 <= d <= ceiling for d in delays), attempt
-        assert len(set(delays)) == 50  # jittered: retries of many requests do not line up
-
-
-def test_backoff_waits_at_least_retry_after_up_to_its_cap() -> None:
-    backoff, rng = Backoff(), random.Random(2)
-    assert backoff.delay(1, retry_after=7.0, rng=rng) == 7.0
-    assert backoff.delay(1, retry_after=86_400.0, rng=rng) == backoff.retry_after_cap == 120.0
-    # A Retry-After shorter than the back-off does not shorten it.
-    assert 8.0 <= backoff.delay(7, retry_after=1.0, rng=rng) <= 16.0  # 0.25 x 2^6, jittered
-
-
-# -- how many uploads at once --------------------------------------------------------------
-
-
-def test_concurrency_halves_on_each_throttle_down_to_one() -> None:
-    c = Concurrency(8)
-    limits = []
-    for _ in range(5):
-        c.on_throttle()
-        limits.append(c.limit)
-    assert limits == [4, 2, 1, 1, 1]
-
-
-def test_concurrency_grows_back_one_per_run_of_successes_never_past_the_start() -> None:
-    c = Concurrency(4, grow_after=4)
-    c.on_throttle()
-    c.on_throttle()
-    assert c.limit == 1
-    seen = []
-    for _ in range(20):
-        c.on_success()
-        seen.append(c.limit)
-    assert seen == [1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4] + [4] * 8
-    # A throttle restarts the run: three successes, a throttle, three more do not grow it.
-    c = Concurrency(4, grow_after=4)
-    c.on_throttle()
-    for _ in range(3):
-        c.on_success()
-    c.on_throttle()
-    for _ in range(3):
-        c.on_success()
-    assert c.limit == 1
-
-
-# -- when one request gives up -------------------------------------------------------------
-
-
-def test_budget_gives_up_after_attempts_in_a_row_while_nothing_else_succeeds() -> None:
-    budget = Budget(attempts=6, successes=10)
-    assert [budget.failed(successes=10) for _ in range(6)] == [False] * 5 + [True]
-    assert budget.tries == 6
-
-
-def test_budget_keeps_trying_while_others_succeed_up_to_patience_times_attempts() -> None:
-    budget = Budget(attempts=2, successes=0, patience=3)
-    # Another request succeeds between every two failures: the stall count never reaches 2...
-    gave_up = [budget.failed(successes=n) for n in range(1, 7)]
-    # ...but the request stops after 2 x 3 tries all the same.
-    assert gave_up == [False] * 5 + [True] and budget.tries == 6
-
-
-def test_budget_counts_a_stall_from_the_last_success_elsewhere() -> None:
-    budget = Budget(attempts=3, successes=0, patience=PATIENCE)
-    assert budget.failed(1) is False  # someone succeeded since this request started
-    assert budget.failed(2) is False
-    assert budget.failed(2) is False  # 2 in a row with nothing else through
-    assert budget.failed(2) is True  # 3 in a row: the API is down
-    assert budget.tries == 4
-
 
 # -- over a real socket --------------------------------------------------------------------
 
@@ -260,20 +143,6 @@ class HeldUploads:
             if not counted:
                 self.in_flight -= 1
                 await self._changes()
-
-
-def replay(body: bytes) -> Callable[[], Awaitable[dict[str, Any]]]:
-    """An ASGI ``receive`` that hands over ``body`` once (the server already read it)."""
-    sent = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive
 
 
 def one_request_per_file(tmp_path: Path, policy: Policy) -> tuple[LiveEmulator, HeldUploads]:
