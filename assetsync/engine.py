@@ -150,7 +150,7 @@ class Syncer:
         When it gives up is :class:`~assetsync.retry.Budget`'s call: after ``attempts`` failures
         in a row while no other request got through, or :data:`PATIENCE` times as many in all.
         """
-        budget = Budget(self.o.attempts, self.successes, PATIENCE)
+        budget = Budget(self.o.attempts, PATIENCE)
         while True:
             try:
                 result = await call()

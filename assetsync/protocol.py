@@ -56,10 +56,6 @@ HASH_RE = re.compile(r"[0-9a-f]{32}")  # a manifest hash, to the server an opaqu
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def is_hash(value: object) -> bool:
-    return isinstance(value, str) and HASH_RE.fullmatch(value) is not None
-
-
 def is_date(value: str) -> bool:
     """Whether ``value`` is a compatibility date: YYYY-MM-DD, and a real day."""
     if DATE_RE.fullmatch(value) is None:

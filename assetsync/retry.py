@@ -123,13 +123,12 @@ class Budget:
 
     __slots__ = ("attempts", "patience", "tries", "stalled", "_seen")
 
-    def __init__(self, attempts: int, successes: int = 0, patience: int = PATIENCE) -> None:
-        """``successes``: how many requests of the run had succeeded when this one started."""
+    def __init__(self, attempts: int, patience: int = PATIENCE) -> None:
         self.attempts = attempts
         self.patience = patience
         self.tries = 0  # failures of this request
         self.stalled = 0  # of which in a row with no success elsewhere in between
-        self._seen = successes
+        self._seen: int | None = None  # the run's successes at the last failure (the first one stalls)
 
     def failed(self, successes: int) -> bool:
         """Count one failure, ``successes`` being the run's successes by now; True: give up."""

@@ -74,6 +74,7 @@ MODULES: dict[str, Module] = {
             "tests/test_protocol.py::test_namespace_rule",
             "tests/test_protocol.py::test_script_name_rule",
             "tests/test_protocol.py::test_date_rule",
+            "tests/test_protocol.py::test_api_paths",
         ),
     ),
     "manifest": Module("assetsync/manifest.py", ("tests/test_manifest.py", "tests/test_manifest_diff.py")),
@@ -118,6 +119,23 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "500 is in RETRY_STATUSES, so the 'or' is only reached for other statuses",
         ("if status in RETRY_STATUSES or status >= 500:", "if status in RETRY_STATUSES or status > 500:"),
         ("if status in RETRY_STATUSES or status >= 500:", "if status in RETRY_STATUSES or status >= 501:"),
+    ),
+    *_eq(
+        "retry",
+        "a budget's first failure always sets the stall count to 1 (no earlier count of successes "
+        "to compare with), so the starting values are never read",
+        (
+            "self.stalled = 0  # of which in a row with no success elsewhere in between",
+            "self.stalled = None  # of which in a row with no success elsewhere in between",
+        ),
+        (
+            "self.stalled = 0  # of which in a row with no success elsewhere in between",
+            "self.stalled = 1  # of which in a row with no success elsewhere in between",
+        ),
+        (
+            "self._seen: int | None = None  # the run's successes at the last failure (the first one stalls)",
+            'self._seen: int | None = ""  # the run\'s successes at the last failure (the first one stalls)',
+        ),
     ),
     *_eq(
         "plan",

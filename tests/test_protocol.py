@@ -7,32 +7,41 @@ from pathlib import Path
 
 import pytest
 
-from assetsync.protocol import is_account_id, is_date, is_namespace, is_script_name
+from assetsync.protocol import (
+    is_account_id,
+    is_date,
+    is_namespace,
+    is_script_name,
+    namespace_scripts_path,
+    script_path,
+    session_path,
+    upload_path,
+)
 
 from .conftest import ACCOUNT
 from .helpers import LiveEmulator, make_tree, run_cli
 from .test_emulator_api import api, session
 
-# name -> whether it can be a dispatch namespace
-NAMESPACES = {
-    "customers": True,
-    "my.ns": True,
-    "My_NS-2~x": True,
-    "n" * 255: True,
-    "n" * 256: False,
-    "a:b": False,
-    "a/b": False,
-    "..": False,
-    ".": False,
-    "a b": False,
-    "a%2fb": False,
-    "a?b": False,
-    "": False,
-    "caf\u00e9": False,
-}
+# (name, whether it can be a dispatch namespace), with plain test ids
+NAMESPACES = [
+    pytest.param("customers", True, id="plain"),
+    pytest.param("my.ns", True, id="dot"),
+    pytest.param("My_NS-2~x", True, id="unreserved"),
+    pytest.param("n" * 255, True, id="255-long"),
+    pytest.param("n" * 256, False, id="256-long"),
+    pytest.param("a:b", False, id="colon"),
+    pytest.param("a/b", False, id="slash"),
+    pytest.param("..", False, id="dot-dot"),
+    pytest.param(".", False, id="lone-dot"),
+    pytest.param("a b", False, id="space"),
+    pytest.param("a%2fb", False, id="percent"),
+    pytest.param("a?b", False, id="query"),
+    pytest.param("", False, id="empty"),
+    pytest.param("caf\u00e9", False, id="non-ascii"),
+]
 
 
-@pytest.mark.parametrize(("name", "valid"), NAMESPACES.items(), ids=[repr(n[:12]) for n in NAMESPACES])
+@pytest.mark.parametrize(("name", "valid"), NAMESPACES)
 def test_namespace_rule(name: str, valid: bool) -> None:
     assert is_namespace(name) is valid
     assert is_account_id(name) is valid  # both become an API path segment as they are
@@ -59,6 +68,18 @@ def test_script_name_rule(name: str, valid: bool) -> None:
 )
 def test_date_rule(text: str, valid: bool) -> None:
     assert is_date(text) is valid
+
+
+def test_api_paths() -> None:
+    """The paths of PROTOCOL.md sections 4 and 5, for an ordinary Worker and a user Worker."""
+    assert script_path("A", "site") == "/accounts/A/workers/scripts/site"
+    assert script_path("A", "site", "ns") == "/accounts/A/workers/dispatch/namespaces/ns/scripts/site"
+    assert session_path("A", "site") == "/accounts/A/workers/scripts/site/assets-upload-session"
+    assert session_path("A", "site", "ns") == (
+        "/accounts/A/workers/dispatch/namespaces/ns/scripts/site/assets-upload-session"
+    )
+    assert upload_path("A") == "/accounts/A/workers/assets/upload"
+    assert namespace_scripts_path("A", "ns") == "/accounts/A/workers/dispatch/namespaces/ns/scripts"
 
 
 def _env(live: LiveEmulator) -> dict[str, str]:

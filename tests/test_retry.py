@@ -175,13 +175,13 @@ def test_concurrency_bounds_are_made_consistent() -> None:
 
 
 def test_budget_gives_up_after_attempts_in_a_row_while_nothing_else_succeeds() -> None:
-    budget = Budget(attempts=6, successes=10)
+    budget = Budget(attempts=6)
     assert [budget.failed(successes=10) for _ in range(6)] == [False] * 5 + [True]
     assert budget.tries == 6
 
 
 def test_budget_keeps_trying_while_others_succeed_up_to_patience_times_attempts() -> None:
-    budget = Budget(attempts=2, successes=0, patience=3)
+    budget = Budget(attempts=2, patience=3)
     # Another request succeeds between every two failures: the stall count never reaches 2...
     gave_up = [budget.failed(successes=n) for n in range(1, 7)]
     # ...but the request stops after 2 x 3 tries all the same.
@@ -189,7 +189,7 @@ def test_budget_keeps_trying_while_others_succeed_up_to_patience_times_attempts(
 
 
 def test_budget_counts_a_stall_from_the_last_success_elsewhere() -> None:
-    budget = Budget(attempts=3, successes=0, patience=PATIENCE)
+    budget = Budget(attempts=3, patience=PATIENCE)
     assert budget.failed(1) is False  # someone succeeded since this request started
     assert budget.failed(2) is False
     assert budget.failed(2) is False  # 2 in a row with nothing else through
