@@ -12,12 +12,15 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from . import __version__
 from .errors import EXIT_CODES, AssetsyncError
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -78,29 +81,6 @@ tenant_option = click.option(
 )
 
 
-def build_options(
-    tenant: str | None,
-    hash_scheme: str,
-    ignore: tuple[str, ...],
-    no_default_ignores: bool,
-    max_files: int,
-    cache_dir: str | None,
-    no_cache: bool,
-) -> Any:
-    """A :class:`~assetsync.build.BuildOptions` from the shared scan options."""
-    from .build import BuildOptions
-    from .hashing import HashScheme
-
-    return BuildOptions(
-        scheme=HashScheme(hash_scheme, tenant or ""),
-        ignore=ignore,
-        default_ignores=not no_default_ignores,
-        max_files=max_files,
-        use_cache=not no_cache,
-        cache_dir=cache_dir,
-    )
-
-
 class Group(click.Group):
     """Turns assetsync's own errors into a clear message and their documented exit code."""
 
@@ -131,8 +111,10 @@ def manifest(folder: str, quiet: bool, **scan: Any) -> None:
     """
     from .build import build
     from .limits import human_size
+    from .settings import build_options
 
-    result = build(folder, build_options(**scan), warn=_warn)
+    settings = _settings(scan)
+    result = build(folder, build_options(settings, settings.tenant), warn=_warn)
     out = sys.stdout
     out.write(result.manifest.to_json())
     out.write("\n")
@@ -428,91 +410,52 @@ class Prepared:
     reload: Callable[[], Any]  # SyncOptions again, from the config as it is now
 
 
+def _settings(p: dict[str, Any], **extra: Any) -> Settings:
+    """What the command line asked for, as the settings resolver takes it."""
+    from .settings import Settings
+
+    rwf = p.get("run_worker_first")
+    values: dict[str, Any] = dict(
+        folder=p.get("folder"),
+        config_path=p.get("config_path"),
+        name=p.get("name"),
+        namespace=p.get("namespace"),
+        tenant=p.get("tenant"),
+        salt=not p.get("no_salt", False),
+        hash_scheme=p["hash_scheme"],
+        main=p.get("main_file"),
+        assets_binding=p.get("assets_binding"),
+        bindings=p.get("bindings", ()),
+        compatibility_date=p.get("compatibility_date"),
+        compatibility_flags=p.get("compat_flags", ()),
+        tags=p.get("tags", ()),
+        html_handling=p.get("html_handling"),
+        not_found_handling=p.get("not_found_handling"),
+        run_worker_first=_run_worker_first(rwf),
+        ignore=p["ignore"],
+        default_ignores=not p["no_default_ignores"],
+        max_files=p["max_files"],
+        cache=not p["no_cache"],
+        cache_dir=p["cache_dir"],
+        concurrency=p.get("concurrency"),
+        timeout=p.get("timeout"),
+        attempts=p.get("attempts"),
+    )
+    return Settings(**{**values, **extra})
+
+
 def _prepare(
     p: dict[str, Any], *, dry_run: bool = False, offline: bool = False, allow_empty: bool = False
 ) -> Prepared:
-    """Flags, then the wrangler config, then defaults: the folder, options and target to use."""
-    import json
-
-    from .config import load_config, read_modules
-    from .engine import SyncOptions
-    from .errors import UsageError
-    from .plan import check_namespace, check_script_name, parse_binding, script_name_from_folder
-    from .protocol import AssetsConfig, WorkerSpec
+    """The folder, options and target to use (flags, then the wrangler config, then defaults:
+    :func:`assetsync.settings.resolve`)."""
+    from .settings import resolve
     from .target import resolve_target
 
-    def options() -> tuple[str, Any]:
-        cfg = load_config(p["config_path"])
-        folder = p["folder"] or cfg.assets_directory
-        if not folder:
-            raise UsageError(
-                "which folder? Pass FOLDER, or run where a wrangler config names assets.directory"
-            )
-        if p["name"]:
-            name = check_script_name(p["name"], "Fix --name.")
-        elif cfg.name:
-            name = check_script_name(cfg.name, f"Fix the name in {cfg.path}, or pass --name.")
-        else:
-            base = os.path.basename(os.path.abspath(folder))
-            name = check_script_name(
-                script_name_from_folder(base), f"It was made from the folder name {base!r}: pass --name."
-            )
-        namespace, tenant = p["namespace"], p["tenant"]
-        if namespace is not None:
-            check_namespace(namespace)
-        if p["no_salt"] and tenant:
-            raise UsageError("--no-salt and --tenant contradict each other")
-        if namespace and not tenant and not p["no_salt"] and p["hash_scheme"] == "sha256":
-            tenant = name  # isolation by default in a dispatch namespace, as Cloudflare advises
-        main_file = p["main_file"] or cfg.main
-        rwf = p["run_worker_first"]
-        spec = WorkerSpec(
-            main_module=os.path.basename(main_file) if main_file else None,
-            assets_binding=p["assets_binding"] or cfg.assets_binding or "ASSETS",
-            bindings=tuple(parse_binding(b) for b in p["bindings"])
-            + tuple({"type": "plain_text", "name": k, "text": v} for k, v in cfg.vars.items() if main_file)
-            + tuple(
-                {"type": "json", "name": k, "json": json.loads(v)}
-                for k, v in cfg.json_vars.items()
-                if main_file
-            ),
-            compatibility_date=p["compatibility_date"] or cfg.compatibility_date,
-            compatibility_flags=p["compat_flags"] or cfg.compatibility_flags,
-            tags=p["tags"],
-            assets=AssetsConfig(
-                html_handling=p["html_handling"] or cfg.html_handling,
-                not_found_handling=p["not_found_handling"] or cfg.not_found_handling,
-                run_worker_first=_run_worker_first(rwf) if rwf is not None else cfg.run_worker_first,
-            ),
-        )
-        build = build_options(
-            tenant,
-            p["hash_scheme"],
-            p["ignore"],
-            p["no_default_ignores"],
-            p["max_files"],
-            p["cache_dir"],
-            p["no_cache"],
-        )
-        return folder, SyncOptions(
-            script=name,
-            namespace=namespace,
-            build=build,
-            worker=spec,
-            modules=read_modules(main_file, "--main" if p["main_file"] else f"{cfg.path}: main")
-            if main_file
-            else (),
-            concurrency=p["concurrency"],
-            timeout=p["timeout"],
-            attempts=p["attempts"],
-            dry_run=dry_run,
-            offline=offline,
-            allow_empty=allow_empty,
-        )
-
-    folder, opts = options()
+    settings = _settings(p, dry_run=dry_run, offline=offline, allow_empty=allow_empty)
+    folder, opts = resolve(settings)
     target = resolve_target(p["account_id"], None, p["api_base"], p["local_data"])
-    return Prepared(folder, opts, target, lambda: options()[1])
+    return Prepared(folder, opts, target, lambda: resolve(settings)[1])
 
 
 @main.command(epilog=EXIT_HELP)
@@ -753,51 +696,6 @@ def dev(host: str, port: int, poll: bool, rescan: float, quiet: bool, **params: 
 # -- many tenants, and the scripts of a namespace -------------------------------------------------
 
 
-def _shared_template(p: dict[str, Any], namespace: str, dry_run: bool, allow_empty: bool = False) -> Any:
-    """The settings every tenant starts from (a tenant's wrangler config then overrides them)."""
-
-    from .config import read_modules
-    from .engine import SyncOptions
-    from .plan import parse_binding
-    from .protocol import AssetsConfig, WorkerSpec
-
-    main_file = p["main_file"]
-    spec = WorkerSpec(
-        main_module=os.path.basename(main_file) if main_file else None,
-        assets_binding=p["assets_binding"] or "ASSETS",
-        bindings=tuple(parse_binding(b) for b in p["bindings"]),
-        compatibility_date=p["compatibility_date"],
-        compatibility_flags=p["compat_flags"],
-        tags=p["tags"],
-        assets=AssetsConfig(
-            html_handling=p["html_handling"],
-            not_found_handling=p["not_found_handling"],
-            run_worker_first=_run_worker_first(p["run_worker_first"]),
-        ),
-    )
-    build = build_options(
-        None,
-        p["hash_scheme"],
-        p["ignore"],
-        p["no_default_ignores"],
-        p["max_files"],
-        p["cache_dir"],
-        p["no_cache"],
-    )
-    return SyncOptions(
-        script="",
-        namespace=namespace,
-        build=build,
-        worker=spec,
-        modules=read_modules(main_file) if main_file else (),
-        concurrency=p["concurrency"],
-        timeout=p["timeout"],
-        attempts=p["attempts"],
-        dry_run=dry_run,
-        allow_empty=allow_empty,
-    )
-
-
 @contextlib.contextmanager
 def _json_failure(as_json: bool) -> Iterator[None]:
     """With --json, an error that stops a command before its document is printed still leaves
@@ -944,13 +842,16 @@ def sync_all(
 
     from .errors import AuthError, Interrupted, PartlyFailed
     from .render import TenantsRenderer
+    from .settings import shared_options
     from .target import resolve_target
     from .tenants import Shard, SyncAllOptions, check_namespace, discover, sync_all_async
 
     with _json_failure(as_json):
         check_namespace(namespace)
         chosen = Shard.parse(shard) if shard else None
-        template = _shared_template(params, namespace, dry_run, allow_empty)
+        template = shared_options(
+            _settings(params, namespace=namespace, dry_run=dry_run, allow_empty=allow_empty)
+        )
         target = resolve_target(params["account_id"], None, params["api_base"], params["local_data"])
         options = SyncAllOptions(
             template, salt=not no_salt, shard=chosen, prune=prune, tenants_at_once=tenant_concurrency

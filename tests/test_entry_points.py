@@ -1,9 +1,11 @@
-"""Every way in deploys the same project the same way: the library, `sync` and `sync-all`."""
+"""Every way in deploys the same project the same way: the library, `sync`, `watch` and `sync-all`."""
 
 from __future__ import annotations
 
 import datetime
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,8 @@ from assetsync.engine import SyncOptions, sync
 from assetsync.target import Target
 
 from .conftest import ACCOUNT
-from .helpers import LiveEmulator, make_tree, run_cli
+from .helpers import LiveEmulator, child_env, make_tree, run_cli
+from .test_watch import TIMEOUT, Lines
 
 PROJECT = {
     "index.html": "<h1>hi</h1>",
@@ -44,10 +47,11 @@ def test_library_cli_and_sync_all_deploy_the_same_settings(tmp_path: Path, recor
     cli = run_cli("sync", str(site), "--name", "site", "--no-cache", env=env(recorded))
     every = run_cli("sync-all", str(site.parent), "--namespace", "ns", "--no-cache", env=env(recorded))
     assert (cli.returncode, every.returncode) == (0, 0), cli.stderr + every.stderr
-    library, command, tenant = deployed_metadata(recorded)
-    for meta in (library, command, tenant):
+    watch_first_deploy(site, recorded)
+    library, command, tenant, watched = deployed_metadata(recorded)
+    for meta in (library, command, tenant, watched):
         del meta["assets"]["jwt"]
-    assert library == command
+    assert library == command == watched
     assert library["compatibility_date"] == datetime.date.today().isoformat()
     assert library["assets"]["config"] == {
         "_headers": PROJECT["_headers"],
@@ -56,3 +60,26 @@ def test_library_cli_and_sync_all_deploy_the_same_settings(tmp_path: Path, recor
     # sync-all adds its own tags to each tenant (to find and prune them); the rest is the same.
     assert tenant.pop("tags") == ["assetsync", "tenant:site"]
     assert tenant == library
+
+
+def watch_first_deploy(site: Path, live: LiveEmulator) -> None:
+    """Run `assetsync watch` until its first deploy is done, then stop it."""
+    argv = [sys.executable, "-m", "assetsync", "watch", str(site), "--name", "site", "--no-cache"]
+    environ = child_env({**env(live), "PYTHONUNBUFFERED": "1", "CI": "1"})
+    proc = subprocess.Popen(
+        argv,
+        env=environ,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        Lines(proc.stderr).expect(lambda line: "deployed: +1 ~0 -0" in line)  # index.html, the one asset
+        proc.terminate()
+        assert proc.wait(TIMEOUT) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,154 @@
+"""A deploy's settings, decided in one place: what was asked for, then the wrangler config, then
+the defaults.
+
+`sync`, `watch` and `dev` (and a library caller) describe what was asked for as a
+:class:`Settings` and get the folder and the engine's options from :func:`resolve`. `sync-all`
+gets the options every tenant starts from with :func:`shared_options`; each tenant's own config
+then overrides them (:func:`assetsync.tenants.tenant_options`). A new setting is added here once,
+and every entry point deploys the same project the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .build import BuildOptions
+from .config import ProjectConfig, load_config, read_modules
+from .engine import SyncOptions
+from .errors import UsageError
+from .hashing import HashScheme
+from .plan import check_namespace, check_script_name, parse_binding, script_name_from_folder
+from .protocol import FREE_PLAN_FILES, AssetsConfig, Module, WorkerSpec
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """What was asked for. ``None`` (or empty) where nothing was said: the wrangler config, else a
+    default, decides. The engine's own knobs left ``None`` keep :class:`SyncOptions`' defaults."""
+
+    folder: str | None = None
+    config_path: str | None = None  # None: a wrangler.json(c)/toml in the current folder, if any
+    name: str | None = None
+    namespace: str | None = None
+    tenant: str | None = None  # the hashes' salt; in a namespace it defaults to the script name
+    salt: bool = True  # False: no salt even in a namespace
+    hash_scheme: str = "sha256"
+    main: str | None = None
+    assets_binding: str | None = None
+    bindings: tuple[str, ...] = ()  # "kv:NAME=NAMESPACE_ID" or "text:NAME=VALUE"
+    compatibility_date: str | None = None
+    compatibility_flags: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    html_handling: str | None = None
+    not_found_handling: str | None = None
+    run_worker_first: bool | tuple[str, ...] | None = None
+    ignore: tuple[str, ...] = ()
+    default_ignores: bool = True
+    max_files: int = FREE_PLAN_FILES
+    cache: bool = True
+    cache_dir: str | None = None
+    concurrency: int | None = None
+    timeout: float | None = None
+    attempts: int | None = None
+    dry_run: bool = False
+    offline: bool = False
+    allow_empty: bool = False
+
+
+def build_options(s: Settings, tenant: str | None = None) -> BuildOptions:
+    """How to read the folder: hash scheme and salt, ignore rules, file limit, cache."""
+    return BuildOptions(
+        scheme=HashScheme(s.hash_scheme, tenant or ""),
+        ignore=s.ignore,
+        default_ignores=s.default_ignores,
+        max_files=s.max_files,
+        use_cache=s.cache,
+        cache_dir=s.cache_dir,
+    )
+
+
+def resolve(s: Settings) -> tuple[str, SyncOptions]:
+    """The folder to publish and the engine's options: ``s``, then the wrangler config, then the
+    defaults. Raises :class:`UsageError` or :class:`ConfigError` naming what to fix."""
+    cfg = load_config(s.config_path)
+    folder = s.folder or cfg.assets_directory
+    if not folder:
+        raise UsageError("which folder? Pass FOLDER, or run where a wrangler config names assets.directory")
+    name = _script_name(s, cfg, folder)
+    if s.namespace is not None:
+        check_namespace(s.namespace)
+    if not s.salt and s.tenant:
+        raise UsageError("--no-salt and --tenant contradict each other")
+    tenant = s.tenant
+    if s.namespace and not tenant and s.salt and s.hash_scheme == "sha256":
+        tenant = name  # isolation by default in a dispatch namespace, as Cloudflare advises
+    main = s.main or cfg.main
+    spec = _worker_spec(s, cfg, main)
+    modules = read_modules(main, "--main" if s.main else f"{cfg.path}: main") if main else ()
+    return folder, _options(s, name, build_options(s, tenant), spec, modules)
+
+
+def shared_options(s: Settings) -> SyncOptions:
+    """The options every tenant of `sync-all` starts from: ``s`` and the defaults, no config (each
+    tenant's own config overrides them); ``script`` is left empty for the tenant's name."""
+    spec = _worker_spec(s, ProjectConfig(), s.main)
+    return _options(s, "", build_options(s), spec, read_modules(s.main) if s.main else ())
+
+
+def _script_name(s: Settings, cfg: ProjectConfig, folder: str) -> str:
+    if s.name:
+        return check_script_name(s.name, "Fix --name.")
+    if cfg.name:
+        return check_script_name(cfg.name, f"Fix the name in {cfg.path}, or pass --name.")
+    base = os.path.basename(os.path.abspath(folder))
+    return check_script_name(
+        script_name_from_folder(base), f"It was made from the folder name {base!r}: pass --name."
+    )
+
+
+def _worker_spec(s: Settings, cfg: ProjectConfig, main: str | None) -> WorkerSpec:
+    """What the deploy says besides the assets; the config's vars only go with a Worker."""
+    bindings: tuple[dict[str, Any], ...] = tuple(parse_binding(b) for b in s.bindings)
+    if main:
+        bindings += tuple({"type": "plain_text", "name": k, "text": v} for k, v in cfg.vars.items())
+        bindings += tuple(
+            {"type": "json", "name": k, "json": json.loads(v)} for k, v in cfg.json_vars.items()
+        )
+    rwf = s.run_worker_first
+    return WorkerSpec(
+        main_module=os.path.basename(main) if main else None,
+        assets_binding=s.assets_binding or cfg.assets_binding or "ASSETS",
+        bindings=bindings,
+        compatibility_date=s.compatibility_date or cfg.compatibility_date,
+        compatibility_flags=s.compatibility_flags or cfg.compatibility_flags,
+        tags=s.tags,
+        assets=AssetsConfig(
+            html_handling=s.html_handling or cfg.html_handling,
+            not_found_handling=s.not_found_handling or cfg.not_found_handling,
+            run_worker_first=rwf if rwf is not None else cfg.run_worker_first,
+        ),
+    )
+
+
+def _options(
+    s: Settings, name: str, build: BuildOptions, spec: WorkerSpec, modules: tuple[Module, ...]
+) -> SyncOptions:
+    options = SyncOptions(
+        script=name,
+        namespace=s.namespace,
+        build=build,
+        worker=spec,
+        modules=modules,
+        dry_run=s.dry_run,
+        offline=s.offline,
+        allow_empty=s.allow_empty,
+    )
+    return replace(
+        options,
+        concurrency=options.concurrency if s.concurrency is None else s.concurrency,
+        timeout=options.timeout if s.timeout is None else s.timeout,
+        attempts=options.attempts if s.attempts is None else s.attempts,
+    )
