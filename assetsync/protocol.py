@@ -56,6 +56,16 @@ HASH_RE = re.compile(r"[0-9a-f]{32}")  # a manifest hash, to the server an opaqu
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
+def is_utf8(text: str) -> bool:
+    """Whether ``text`` can be a manifest path, which is raw UTF-8: not with lone surrogates (a
+    file name's bytes that are not UTF-8, or JSON's ``\\ud800`` escapes)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def is_date(value: str) -> bool:
     """Whether ``value`` is a compatibility date: YYYY-MM-DD, and a real day."""
     if DATE_RE.fullmatch(value) is None:

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from .errors import SourceNotFound, UnreadablePath
 from .ignore import ROOT_CONFIG_FILES, IgnoreRules
+from .protocol import is_utf8
 
 Warn = Callable[[str], None]
 
@@ -40,19 +41,10 @@ _O_DIR = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 
 _BAD_CHAR = re.compile("[\x00-\x1f\x7f]").search
 
 
-def _utf8(name: str) -> bool:
-    """False for names holding bytes that are not UTF-8 (decoded as lone surrogates)."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def check_name(name: str, path: str, folder: bool) -> None:
     """Raise :class:`UnreadablePath` when ``name`` (one component of ``path``) cannot be part of
     a URL path: bytes that are not UTF-8, or a control character (a newline, a tab...)."""
-    if not name.isascii() and not _utf8(name):
+    if not name.isascii() and not is_utf8(name):
         raise UnreadablePath(
             f"{_display(path)}: the name is not valid UTF-8, so it cannot be a URL path. "
             "Rename it, or add it to .assetsignore.",

@@ -75,6 +75,7 @@ MODULES: dict[str, Module] = {
             "tests/test_protocol.py::test_script_name_rule",
             "tests/test_protocol.py::test_date_rule",
             "tests/test_protocol.py::test_api_paths",
+            "tests/test_protocol.py::test_utf8_rule",
         ),
     ),
     "manifest": Module("assetsync/manifest.py", ("tests/test_manifest.py", "tests/test_manifest_diff.py")),

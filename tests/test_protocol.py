@@ -12,6 +12,7 @@ from assetsync.protocol import (
     is_date,
     is_namespace,
     is_script_name,
+    is_utf8,
     namespace_scripts_path,
     script_path,
     session_path,
@@ -68,6 +69,21 @@ def test_script_name_rule(name: str, valid: bool) -> None:
 )
 def test_date_rule(text: str, valid: bool) -> None:
     assert is_date(text) is valid
+
+
+@pytest.mark.parametrize(
+    ("text", "valid"),
+    [
+        ("/index.html", True),
+        ("/caf\u00e9.html", True),
+        ("/\U0001f600", True),
+        ("/caf\udce9.html", False),
+        ("\ud800", False),
+    ],
+    ids=["ascii", "accent", "emoji", "undecodable-byte", "lone-surrogate"],
+)
+def test_utf8_rule(text: str, valid: bool) -> None:
+    assert is_utf8(text) is valid
 
 
 def test_api_paths() -> None:

@@ -31,6 +31,7 @@ from ..protocol import (
     is_date,
     is_namespace,
     is_script_name,
+    is_utf8,
 )
 from .envelope import (
     BAD_REQUEST,
@@ -72,15 +73,6 @@ class Limits:
 
 def iso(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _utf8(text: str) -> bool:
-    """False for text holding lone surrogates (JSON's \\ud800 escapes allow them; UTF-8 does not)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _check_script_name(name: str) -> None:
@@ -161,7 +153,7 @@ class Api:
                 digest = size = None
             if (
                 path[:1] != "/"
-                or (not path.isascii() and not _utf8(path))
+                or (not path.isascii() and not is_utf8(path))
                 or type(digest) is not str
                 or type(size) is not int
                 or not 0 <= size <= limit
@@ -182,7 +174,7 @@ class Api:
             raise ApiError(
                 400, BAD_REQUEST, f"Invalid manifest: path {path!r} must start with '/' and hold no NUL"
             )
-        if not _utf8(path):
+        if not is_utf8(path):
             raise ApiError(
                 400, BAD_REQUEST, f"Invalid manifest: path {path!r} is not valid Unicode (a lone surrogate)"
             )
