@@ -139,6 +139,11 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         ),
     ),
     *_eq(
+        "protocol",
+        "codec names are case-insensitive: 'UTF-8' is the same codec as 'utf-8'",
+        ('text.encode("utf-8")', 'text.encode("UTF-8")'),
+    ),
+    *_eq(
         "plan",
         "the text was lower-cased, so it holds no 'X' to strip",
         (
