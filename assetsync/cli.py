@@ -20,7 +20,9 @@ from . import __version__
 from .errors import EXIT_CODES, AssetsyncError
 
 if TYPE_CHECKING:
+    from .engine import SyncOptions
     from .settings import Settings
+    from .target import Target
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -405,9 +407,9 @@ def deploy_options(fn: F) -> F:
 @dataclass(frozen=True, slots=True)
 class Prepared:
     folder: str
-    options: Any  # SyncOptions
-    target: Any  # Target
-    reload: Callable[[], Any]  # SyncOptions again, from the config as it is now
+    options: SyncOptions
+    target: Target
+    reload: Callable[[], SyncOptions]  # the options again, from the config as it is now
 
 
 def _settings(p: dict[str, Any], **extra: Any) -> Settings:
@@ -445,16 +447,25 @@ def _settings(p: dict[str, Any], **extra: Any) -> Settings:
 
 
 def _prepare(
-    p: dict[str, Any], *, dry_run: bool = False, offline: bool = False, allow_empty: bool = False
+    p: dict[str, Any],
+    *,
+    dry_run: bool = False,
+    offline: bool = False,
+    allow_empty: bool = False,
+    local: bool = False,
 ) -> Prepared:
     """The folder, options and target to use (flags, then the wrangler config, then defaults:
-    :func:`assetsync.settings.resolve`)."""
+    :func:`assetsync.settings.resolve`); ``local``: the embedded emulator whatever the
+    environment holds."""
     from .settings import resolve
     from .target import resolve_target
 
     settings = _settings(p, dry_run=dry_run, offline=offline, allow_empty=allow_empty)
     folder, opts = resolve(settings)
-    target = resolve_target(p["account_id"], None, p["api_base"], p["local_data"])
+    if local:
+        target = resolve_target(local_data=p["local_data"], env={})
+    else:
+        target = resolve_target(p["account_id"], None, p["api_base"], p["local_data"])
     return Prepared(folder, opts, target, lambda: resolve(settings)[1])
 
 
@@ -653,13 +664,8 @@ def dev(host: str, port: int, poll: bool, rescan: float, quiet: bool, **params: 
     from .watch import WatchdogSource, Watcher
 
     gc.enable()
-    params = {**params, "account_id": None, "api_base": None}
-    creds = ("CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID", "CLOUDFLARE_API_BASE_URL")
-    saved = {k: os.environ.pop(k) for k in creds if k in os.environ}
-    try:
-        prepared = _prepare(params)
-    finally:
-        os.environ.update(saved)
+    prepared = _prepare(params, local=True)
+    assert prepared.target.data_dir is not None  # a local target always has its data folder
     app = create_app(prepared.target.data_dir, dev=True)
     sock = listen(host, port)
     bound = sock.getsockname()[1]

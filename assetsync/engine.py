@@ -89,6 +89,7 @@ class Syncer:
         self.warn = warn
         self.rng = random.Random()
         self.sleep = sleep
+        self.spec = options.worker  # what the deploy says: each publish adds the root files
         # Uploads in flight: this run's own limit, or one shared by several runs (sync-all), so
         # that a server pushing back slows every run down, and N runs never mean N x the load.
         self._shared_slots = slots

@@ -6,8 +6,11 @@ import datetime
 import json
 import subprocess
 import sys
+import urllib.parse
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from assetsync.engine import SyncOptions, sync
 from assetsync.target import Target
@@ -77,6 +80,45 @@ def watch_first_deploy(site: Path, live: LiveEmulator) -> None:
     try:
         assert proc.stderr is not None
         Lines(proc.stderr).expect(lambda line: "deployed: +1 ~0 -0" in line)  # index.html, the one asset
+        proc.terminate()
+        assert proc.wait(TIMEOUT) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_dev_deploys_into_its_own_emulator_whatever_credentials_it_is_given(tmp_path: Path) -> None:
+    """`dev` always previews locally: credentials in its environment (here of a server that is not
+    there) are not used, and the first deploy lands in the emulator it serves."""
+    site = make_tree(tmp_path / "site", PROJECT)
+    argv = [sys.executable, "-m", "assetsync", "dev", str(site), "--name", "site", "--port", "0"]
+    argv += ["--local-data", str(tmp_path / "data"), "--no-cache"]
+    dead = {
+        "CLOUDFLARE_ACCOUNT_ID": ACCOUNT,
+        "CLOUDFLARE_API_TOKEN": "a-real-token",
+        "CLOUDFLARE_API_BASE_URL": "http://127.0.0.1:9/client/v4",
+    }
+    environ = child_env({**dead, "PYTHONUNBUFFERED": "1", "CI": "1"})
+    proc = subprocess.Popen(
+        argv,
+        env=environ,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        lines = Lines(proc.stderr)
+        preview = lines.expect(lambda line: line.startswith("Preview: ")).split()[1]
+        lines.expect(lambda line: "deployed: +1 ~0 -0" in line)
+        url = urllib.parse.urlsplit(preview)  # http://site.localhost:PORT/: the emulator on loopback
+        page = httpx.get(
+            f"http://127.0.0.1:{url.port}/", headers={"Host": url.netloc}, timeout=TIMEOUT
+        )
+        assert page.status_code == 200 and b"<h1>hi</h1>" in page.content
+        assert page.headers["x-frame-options"] == "DENY"  # the root _headers went with the deploy
         proc.terminate()
         assert proc.wait(TIMEOUT) == 0
     finally:
