@@ -114,9 +114,7 @@ def test_dev_deploys_into_its_own_emulator_whatever_credentials_it_is_given(tmp_
         preview = lines.expect(lambda line: line.startswith("Preview: ")).split()[1]
         lines.expect(lambda line: "deployed: +1 ~0 -0" in line)
         url = urllib.parse.urlsplit(preview)  # http://site.localhost:PORT/: the emulator on loopback
-        page = httpx.get(
-            f"http://127.0.0.1:{url.port}/", headers={"Host": url.netloc}, timeout=TIMEOUT
-        )
+        page = httpx.get(f"http://127.0.0.1:{url.port}/", headers={"Host": url.netloc}, timeout=TIMEOUT)
         assert page.status_code == 200 and b"<h1>hi</h1>" in page.content
         assert page.headers["x-frame-options"] == "DENY"  # the root _headers went with the deploy
         proc.terminate()
