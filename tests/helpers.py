@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import queue
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -216,3 +222,56 @@ def envelope_error(
         {"success": False, "errors": [{"code": code, "message": message}], "messages": [], "result": None}
     ).encode()
     return status, [("content-type", "application/json"), *(headers or [])], body
+
+
+WAIT = 20.0  # seconds a test waits for a line of a child's output before it fails
+
+
+class Lines:
+    """A child's stderr, read line by line on a thread, so a test can wait for a line."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.seen: list[str] = []
+        self.queue: queue.Queue[str | None] = queue.Queue()
+        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.queue.put(line.rstrip("\n"))
+        self.queue.put(None)
+
+    def expect(self, want: Callable[[str], bool]) -> str:
+        """The next line for which ``want`` is true; fails on end of output or after WAIT."""
+        deadline = time.monotonic() + WAIT
+        while True:
+            try:
+                line = self.queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                pytest.fail(f"no such line within {WAIT}s; seen: {self.seen}")
+            if line is None:
+                pytest.fail(f"the output ended; seen: {self.seen}")
+            self.seen.append(line)
+            if want(line):
+                return line
+
+
+@contextlib.contextmanager
+def cli_running(*args: str, env: Mapping[str, str]) -> Iterator[tuple[subprocess.Popen[str], Lines]]:
+    """``python -m assetsync ARGS`` in the background (a long-running command: watch, dev), with
+    no credentials but those in ``env``, and its stderr to wait on; killed if still running after."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assetsync", *args],
+        env=child_env({**env, "PYTHONUNBUFFERED": "1", "CI": "1"}),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        yield proc, Lines(proc.stderr)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import subprocess
-import sys
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -16,8 +14,8 @@ from assetsync.engine import SyncOptions, sync
 from assetsync.target import Target
 
 from .conftest import ACCOUNT
-from .helpers import LiveEmulator, child_env, make_tree, run_cli
-from .test_watch import TIMEOUT, Lines
+from .helpers import WAIT as TIMEOUT
+from .helpers import LiveEmulator, cli_running, make_tree, run_cli
 
 PROJECT = {
     "index.html": "<h1>hi</h1>",
@@ -67,50 +65,23 @@ def test_library_cli_and_sync_all_deploy_the_same_settings(tmp_path: Path, recor
 
 def watch_first_deploy(site: Path, live: LiveEmulator) -> None:
     """Run `assetsync watch` until its first deploy is done, then stop it."""
-    argv = [sys.executable, "-m", "assetsync", "watch", str(site), "--name", "site", "--no-cache"]
-    environ = child_env({**env(live), "PYTHONUNBUFFERED": "1", "CI": "1"})
-    proc = subprocess.Popen(
-        argv,
-        env=environ,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stderr is not None
-        Lines(proc.stderr).expect(lambda line: "deployed: +1 ~0 -0" in line)  # index.html, the one asset
+    with cli_running("watch", str(site), "--name", "site", "--no-cache", env=env(live)) as (proc, lines):
+        lines.expect(lambda line: "deployed: +1 ~0 -0" in line)  # index.html, the one asset
         proc.terminate()
         assert proc.wait(TIMEOUT) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def test_dev_deploys_into_its_own_emulator_whatever_credentials_it_is_given(tmp_path: Path) -> None:
     """`dev` always previews locally: credentials in its environment (here of a server that is not
     there) are not used, and the first deploy lands in the emulator it serves."""
     site = make_tree(tmp_path / "site", PROJECT)
-    argv = [sys.executable, "-m", "assetsync", "dev", str(site), "--name", "site", "--port", "0"]
-    argv += ["--local-data", str(tmp_path / "data"), "--no-cache"]
+    args = ["dev", str(site), "--name", "site", "--port", "0", "--local-data", str(tmp_path / "data")]
     dead = {
         "CLOUDFLARE_ACCOUNT_ID": ACCOUNT,
         "CLOUDFLARE_API_TOKEN": "a-real-token",
         "CLOUDFLARE_API_BASE_URL": "http://127.0.0.1:9/client/v4",
     }
-    environ = child_env({**dead, "PYTHONUNBUFFERED": "1", "CI": "1"})
-    proc = subprocess.Popen(
-        argv,
-        env=environ,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stderr is not None
-        lines = Lines(proc.stderr)
+    with cli_running(*args, "--no-cache", env=dead) as (proc, lines):
         preview = lines.expect(lambda line: line.startswith("Preview: ")).split()[1]
         lines.expect(lambda line: "deployed: +1 ~0 -0" in line)
         url = urllib.parse.urlsplit(preview)  # http://site.localhost:PORT/: the emulator on loopback
@@ -119,7 +90,3 @@ def test_dev_deploys_into_its_own_emulator_whatever_credentials_it_is_given(tmp_
         assert page.headers["x-frame-options"] == "DENY"  # the root _headers went with the deploy
         proc.terminate()
         assert proc.wait(TIMEOUT) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()

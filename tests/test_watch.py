@@ -5,15 +5,12 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
-import queue
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 import pytest
@@ -25,7 +22,7 @@ from assetsync.target import Target
 from assetsync.watch import Debouncer, DeployLine, Step, WatchdogSource, Watcher
 
 from .conftest import ACCOUNT
-from .helpers import LiveEmulator, child_env, make_tree
+from .helpers import LiveEmulator, cli_running, make_tree
 
 TIMEOUT = 20.0
 
@@ -329,59 +326,17 @@ def test_build_errors_are_shown(
         assert len(h.deploys) == 1
 
 
-class Lines:
-    """A child's stderr, read line by line on a thread, so a test can wait for a line."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self.seen: list[str] = []
-        self.queue: queue.Queue[str | None] = queue.Queue()
-        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        self.thread.start()
-
-    def _read(self, stream: IO[str]) -> None:
-        for line in stream:
-            self.queue.put(line.rstrip("\n"))
-        self.queue.put(None)
-
-    def expect(self, want: Callable[[str], bool]) -> str:
-        """The next line for which ``want`` is true; fails on end of output or after TIMEOUT."""
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            try:
-                line = self.queue.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                pytest.fail(f"no such line within {TIMEOUT}s; seen: {self.seen}")
-            if line is None:
-                pytest.fail(f"the output ended; seen: {self.seen}")
-            self.seen.append(line)
-            if want(line):
-                return line
-
-
 def test_cli_watch_shows_build_errors_and_goes_on(tmp_path: Path, emulator: LiveEmulator) -> None:
     """`assetsync watch` as a user runs it: a file over the limit is shown on stderr, named, and the
     next good state is deployed."""
     site = make_tree(tmp_path / "site", {"index.html": "v1"})
     env = {
-        **child_env(),
         "CLOUDFLARE_ACCOUNT_ID": ACCOUNT,
         "CLOUDFLARE_API_TOKEN": emulator.token,
         "CLOUDFLARE_API_BASE_URL": emulator.api,
-        "PYTHONUNBUFFERED": "1",
-        "CI": "1",
     }
     args = ["watch", str(site), "--name", "site", "--cache-dir", str(tmp_path / "c")]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "assetsync", *args],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stderr is not None
-        out = Lines(proc.stderr)
+    with cli_running(*args, env=env) as (proc, out):
         out.expect(lambda line: "deployed: +1 ~0 -0" in line)  # the first sync
         _too_large(site)
         assert "per-file limit" in out.expect(lambda line: line.startswith("error: "))
@@ -392,10 +347,6 @@ def test_cli_watch_shows_build_errors_and_goes_on(tmp_path: Path, emulator: Live
         proc.terminate()
         assert proc.wait(TIMEOUT) == 0
         out.expect(lambda line: line == "stopped")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     r = httpx.get(emulator.origin + "/index.html", headers={"Host": "site.localhost"}, follow_redirects=True)
     assert r.content == b"v2"
 
