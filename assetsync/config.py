@@ -50,7 +50,7 @@ import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from .errors import ConfigError
 from .ignore import utf8_text
@@ -100,6 +100,13 @@ class ProjectConfig:
     """String ``vars``: wrangler uploads each as a ``plain_text`` binding."""
     json_vars: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     """Non-string ``vars``, as compact JSON text: wrangler uploads each as a ``json`` binding."""
+
+    def var_bindings(self) -> tuple[dict[str, Any], ...]:
+        """The ``vars`` as the bindings wrangler uploads for them (with a Worker only)."""
+        text = tuple({"type": "plain_text", "name": k, "text": v} for k, v in self.vars.items())
+        return text + tuple(
+            {"type": "json", "name": k, "json": json.loads(v)} for k, v in self.json_vars.items()
+        )
 
 
 # --------------------------------------------------------------------------------------------------

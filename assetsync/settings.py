@@ -10,7 +10,6 @@ and every entry point deploys the same project the same way.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, replace
 from typing import Any
@@ -113,10 +112,7 @@ def _worker_spec(s: Settings, cfg: ProjectConfig, main: str | None) -> WorkerSpe
     """What the deploy says besides the assets; the config's vars only go with a Worker."""
     bindings: tuple[dict[str, Any], ...] = tuple(parse_binding(b) for b in s.bindings)
     if main:
-        bindings += tuple({"type": "plain_text", "name": k, "text": v} for k, v in cfg.vars.items())
-        bindings += tuple(
-            {"type": "json", "name": k, "json": json.loads(v)} for k, v in cfg.json_vars.items()
-        )
+        bindings += cfg.var_bindings()
     rwf = s.run_worker_first
     return WorkerSpec(
         main_module=os.path.basename(main) if main else None,

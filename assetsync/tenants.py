@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import os
 import time
 from collections.abc import Callable
@@ -165,10 +164,7 @@ def tenant_options(tenant: Tenant, template: SyncOptions, *, salt: bool = True) 
             )
     bindings = spec.bindings
     if main_module:
-        bindings += tuple({"type": "plain_text", "name": k, "text": v} for k, v in cfg.vars.items())
-        bindings += tuple(
-            {"type": "json", "name": k, "json": json.loads(v)} for k, v in cfg.json_vars.items()
-        )
+        bindings += cfg.var_bindings()
     assets = spec.assets
     rwf = cfg.run_worker_first
     assets = replace(
