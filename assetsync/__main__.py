@@ -1,5 +1,5 @@
 """``python -m assetsync`` runs the CLI."""
 
-from .cli import entry
+from .cli.main import entry
 
 entry()

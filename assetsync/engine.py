@@ -20,16 +20,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .body import FileChanged, MultipartBody
-from .build import BuildOptions, BuildResult, build
-from .client import ApiClient, UploadSession
-from .config import read_root_file
 from .errors import ApiError, FilesChanging, NetworkError, NothingToPublish, ServerError
 from .events import Built, Deployed, Event, Restarting, Retrying, SessionOpened, SyncReport, Uploaded
-from .plan import Request, plan_uploads
+from .folder.build import BuildOptions, BuildResult, build
+from .project.wrangler import read_root_file
 from .protocol import Module, WorkerSpec, deploy_metadata, session_path
 from .retry import PATIENCE, Backoff, Budget, Concurrency, Verdict, classify
-from .target import Target
+from .wire.body import FileChanged, MultipartBody
+from .wire.client import ApiClient, UploadSession
+from .wire.plan import Request, plan_uploads
+from .wire.target import Target
 
 MAX_SESSIONS = 4  # fresh sessions (expired tokens, changed files) before giving up
 # Uploads in flight. benchmarks/sync.py on loopback cannot tell 1 from 8 (the emulator's ingest is
@@ -394,7 +394,7 @@ def sync(
     warn: Callable[[str], None] | None = None,
 ) -> SyncReport:
     """Publish ``folder``: the blocking form of :func:`sync_async`. ``target`` defaults to what
-    :func:`~assetsync.target.resolve_target` finds (the API with credentials, else the emulator)."""
-    from .target import resolve_target
+    :func:`~assetsync.local.resolve_target` finds (the API with credentials, else the emulator)."""
+    from .local import resolve_target
 
     return asyncio.run(sync_async(folder, options, target or resolve_target(), on_event, warn))

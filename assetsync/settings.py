@@ -14,13 +14,13 @@ import os
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .build import BuildOptions
-from .config import ProjectConfig, load_config, read_modules
 from .engine import SyncOptions
 from .errors import UsageError
-from .hashing import HashScheme
-from .plan import check_namespace, check_script_name, parse_binding, script_name_from_folder
+from .folder.build import BuildOptions
+from .folder.hashing import HashScheme
+from .project.wrangler import ProjectConfig, load_config, read_modules
 from .protocol import FREE_PLAN_FILES, AssetsConfig, Module, WorkerSpec
+from .wire.plan import check_namespace, check_script_name, parse_binding, script_name_from_folder
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

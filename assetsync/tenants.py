@@ -26,8 +26,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from .client import ApiClient
-from .config import CONFIG_FILE_NAMES, load_config, read_modules
 from .engine import Syncer, SyncOptions, UploadSlots
 from .errors import AssetsyncError, AuthError, ConfigError, NotConfirmed, SourceNotFound, UsageError
 from .events import (
@@ -39,12 +37,14 @@ from .events import (
     TenantResult,
     TenantStarted,
 )
-from .hashing import HashScheme
-from .plan import check_namespace as check_namespace_name
+from .folder.hashing import HashScheme
+from .namespace import Retries, delete_scripts, list_scripts
+from .project.wrangler import CONFIG_FILE_NAMES, load_config, read_modules
 from .protocol import SCRIPT_NAME_RULE, is_script_name
 from .retry import Concurrency
-from .scripts import Retries, delete_scripts, list_scripts
-from .target import Target
+from .wire.client import ApiClient
+from .wire.plan import check_namespace as check_namespace_name
+from .wire.target import Target
 
 TAG = "assetsync"  # every script sync-all deploys carries it; prune never touches one without it
 TENANTS_AT_ONCE = 16  # tenants between start and deploy at any moment
@@ -363,8 +363,8 @@ def sync_all(
     confirm_prune: Callable[[list[str]], bool] | None = None,
 ) -> SyncAllReport:
     """The blocking form of :func:`sync_all_async`; ``target`` defaults to
-    :func:`~assetsync.target.resolve_target`'s choice."""
-    from .target import resolve_target
+    :func:`~assetsync.local.resolve_target`'s choice."""
+    from .local import resolve_target
 
     return asyncio.run(
         sync_all_async(root, options, target or resolve_target(), on_event, warn, confirm_prune)

@@ -66,7 +66,7 @@ class Module:
 # subprocesses, nothing slower than a few files in a temp folder.
 MODULES: dict[str, Module] = {
     "retry": Module("assetsync/retry.py", ("tests/test_retry.py",)),
-    "plan": Module("assetsync/plan.py", ("tests/test_plan.py",)),
+    "plan": Module("assetsync/wire/plan.py", ("tests/test_plan.py",)),
     "protocol": Module(
         "assetsync/protocol.py",
         (
@@ -78,19 +78,21 @@ MODULES: dict[str, Module] = {
             "tests/test_protocol.py::test_utf8_rule",
         ),
     ),
-    "manifest": Module("assetsync/manifest.py", ("tests/test_manifest.py", "tests/test_manifest_diff.py")),
-    "ignore": Module("assetsync/ignore.py", ("tests/test_ignore.py", "tests/test_scan.py")),
-    "limits": Module("assetsync/limits.py", ("tests/test_limits.py", "tests/test_limit_messages.py")),
+    "manifest": Module(
+        "assetsync/folder/manifest.py", ("tests/test_manifest.py", "tests/test_manifest_diff.py")
+    ),
+    "ignore": Module("assetsync/folder/ignore.py", ("tests/test_ignore.py", "tests/test_scan.py")),
+    "limits": Module("assetsync/folder/limits.py", ("tests/test_limits.py", "tests/test_limit_messages.py")),
     "tokens": Module("assetsync/emulator/tokens.py", ("tests/test_tokens.py",)),
-    "watch": Module("assetsync/watch.py", ("tests/test_debouncer.py",), only="xǁDebouncerǁ*"),
+    "watch": Module("assetsync/watcher.py", ("tests/test_debouncer.py",), only="xǁDebouncerǁ*"),
     "resolve": Module(
-        "assetsync/emulator/resolve.py", ("tests/test_preview_rules.py", "tests/test_resolve.py")
+        "assetsync/emulator/preview/resolve.py", ("tests/test_preview_rules.py", "tests/test_resolve.py")
     ),
     "redirects": Module(
-        "assetsync/emulator/redirects.py", ("tests/test_preview_rules.py", "tests/test_redirects.py")
+        "assetsync/emulator/preview/redirects.py", ("tests/test_preview_rules.py", "tests/test_redirects.py")
     ),
     "headers": Module(
-        "assetsync/emulator/headers.py", ("tests/test_preview_rules.py", "tests/test_headers.py")
+        "assetsync/emulator/preview/headers.py", ("tests/test_preview_rules.py", "tests/test_headers.py")
     ),
 }
 

@@ -13,8 +13,8 @@ import os
 import random
 from pathlib import Path
 
-from assetsync.contenttypes import content_type
 from assetsync.emulator.store import Store, scope_of
+from assetsync.protocol.contenttypes import content_type
 
 from .helpers import make_tree
 

@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 
 import assetsync
-from assetsync.build import Builder, BuildOptions, build
-from assetsync.cache import cache_file
 from assetsync.errors import UnreadablePath, UsageError
-from assetsync.hashing import HashScheme
+from assetsync.folder.build import Builder, BuildOptions, build
+from assetsync.folder.cache import cache_file
+from assetsync.folder.hashing import HashScheme
 
 from .conftest import ACCOUNT
 from .helpers import LiveEmulator, envelope_error, make_tree, run_cli

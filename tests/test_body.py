@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import xxhash
 
-from assetsync.body import CHUNK, WRITE_SIZE, FileChanged, MultipartBody, PartSource
+from assetsync.wire.body import CHUNK, WRITE_SIZE, FileChanged, MultipartBody, PartSource
 
 
 def parts_for(tmp_path: Path, sizes: list[int]) -> tuple[list[PartSource], dict[str, bytes]]:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from assetsync.build import BuildOptions, build, hash_files
-from assetsync.cache import MAGIC, HashCache, Table, cache_file
-from assetsync.hashing import HashScheme
-from assetsync.ignore import IgnoreRules
-from assetsync.scan import scan
+from assetsync.folder.build import BuildOptions, build, hash_files
+from assetsync.folder.cache import MAGIC, HashCache, Table, cache_file
+from assetsync.folder.hashing import HashScheme
+from assetsync.folder.ignore import IgnoreRules
+from assetsync.folder.scan import scan
 
 from .helpers import PAST, backdate, make_tree
 
@@ -189,7 +189,7 @@ def test_worker_processes_give_the_rows_of_the_inline_path(
 ) -> None:
     """The pool path (forked workers, packed results) against the inline one, on every mix of
     misses: a first run, every stat changed, some changed (with a moved file and a few hits)."""
-    import assetsync.build as build_mod
+    import assetsync.folder.build as build_mod
 
     files = {
         f"d{i % 5}/f{i}.{('html', 'css', 'bin', 'txt')[i % 4]}": os.urandom(i * 37 % 3000) for i in range(90)

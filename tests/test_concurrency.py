@@ -21,10 +21,10 @@ import httpx
 import pytest
 
 import assetsync
-from assetsync.build import BuildOptions
 from assetsync.emulator.store import scope_of
-from assetsync.hashing import HashScheme
-from assetsync.target import Target
+from assetsync.folder.build import BuildOptions
+from assetsync.folder.hashing import HashScheme
+from assetsync.wire.target import Target
 
 from .conftest import ACCOUNT, soak_runs
 from .helpers import LiveEmulator, make_tree

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
-from assetsync.config import (
+from assetsync.errors import ConfigError
+from assetsync.project.wrangler import (
     CONFIG_FILE_NAMES,
     JsoncError,
     ProjectConfig,
@@ -25,7 +25,6 @@ from assetsync.config import (
     load_config,
     strip_jsonc,
 )
-from assetsync.errors import ConfigError
 
 from .helpers import FIXTURES
 
@@ -493,7 +492,7 @@ def test_unreadable_file(tmp_path: Path) -> None:
     path = tmp_path / "wrangler.toml"
     path.write_text('name = "x"\n')
     path.chmod(0)
-    code = f"from assetsync.config import load_config; load_config({str(path)!r})"
+    code = f"from assetsync.project.wrangler import load_config; load_config({str(path)!r})"
     # Root reads anything: drop the capabilities that let it, as an ordinary user would lack them.
     proc = subprocess.run(
         ["setpriv", "--bounding-set=-dac_override,-dac_read_search", sys.executable, "-c", code],

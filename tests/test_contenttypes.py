@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from assetsync.contenttypes import UNKNOWN, content_type, extension
+from assetsync.protocol.contenttypes import UNKNOWN, content_type, extension
 
 # Every extension PROTOCOL section 3 lists, with what wrangler sends for it.
 OBSERVED = {
@@ -45,7 +45,7 @@ def test_case_insensitive_lookup() -> None:
 
 
 def test_every_text_type_carries_charset() -> None:
-    from assetsync.contenttypes import _table
+    from assetsync.protocol.contenttypes import _table
 
     for ext, ctype in _table().items():
         if ctype.startswith("text/"):

@@ -35,10 +35,10 @@ import httpx
 import pytest
 
 from assetsync import build_manifest
-from assetsync.cache import TEMP_PREFIX, HashCache
 from assetsync.emulator.api import Limits
 from assetsync.emulator.store import scope_of
-from assetsync.hashing import HashScheme
+from assetsync.folder.cache import TEMP_PREFIX, HashCache
+from assetsync.folder.hashing import HashScheme
 from assetsync.tempfiles import sweep, temp_path
 
 from .conftest import ACCOUNT, SOAK, soak_runs

@@ -12,8 +12,8 @@ import httpx
 import jwt as pyjwt
 import pytest
 
-from assetsync.contenttypes import content_type
-from assetsync.hashing import HashScheme, digest_bytes
+from assetsync.folder.hashing import HashScheme, digest_bytes
+from assetsync.protocol.contenttypes import content_type
 
 from .conftest import ACCOUNT
 from .helpers import LiveEmulator, multipart

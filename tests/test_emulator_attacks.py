@@ -19,8 +19,7 @@ from typing import Any
 import httpx
 import jwt as pyjwt
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from assetsync.emulator.api import Limits
 
@@ -936,7 +935,7 @@ def test_preview_paths_never_leave_the_deployed_manifest(
 
 def test_serve_and_dev_listen_on_loopback_by_default(tried: Callable[..., None]) -> None:
     tried("attacks", "default bind address of serve and dev")
-    from assetsync.cli import main
+    from assetsync.cli.main import main
 
     for command in ("serve", "dev"):
         host = next(p for p in main.commands[command].params if p.name == "host")

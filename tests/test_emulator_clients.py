@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assetsync.contenttypes import content_type
+from assetsync.protocol.contenttypes import content_type
 
 from .conftest import ACCOUNT
 from .helpers import FIXTURES, ROOT, LiveEmulator, child_env

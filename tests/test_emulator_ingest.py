@@ -6,8 +6,7 @@ import base64
 import tempfile
 from pathlib import Path
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from assetsync.emulator.envelope import ApiError
 from assetsync.emulator.ingest import BlobSink

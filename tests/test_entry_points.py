@@ -11,11 +11,10 @@ from typing import Any
 import httpx
 
 from assetsync.engine import SyncOptions, sync
-from assetsync.target import Target
+from assetsync.wire.target import Target
 
 from .conftest import ACCOUNT
-from .helpers import WAIT as TIMEOUT
-from .helpers import LiveEmulator, cli_running, make_tree, run_cli
+from .helpers import WAIT as TIMEOUT, LiveEmulator, cli_running, make_tree, run_cli
 
 PROJECT = {
     "index.html": "<h1>hi</h1>",

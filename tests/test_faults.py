@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 
-from assetsync.build import BuildOptions, build
 from assetsync.emulator.api import Limits
 from assetsync.engine import Syncer, SyncOptions, sync
 from assetsync.errors import ApiError, ServerError
 from assetsync.events import Event, Restarting, SessionOpened, SyncReport, Uploaded
+from assetsync.folder.build import BuildOptions, build
 from assetsync.retry import Backoff
-from assetsync.target import Target
+from assetsync.wire.target import Target
 
 from .conftest import ACCOUNT, SOAK, soak_runs
 from .faultproxy import Exchange, Fault, FaultPlan, FaultProxy, Plan

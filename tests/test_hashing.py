@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from assetsync.errors import UsageError
-from assetsync.hashing import CHUNK, HashScheme, digest_bytes, read_digest
+from assetsync.folder.hashing import CHUNK, HashScheme, digest_bytes, read_digest
 
 TEXT = "text/plain; charset=utf-8"
 

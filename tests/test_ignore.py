@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from assetsync.errors import ConfigError
-from assetsync.ignore import IgnoreRules, read_ignore_file, utf8_text
+from assetsync.folder.ignore import IgnoreRules, read_ignore_file, utf8_text
 
 
 def test_ignore_file_lines_any_line_end_and_no_bom(tmp_path: Path) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from assetsync.errors import FileTooLarge, TooManyFiles
-from assetsync.limits import check_count, check_sizes, human_size, top_folders
-from assetsync.scan import ScannedFile
+from assetsync.folder.limits import check_count, check_sizes, human_size, top_folders
+from assetsync.folder.scan import ScannedFile
 
 MIB = 1 << 20
 

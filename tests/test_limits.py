@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from assetsync.build import BuildOptions, build, build_manifest
 from assetsync.errors import FileTooLarge, TooManyFiles
-from assetsync.limits import human_size, top_folders
+from assetsync.folder.build import BuildOptions, build, build_manifest
+from assetsync.folder.limits import human_size, top_folders
+from assetsync.folder.scan import ScannedFile
 from assetsync.protocol import FREE_PLAN_FILES, MAX_FILE_SIZE
-from assetsync.scan import ScannedFile
 
 from .helpers import make_tree, run_cli
 

@@ -8,11 +8,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-from assetsync.build import BuildOptions, build
-from assetsync.manifest import Entry, Manifest
+from assetsync.folder.build import BuildOptions, build
+from assetsync.folder.manifest import Entry, Manifest
 
 from .helpers import PAST, make_tree
 
@@ -61,7 +60,7 @@ trees = st.dictionaries(
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(trees, st.sampled_from(["", "tenant-1"]))
 def test_cache_never_changes_a_result(tree: dict[str, bytes], salt: str) -> None:
-    from assetsync.hashing import HashScheme
+    from assetsync.folder.hashing import HashScheme
 
     work = Path(tempfile.mkdtemp())
     try:

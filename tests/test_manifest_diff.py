@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from assetsync.manifest import Entry, Manifest, ManifestDiff
+from assetsync.folder.manifest import Entry, Manifest, ManifestDiff
 
 A, B, C = "a" * 32, "b" * 32, "c" * 32
 

@@ -7,8 +7,9 @@ import datetime
 import pytest
 
 from assetsync.errors import ProtocolError, UsageError
-from assetsync.manifest import Entry, Manifest
-from assetsync.plan import (
+from assetsync.folder.manifest import Entry, Manifest
+from assetsync.protocol import AssetsConfig, WorkerSpec, deploy_metadata
+from assetsync.wire.plan import (
     Request,
     check_namespace,
     check_script_name,
@@ -16,7 +17,6 @@ from assetsync.plan import (
     plan_uploads,
     script_name_from_folder,
 )
-from assetsync.protocol import AssetsConfig, WorkerSpec, deploy_metadata
 
 
 @pytest.mark.parametrize("name", ["a", "7", "my-site", "a_b", "0site9", "a" * 63, "a-_-b"])

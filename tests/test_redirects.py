@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assetsync.emulator.redirects import (
+from assetsync.emulator.preview.redirects import (
     PATH_ENCODE,
     ParseWarning,
     RedirectMatch,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assetsync.emulator.resolve import Resolution, Site, SiteConfig
+from assetsync.emulator.preview.resolve import Resolution, Site, SiteConfig
 
 AUTO, FORCE, DROP, NONE = "auto-trailing-slash", "force-trailing-slash", "drop-trailing-slash", "none"
 

@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 
-from assetsync.build import BuildOptions
 from assetsync.emulator.api import Limits
 from assetsync.engine import Syncer, SyncOptions
 from assetsync.errors import ServerError
 from assetsync.events import SyncReport
+from assetsync.folder.build import BuildOptions
 from assetsync.retry import PATIENCE
-from assetsync.target import Target
+from assetsync.wire.target import Target
 
 from .conftest import ACCOUNT
 from .helpers import LiveEmulator, envelope_error, make_tree, replay

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from assetsync.build import BuildOptions, build, build_manifest
 from assetsync.errors import ConfigError, SourceNotFound, UnreadablePath
+from assetsync.folder.build import BuildOptions, build, build_manifest
 
 from .helpers import FIXTURES, make_tree
 

@@ -13,15 +13,15 @@ import httpx
 import jwt
 import pytest
 
-from assetsync.build import BuildOptions
-from assetsync.contenttypes import content_type
 from assetsync.engine import Syncer, SyncOptions, sync
 from assetsync.errors import AuthError, RequestRefused
 from assetsync.events import SyncReport
-from assetsync.hashing import HashScheme
+from assetsync.folder.build import BuildOptions
+from assetsync.folder.hashing import HashScheme
 from assetsync.protocol import AssetsConfig, WorkerSpec
+from assetsync.protocol.contenttypes import content_type
 from assetsync.retry import Backoff
-from assetsync.target import Target
+from assetsync.wire.target import Target
 
 from .conftest import ACCOUNT
 from .helpers import PAST, LiveEmulator, envelope_error, make_tree
@@ -313,8 +313,8 @@ def test_file_changed_after_hashing_is_never_sent_under_the_old_hash(
 def test_renderer_modes() -> None:
     import io
 
+    from assetsync.cli.render import Renderer
     from assetsync.events import Built, Deployed, Retrying, SessionOpened, SyncReport, Uploaded
-    from assetsync.render import Renderer
 
     out = io.StringIO()
     r = Renderer("lines", out)

@@ -13,15 +13,15 @@ from typing import Any
 import httpx
 import pytest
 
-from assetsync.build import BuildOptions
 from assetsync.engine import Syncer, SyncOptions, UploadSlots
 from assetsync.errors import NotConfirmed, SourceNotFound, UsageError
 from assetsync.events import SyncAllReport, TenantFinished
+from assetsync.folder.build import BuildOptions
+from assetsync.namespace import list_namespace
 from assetsync.protocol import WorkerSpec
 from assetsync.retry import Backoff, Concurrency
-from assetsync.scripts import list_namespace
-from assetsync.target import Target
 from assetsync.tenants import Shard, SyncAllOptions, Tenant, discover, sync_all, tenant_options
+from assetsync.wire.target import Target
 
 from .conftest import ACCOUNT
 from .helpers import LiveEmulator, envelope_error, make_tree

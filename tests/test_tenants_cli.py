@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from assetsync.scripts import list_namespace
-from assetsync.target import Target
+from assetsync.namespace import list_namespace
+from assetsync.wire.target import Target
 
 from .conftest import ACCOUNT
 from .helpers import LiveEmulator, child_env, make_tree, run_cli

@@ -15,11 +15,11 @@ from typing import Any
 import httpx
 import pytest
 
-from assetsync.build import BuildOptions, build
 from assetsync.engine import SyncOptions
+from assetsync.folder.build import BuildOptions, build
 from assetsync.retry import Backoff
-from assetsync.target import Target
-from assetsync.watch import Debouncer, DeployLine, Step, WatchdogSource, Watcher
+from assetsync.watcher import Debouncer, DeployLine, Step, WatchdogSource, Watcher
+from assetsync.wire.target import Target
 
 from .conftest import ACCOUNT
 from .helpers import LiveEmulator, cli_running, make_tree
@@ -531,7 +531,7 @@ def test_save_patterns_with_real_events(
 
 
 def test_incremental_manifest_equals_a_full_build(tmp_path: Path) -> None:
-    from assetsync.build import Builder
+    from assetsync.folder.build import Builder
 
     site = make_tree(tmp_path / "site", {f"d{i % 7}/f{i}.txt": f"{i}" for i in range(300)})
     b = Builder(str(site), BuildOptions(use_cache=False), warn=print)
@@ -552,7 +552,7 @@ def test_incremental_manifest_equals_a_full_build(tmp_path: Path) -> None:
 
 
 def test_incremental_update_when_files_and_folders_swap_places(tmp_path: Path) -> None:
-    from assetsync.build import Builder
+    from assetsync.folder.build import Builder
 
     site = make_tree(tmp_path / "site", {"a/x.txt": "x", "a/deep/y.txt": "y", "b": "file b", "c.txt": "c"})
     b = Builder(str(site), BuildOptions(use_cache=False), warn=print)

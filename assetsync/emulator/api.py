@@ -19,7 +19,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..contenttypes import content_type
 from ..protocol import (
     FREE_PLAN_FILES,
     HASH_RE,
@@ -33,6 +32,7 @@ from ..protocol import (
     is_script_name,
     is_utf8,
 )
+from ..protocol.contenttypes import content_type
 from .envelope import (
     BAD_REQUEST,
     BODY_TOO_LARGE,

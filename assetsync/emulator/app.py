@@ -30,9 +30,8 @@ from .envelope import (
     ApiError,
     error_response,
 )
-from .livereload import PATH as LIVERELOAD_PATH
-from .livereload import ReloadHub, inject
-from .preview import Preview, preview_target
+from .preview.app import Preview, preview_target
+from .preview.livereload import PATH as LIVERELOAD_PATH, ReloadHub, inject
 from .store import Store
 from .tokens import Tokens
 

@@ -17,9 +17,8 @@ from typing import Any
 
 import httpx
 
-from . import __version__
-from .body import MultipartBody
-from .errors import (
+from .._version import __version__
+from ..errors import (
     ApiError,
     AuthError,
     NetworkError,
@@ -28,8 +27,9 @@ from .errors import (
     RequestRefused,
     ServerError,
 )
-from .protocol import NO_ROUTE, Module, namespace_scripts_path, script_path, session_path, upload_path
-from .retry import parse_retry_after
+from ..protocol import NO_ROUTE, Module, namespace_scripts_path, script_path, session_path, upload_path
+from ..retry import parse_retry_after
+from .body import MultipartBody
 
 MAX_ANSWER = 16 << 20  # an API answer larger than this is not one the protocol allows
 BASE_URL_SETTINGS = "--api-base, CLOUDFLARE_API_BASE_URL"

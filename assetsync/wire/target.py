@@ -1,18 +1,24 @@
-"""Where a sync goes: the real API when credentials are given, else the embedded emulator.
+"""Where requests go: an API base URL, an account and a token, and how to reach them.
 
-The embedded emulator runs in-process (httpx's ASGI transport: no socket, no server to start)
-over the same data folder ``assetsync serve`` uses by default, so a later ``assetsync serve``
-previews what was synced.
+A :class:`Target` says nothing of the emulator: the embedded one is a target whose transport
+factory mounts the emulator's app in-process, made by :mod:`assetsync.local`, the only library
+module that imports the emulator.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from .errors import UsageError
-from .protocol import is_account_id
+from ..errors import UsageError
+from ..protocol import is_account_id
+
+if TYPE_CHECKING:
+    import httpx
+
+    from .client import ApiClient
 
 DEFAULT_API = "https://api.cloudflare.com/client/v4"
 LOCAL_ACCOUNT = "local"
@@ -25,7 +31,9 @@ class Target:
     account_id: str
     token: str
     data_dir: str | None = None  # the emulator's
-    in_process: bool = True  # the emulator: mounted in-process, or reached at base_url (dev mode)
+    # A new transport for each client (the embedded emulator's in-process ASGI app); None: the
+    # network, at base_url.
+    transport: Callable[[], httpx.AsyncBaseTransport] | None = None
 
     def __repr__(self) -> str:  # never show the token
         return f"Target({self.kind}, {self.base_url}, account={self.account_id})"
@@ -34,23 +42,15 @@ class Target:
     def label(self) -> str:
         return f"local emulator ({self.data_dir})" if self.kind == "emulator" else self.base_url
 
-    def client(self, timeout: float = 60.0, max_connections: int = 32) -> Any:
-        """An :class:`~assetsync.client.ApiClient` for this target."""
+    def client(self, timeout: float = 60.0, max_connections: int = 32) -> ApiClient:
+        """An :class:`~assetsync.wire.client.ApiClient` for this target."""
         from .client import ApiClient
 
-        transport = None
-        if self.kind == "emulator" and self.in_process:
-            import httpx
-
-            from .emulator.app import create_app
-
-            assert self.data_dir is not None
-            transport = httpx.ASGITransport(app=create_app(self.data_dir))
         return ApiClient(
             self.base_url,
             self.token,
             self.account_id,
-            transport=transport,
+            transport=self.transport() if self.transport is not None else None,
             timeout=timeout,
             max_connections=max_connections,
         )
@@ -62,14 +62,14 @@ class Target:
         return f"http://{host}:{port}/"
 
 
-def resolve_target(
+def api_target(
     account_id: str | None = None,
     api_token: str | None = None,
     api_base: str | None = None,
-    local_data: str | None = None,
     env: dict[str, str] | None = None,
-) -> Target:
-    """The API when an account id and token are known (flags or environment), else the emulator."""
+) -> Target | None:
+    """The API target when an account id and token are known (flags, then the environment);
+    None when neither is; a :class:`~assetsync.errors.UsageError` for half a set."""
     env = dict(os.environ) if env is None else env
     account_id = account_id or env.get("CLOUDFLARE_ACCOUNT_ID") or None
     api_token = api_token or env.get("CLOUDFLARE_API_TOKEN") or None
@@ -96,11 +96,4 @@ def resolve_target(
             "token to publish to the API (and an API base URL for a compatible server), or none of "
             "them to sync into the local emulator."
         )
-    from .emulator.server import default_data_dir
-    from .emulator.tokens import load_api_token
-
-    data_dir = local_data or default_data_dir()
-    os.makedirs(data_dir, exist_ok=True)
-    return Target(
-        "emulator", "http://emulator.invalid/client/v4", LOCAL_ACCOUNT, load_api_token(data_dir), data_dir
-    )
+    return None

@@ -21,14 +21,14 @@ from typing import NamedTuple
 import xxhash
 from xxhash import xxh3_128_digest
 
+from ..errors import CacheError, UnreadablePath
+from ..protocol import FREE_PLAN_FILES, MAX_FILE_SIZE
+from ..protocol.contenttypes import content_type
 from .cache import RACY_WINDOW_NS, CacheEntry, HashCache, Table, cache_file, default_cache_dir
-from .contenttypes import content_type
-from .errors import CacheError, UnreadablePath
 from .hashing import CHUNK, HashScheme, stream_into
 from .ignore import ROOT_CONFIG_FILES, IgnoreRules
 from .limits import check_count, check_sizes
 from .manifest import Entry, Manifest
-from .protocol import FREE_PLAN_FILES, MAX_FILE_SIZE
 from .scan import ScannedFile, check_path, check_root, scan
 
 Warn = Callable[[str], None]

@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import ProtocolError, UsageError
+from ..folder.manifest import Manifest
+from ..protocol import NAMESPACE_RULE, SCRIPT_NAME_RULE, is_namespace, is_script_name
 from .body import PartSource
-from .errors import ProtocolError, UsageError
-from .manifest import Manifest
-from .protocol import NAMESPACE_RULE, SCRIPT_NAME_RULE, is_namespace, is_script_name
 
 
 def check_script_name(name: str, fix: str = "Pass a valid one with --name.") -> str:
@@ -70,7 +70,7 @@ def plan_uploads(
     """Upload requests for the server's ``buckets``.
 
     ``source`` maps each hash to ``(manifest key, abspath, size, mtime_ns, ctime_ns, xxh3_128
-    fingerprint)``, what :meth:`~assetsync.build.BuildResult.sources` gives. A hash the
+    fingerprint)``, what :meth:`~assetsync.folder.build.BuildResult.sources` gives. A hash the
     manifest does not hold means the server and we disagree on what is being deployed: that is
     a :class:`ProtocolError` naming ``request`` (the session request that answered the buckets),
     never a guess. A hash listed twice is sent once.

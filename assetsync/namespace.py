@@ -14,11 +14,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from .client import ApiClient
 from .errors import ApiError, AssetsyncError, UsageError
 from .protocol import DISPATCH_SCRIPT_NOT_FOUND
 from .retry import Backoff, Verdict, classify
-from .target import Target
+from .wire.client import ApiClient
+from .wire.target import Target
 
 T = TypeVar("T")
 DELETES_AT_ONCE = 8

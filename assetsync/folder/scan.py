@@ -14,9 +14,9 @@ import stat as stat_mod
 from collections.abc import Callable
 from typing import NamedTuple
 
-from .errors import SourceNotFound, UnreadablePath
+from ..errors import SourceNotFound, UnreadablePath
+from ..protocol import is_utf8
 from .ignore import ROOT_CONFIG_FILES, IgnoreRules
-from .protocol import is_utf8
 
 Warn = Callable[[str], None]
 

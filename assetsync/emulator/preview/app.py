@@ -17,8 +17,8 @@ from urllib.parse import quote, unquote, unquote_to_bytes
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 
+from ..store import Store, Version, scope_of
 from .resolve import Resolution, Site, SiteConfig
-from .store import Store, Version, scope_of
 
 PREFIX = "/__preview/"
 CHUNK = 256 * 1024

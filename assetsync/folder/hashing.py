@@ -20,8 +20,8 @@ from typing import Any, Protocol
 
 import xxhash
 
-from .contenttypes import TABLE_ID, extension
-from .errors import UsageError
+from ..errors import UsageError
+from ..protocol.contenttypes import TABLE_ID, extension
 
 # A multiple of 3, so base64 of each chunk can be concatenated (wrangler scheme), and large
 # enough that hashlib drops the GIL for the whole update.

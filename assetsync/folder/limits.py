@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from .errors import FileTooLarge, TooManyFiles
-from .protocol import FREE_PLAN_FILES, MAX_FILE_SIZE, PAID_PLAN_FILES
+from ..errors import FileTooLarge, TooManyFiles
+from ..protocol import FREE_PLAN_FILES, MAX_FILE_SIZE, PAID_PLAN_FILES
 from .scan import ScannedFile
 
 

@@ -11,7 +11,7 @@ import sys
 import time
 from typing import TextIO
 
-from .events import (
+from ..events import (
     Built,
     Deployed,
     Event,
@@ -25,7 +25,7 @@ from .events import (
     TenantProgress,
     Uploaded,
 )
-from .limits import human_size
+from ..folder.limits import human_size
 
 
 class _StatusLine:

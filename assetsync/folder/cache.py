@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 
 import xxhash
 
-from .errors import CacheError
+from ..errors import CacheError
 
 MAGIC = b"assetsync-hash-cache 3 " + sys.implementation.cache_tag.encode() + b"\n"
 TEMP_PREFIX = ".tmp-"  # + writer pid: see tempfiles.py
@@ -295,7 +295,7 @@ class HashCache:
         become :class:`CacheError`."""
         if self.path is None:
             return
-        from .tempfiles import sweep, temp_path
+        from ..tempfiles import sweep, temp_path
 
         payload = marshal.dumps((self.key, table.columns(), manifest_json, total_bytes))
         blob = MAGIC + xxhash.xxh3_128_digest(payload) + payload

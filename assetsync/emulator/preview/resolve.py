@@ -73,7 +73,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from ..protocol import HTML_HANDLING, NOT_FOUND_HANDLING
+from ...protocol import HTML_HANDLING, NOT_FOUND_HANDLING
 from .headers import HeaderUpdate, ParsedHeaders, parse_headers
 from .redirects import (
     ParsedRedirects,

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from . import __version__
-from .errors import EXIT_CODES, AssetsyncError
+from .. import __version__
+from ..errors import EXIT_CODES, AssetsyncError
 
 if TYPE_CHECKING:
-    from .engine import SyncOptions
-    from .settings import Settings
-    from .target import Target
+    from ..engine import SyncOptions
+    from ..settings import Settings
+    from ..wire.target import Target
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -111,9 +111,9 @@ def manifest(folder: str, quiet: bool, **scan: Any) -> None:
     Stdout gets {"manifest": {...}} exactly as the upload session sends it, keys sorted; stderr
     gets a one-line summary. Root _headers, _redirects and .assetsignore are never assets.
     """
-    from .build import build
-    from .limits import human_size
-    from .settings import build_options
+    from ..folder.build import build
+    from ..folder.limits import human_size
+    from ..settings import build_options
 
     settings = _settings(scan)
     result = build(folder, build_options(settings, settings.tenant), warn=_warn)
@@ -237,9 +237,9 @@ def serve(
     CLOUDFLARE_BASE_URL (the Python SDK) at the API base it prints.
     """
     gc.enable()
-    from .emulator.api import Limits
-    from .emulator.app import create_app
-    from .emulator.server import default_data_dir, run
+    from ..emulator.api import Limits
+    from ..emulator.app import create_app
+    from ..emulator.server import default_data_dir, run
 
     app = create_app(
         data_dir or default_data_dir(),
@@ -414,7 +414,7 @@ class Prepared:
 
 def _settings(p: dict[str, Any], **extra: Any) -> Settings:
     """What the command line asked for, as the settings resolver takes it."""
-    from .settings import Settings
+    from ..settings import Settings
 
     rwf = p.get("run_worker_first")
     values: dict[str, Any] = dict(
@@ -457,8 +457,8 @@ def _prepare(
     """The folder, options and target to use (flags, then the wrangler config, then defaults:
     :func:`assetsync.settings.resolve`); ``local``: the embedded emulator whatever the
     environment holds."""
-    from .settings import resolve
-    from .target import resolve_target
+    from ..local import resolve_target
+    from ..settings import resolve
 
     settings = _settings(p, dry_run=dry_run, offline=offline, allow_empty=allow_empty)
     folder, opts = resolve(settings)
@@ -505,8 +505,8 @@ def sync(
     """
     import json as jsonlib
 
-    from .engine import sync as run_sync
-    from .errors import UsageError
+    from ..engine import sync as run_sync
+    from ..errors import UsageError
     from .render import Renderer
 
     if offline and not dry_run:
@@ -530,12 +530,12 @@ def sync(
     try:
         report = run_sync(folder, options, target, on_event=renderer, warn=_warn)
     except KeyboardInterrupt:
-        from .errors import Interrupted
+        from ..errors import Interrupted
 
         raise Interrupted("interrupted: nothing was deployed by this run") from None
     except Exception as exc:
         if as_json:
-            from .errors import AssetsyncError
+            from ..errors import AssetsyncError
 
             code = exc.exit_code if isinstance(exc, AssetsyncError) else 1
             print(
@@ -570,7 +570,7 @@ def _watch_ignores(prepared: Prepared) -> list[str]:
     out = []
     build = prepared.options.build
     if build.use_cache:
-        from .cache import default_cache_dir
+        from ..folder.cache import default_cache_dir
 
         out.append(os.path.realpath(build.cache_dir or default_cache_dir()))
     if prepared.target.data_dir:
@@ -616,7 +616,7 @@ def watch(poll: bool, rescan: float, quiet: bool, **params: Any) -> None:
     """
     import asyncio
 
-    from .watch import WatchdogSource, Watcher
+    from ..watcher import WatchdogSource, Watcher
 
     prepared = _prepare(params)
     folder = os.path.abspath(prepared.folder)
@@ -654,48 +654,35 @@ def dev(host: str, port: int, poll: bool, rescan: float, quiet: bool, **params: 
     the embedded emulator (credentials are ignored); its API is served too, at /client/v4.
     """
     import asyncio
-    import threading
-    from dataclasses import replace
 
-    import uvicorn
-
-    from .emulator.app import create_app
-    from .emulator.server import listen
-    from .watch import WatchdogSource, Watcher
+    from ..local import PreviewServer
+    from ..watcher import WatchdogSource, Watcher
 
     gc.enable()
     prepared = _prepare(params, local=True)
     assert prepared.target.data_dir is not None  # a local target always has its data folder
-    app = create_app(prepared.target.data_dir, dev=True)
-    sock = listen(host, port)
-    bound = sock.getsockname()[1]
-    # The preview server runs on its own thread; the watcher deploys to it over loopback, so
-    # the app (and its live-reload streams) lives on one event loop.
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    shown = f"[{host}]" if ":" in host else host
-    target = replace(prepared.target, base_url=f"http://{shown}:{bound}/client/v4", in_process=False)
-    folder = os.path.abspath(prepared.folder)
-    preview = target.preview_url(prepared.options.script, prepared.options.namespace, bound)
-    click.echo(
-        f"Preview: {preview}  (or http://{shown}:{bound}/__preview/{prepared.options.script}/)", err=True
-    )
-    click.echo(f"Watching {folder} (Ctrl-C stops)", err=True)
-    say = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
-    source = WatchdogSource(folder, poll=poll, ignore=_watch_ignores(prepared), warn=_warn)
+    with PreviewServer(prepared.target.data_dir, host, port) as server:
+        target = server.target
+        folder = os.path.abspath(prepared.folder)
+        preview = target.preview_url(prepared.options.script, prepared.options.namespace, server.port)
+        click.echo(f"Preview: {preview}  (or {server.origin}/__preview/{prepared.options.script}/)", err=True)
+        click.echo(f"Watching {folder} (Ctrl-C stops)", err=True)
+        say = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
+        source = WatchdogSource(folder, poll=poll, ignore=_watch_ignores(prepared), warn=_warn)
 
-    async def run(stop: Any) -> None:
-        watcher = Watcher(
-            folder, prepared.options, target, source, say=say, reload_options=prepared.reload, rescan=rescan
-        )
-        await watcher.run(stop)
+        async def run(stop: Any) -> None:
+            watcher = Watcher(
+                folder,
+                prepared.options,
+                target,
+                source,
+                say=say,
+                reload_options=prepared.reload,
+                rescan=rescan,
+            )
+            await watcher.run(stop)
 
-    try:
         asyncio.run(_until_signalled(run))
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
     click.echo("stopped", err=True)
 
 
@@ -725,7 +712,7 @@ def _output_mode(quiet: bool, as_json: bool) -> str:
 
 def _confirm_deletion(names: list[str], namespace: str, yes: bool, why: str) -> bool:
     """List what would be deleted, then: --yes, a prompt on a terminal, or a refusal."""
-    from .errors import NotConfirmed
+    from ..errors import NotConfirmed
 
     click.echo(
         f"{why}: {len(names):,} script{'s' if len(names) != 1 else ''} in namespace {namespace}:", err=True
@@ -846,11 +833,11 @@ def sync_all(
     import asyncio
     import json as jsonlib
 
-    from .errors import AuthError, Interrupted, PartlyFailed
+    from ..errors import AuthError, Interrupted, PartlyFailed
+    from ..local import resolve_target
+    from ..settings import shared_options
+    from ..tenants import Shard, SyncAllOptions, check_namespace, discover, sync_all_async
     from .render import TenantsRenderer
-    from .settings import shared_options
-    from .target import resolve_target
-    from .tenants import Shard, SyncAllOptions, check_namespace, discover, sync_all_async
 
     with _json_failure(as_json):
         check_namespace(namespace)
@@ -960,9 +947,9 @@ def scripts_list(
     """
     import json as jsonlib
 
-    from .scripts import Retries, list_namespace
-    from .target import resolve_target
-    from .tenants import check_namespace
+    from ..local import resolve_target
+    from ..namespace import Retries, list_namespace
+    from ..tenants import check_namespace
 
     with _json_failure(as_json):
         check_namespace(namespace)
@@ -1010,11 +997,11 @@ def scripts_delete(
     """
     import json as jsonlib
 
-    from .errors import NotConfirmed, PartlyFailed, UsageError
-    from .protocol import SCRIPT_NAME_RULE, is_script_name
-    from .scripts import Retries, delete_from_namespace, list_namespace
-    from .target import resolve_target
-    from .tenants import check_namespace
+    from ..errors import NotConfirmed, PartlyFailed, UsageError
+    from ..local import resolve_target
+    from ..namespace import Retries, delete_from_namespace, list_namespace
+    from ..protocol import SCRIPT_NAME_RULE, is_script_name
+    from ..tenants import check_namespace
 
     with _json_failure(as_json):
         check_namespace(namespace)

@@ -52,12 +52,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
-from .errors import ConfigError
-from .ignore import utf8_text
-from .protocol import HTML_HANDLING, NOT_FOUND_HANDLING, is_date
+from ..errors import ConfigError
+from ..folder.ignore import utf8_text
+from ..protocol import HTML_HANDLING, NOT_FOUND_HANDLING, is_date
 
 if TYPE_CHECKING:
-    from .protocol import Module
+    from ..protocol import Module
 
 __all__ = [
     "CONFIG_FILE_NAMES",
@@ -689,7 +689,7 @@ def read_modules(main_file: str, source: str = "--main") -> tuple[Module, ...]:
 
     ``source`` says where ``main_file`` came from (the flag, or the config file's ``main``).
     """
-    from .protocol import MODULE_TYPES, Module
+    from ..protocol import MODULE_TYPES, Module
 
     folder = os.path.dirname(os.path.abspath(main_file))
     if not os.path.isfile(main_file):

@@ -2,7 +2,7 @@
 
 File events are only hints (DESIGN.md layer 8): they mark paths dirty; a :class:`Debouncer`
 waits for a short quiet window (bounded by a maximum wait, so a generator writing 1,000 files
-gives one deploy and a single save is not held up); the :class:`~assetsync.build.Builder`
+gives one deploy and a single save is not held up); the :class:`~assetsync.folder.build.Builder`
 re-stats only the dirty paths (a folder: its subtree) through the hash cache; the new manifest
 is compared with the one last deployed, and only a real difference is deployed. Deploys run one
 at a time, in the watch loop itself, so changes that arrive meanwhile make exactly one follow-up,
@@ -24,14 +24,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .build import Builder, BuildResult
 from .engine import Syncer, SyncOptions
 from .errors import ApiError, AssetsyncError
 from .events import Event, SyncReport
-from .limits import human_size
-from .manifest import Manifest
+from .folder.build import Builder, BuildResult
+from .folder.limits import human_size
+from .folder.manifest import Manifest
 from .retry import Backoff
-from .target import Target
+from .wire.target import Target
 
 RULE_FILES = frozenset({".assetsignore", "_headers", "_redirects"})
 CONFIG_FILES = frozenset({"wrangler.toml", "wrangler.json", "wrangler.jsonc"})

@@ -1,0 +1,94 @@
+"""The local emulator as a target: the library's one door into :mod:`assetsync.emulator`.
+
+Without credentials a sync goes to the embedded emulator, mounted in-process (httpx's ASGI
+transport: no socket, no server to start) over the same data folder ``assetsync serve`` uses,
+so a later ``assetsync serve`` previews what was synced. ``assetsync dev`` instead runs the
+emulator as a server on a thread (:class:`PreviewServer`) and deploys to it over loopback, so
+the live-reload streams and the deploys share the server's event loop.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import replace
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from .wire.target import LOCAL_ACCOUNT, Target, api_target
+
+if TYPE_CHECKING:
+    import httpx
+
+
+def embedded_target(data_dir: str | None = None) -> Target:
+    """The emulator over ``data_dir`` (default: the user data folder's), mounted in-process."""
+    from .emulator.server import default_data_dir
+    from .emulator.tokens import load_api_token
+
+    data_dir = data_dir or default_data_dir()
+    os.makedirs(data_dir, exist_ok=True)
+
+    def transport() -> httpx.AsyncBaseTransport:
+        import httpx
+
+        from .emulator.app import create_app
+
+        return httpx.ASGITransport(app=create_app(data_dir))
+
+    return Target(
+        "emulator",
+        "http://emulator.invalid/client/v4",
+        LOCAL_ACCOUNT,
+        load_api_token(data_dir),
+        data_dir,
+        transport,
+    )
+
+
+def resolve_target(
+    account_id: str | None = None,
+    api_token: str | None = None,
+    api_base: str | None = None,
+    local_data: str | None = None,
+    env: dict[str, str] | None = None,
+) -> Target:
+    """The API when an account id and token are known (flags or environment), else the embedded
+    emulator over ``local_data``."""
+    return api_target(account_id, api_token, api_base, env) or embedded_target(local_data)
+
+
+class PreviewServer:
+    """The emulator (API and previews, with live reload) served on a thread at ``host:port``.
+
+    A context manager: entering binds and starts it, leaving stops it. :attr:`target` deploys
+    to it over loopback.
+    """
+
+    def __init__(self, data_dir: str, host: str = "127.0.0.1", port: int = 8787) -> None:
+        import uvicorn
+
+        from .emulator.app import create_app
+        from .emulator.server import listen
+
+        self._sock = listen(host, port)
+        self.port: int = self._sock.getsockname()[1]
+        self.origin = f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
+        app = create_app(data_dir, dev=True)
+        self._server = uvicorn.Server(
+            uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        )
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
+        )
+        self.target = replace(embedded_target(data_dir), base_url=f"{self.origin}/client/v4", transport=None)
+
+    def __enter__(self) -> PreviewServer:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
