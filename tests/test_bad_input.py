@@ -4,6 +4,8 @@ Every row runs ``assetsync sync`` in a subprocess against an emulator on 127.0.0
 recorder in front, which also plays a misbehaving server where a row needs one) and checks the
 whole of stderr, after the temporary folder's path is replaced by ``<tmp>``. Rows that must not
 fail (a FIFO, a cache that cannot be written) check the warning and what was deployed instead.
+A row is its set-up function, registered by ``@refused`` or ``@warned`` with its expected exit code
+and stderr, so what a row builds and what it must answer stand together.
 """
 
 from __future__ import annotations
@@ -51,16 +53,6 @@ class Run:
     prefix: Sequence[str] = ()
     cwd: Path | None = None
     name: bool = True  # pass --name site
-
-
-@dataclass(frozen=True)
-class Case:
-    id: str
-    what: str  # for the reliability table
-    setup: Callable[[Path, LiveEmulator], Run]
-    code: int
-    stderr: str  # exactly, with <tmp> for the temporary folder
-    marks: Sequence[Any] = ()
 
 
 TOKENS = {"good-token": None, "other-account-token": OTHER}
@@ -129,29 +121,99 @@ def answer(result: Any) -> bytes:
     return json.dumps({"success": True, "errors": [], "messages": [], "result": result}).encode()
 
 
-# -- the rows -----------------------------------------------------------------------------------
+def in_project(tmp: Path, config: str, text: str) -> Run:
+    """A project whose wrangler config (file ``config``, holding ``text``) is found from its folder."""
+    project = make_tree(tmp / "project", {"public/index.html": "x"})
+    (project / config).write_text(text)
+    return Run([], cwd=project, name=False)
 
 
+# -- refused input: a message, an exit code, and nothing deployed -------------------------------
+
+Setup = Callable[[Path, LiveEmulator], Run]
+
+
+@dataclass(frozen=True)
+class Case:
+    """A refused row: its set-up, and the exit code and whole stderr the CLI must answer it with."""
+
+    id: str
+    what: str  # for the reliability table
+    setup: Setup
+    code: int
+    stderr: str  # exactly, with <tmp> for the temporary folder
+    marks: Sequence[Any] = ()
+
+
+CASES: list[Case] = []
+
+
+def refused(
+    id: str, what: str, *, code: int, stderr: str, marks: Sequence[Any] = ()
+) -> Callable[[Setup], Setup]:
+    """Register the set-up below as a refused row, so its expectations stand next to it."""
+
+    def register(setup: Setup) -> Setup:
+        CASES.append(Case(id, what, setup, code, stderr, marks))
+        return setup
+
+    return register
+
+
+# The folder itself.
+
+NOTHING_TO_PUBLISH = (
+    "error: <tmp>/site: no files to publish (the folder is empty, or everything in it is ignored). "
+    "Deploying it would remove every asset of site: build the site first, or pass the folder that "
+    "holds it (--allow-empty deploys it anyway).\n"
+)
+
+
+@refused(
+    "missing-folder",
+    "missing folder",
+    code=4,
+    stderr="error: <tmp>/missing: no such folder. Pass the folder that holds your built site.\n",
+)
 def _missing(tmp: Path, live: LiveEmulator) -> Run:
     return Run([str(tmp / "missing")])
 
 
+@refused(
+    "file-not-folder",
+    "a file instead of a folder",
+    code=4,
+    stderr="error: <tmp>/page.html is a file, not a folder. Pass the folder that holds your built site.\n",
+)
 def _a_file(tmp: Path, live: LiveEmulator) -> Run:
     (tmp / "page.html").write_text("<h1>hi</h1>")
     return Run([str(tmp / "page.html")])
 
 
+@refused("empty-folder", "empty folder", code=4, stderr=NOTHING_TO_PUBLISH)
 def _empty(tmp: Path, live: LiveEmulator) -> Run:
     (tmp / "site").mkdir()
     return Run([str(tmp / "site")])
 
 
+@refused("all-ignored", "a folder whose every file is ignored", code=4, stderr=NOTHING_TO_PUBLISH)
 def _all_ignored(tmp: Path, live: LiveEmulator) -> Run:
     return Run(
         [str(site(tmp, {".DS_Store": "x", "_headers": "", "notes.md": "x", ".assetsignore": "*.md\n"}))]
     )
 
 
+# The limits of a version.
+
+
+@refused(
+    "file-over-25-mib",
+    "file over 25 MiB",
+    code=5,
+    stderr="error: 1 file over the 25.0 MiB (26,214,400 bytes) per-file limit:\n"
+    "  /video.mp4  26,214,401 bytes (25.0 MiB)\n"
+    "Split or compress them, serve them from R2, or add them to .assetsignore.\n",
+)
 def _too_large(tmp: Path, live: LiveEmulator) -> Run:
     root = site(tmp)
     with open(root / "video.mp4", "wb") as f:
@@ -159,41 +221,95 @@ def _too_large(tmp: Path, live: LiveEmulator) -> Run:
     return Run([str(root)])
 
 
+@refused(
+    "too-many-files",
+    "too many files",
+    code=5,
+    stderr="error: 5 files, over the limit of 3 files per version.\nFolders holding the most files:\n"
+    "  /img/  4 files\nCheck that you passed the built site's folder, exclude what is not an asset "
+    "with .assetsignore or --ignore, or raise --max-files (paid plans allow 100,000).\n",
+)
 def _too_many(tmp: Path, live: LiveEmulator) -> Run:
     root = site(tmp, {f"img/{i}.png": "" for i in range(4)} | {"index.html": ""})
     return Run([str(root), "--max-files", "3"])
 
 
+# What the folder holds: links, permissions, names.
+
+
+@refused(
+    "broken-symlink",
+    "broken symlink",
+    code=4,
+    stderr="error: <tmp>/site/css/theme.css: broken symlink (points to ../nowhere.css, which does not "
+    "exist). Fix or remove the link, or add it to .assetsignore.\n",
+)
 def _broken_link(tmp: Path, live: LiveEmulator) -> Run:
     root = site(tmp)
     os.symlink("../nowhere.css", root / "css" / "theme.css")
     return Run([str(root)])
 
 
+@refused(
+    "symlink-loop",
+    "symlink loop (a link to a parent folder)",
+    code=4,
+    stderr="error: <tmp>/site/css/up: symlink loop (it leads back to a folder that contains it). Remove "
+    "the link or add it to .assetsignore.\n",
+)
 def _loop_to_parent(tmp: Path, live: LiveEmulator) -> Run:
     root = site(tmp)
     os.symlink("..", root / "css" / "up")
     return Run([str(root)])
 
 
+@refused(
+    "self-link",
+    "symlink loop (a link to itself)",
+    code=4,
+    stderr="error: <tmp>/site/me: symlink loop. Remove the link or add it to .assetsignore.\n",
+)
 def _self_link(tmp: Path, live: LiveEmulator) -> Run:
     root = site(tmp)
     os.symlink("me", root / "me")
     return Run([str(root)])
 
 
+@refused(
+    "unreadable-file",
+    "unreadable file",
+    code=4,
+    stderr="error: <tmp>/site/css/site.css: cannot be read (Permission denied). Fix its permissions or "
+    "add it to .assetsignore.\n",
+    marks=[needs_no_dac],
+)
 def _unreadable_file(tmp: Path, live: LiveEmulator) -> Run:
     root = site(tmp)
     (root / "css" / "site.css").chmod(0)
     return Run([str(root)], prefix=NO_DAC)
 
 
+@refused(
+    "unlistable-folder",
+    "unreadable folder",
+    code=4,
+    stderr="error: <tmp>/site/css: cannot list this folder (Permission denied). Fix its permissions or "
+    "add it to .assetsignore.\n",
+    marks=[needs_no_dac],
+)
 def _unlistable_folder(tmp: Path, live: LiveEmulator) -> Run:
     root = site(tmp)
     (root / "css").chmod(0)
     return Run([str(root)], prefix=NO_DAC)
 
 
+@refused(
+    "non-utf8-name",
+    "file name that is not UTF-8",
+    code=4,
+    stderr="error: <tmp>/site/caf\\xe9.html: the name is not valid UTF-8, so it cannot be a URL path. "
+    "Rename it, or add it to .assetsignore.\n",
+)
 def _not_utf8(tmp: Path, live: LiveEmulator) -> Run:
     root = site(tmp)
     with open(os.fsencode(root) + b"/caf\xe9.html", "wb") as f:
@@ -201,68 +317,191 @@ def _not_utf8(tmp: Path, live: LiveEmulator) -> Run:
     return Run([str(root)])
 
 
+@refused(
+    "newline-in-file-name",
+    "file name with a newline",
+    code=4,
+    stderr="error: '<tmp>/site/a\\nb.html': the file name contains the control character '\\n', which "
+    "no URL can request. Rename it, or add it to .assetsignore.\n",
+)
 def _newline_file(tmp: Path, live: LiveEmulator) -> Run:
     return Run([str(site(tmp, {**SITE, "a\nb.html": "x"}))])
 
 
+@refused(
+    "newline-in-folder-name",
+    "folder name with a newline",
+    code=4,
+    stderr="error: '<tmp>/site/old\\nposts': the folder name contains the control character '\\n', "
+    "which no URL can request. Rename it, or add it to .assetsignore.\n",
+)
 def _newline_folder(tmp: Path, live: LiveEmulator) -> Run:
     return Run([str(site(tmp, {**SITE, "old\nposts/index.html": "x"}))])
 
 
+# Ignore rules and the site's own configuration files (_headers, _redirects).
+
+
+@refused(
+    "bad-ignore-pattern",
+    "invalid .assetsignore pattern",
+    code=3,
+    stderr="error: <tmp>/site/.assetsignore, line 3: invalid pattern '!' (.gitignore syntax). Fix or "
+    "remove that line.\n",
+)
 def _bad_ignore_pattern(tmp: Path, live: LiveEmulator) -> Run:
     return Run([str(site(tmp, {**SITE, ".assetsignore": "*.map\n# drafts\n!\n"}))])
 
 
+@refused(
+    "ignore-file-not-utf8",
+    ".assetsignore that is not UTF-8",
+    code=3,
+    stderr="error: <tmp>/site/.assetsignore, line 2: not valid UTF-8 text. Save the file as UTF-8.\n",
+)
 def _ignore_not_utf8(tmp: Path, live: LiveEmulator) -> Run:
     return Run([str(site(tmp, {**SITE, ".assetsignore": b"*.map\ncaf\xe9\n"}))])
 
 
+@refused(
+    "bad-ignore-flag",
+    "invalid --ignore pattern",
+    code=3,
+    stderr="error: --ignore '\\\\': invalid pattern (.gitignore syntax). Fix or drop that option.\n",
+)
 def _bad_ignore_flag(tmp: Path, live: LiveEmulator) -> Run:
     return Run([str(site(tmp)), "--ignore", "*.map", "--ignore", "\\"])
 
 
+@refused(
+    "headers-not-utf8",
+    "_headers that is not UTF-8",
+    code=3,
+    stderr="error: <tmp>/site/_headers, line 2: not valid UTF-8 text. Save the file as UTF-8.\n",
+)
 def _headers_not_utf8(tmp: Path, live: LiveEmulator) -> Run:
     return Run([str(site(tmp, {**SITE, "_headers": b"/*\n  X-Note: caf\xe9\n"}))])
 
 
+@refused(
+    "redirects-is-a-folder",
+    "_redirects that is a folder",
+    code=3,
+    stderr="error: <tmp>/site/_redirects is a folder, but _redirects at the root of the site configures "
+    "the deployment and must be a text file. Rename the folder.\n",
+)
 def _redirects_folder(tmp: Path, live: LiveEmulator) -> Run:
     return Run([str(site(tmp, {**SITE, "_redirects/old": "x"}))])
 
 
+# Names that go into the API's paths: the script, the namespace, the account.
+
+
+@refused(
+    "bad-script-name",
+    "invalid script name (--name)",
+    code=2,
+    stderr="error: 'My Site' is not a valid Worker name: use 1-63 lowercase letters, digits, '-' or '_', "
+    "starting and ending with a letter or digit. Fix --name.\n",
+)
 def _bad_name(tmp: Path, live: LiveEmulator) -> Run:
     return Run([str(site(tmp)), "--name", "My Site"], name=False)
 
 
+@refused(
+    "bad-script-name-in-config",
+    "invalid script name (wrangler config)",
+    code=2,
+    stderr="error: 'My_Site!' is not a valid Worker name: use 1-63 lowercase letters, digits, '-' or "
+    "'_', starting and ending with a letter or digit. Fix the name in <tmp>/project/wrangler.toml, or "
+    "pass --name.\n",
+)
 def _bad_name_in_config(tmp: Path, live: LiveEmulator) -> Run:
-    project = make_tree(tmp / "project", {"public/index.html": "x"})
-    (project / "wrangler.toml").write_text('name = "My_Site!"\n[assets]\ndirectory = "public"\n')
-    return Run([], cwd=project, name=False)
+    return in_project(tmp, "wrangler.toml", 'name = "My_Site!"\n[assets]\ndirectory = "public"\n')
 
 
+@refused(
+    "folder-makes-no-name",
+    "invalid script name (from the folder name)",
+    code=2,
+    stderr="error: '' is not a valid Worker name: use 1-63 lowercase letters, digits, '-' or '_', "
+    "starting and ending with a letter or digit. It was made from the folder name '___': pass --name.\n",
+)
 def _nameless_folder(tmp: Path, live: LiveEmulator) -> Run:
     return Run([str(make_tree(tmp / "___", SITE))], name=False)
 
 
+@refused(
+    "bad-namespace",
+    "namespace name that breaks the URL",
+    code=2,
+    stderr="error: --namespace 'customers/acme' is not a dispatch namespace name: use 1-255 letters, "
+    "digits, '.', '-', '_' or '~', and not '.' or '..' (the name shown by `wrangler dispatch-namespace "
+    "list`).\n",
+)
 def _bad_namespace(tmp: Path, live: LiveEmulator) -> Run:
     return Run([str(site(tmp)), "--namespace", "customers/acme"])
 
 
+@refused(
+    "bad-account-id",
+    "account id that breaks the URL",
+    code=2,
+    stderr="error: account id 'acct/../x' (CLOUDFLARE_ACCOUNT_ID or --account-id) cannot be part of an "
+    "API path: a Cloudflare account id is 32 hex digits, shown on the dashboard's Workers overview.\n",
+)
 def _bad_account(tmp: Path, live: LiveEmulator) -> Run:
     return Run([str(site(tmp))], env={"CLOUDFLARE_ACCOUNT_ID": "acct/../x"})
 
 
+# Credentials, and the account the server knows them by.
+
+
+@refused(
+    "half-credentials",
+    "a token without an account id",
+    code=2,
+    stderr="error: incomplete credentials: CLOUDFLARE_ACCOUNT_ID (or --account-id) not set. Give an "
+    "account id and an API token to publish to the API (and an API base URL for a compatible server), "
+    "or none of them to sync into the local emulator.\n",
+)
 def _half_credentials(tmp: Path, live: LiveEmulator) -> Run:
     return Run([str(site(tmp))], env={"CLOUDFLARE_ACCOUNT_ID": ""})
 
 
+@refused(
+    "bad-token",
+    "bad token (401)",
+    code=6,
+    stderr=f"error: opening the upload session: HTTP 401, code 10000: Authentication error: invalid API "
+    f"token on {SESSION}. Check CLOUDFLARE_API_TOKEN (it needs the Workers Scripts edit permission) "
+    "and the account id.\n",
+)
 def _bad_token(tmp: Path, live: LiveEmulator) -> Run:
     return Run([str(site(tmp))], env={"CLOUDFLARE_API_TOKEN": "not-the-token"})
 
 
+@refused(
+    "other-account",
+    "token of another account (403)",
+    code=6,
+    stderr=f"error: opening the upload session: HTTP 403, code 10000: Authentication error: this token "
+    f"has no access to that account on {SESSION}. Check CLOUDFLARE_API_TOKEN (it needs the Workers "
+    "Scripts edit permission) and the account id.\n",
+)
 def _other_account(tmp: Path, live: LiveEmulator) -> Run:
     return Run([str(site(tmp))], env={"CLOUDFLARE_API_TOKEN": "other-account-token"})
 
 
+@refused(
+    "unknown-account",
+    "unknown account id (404)",
+    code=6,
+    stderr=f"error: opening the upload session: HTTP 404, code 7003: Could not route to /client/v4"
+    f"{SESSION[5:]}, perhaps your object identifier is invalid? on {SESSION}. The API cannot route "
+    "this request, which usually means a wrong account id: check CLOUDFLARE_ACCOUNT_ID (or "
+    "--account-id) and the API base URL.\n",
+)
 def _unknown_account(tmp: Path, live: LiveEmulator) -> Run:
     message = (
         f"Could not route to /client/v4/accounts/{ACCOUNT}/workers/scripts/site/assets-upload-session, "
@@ -272,449 +511,179 @@ def _unknown_account(tmp: Path, live: LiveEmulator) -> Run:
     return Run([str(site(tmp))])
 
 
+# The server's answers: a misbehaving server in front of the upload session, twice where the
+# sync retries (--attempts 2).
+
+JSON = [("content-type", "application/json")]
+NOT_JSON = (
+    f"error: opening the upload session: the server answered not JSON (HTTP 200) on {SESSION}. Is the "
+    "API base URL (--api-base, CLOUDFLARE_API_BASE_URL) right? Gave up after 2 attempts.\n"
+)
+OVER_16_MIB = (
+    f"error: opening the upload session: the answer to {SESSION} is over 16 MiB (HTTP 200), which no "
+    "API answer is. Is the API base URL (--api-base, CLOUDFLARE_API_BASE_URL) right? Gave up after 2 "
+    "attempts.\n"
+)
+
+
+@refused("answer-not-json", "server answering non-JSON", code=7, stderr=NOT_JSON)
 def _not_json(tmp: Path, live: LiveEmulator) -> Run:
-    for _ in range(2):  # a 2xx that is not the API's answer is retried like a 5xx
-        fault(live, 200, b"hello from a web server", [("content-type", "text/plain")])
+    # a 2xx that is not the API's answer is retried like a 5xx
+    fault(live, 200, b"hello from a web server", [("content-type", "text/plain")], times=2)
     return Run([str(site(tmp)), "--attempts", "2"])
 
 
+@refused(
+    "answer-html-502",
+    "server answering an HTML error page",
+    code=7,
+    stderr=f"error: opening the upload session: the server answered an HTML page (HTTP 502) on "
+    f"{SESSION}. Retrying later may help. Gave up after 2 attempts.\n",
+)
 def _html_502(tmp: Path, live: LiveEmulator) -> Run:
-    for _ in range(2):
-        fault(live, 502, b"<html><h1>502 Bad Gateway</h1></html>", [("content-type", "text/html")])
+    fault(live, 502, b"<html><h1>502 Bad Gateway</h1></html>", [("content-type", "text/html")], times=2)
     return Run([str(site(tmp)), "--attempts", "2"])
 
 
+@refused("answer-huge", "server answering a huge body", code=7, stderr=OVER_16_MIB)
 def _huge_answer(tmp: Path, live: LiveEmulator) -> Run:
-    fault(live, 200, b" " * (17 << 20), [("content-type", "application/json")], times=2)
+    fault(live, 200, b" " * (17 << 20), JSON, times=2)
     return Run([str(site(tmp)), "--attempts", "2"])
 
 
+@refused("answer-gzip-bomb", "server answering a gzip bomb", code=7, stderr=OVER_16_MIB)
 def _gzip_bomb(tmp: Path, live: LiveEmulator) -> Run:
     bomb = gzip.compress(b" " * (17 << 20), 6)  # 17 MiB of blanks in about 17 KiB
-    fault(live, 200, bomb, [("content-type", "application/json"), ("content-encoding", "gzip")], times=2)
+    fault(live, 200, bomb, [*JSON, ("content-encoding", "gzip")], times=2)
     return Run([str(site(tmp)), "--attempts", "2"])
 
 
+@refused(
+    "answer-nested-too-deep",
+    "server answering JSON nested 200,000 deep",
+    code=7,
+    stderr=NOT_JSON,
+)
 def _deep_json(tmp: Path, live: LiveEmulator) -> Run:
-    fault(live, 200, b"[" * 200_000 + b"]" * 200_000, [("content-type", "application/json")], times=2)
+    fault(live, 200, b"[" * 200_000 + b"]" * 200_000, JSON, times=2)
     return Run([str(site(tmp)), "--attempts", "2"])
 
 
+@refused(
+    "answer-errors-not-a-list",
+    "server answering an error envelope of the wrong shape",
+    code=8,
+    stderr=f"error: opening the upload session: the server refused the request (HTTP 400) on {SESSION}.\n",
+)
 def _errors_not_a_list(tmp: Path, live: LiveEmulator) -> Run:
     body = json.dumps({"success": False, "errors": {"code": 10021}, "result": None}).encode()
-    fault(live, 400, body, [("content-type", "application/json")])
+    fault(live, 400, body, JSON)
     return Run([str(site(tmp))])
 
 
+@refused(
+    "bucket-hash-not-in-manifest",
+    "buckets naming a hash that is not in the manifest",
+    code=7,
+    stderr=f"error: opening the upload session: the answer to {SESSION} asks for "
+    "'ffffffffffffffffffffffffffffffff', which is not a hash of the manifest sent. The server and "
+    "assetsync disagree on what is being deployed, so nothing was uploaded or deployed: run again, "
+    "and report it to the server's operators if it persists.\n",
+)
 def _unknown_hash(tmp: Path, live: LiveEmulator) -> Run:
-    fault(
-        live, 200, answer({"jwt": "a.b.c", "buckets": [["f" * 32]]}), [("content-type", "application/json")]
-    )
+    fault(live, 200, answer({"jwt": "a.b.c", "buckets": [["f" * 32]]}), JSON)
     return Run([str(site(tmp))])
 
 
+@refused(
+    "answer-bad-token",
+    "server answering an upload token with a line break",
+    code=7,
+    stderr=f"error: opening the upload session: the server answered without an upload token (its 'jwt' "
+    f"is not a token) on {SESSION}. This is usually a passing fault on the server's side: run again. "
+    "Gave up after 2 attempts.\n",
+)
 def _token_with_newline(tmp: Path, live: LiveEmulator) -> Run:
-    for _ in range(2):
-        fault(
-            live,
-            200,
-            answer({"jwt": "a.b\r\nX-Evil: 1", "buckets": [[]]}),
-            [("content-type", "application/json")],
-        )
+    fault(live, 200, answer({"jwt": "a.b\r\nX-Evil: 1", "buckets": [[]]}), JSON, times=2)
     return Run([str(site(tmp)), "--attempts", "2"])
 
 
+# The wrangler config.
+
+
+@refused(
+    "toml-syntax",
+    "malformed wrangler.toml",
+    code=3,
+    stderr="error: <tmp>/project/wrangler.toml, line 2, column 8: not valid TOML (Expected ']' at the end "
+    "of a table declaration). Fix the syntax there.\n",
+)
 def _toml_syntax(tmp: Path, live: LiveEmulator) -> Run:
-    project = make_tree(tmp / "project", {"public/index.html": "x"})
-    (project / "wrangler.toml").write_text('name = "site"\n[assets\ndirectory = "public"\n')
-    return Run([], cwd=project, name=False)
+    return in_project(tmp, "wrangler.toml", 'name = "site"\n[assets\ndirectory = "public"\n')
 
 
+@refused(
+    "json-syntax",
+    "malformed wrangler.json",
+    code=3,
+    stderr="error: <tmp>/project/wrangler.json, line 3, column 3: not valid JSON (Expecting ',' "
+    "delimiter). Fix the syntax there (comments and trailing commas are allowed).\n",
+)
 def _json_syntax(tmp: Path, live: LiveEmulator) -> Run:
-    project = make_tree(tmp / "project", {"public/index.html": "x"})
-    (project / "wrangler.json").write_text('{\n  "name": "site"\n  "assets": {"directory": "public"}\n}\n')
-    return Run([], cwd=project, name=False)
+    return in_project(tmp, "wrangler.json", '{\n  "name": "site"\n  "assets": {"directory": "public"}\n}\n')
 
 
+@refused(
+    "config-wrong-type",
+    "wrangler.jsonc with a value of the wrong type",
+    code=3,
+    stderr="error: <tmp>/project/wrangler.jsonc, line 4: assets.directory is an array, but must be a "
+    "string. Write one string instead.\n",
+)
 def _config_wrong_type(tmp: Path, live: LiveEmulator) -> Run:
-    project = make_tree(tmp / "project", {"public/index.html": "x"})
-    (project / "wrangler.jsonc").write_text(
-        '{\n  // the site\n  "name": "site",\n  "assets": {"directory": ["public"]}\n}\n'
+    return in_project(
+        tmp,
+        "wrangler.jsonc",
+        '{\n  // the site\n  "name": "site",\n  "assets": {"directory": ["public"]}\n}\n',
     )
-    return Run([], cwd=project, name=False)
 
 
+# The Worker: its entry module and bindings.
+
+
+@refused(
+    "missing-main",
+    "--main naming no file",
+    code=3,
+    stderr="error: --main <tmp>/src/index.js: no such file. Pass the Worker's entry module (a .js or .mjs "
+    "file), or leave it out for an assets-only deploy.\n",
+)
 def _missing_main(tmp: Path, live: LiveEmulator) -> Run:
     return Run([str(site(tmp)), "--main", str(tmp / "src" / "index.js")])
 
 
-def _bad_binding(tmp: Path, live: LiveEmulator) -> Run:
-    return Run(
-        [
-            str(site(tmp)),
-            "--main",
-            str(make_tree(tmp / "src", {"index.js": ""}) / "index.js"),
-            "--binding",
-            "kv:CACHE",
-        ]
-    )
-
-
+@refused(
+    "missing-main-in-config",
+    "wrangler config whose main names no file",
+    code=3,
+    stderr="error: <tmp>/project/wrangler.toml: main <tmp>/project/src/worker.js: no such file. Pass the "
+    "Worker's entry module (a .js or .mjs file), or leave it out for an assets-only deploy.\n",
+)
 def _bad_main_in_config(tmp: Path, live: LiveEmulator) -> Run:
-    project = make_tree(tmp / "project", {"public/index.html": "x"})
-    (project / "wrangler.toml").write_text(
-        'name = "site"\nmain = "src/worker.js"\n[assets]\ndirectory = "public"\n'
+    return in_project(
+        tmp, "wrangler.toml", 'name = "site"\nmain = "src/worker.js"\n[assets]\ndirectory = "public"\n'
     )
-    return Run([], cwd=project, name=False)
 
 
-CASES = [
-    Case(
-        "missing-folder",
-        "missing folder",
-        _missing,
-        4,
-        "error: <tmp>/missing: no such folder. Pass the folder that holds your built site.\n",
-    ),
-    Case(
-        "file-not-folder",
-        "a file instead of a folder",
-        _a_file,
-        4,
-        "error: <tmp>/page.html is a file, not a folder. Pass the folder that holds your built site.\n",
-    ),
-    Case(
-        "empty-folder",
-        "empty folder",
-        _empty,
-        4,
-        "error: <tmp>/site: no files to publish (the folder is empty, or everything in it is ignored). "
-        "Deploying it would remove every asset of site: build the site first, or pass the folder that "
-        "holds it (--allow-empty deploys it anyway).\n",
-    ),
-    Case(
-        "all-ignored",
-        "a folder whose every file is ignored",
-        _all_ignored,
-        4,
-        "error: <tmp>/site: no files to publish (the folder is empty, or everything in it is ignored). "
-        "Deploying it would remove every asset of site: build the site first, or pass the folder that "
-        "holds it (--allow-empty deploys it anyway).\n",
-    ),
-    Case(
-        "file-over-25-mib",
-        "file over 25 MiB",
-        _too_large,
-        5,
-        "error: 1 file over the 25.0 MiB (26,214,400 bytes) per-file limit:\n"
-        "  /video.mp4  26,214,401 bytes (25.0 MiB)\n"
-        "Split or compress them, serve them from R2, or add them to .assetsignore.\n",
-    ),
-    Case(
-        "too-many-files",
-        "too many files",
-        _too_many,
-        5,
-        "error: 5 files, over the limit of 3 files per version.\nFolders holding the most files:\n"
-        "  /img/  4 files\nCheck that you passed the built site's folder, exclude what is not an asset "
-        "with .assetsignore or --ignore, or raise --max-files (paid plans allow 100,000).\n",
-    ),
-    Case(
-        "broken-symlink",
-        "broken symlink",
-        _broken_link,
-        4,
-        "error: <tmp>/site/css/theme.css: broken symlink (points to ../nowhere.css, which does not "
-        "exist). Fix or remove the link, or add it to .assetsignore.\n",
-    ),
-    Case(
-        "symlink-loop",
-        "symlink loop (a link to a parent folder)",
-        _loop_to_parent,
-        4,
-        "error: <tmp>/site/css/up: symlink loop (it leads back to a folder that contains it). Remove "
-        "the link or add it to .assetsignore.\n",
-    ),
-    Case(
-        "self-link",
-        "symlink loop (a link to itself)",
-        _self_link,
-        4,
-        "error: <tmp>/site/me: symlink loop. Remove the link or add it to .assetsignore.\n",
-    ),
-    Case(
-        "unreadable-file",
-        "unreadable file",
-        _unreadable_file,
-        4,
-        "error: <tmp>/site/css/site.css: cannot be read (Permission denied). Fix its permissions or add "
-        "it to .assetsignore.\n",
-        [needs_no_dac],
-    ),
-    Case(
-        "unlistable-folder",
-        "unreadable folder",
-        _unlistable_folder,
-        4,
-        "error: <tmp>/site/css: cannot list this folder (Permission denied). Fix its permissions or add "
-        "it to .assetsignore.\n",
-        [needs_no_dac],
-    ),
-    Case(
-        "non-utf8-name",
-        "file name that is not UTF-8",
-        _not_utf8,
-        4,
-        "error: <tmp>/site/caf\\xe9.html: the name is not valid UTF-8, so it cannot be a URL path. "
-        "Rename it, or add it to .assetsignore.\n",
-    ),
-    Case(
-        "newline-in-file-name",
-        "file name with a newline",
-        _newline_file,
-        4,
-        "error: '<tmp>/site/a\\nb.html': the file name contains the control character '\\n', which no "
-        "URL can request. Rename it, or add it to .assetsignore.\n",
-    ),
-    Case(
-        "newline-in-folder-name",
-        "folder name with a newline",
-        _newline_folder,
-        4,
-        "error: '<tmp>/site/old\\nposts': the folder name contains the control character '\\n', which "
-        "no URL can request. Rename it, or add it to .assetsignore.\n",
-    ),
-    Case(
-        "bad-ignore-pattern",
-        "invalid .assetsignore pattern",
-        _bad_ignore_pattern,
-        3,
-        "error: <tmp>/site/.assetsignore, line 3: invalid pattern '!' (.gitignore syntax). Fix or remove "
-        "that line.\n",
-    ),
-    Case(
-        "ignore-file-not-utf8",
-        ".assetsignore that is not UTF-8",
-        _ignore_not_utf8,
-        3,
-        "error: <tmp>/site/.assetsignore, line 2: not valid UTF-8 text. Save the file as UTF-8.\n",
-    ),
-    Case(
-        "bad-ignore-flag",
-        "invalid --ignore pattern",
-        _bad_ignore_flag,
-        3,
-        "error: --ignore '\\\\': invalid pattern (.gitignore syntax). Fix or drop that option.\n",
-    ),
-    Case(
-        "headers-not-utf8",
-        "_headers that is not UTF-8",
-        _headers_not_utf8,
-        3,
-        "error: <tmp>/site/_headers, line 2: not valid UTF-8 text. Save the file as UTF-8.\n",
-    ),
-    Case(
-        "redirects-is-a-folder",
-        "_redirects that is a folder",
-        _redirects_folder,
-        3,
-        "error: <tmp>/site/_redirects is a folder, but _redirects at the root of the site configures "
-        "the deployment and must be a text file. Rename the folder.\n",
-    ),
-    Case(
-        "bad-script-name",
-        "invalid script name (--name)",
-        _bad_name,
-        2,
-        "error: 'My Site' is not a valid Worker name: use 1-63 lowercase letters, digits, '-' or '_', "
-        "starting and ending with a letter or digit. Fix --name.\n",
-    ),
-    Case(
-        "bad-script-name-in-config",
-        "invalid script name (wrangler config)",
-        _bad_name_in_config,
-        2,
-        "error: 'My_Site!' is not a valid Worker name: use 1-63 lowercase letters, digits, '-' or '_', "
-        "starting and ending with a letter or digit. Fix the name in <tmp>/project/wrangler.toml, or "
-        "pass --name.\n",
-    ),
-    Case(
-        "folder-makes-no-name",
-        "invalid script name (from the folder name)",
-        _nameless_folder,
-        2,
-        "error: '' is not a valid Worker name: use 1-63 lowercase letters, digits, '-' or '_', starting "
-        "and ending with a letter or digit. It was made from the folder name '___': pass --name.\n",
-    ),
-    Case(
-        "bad-namespace",
-        "namespace name that breaks the URL",
-        _bad_namespace,
-        2,
-        "error: --namespace 'customers/acme' is not a dispatch namespace name: use 1-255 letters, digits, "
-        "'.', '-', '_' or '~', and not '.' or '..' (the name shown by `wrangler dispatch-namespace list`).\n",
-    ),
-    Case(
-        "bad-account-id",
-        "account id that breaks the URL",
-        _bad_account,
-        2,
-        "error: account id 'acct/../x' (CLOUDFLARE_ACCOUNT_ID or --account-id) cannot be part of an API "
-        "path: a Cloudflare account id is 32 hex digits, shown on the dashboard's Workers overview.\n",
-    ),
-    Case(
-        "half-credentials",
-        "a token without an account id",
-        _half_credentials,
-        2,
-        "error: incomplete credentials: CLOUDFLARE_ACCOUNT_ID (or --account-id) not set. Give an account "
-        "id and an API token to publish to the API (and an API base URL for a compatible server), or "
-        "none of them to sync into the local emulator.\n",
-    ),
-    Case(
-        "bad-token",
-        "bad token (401)",
-        _bad_token,
-        6,
-        f"error: opening the upload session: HTTP 401, code 10000: Authentication error: invalid API "
-        f"token on {SESSION}. Check CLOUDFLARE_API_TOKEN (it needs the Workers Scripts edit permission) "
-        "and the account id.\n",
-    ),
-    Case(
-        "other-account",
-        "token of another account (403)",
-        _other_account,
-        6,
-        f"error: opening the upload session: HTTP 403, code 10000: Authentication error: this token has "
-        f"no access to that account on {SESSION}. Check CLOUDFLARE_API_TOKEN (it needs the Workers "
-        "Scripts edit permission) and the account id.\n",
-    ),
-    Case(
-        "unknown-account",
-        "unknown account id (404)",
-        _unknown_account,
-        6,
-        f"error: opening the upload session: HTTP 404, code 7003: Could not route to /client/v4"
-        f"{SESSION[5:]}, perhaps your object identifier is invalid? on {SESSION}. The API cannot route "
-        "this request, which usually means a wrong account id: check CLOUDFLARE_ACCOUNT_ID (or "
-        "--account-id) and the API base URL.\n",
-    ),
-    Case(
-        "answer-not-json",
-        "server answering non-JSON",
-        _not_json,
-        7,
-        f"error: opening the upload session: the server answered not JSON (HTTP 200) on {SESSION}. Is "
-        "the API base URL (--api-base, CLOUDFLARE_API_BASE_URL) right? Gave up after 2 attempts.\n",
-    ),
-    Case(
-        "answer-html-502",
-        "server answering an HTML error page",
-        _html_502,
-        7,
-        f"error: opening the upload session: the server answered an HTML page (HTTP 502) on {SESSION}. "
-        "Retrying later may help. Gave up after 2 attempts.\n",
-    ),
-    Case(
-        "answer-huge",
-        "server answering a huge body",
-        _huge_answer,
-        7,
-        f"error: opening the upload session: the answer to {SESSION} is over 16 MiB (HTTP 200), which no "
-        "API answer is. Is the API base URL (--api-base, CLOUDFLARE_API_BASE_URL) right? Gave up after 2 "
-        "attempts.\n",
-    ),
-    Case(
-        "answer-gzip-bomb",
-        "server answering a gzip bomb",
-        _gzip_bomb,
-        7,
-        f"error: opening the upload session: the answer to {SESSION} is over 16 MiB (HTTP 200), which no "
-        "API answer is. Is the API base URL (--api-base, CLOUDFLARE_API_BASE_URL) right? Gave up after 2 "
-        "attempts.\n",
-    ),
-    Case(
-        "answer-nested-too-deep",
-        "server answering JSON nested 200,000 deep",
-        _deep_json,
-        7,
-        f"error: opening the upload session: the server answered not JSON (HTTP 200) on {SESSION}. Is "
-        "the API base URL (--api-base, CLOUDFLARE_API_BASE_URL) right? Gave up after 2 attempts.\n",
-    ),
-    Case(
-        "answer-errors-not-a-list",
-        "server answering an error envelope of the wrong shape",
-        _errors_not_a_list,
-        8,
-        f"error: opening the upload session: the server refused the request (HTTP 400) on {SESSION}.\n",
-    ),
-    Case(
-        "bucket-hash-not-in-manifest",
-        "buckets naming a hash that is not in the manifest",
-        _unknown_hash,
-        7,
-        f"error: opening the upload session: the answer to {SESSION} asks for "
-        "'ffffffffffffffffffffffffffffffff', which is not a hash of the manifest sent. The server and "
-        "assetsync disagree on what is being deployed, so nothing was uploaded or deployed: run again, "
-        "and report it to the server's operators if it persists.\n",
-    ),
-    Case(
-        "answer-bad-token",
-        "server answering an upload token with a line break",
-        _token_with_newline,
-        7,
-        f"error: opening the upload session: the server answered without an upload token (its 'jwt' is "
-        f"not a token) on {SESSION}. This is usually a passing fault on the server's side: run again. "
-        "Gave up after 2 attempts.\n",
-    ),
-    Case(
-        "toml-syntax",
-        "malformed wrangler.toml",
-        _toml_syntax,
-        3,
-        "error: <tmp>/project/wrangler.toml, line 2, column 8: not valid TOML (Expected ']' at the end of "
-        "a table declaration). Fix the syntax there.\n",
-    ),
-    Case(
-        "json-syntax",
-        "malformed wrangler.json",
-        _json_syntax,
-        3,
-        "error: <tmp>/project/wrangler.json, line 3, column 3: not valid JSON (Expecting ',' delimiter). "
-        "Fix the syntax there (comments and trailing commas are allowed).\n",
-    ),
-    Case(
-        "config-wrong-type",
-        "wrangler.jsonc with a value of the wrong type",
-        _config_wrong_type,
-        3,
-        "error: <tmp>/project/wrangler.jsonc, line 4: assets.directory is an array, but must be a "
-        "string. Write one string instead.\n",
-    ),
-    Case(
-        "missing-main",
-        "--main naming no file",
-        _missing_main,
-        3,
-        "error: --main <tmp>/src/index.js: no such file. Pass the Worker's entry module (a .js or .mjs "
-        "file), or leave it out for an assets-only deploy.\n",
-    ),
-    Case(
-        "missing-main-in-config",
-        "wrangler config whose main names no file",
-        _bad_main_in_config,
-        3,
-        "error: <tmp>/project/wrangler.toml: main <tmp>/project/src/worker.js: no such file. Pass the "
-        "Worker's entry module (a .js or .mjs file), or leave it out for an assets-only deploy.\n",
-    ),
-    Case(
-        "bad-binding",
-        "malformed --binding",
-        _bad_binding,
-        2,
-        "error: --binding 'kv:CACHE': use kv:NAME=NAMESPACE_ID or text:NAME=VALUE\n",
-    ),
-]
+@refused(
+    "bad-binding",
+    "malformed --binding",
+    code=2,
+    stderr="error: --binding 'kv:CACHE': use kv:NAME=NAMESPACE_ID or text:NAME=VALUE\n",
+)
+def _bad_binding(tmp: Path, live: LiveEmulator) -> Run:
+    main = make_tree(tmp / "src", {"index.js": ""}) / "index.js"
+    return Run([str(site(tmp)), "--main", str(main), "--binding", "kv:CACHE"])
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks) for c in CASES])
@@ -741,14 +710,32 @@ def test_bad_input_is_refused_with_its_message_and_exit_code(
 
 @dataclass(frozen=True)
 class Warned:
+    """A row that must sync: its set-up, the whole stderr it warns with, and what gets deployed."""
+
     id: str
     what: str
-    setup: Callable[[Path, LiveEmulator], Run]
+    setup: Setup
     stderr: Callable[[Path], str]  # exactly, given the temporary folder
     keys: Sequence[str]  # what the deployed manifest holds
     marks: Sequence[Any] = ()
 
 
+WARNED: list[Warned] = []
+
+
+def warned(
+    id: str, what: str, *, stderr: Callable[[Path], str], keys: Sequence[str], marks: Sequence[Any] = ()
+) -> Callable[[Setup], Setup]:
+    """Register the set-up below as a row that warns and still syncs."""
+
+    def register(setup: Setup) -> Setup:
+        WARNED.append(Warned(id, what, setup, stderr, keys, marks))
+        return setup
+
+    return register
+
+
+SITE_KEYS = ["/css/site.css", "/index.html"]  # the manifest of SITE
 MANY = {f"page{i:02}.html": f"<p>{i}</p>" for i in range(80)}  # a cache of over 4 KiB
 
 
@@ -763,67 +750,6 @@ def cache_warning(tmp: Path, cache: str, why: str) -> str:
     )
 
 
-def _fifo(tmp: Path, live: LiveEmulator) -> Run:
-    root = site(tmp)
-    os.mkfifo(root / "pipe")  # opening it would block: the sync finishing shows it was not opened
-    return Run([str(root)])
-
-
-def _ignored_trouble(tmp: Path, live: LiveEmulator) -> Run:
-    root = site(tmp, {**SITE, ".assetsignore": "dangling.css\nme\ncaf*\ndrafts/\n"})
-    os.symlink("nowhere.css", root / "dangling.css")
-    os.symlink("me", root / "me")
-    with open(os.fsencode(root) + b"/caf\xe9.html", "wb") as f:
-        f.write(b"x")
-    make_tree(root, {"drafts/a\nb.html": "x"})
-    return Run([str(root)])
-
-
-def _allow_empty(tmp: Path, live: LiveEmulator) -> Run:
-    (tmp / "site").mkdir()
-    return Run([str(tmp / "site"), "--allow-empty"])
-
-
-def _cache_is_a_file(tmp: Path, live: LiveEmulator) -> Run:
-    (tmp / "cache").write_text("a file where a folder should be")
-    return Run([str(site(tmp))])
-
-
-def _cache_under_a_file(tmp: Path, live: LiveEmulator) -> Run:
-    (tmp / "state").write_text("a file where a folder should be")
-    return Run([str(site(tmp)), "--cache-dir", str(tmp / "state" / "cache")])
-
-
-def _cache_read_only(tmp: Path, live: LiveEmulator) -> Run:
-    (tmp / "cache").mkdir(mode=0o555)
-    return Run([str(site(tmp))], prefix=NO_DAC)
-
-
-def _cache_unreadable(tmp: Path, live: LiveEmulator) -> Run:
-    root = site(tmp)
-    build(str(root), BuildOptions(cache_dir=str(tmp / "cache")))
-    (tmp / "cache").chmod(0)  # neither read nor written: still one warning, not two
-    return Run([str(root)], prefix=NO_DAC)
-
-
-def _disk_full(tmp: Path, live: LiveEmulator) -> Run:
-    (tmp / "cache").mkdir()
-    # A 4 KiB tmpfs mounted over the cache folder, in a mount namespace of the CLI's own.
-    mount = 'mount -t tmpfs -o size=4k tmpfs "$0" && exec "$@"'
-    return Run([str(site(tmp, MANY))], prefix=("unshare", "-rm", "sh", "-c", mount, str(tmp / "cache")))
-
-
-def _write_limit(tmp: Path, live: LiveEmulator) -> Run:
-    # Files may not grow past 4 KiB (RLIMIT_FSIZE): the cache write fails half way, as on a full disk.
-    limit = (
-        "import os, resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096)); "
-        "os.execv(sys.argv[1], sys.argv[1:])"
-    )
-    return Run(
-        [str(site(tmp, MANY))], env={"PYTHONDONTWRITEBYTECODE": "1"}, prefix=(sys.executable, "-c", limit)
-    )
-
-
 def _mount_namespaces() -> bool:
     if shutil.which("unshare") is None:
         return False
@@ -835,72 +761,127 @@ needs_mounts = pytest.mark.skipif(
     reason="needs unshare (apt-get install util-linux) and unprivileged user namespaces",
 )
 
-WARNED = [
-    Warned(
-        "fifo",
-        "FIFO in the folder",
-        _fifo,
-        lambda tmp: f"warning: skipped {tmp}/site/pipe: a FIFO, not a regular file\n",
-        ["/css/site.css", "/index.html"],
+# The folder.
+
+
+@warned(
+    "fifo",
+    "FIFO in the folder",
+    stderr=lambda tmp: f"warning: skipped {tmp}/site/pipe: a FIFO, not a regular file\n",
+    keys=SITE_KEYS,
+)
+def _fifo(tmp: Path, live: LiveEmulator) -> Run:
+    root = site(tmp)
+    os.mkfifo(root / "pipe")  # opening it would block: the sync finishing shows it was not opened
+    return Run([str(root)])
+
+
+@warned(
+    "ignored-trouble",
+    "broken link, loop and bad names that .assetsignore lists",
+    stderr=lambda tmp: "",
+    keys=SITE_KEYS,
+)
+def _ignored_trouble(tmp: Path, live: LiveEmulator) -> Run:
+    root = site(tmp, {**SITE, ".assetsignore": "dangling.css\nme\ncaf*\ndrafts/\n"})
+    os.symlink("nowhere.css", root / "dangling.css")
+    os.symlink("me", root / "me")
+    with open(os.fsencode(root) + b"/caf\xe9.html", "wb") as f:
+        f.write(b"x")
+    make_tree(root, {"drafts/a\nb.html": "x"})
+    return Run([str(root)])
+
+
+@warned("allow-empty", "empty folder with --allow-empty", stderr=lambda tmp: "", keys=[])
+def _allow_empty(tmp: Path, live: LiveEmulator) -> Run:
+    (tmp / "site").mkdir()
+    return Run([str(tmp / "site"), "--allow-empty"])
+
+
+# The hash cache: it cannot be made, read or written, and the sync goes on without it.
+
+
+@warned(
+    "cache-dir-is-a-file",
+    "cache folder that is a file",
+    stderr=lambda tmp: cache_warning(tmp, "cache", f"{tmp}/cache is not a folder"),
+    keys=SITE_KEYS,
+)
+def _cache_is_a_file(tmp: Path, live: LiveEmulator) -> Run:
+    (tmp / "cache").write_text("a file where a folder should be")
+    return Run([str(site(tmp))])
+
+
+@warned(
+    "cache-dir-under-a-file",
+    "cache folder that cannot be made (a file is in the way)",
+    stderr=lambda tmp: cache_warning(tmp, "state/cache", f"{tmp}/state is not a folder"),
+    keys=SITE_KEYS,
+)
+def _cache_under_a_file(tmp: Path, live: LiveEmulator) -> Run:
+    (tmp / "state").write_text("a file where a folder should be")
+    return Run([str(site(tmp)), "--cache-dir", str(tmp / "state" / "cache")])
+
+
+@warned(
+    "cache-dir-read-only",
+    "cache folder not writable",
+    stderr=lambda tmp: cache_warning(tmp, "cache", "Permission denied"),
+    keys=SITE_KEYS,
+    marks=[needs_no_dac],
+)
+def _cache_read_only(tmp: Path, live: LiveEmulator) -> Run:
+    (tmp / "cache").mkdir(mode=0o555)
+    return Run([str(site(tmp))], prefix=NO_DAC)
+
+
+@warned(
+    "cache-unreadable",
+    "cache folder neither readable nor writable",
+    stderr=lambda tmp: (
+        f"warning: hash cache {cache_path(tmp, 'cache')} cannot be read (Permission denied); going on "
+        "without it, hashing every file. Use --cache-dir to pick a folder you can read and write, or "
+        "--no-cache.\n"
     ),
-    Warned(
-        "ignored-trouble",
-        "broken link, loop and bad names that .assetsignore lists",
-        _ignored_trouble,
-        lambda tmp: "",
-        ["/css/site.css", "/index.html"],
-    ),
-    Warned("allow-empty", "empty folder with --allow-empty", _allow_empty, lambda tmp: "", []),
-    Warned(
-        "cache-dir-is-a-file",
-        "cache folder that is a file",
-        _cache_is_a_file,
-        lambda tmp: cache_warning(tmp, "cache", f"{tmp}/cache is not a folder"),
-        ["/css/site.css", "/index.html"],
-    ),
-    Warned(
-        "cache-dir-under-a-file",
-        "cache folder that cannot be made (a file is in the way)",
-        _cache_under_a_file,
-        lambda tmp: cache_warning(tmp, "state/cache", f"{tmp}/state is not a folder"),
-        ["/css/site.css", "/index.html"],
-    ),
-    Warned(
-        "cache-dir-read-only",
-        "cache folder not writable",
-        _cache_read_only,
-        lambda tmp: cache_warning(tmp, "cache", "Permission denied"),
-        ["/css/site.css", "/index.html"],
-        [needs_no_dac],
-    ),
-    Warned(
-        "cache-unreadable",
-        "cache folder neither readable nor writable",
-        _cache_unreadable,
-        lambda tmp: (
-            f"warning: hash cache {cache_path(tmp, 'cache')} cannot be read (Permission denied); going on "
-            "without it, hashing every file. Use --cache-dir to pick a folder you can read and write, or "
-            "--no-cache.\n"
-        ),
-        ["/css/site.css", "/index.html"],
-        [needs_no_dac],
-    ),
-    Warned(
-        "disk-full",
-        "disk full under the cache (4 KiB tmpfs)",
-        _disk_full,
-        lambda tmp: cache_warning(tmp, "cache", "No space left on device"),
-        sorted("/" + k for k in MANY),
-        [needs_mounts],
-    ),
-    Warned(
-        "write-limit",
-        "cache write failing half way (file size limit)",
-        _write_limit,
-        lambda tmp: cache_warning(tmp, "cache", "File too large"),
-        sorted("/" + k for k in MANY),
-    ),
-]
+    keys=SITE_KEYS,
+    marks=[needs_no_dac],
+)
+def _cache_unreadable(tmp: Path, live: LiveEmulator) -> Run:
+    root = site(tmp)
+    build(str(root), BuildOptions(cache_dir=str(tmp / "cache")))
+    (tmp / "cache").chmod(0)  # neither read nor written: still one warning, not two
+    return Run([str(root)], prefix=NO_DAC)
+
+
+@warned(
+    "disk-full",
+    "disk full under the cache (4 KiB tmpfs)",
+    stderr=lambda tmp: cache_warning(tmp, "cache", "No space left on device"),
+    keys=sorted("/" + k for k in MANY),
+    marks=[needs_mounts],
+)
+def _disk_full(tmp: Path, live: LiveEmulator) -> Run:
+    (tmp / "cache").mkdir()
+    # A 4 KiB tmpfs mounted over the cache folder, in a mount namespace of the CLI's own.
+    mount = 'mount -t tmpfs -o size=4k tmpfs "$0" && exec "$@"'
+    return Run([str(site(tmp, MANY))], prefix=("unshare", "-rm", "sh", "-c", mount, str(tmp / "cache")))
+
+
+@warned(
+    "write-limit",
+    "cache write failing half way (file size limit)",
+    stderr=lambda tmp: cache_warning(tmp, "cache", "File too large"),
+    keys=sorted("/" + k for k in MANY),
+)
+def _write_limit(tmp: Path, live: LiveEmulator) -> Run:
+    # Files may not grow past 4 KiB (RLIMIT_FSIZE): the cache write fails half way, as on a full disk.
+    limit = (
+        "import os, resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096)); "
+        "os.execv(sys.argv[1], sys.argv[1:])"
+    )
+    return Run(
+        [str(site(tmp, MANY))], env={"PYTHONDONTWRITEBYTECODE": "1"}, prefix=(sys.executable, "-c", limit)
+    )
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks) for c in WARNED])
