@@ -7,6 +7,7 @@ the report's own ``to_json``, printed by the CLI on stdout.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import TextIO
@@ -26,6 +27,14 @@ from ..events import (
     Uploaded,
 )
 from ..folder.limits import human_size
+
+
+def output_mode(quiet: bool, as_json: bool) -> str:
+    """The renderers' ``mode``: "bar" on a terminal, "lines" in CI and pipes, "quiet" when only
+    errors (or the --json document) are wanted."""
+    if quiet or as_json:
+        return "quiet"
+    return "bar" if sys.stderr.isatty() and not os.environ.get("CI") else "lines"
 
 
 class _StatusLine:
