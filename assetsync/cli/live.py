@@ -53,6 +53,7 @@ def _keep_deployed(
     import signal
 
     from ..watcher import WatchdogSource, Watcher
+    from .render import deploy_line
 
     def say(message: str) -> None:
         if not quiet:
@@ -71,6 +72,7 @@ def _keep_deployed(
             target,
             source,
             say=say,
+            on_deploy=lambda line: say(deploy_line(line)),
             reload_options=prepared.reload,
             rescan=rescan,
         )
