@@ -1,5 +1,5 @@
 """``python -m assetsync`` runs the CLI."""
 
-from .cli.main import entry
+from .cli import entry
 
 entry()

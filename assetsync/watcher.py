@@ -28,7 +28,6 @@ from .engine import Syncer, SyncOptions
 from .errors import ApiError, AssetsyncError
 from .events import Event, SyncReport
 from .folder.build import Builder, BuildResult
-from .folder.limits import human_size
 from .folder.manifest import Manifest
 from .retry import Backoff
 from .wire.target import Target
@@ -151,7 +150,8 @@ class WatchdogSource:
 
 @dataclass(frozen=True, slots=True)
 class DeployLine:
-    """What one deploy changed and cost, for the one line watch mode prints."""
+    """What one deploy changed and cost: what ``on_deploy`` gets (the command line prints it as
+    one line, :func:`assetsync.cli.render.deploy_line`)."""
 
     added: int
     changed: int
@@ -160,14 +160,6 @@ class DeployLine:
     uploaded_bytes: int
     latency: float  # from the first change noticed to the deploy done
     report: SyncReport
-
-    def __str__(self) -> str:
-        return (
-            f"{time.strftime('%H:%M:%S')} deployed: +{self.added} ~{self.changed} -{self.removed}, "
-            f"uploaded {self.uploaded} file{'s' if self.uploaded != 1 else ''} "
-            f"({human_size(self.uploaded_bytes)}) "
-            f"in {self.latency * 1000:.0f} ms from the first change"
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,7 +331,6 @@ class Watcher:
             self.clock() - first_seen,
             report,
         )
-        self.say(str(line))
         if self.on_deploy is not None:
             self.on_deploy(line)
         return Step(cause, "deployed")

@@ -644,7 +644,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Time assetsync as an installed package runs: with its bytecode compiled (pip does that at
     # install). PYTHONDONTWRITEBYTECODE would make every run compile every module (~15 ms).
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    subprocess.run([sys.executable, "-c", "import assetsync.cli.main, assetsync.folder.build"], check=True)
+    subprocess.run([sys.executable, "-c", "import assetsync.cli, assetsync.folder.build"], check=True)
     for tool in ("find", "xargs", "openssl", "sh"):
         if shutil.which(tool) is None:
             note(f"error: {tool} not found on PATH; the baselines need it")

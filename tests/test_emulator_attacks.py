@@ -935,7 +935,7 @@ def test_preview_paths_never_leave_the_deployed_manifest(
 
 def test_serve_and_dev_listen_on_loopback_by_default(tried: Callable[..., None]) -> None:
     tried("attacks", "default bind address of serve and dev")
-    from assetsync.cli.main import main
+    from assetsync.cli import main
 
     for command in ("serve", "dev"):
         host = next(p for p in main.commands[command].params if p.name == "host")

@@ -1,15 +1,17 @@
 """Showing a sync to a person: a progress bar on a terminal, a few plain lines elsewhere.
 
 Kept apart from the engine (as black keeps its report apart from printing): the engine emits
-:mod:`assetsync.events`, a :class:`Renderer` turns them into text on stderr. ``--json`` output is
-the report's own ``to_json``, printed by the CLI on stdout.
+:mod:`assetsync.events`, a :class:`Renderer` turns them into text on stderr, and watch mode's
+:class:`~assetsync.watcher.DeployLine` becomes its line here too. ``--json`` output is the
+report's own ``to_json``, printed by the CLI on stdout.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ..events import (
     Built,
@@ -26,6 +28,27 @@ from ..events import (
     Uploaded,
 )
 from ..folder.limits import human_size
+
+if TYPE_CHECKING:
+    from ..watcher import DeployLine
+
+
+def output_mode(quiet: bool, as_json: bool) -> str:
+    """The renderers' ``mode``: "bar" on a terminal, "lines" in CI and pipes, "quiet" when only
+    errors (or the --json document) are wanted."""
+    if quiet or as_json:
+        return "quiet"
+    return "bar" if sys.stderr.isatty() and not os.environ.get("CI") else "lines"
+
+
+def deploy_line(line: DeployLine) -> str:
+    """Watch mode's line for one deploy, stamped with the time it is shown."""
+    return (
+        f"{time.strftime('%H:%M:%S')} deployed: +{line.added} ~{line.changed} -{line.removed}, "
+        f"uploaded {line.uploaded} file{'s' if line.uploaded != 1 else ''} "
+        f"({human_size(line.uploaded_bytes)}) "
+        f"in {line.latency * 1000:.0f} ms from the first change"
+    )
 
 
 class _StatusLine:

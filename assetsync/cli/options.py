@@ -1,0 +1,269 @@
+"""The options several commands share, and what they become: a :class:`~assetsync.settings.Settings`
+for the settings resolver and a :class:`~assetsync.wire.target.Target`.
+
+An option is declared once here and every command that takes it uses the same group, so
+``sync``, ``watch``, ``dev``, ``sync-all`` and ``manifest`` read a folder and deploy alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from ..engine import SyncOptions
+    from ..settings import Settings
+    from ..wire.target import Target
+
+F = TypeVar("F", bound=Callable[..., Any])  # a command's function, whatever its parameters
+Params = Mapping[str, Any]  # a command's keyword arguments, as click passes them: untyped
+
+
+class Decorator(Protocol):
+    """What ``click.option`` returns: it adds to a command and gives it back."""
+
+    def __call__(self, fn: F, /) -> F: ...
+
+
+def option_group(*decorators: Decorator) -> Decorator:
+    """Options that go together: a command decorated with the group gets them all, as if
+    ``decorators`` were written above it in that order."""
+
+    def decorate(fn: F) -> F:
+        for decorator in reversed(decorators):
+            fn = decorator(fn)
+        return fn
+
+    return decorate
+
+
+def number_option(name: str, kind: click.IntRange | click.FloatRange, default: float, help: str) -> Decorator:
+    """An option taking a bounded number, its default shown in --help."""
+    return click.option(name, type=kind, default=default, show_default=True, help=help)
+
+
+# Options shared by every command that reads an asset folder.
+scan_options = option_group(
+    click.option(
+        "--hash-scheme",
+        type=click.Choice(["sha256", "wrangler"]),
+        default="sha256",
+        show_default=True,
+        help="sha256: salted, content-type framed (default). wrangler: the same hashes "
+        "wrangler computes (no salt; needs assetsync[wrangler]).",
+    ),
+    click.option(
+        "--ignore",
+        "ignore",
+        multiple=True,
+        metavar="PATTERN",
+        help="Also skip paths matching this gitignore-style pattern (repeatable).",
+    ),
+    click.option(
+        "--no-default-ignores",
+        is_flag=True,
+        help="Upload .DS_Store, Thumbs.db, .git/, node_modules/, .wrangler/ and .assetsync/ too.",
+    ),
+    number_option(
+        "--max-files",
+        click.IntRange(min=1),
+        20_000,
+        "Refuse sites with more files (free plan 20,000; paid plans 100,000).",
+    ),
+    click.option(
+        "--cache-dir",
+        # Not checked here: a cache folder that cannot be used is a warning, never fatal.
+        type=click.Path(readable=False),
+        help="Where the hash cache lives [default: the user cache folder].",
+    ),
+    click.option("--no-cache", is_flag=True, help="Read and hash every file; keep no cache."),
+)
+
+
+tenant_option = click.option(
+    "--tenant",
+    metavar="ID",
+    help="Salt the hashes with this tenant id, so tenants never share stored blobs.",
+)
+
+
+# What a deploy says besides the assets: module, compatibility, bindings, tags, handling.
+worker_options = option_group(
+    click.option(
+        "--main",
+        "main_file",
+        type=click.Path(dir_okay=False),
+        help="The Worker's main module (modules beside it go too).",
+    ),
+    click.option("--compatibility-date", metavar="YYYY-MM-DD", help="[default: from the config, else today]"),
+    click.option("--compatibility-flag", "compat_flags", multiple=True, metavar="FLAG", help="Repeatable."),
+    click.option(
+        "--binding",
+        "bindings",
+        multiple=True,
+        metavar="TYPE:NAME=VALUE",
+        help="kv:NAME=NAMESPACE_ID or text:NAME=VALUE (repeatable).",
+    ),
+    click.option(
+        "--assets-binding",
+        metavar="NAME",
+        help="Name of the assets binding of a Worker [default: ASSETS].",
+    ),
+    click.option("--tag", "tags", multiple=True, help="Tag the script (repeatable)."),
+    click.option(
+        "--html-handling",
+        type=click.Choice(["auto-trailing-slash", "force-trailing-slash", "drop-trailing-slash", "none"]),
+    ),
+    click.option("--not-found-handling", type=click.Choice(["none", "404-page", "single-page-application"])),
+    click.option(
+        "--run-worker-first",
+        metavar="true|false|GLOBS",
+        help="true, false, or comma-separated route globs.",
+    ),
+)
+
+
+# Where requests go: the API with credentials, else the embedded emulator.
+target_options = option_group(
+    click.option(
+        "--account-id",
+        envvar="CLOUDFLARE_ACCOUNT_ID",
+        help="Cloudflare account id [env: CLOUDFLARE_ACCOUNT_ID]. The API token is read from the "
+        "CLOUDFLARE_API_TOKEN environment variable only, never from a flag.",
+    ),
+    click.option(
+        "--api-base",
+        envvar="CLOUDFLARE_API_BASE_URL",
+        help="API base URL [env: CLOUDFLARE_API_BASE_URL; default: Cloudflare's].",
+    ),
+    click.option(
+        "--local-data",
+        type=click.Path(file_okay=False),
+        help="The embedded emulator's data folder, when no credentials are given "
+        "[default: the one assetsync serve uses].",
+    ),
+)
+
+
+# How long to wait for the server, and how often to ask.
+request_options = option_group(
+    number_option("--timeout", click.FloatRange(min=1), 60, "Seconds a request may wait for the server."),
+    number_option(
+        "--attempts",
+        click.IntRange(1, 20),
+        6,
+        "Tries per request before giving up while the API keeps failing "
+        "(while other requests get through, a request keeps trying, up to 3x as many).",
+    ),
+)
+
+
+def concurrency_option(help: str) -> Decorator:
+    """Uploads in flight: ``help`` says across what."""
+    return number_option("--concurrency", click.IntRange(1, 64), 4, help)
+
+
+# Options shared by the commands that deploy (sync, watch, dev): target, script, settings.
+deploy_options = option_group(
+    click.argument("folder", required=False, type=click.Path(file_okay=True, dir_okay=True)),
+    click.option("--name", help="Worker name [default: from the wrangler config, else the folder's name]."),
+    click.option(
+        "--namespace",
+        metavar="NS",
+        help="Deploy a Workers for Platforms user worker into this dispatch namespace.",
+    ),
+    click.option("--no-salt", is_flag=True, help="In a namespace, do not salt hashes with the script name."),
+    tenant_option,
+    scan_options,
+    worker_options,
+    click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        help="wrangler.toml / wrangler.json(c) to read [default: found in the current folder].",
+    ),
+    target_options,
+    concurrency_option("Uploads in flight (adapts down when the server pushes back)."),
+    request_options,
+)
+
+
+def _run_worker_first(value: str | None) -> bool | tuple[str, ...] | None:
+    if value is None:
+        return None
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def settings_from(p: Params) -> Settings:
+    """What the options above asked for, as the settings resolver takes it; an option a command
+    does not have is left to the config and the defaults."""
+    from ..settings import Settings
+
+    return Settings(
+        folder=p.get("folder"),
+        config_path=p.get("config_path"),
+        name=p.get("name"),
+        namespace=p.get("namespace"),
+        tenant=p.get("tenant"),
+        salt=not p.get("no_salt", False),
+        hash_scheme=p["hash_scheme"],
+        main=p.get("main_file"),
+        assets_binding=p.get("assets_binding"),
+        bindings=p.get("bindings", ()),
+        compatibility_date=p.get("compatibility_date"),
+        compatibility_flags=p.get("compat_flags", ()),
+        tags=p.get("tags", ()),
+        html_handling=p.get("html_handling"),
+        not_found_handling=p.get("not_found_handling"),
+        run_worker_first=_run_worker_first(p.get("run_worker_first")),
+        ignore=p["ignore"],
+        default_ignores=not p["no_default_ignores"],
+        max_files=p["max_files"],
+        cache=not p["no_cache"],
+        cache_dir=p["cache_dir"],
+        concurrency=p.get("concurrency"),
+        timeout=p.get("timeout"),
+        attempts=p.get("attempts"),
+    )
+
+
+def target_from(p: Params) -> Target:
+    """The target the target options name: the API with credentials, else the embedded emulator."""
+    from ..local import resolve_target
+
+    return resolve_target(p["account_id"], None, p["api_base"], p["local_data"])
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What a deploying command (sync, watch, dev) works with, once its options are resolved."""
+
+    folder: str
+    options: SyncOptions
+    target: Target
+    reload: Callable[[], SyncOptions]  # the options again, from the config as it is now
+
+
+def prepare(
+    p: Params,
+    *,
+    dry_run: bool = False,
+    offline: bool = False,
+    allow_empty: bool = False,
+    local: bool = False,
+) -> Prepared:
+    """The folder, options and target to use (flags, then the wrangler config, then defaults:
+    :func:`assetsync.settings.resolve`); ``local``: the embedded emulator whatever the
+    environment holds."""
+    from ..local import resolve_target
+    from ..settings import resolve
+
+    settings = replace(settings_from(p), dry_run=dry_run, offline=offline, allow_empty=allow_empty)
+    folder, opts = resolve(settings)
+    target = resolve_target(local_data=p["local_data"], env={}) if local else target_from(p)
+    return Prepared(folder, opts, target, lambda: resolve(settings)[1])
