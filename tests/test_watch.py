@@ -351,6 +351,31 @@ def test_cli_watch_shows_build_errors_and_goes_on(tmp_path: Path, emulator: Live
     assert r.content == b"v2"
 
 
+def test_cli_watch_quiet_hides_deploy_lines_but_not_errors(tmp_path: Path) -> None:
+    """`watch -q`: a failed build is still shown; a deploy is not."""
+    site = make_tree(tmp_path / "site", {"index.html": "v1"})
+    _too_large(site)
+    with LiveEmulator(tmp_path / "emulator", record=True) as live:
+        live.app.gate, live.app.arrived = threading.Event(), threading.Event()
+        live.app.gate.set()  # deploys pass; `arrived` tells when one reached the server
+        env = {
+            "CLOUDFLARE_ACCOUNT_ID": ACCOUNT,
+            "CLOUDFLARE_API_TOKEN": live.token,
+            "CLOUDFLARE_API_BASE_URL": live.api,
+        }
+        args = ["watch", str(site), "-q", "--name", "site", "--cache-dir", str(tmp_path / "c")]
+        with cli_running(*args, env=env) as (proc, out):
+            assert "per-file limit" in out.expect(lambda line: line.startswith("error: "))
+            (site / "huge.bin").unlink()  # the next build deploys
+            assert live.app.arrived.wait(TIMEOUT)
+            _too_large(site)  # and the build after it fails: its error follows the deploy's end
+            assert "per-file limit" in out.expect(lambda line: line.startswith("error: "))
+            proc.terminate()
+            assert proc.wait(TIMEOUT) == 0
+        assert [s.name for s in live.emulator.store.all_live()] == ["site"]
+    assert not [line for line in out.seen if "deployed:" in line]
+
+
 @pytest.mark.parametrize("clock", ["moved", "real"])
 def test_idle_rescan_catches_what_no_event_reported(
     tmp_path: Path, emulator: LiveEmulator, clock: str

@@ -28,7 +28,12 @@ _watch_options = option_group(
         30,
         "Seconds between full rescans while idle (catches events the OS dropped).",
     ),
-    click.option("-q", "--quiet", is_flag=True, help="Only deploy lines and errors."),
+    click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        help="No line per deploy: only the start-up lines, warnings and errors.",
+    ),
 )
 
 
@@ -55,9 +60,8 @@ def _keep_deployed(
     from ..watcher import WatchdogSource, Watcher
     from .render import deploy_line
 
-    def say(message: str) -> None:
-        if not quiet:
-            click.echo(message, err=True)
+    def say(message: str) -> None:  # warnings and errors: shown even with --quiet
+        click.echo(message, err=True)
 
     source = WatchdogSource(folder, poll=poll, ignore=_watch_ignores(prepared), warn=warn)
 
@@ -72,7 +76,7 @@ def _keep_deployed(
             target,
             source,
             say=say,
-            on_deploy=lambda line: say(deploy_line(line)),
+            on_deploy=(lambda line: None) if quiet else (lambda line: say(deploy_line(line))),
             reload_options=prepared.reload,
             rescan=rescan,
         )
