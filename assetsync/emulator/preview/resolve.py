@@ -69,20 +69,14 @@ not apply.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from ...protocol import HTML_HANDLING, NOT_FOUND_HANDLING
 from .headers import HeaderUpdate, ParsedHeaders, parse_headers
-from .redirects import (
-    ParsedRedirects,
-    ParseWarning,
-    decode_path,
-    encode_path,
-    parse_redirects,
-    search_string,
-)
+from .redirects import ParsedRedirects, parse_redirects
+from .rules import ParseWarning
+from .urls import collapse_slashes, decode_path, encode_path, search_string
 
 __all__ = [
     "Resolution",
@@ -91,7 +85,6 @@ __all__ = [
 ]
 
 _SERVE_METHODS = frozenset({"GET", "HEAD"})
-_SLASH_RUN = re.compile(r"/+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +221,7 @@ class Site:
             decoded = decode_path(raw)
         else:
             raw = encode_path(path)  # the client is assumed to have sent the canonical encoding
-            decoded = _SLASH_RUN.sub("/", path)
+            decoded = collapse_slashes(path)
         unsafe = _unsafe(decoded)
         intent = self._not_found("/") if unsafe else self._intent(decoded, False)
         if intent is None:
