@@ -91,8 +91,8 @@ _SERVE_METHODS = frozenset({"GET", "HEAD"})
 class SiteConfig:
     """A deployed version's asset settings; ``redirects``/``headers`` are the files' text, if any."""
 
-    html_handling: str = "auto-trailing-slash"
-    not_found_handling: str = "none"
+    html_handling: str = HTML_HANDLING[0]  # the protocol lists each mode's default first
+    not_found_handling: str = NOT_FOUND_HANDLING[0]
     redirects: str | None = None
     headers: str | None = None
 
