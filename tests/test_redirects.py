@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from assetsync.emulator.preview.redirects import (
+from assetsync.emulator.preview.redirects import RedirectMatch, RedirectRule, parse_redirects
+from assetsync.emulator.preview.rules import ParseWarning, RulePattern
+from assetsync.emulator.preview.urls import (
     PATH_ENCODE,
-    ParseWarning,
-    RedirectMatch,
-    RedirectRule,
-    RulePattern,
     decode_path,
     decode_uri_component,
     encode_path,
     extract_pathname,
     normalize_path,
-    parse_redirects,
     pct_encode,
     request_hostname,
     split_reference,

@@ -1,4 +1,8 @@
-"""Running the emulator as a server: ``assetsync serve``."""
+"""Running the emulator as an HTTP server, for ``assetsync serve`` and ``assetsync dev``.
+
+Where its data lives by default, the listening socket (with a warning before binding an address
+other machines can reach), and the banner that tells a client where the API and previews are.
+"""
 
 from __future__ import annotations
 

@@ -17,6 +17,8 @@ from urllib.parse import quote, unquote, unquote_to_bytes
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 
+from ...protocol import HTML_HANDLING, NOT_FOUND_HANDLING
+from ...protocol.contenttypes import UNKNOWN
 from ..store import Store, Version, scope_of
 from .resolve import Resolution, Site, SiteConfig
 
@@ -66,8 +68,8 @@ class Preview:
             site = Site(
                 manifest.keys(),
                 SiteConfig(
-                    html_handling=config.get("html_handling", "auto-trailing-slash"),
-                    not_found_handling=config.get("not_found_handling", "none"),
+                    html_handling=config.get("html_handling", HTML_HANDLING[0]),
+                    not_found_handling=config.get("not_found_handling", NOT_FOUND_HANDLING[0]),
                     redirects=config.get("_redirects"),
                     headers=config.get("_headers"),
                 ),
@@ -117,7 +119,7 @@ class Preview:
             etag = f'"{digest}"'
             headers["etag"] = etag
             headers["cache-control"] = "public, max-age=0, must-revalidate"
-            if ctype and ctype != "application/null":
+            if ctype and ctype != UNKNOWN:  # the platform serves no Content-Type then
                 headers["content-type"] = ctype
             if res.status == 200 and _etag_matches(request.headers.get("if-none-match"), etag):
                 response = Response(b"", 304, headers)

@@ -1,7 +1,7 @@
 """Parse a root ``_headers`` file and work out, for a request path, which headers to set or remove.
 
-Pure and I/O-free. Path patterns use the same syntax and matcher as ``_redirects`` (see
-:mod:`.redirects`, which holds the shared pattern code).
+Pure and I/O-free. Paths are read and matched as in ``_redirects``: the same URL syntax
+(:mod:`.urls`) and the same pattern matcher (:mod:`.rules`).
 
 Cloudflare facts this relies on
 -------------------------------
@@ -50,15 +50,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .redirects import (
-    JS_WHITESPACE,
-    ParseWarning,
-    RulePattern,
-    js_trim,
-    request_hostname,
-    substitute,
-    validate_url,
-)
+from .rules import ParseWarning, RulePattern, substitute
+from .urls import JS_WHITESPACE, js_trim, request_hostname, validate_url
 
 __all__ = [
     "MAX_HEADER_RULES",

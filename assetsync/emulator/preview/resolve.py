@@ -69,20 +69,14 @@ not apply.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from ...protocol import HTML_HANDLING, NOT_FOUND_HANDLING
 from .headers import HeaderUpdate, ParsedHeaders, parse_headers
-from .redirects import (
-    ParsedRedirects,
-    ParseWarning,
-    decode_path,
-    encode_path,
-    parse_redirects,
-    search_string,
-)
+from .redirects import ParsedRedirects, parse_redirects
+from .rules import ParseWarning
+from .urls import collapse_slashes, decode_path, encode_path, search_string
 
 __all__ = [
     "Resolution",
@@ -91,15 +85,14 @@ __all__ = [
 ]
 
 _SERVE_METHODS = frozenset({"GET", "HEAD"})
-_SLASH_RUN = re.compile(r"/+")
 
 
 @dataclass(frozen=True, slots=True)
 class SiteConfig:
     """A deployed version's asset settings; ``redirects``/``headers`` are the files' text, if any."""
 
-    html_handling: str = "auto-trailing-slash"
-    not_found_handling: str = "none"
+    html_handling: str = HTML_HANDLING[0]  # the protocol lists each mode's default first
+    not_found_handling: str = NOT_FOUND_HANDLING[0]
     redirects: str | None = None
     headers: str | None = None
 
@@ -152,6 +145,88 @@ def _unsafe(path: str) -> bool:
     return any(seg in (".", "..") for seg in path.split("/"))
 
 
+# One step of an html_handling lookup: (file, None) serves ``file`` if it is an asset; (file,
+# destination) redirects to ``destination`` if that is a safe redirect to ``file`` (Site._safe_redirect).
+_Step = tuple[str, str | None]
+
+
+def _folder_index(p: str) -> tuple[str, str] | None:
+    """For ``/x/index`` or ``/x/index.html``: the folder's index file ``/x/index.html`` and the
+    folder ``/x/``; None for any other path."""
+    if p.endswith("/index"):
+        return p + ".html", p[: -len("index")]
+    if p.endswith("/index.html"):
+        return p, p[: -len("index.html")]
+    return None
+
+
+def _auto_steps(p: str) -> list[_Step]:
+    """auto-trailing-slash: files are canonical without a trailing slash, folders with one."""
+    index = _folder_index(p)
+    if index is not None:
+        file, folder = index
+        steps: list[_Step] = [(file, folder), (folder[:-1] + ".html", folder[:-1])]
+    elif p.endswith("/"):
+        steps = [(p + "index.html", None), (p[:-1] + ".html", p[:-1])]
+    elif p.endswith(".html"):
+        stem = p[: -len(".html")]
+        steps = [(p, stem), (stem + "/index.html", stem + "/")]
+    else:
+        steps = []
+    return [*steps, (p, None), (p + ".html", None), (p + "/index.html", p + "/")]
+
+
+def _force_steps(p: str) -> list[_Step]:
+    """force-trailing-slash: every HTML page is canonical with a trailing slash."""
+    index = _folder_index(p)
+    if index is not None:
+        file, folder = index
+        steps: list[_Step] = [(file, folder), (folder[:-1] + ".html", folder)]
+    elif p.endswith("/"):
+        steps = [(p + "index.html", None), (p[:-1] + ".html", None)]
+    elif p.endswith(".html"):
+        stem = p[: -len(".html")]
+        steps = [(p, stem + "/"), (p, None), (stem + "/index.html", stem + "/")]
+    else:
+        steps = []
+    return [*steps, (p, None), (p + ".html", p + "/"), (p + "/index.html", p + "/")]
+
+
+def _drop_steps(p: str) -> list[_Step]:
+    """drop-trailing-slash: every HTML page is canonical without a trailing slash, bar ``/``."""
+    index = _folder_index(p)
+    if index is not None:
+        file, folder = index
+        stem = folder[:-1]
+        steps: list[_Step] = [(file, stem or "/"), (p, None)]
+        if stem:
+            steps.append((stem + ".html", stem))
+    elif p == "/":
+        steps = [("/index.html", None)]
+    elif p.endswith("/"):
+        stem = p[:-1]
+        steps = [(stem + ".html", stem), (p + "index.html", stem)]
+    elif p.endswith(".html"):
+        stem = p[: -len(".html")]
+        steps = [(p, stem), (stem + "/index.html", stem)]
+    else:
+        steps = []
+    return [*steps, (p, None), (p + ".html", None), (p + "/index.html", None)]
+
+
+def _none_steps(p: str) -> list[_Step]:
+    """none: exact keys only."""
+    return [(p, None)]
+
+
+_STEPS: dict[str, Callable[[str], list[_Step]]] = {
+    "auto-trailing-slash": _auto_steps,
+    "force-trailing-slash": _force_steps,
+    "drop-trailing-slash": _drop_steps,
+    "none": _none_steps,
+}
+
+
 class Site:
     """A deployed version: its asset paths and config, ready to answer requests.
 
@@ -162,7 +237,7 @@ class Site:
     Parse problems in ``_redirects``/``_headers`` never raise: they are listed in :attr:`warnings`.
     """
 
-    __slots__ = ("config", "etags", "warnings", "_headers", "_intent", "_keys", "_redirects")
+    __slots__ = ("config", "etags", "warnings", "_headers", "_keys", "_redirects", "_steps")
 
     def __init__(
         self,
@@ -182,13 +257,7 @@ class Site:
         self.warnings: tuple[ParseWarning, ...] = (self._redirects.warnings if self._redirects else ()) + (
             self._headers.warnings if self._headers else ()
         )
-        modes: dict[str, Callable[[str, bool], _Intent | None]] = {
-            "auto-trailing-slash": self._auto,
-            "force-trailing-slash": self._force,
-            "drop-trailing-slash": self._drop,
-            "none": self._none,
-        }
-        self._intent = modes[cfg.html_handling]
+        self._steps = _STEPS[cfg.html_handling]
 
     @property
     def paths(self) -> frozenset[str]:
@@ -228,7 +297,7 @@ class Site:
             decoded = decode_path(raw)
         else:
             raw = encode_path(path)  # the client is assumed to have sent the canonical encoding
-            decoded = _SLASH_RUN.sub("/", path)
+            decoded = collapse_slashes(path)
         unsafe = _unsafe(decoded)
         intent = self._not_found("/") if unsafe else self._intent(decoded, False)
         if intent is None:
@@ -253,9 +322,26 @@ class Site:
     def _serve(self, key: str, status: int = 200) -> _Intent:
         return _Intent(asset=key, status=status)
 
-    def _safe_redirect(self, file: str, destination: str, skip: bool) -> _Intent | None:
+    def _intent(self, p: str, skip: bool) -> _Intent | None:
+        """What html_handling makes of the decoded path ``p``: the first of its mode's steps that
+        applies, else not_found_handling. ``skip``: no redirects (a redirect's target is being
+        resolved)."""
+        keys = self._keys
+        if p.endswith("/index") and p in keys:  # an /index file is served as is, in every mode
+            return self._serve(p)
+        for file, destination in self._steps(p):
+            if destination is None:
+                if file in keys:
+                    return self._serve(file)
+            elif not skip:
+                redirect = self._safe_redirect(file, destination)
+                if redirect is not None:
+                    return redirect
+        return self._not_found(p)
+
+    def _safe_redirect(self, file: str, destination: str) -> _Intent | None:
         """Redirect to ``destination`` only if it is no asset itself but resolves to ``file``."""
-        if skip or destination in self._keys:
+        if destination in self._keys:
             return None
         intent = self._intent(destination, True)
         if (
@@ -266,114 +352,6 @@ class Site:
         ):
             return _Intent(redirect=destination)
         return None
-
-    def _auto(self, p: str, skip: bool) -> _Intent | None:
-        keys, safe = self._keys, self._safe_redirect
-        exact = p in keys
-        r: _Intent | None = None
-        if p.endswith("/index"):
-            if exact:
-                return self._serve(p)
-            r = safe(p + ".html", p[: -len("index")], skip) or safe(
-                p[: -len("/index")] + ".html", p[: -len("/index")], skip
-            )
-        elif p.endswith("/index.html"):
-            r = safe(p, p[: -len("index.html")], skip) or safe(
-                p[: -len("/index.html")] + ".html", p[: -len("/index.html")], skip
-            )
-        elif p.endswith("/"):
-            if p + "index.html" in keys:
-                return self._serve(p + "index.html")
-            r = safe(p[:-1] + ".html", p[:-1], skip)
-        elif p.endswith(".html"):
-            stem = p[: -len(".html")]
-            r = safe(p, stem, skip) or safe(stem + "/index.html", stem + "/", skip)
-        if r:
-            return r
-        if exact:
-            return self._serve(p)
-        if p + ".html" in keys:
-            return self._serve(p + ".html")
-        return safe(p + "/index.html", p + "/", skip) or self._not_found(p)
-
-    def _force(self, p: str, skip: bool) -> _Intent | None:
-        keys, safe = self._keys, self._safe_redirect
-        exact = p in keys
-        r: _Intent | None = None
-        if p.endswith("/index"):
-            if exact:
-                return self._serve(p)
-            folder = p[: -len("index")]
-            r = safe(p + ".html", folder, skip) or safe(p[: -len("/index")] + ".html", folder, skip)
-        elif p.endswith("/index.html"):
-            folder = p[: -len("index.html")]
-            r = safe(p, folder, skip) or safe(p[: -len("/index.html")] + ".html", folder, skip)
-        elif p.endswith("/"):
-            if p + "index.html" in keys:
-                return self._serve(p + "index.html")
-            if p[:-1] + ".html" in keys:
-                return self._serve(p[:-1] + ".html")
-        elif p.endswith(".html"):
-            stem = p[: -len(".html")]
-            r = safe(p, stem + "/", skip)
-            if r:
-                return r
-            if exact:
-                return self._serve(p)
-            r = safe(stem + "/index.html", stem + "/", skip)
-        if r:
-            return r
-        if exact:
-            return self._serve(p)
-        return (
-            safe(p + ".html", p + "/", skip) or safe(p + "/index.html", p + "/", skip) or self._not_found(p)
-        )
-
-    def _drop(self, p: str, skip: bool) -> _Intent | None:
-        keys, safe = self._keys, self._safe_redirect
-        exact = p in keys
-        r: _Intent | None = None
-        if p.endswith("/index"):
-            if exact:
-                return self._serve(p)
-            if p == "/index":
-                r = safe("/index.html", "/", skip)
-            else:
-                stem = p[: -len("/index")]
-                r = safe(stem + ".html", stem, skip) or safe(p + ".html", stem, skip)
-        elif p.endswith("/index.html"):
-            if p == "/index.html":
-                r = safe("/index.html", "/", skip)
-            else:
-                stem = p[: -len("/index.html")]
-                r = safe(p, stem, skip)
-                if r:
-                    return r
-                if exact:
-                    return self._serve(p)
-                r = safe(stem + ".html", stem, skip)
-        elif p.endswith("/"):
-            if p == "/":
-                if "/index.html" in keys:
-                    return self._serve("/index.html")
-            else:
-                stem = p[:-1]
-                r = safe(stem + ".html", stem, skip) or safe(stem + "/index.html", stem, skip)
-        elif p.endswith(".html"):
-            stem = p[: -len(".html")]
-            r = safe(p, stem, skip) or safe(stem + "/index.html", stem, skip)
-        if r:
-            return r
-        if exact:
-            return self._serve(p)
-        if p + ".html" in keys:
-            return self._serve(p + ".html")
-        if p + "/index.html" in keys:
-            return self._serve(p + "/index.html")
-        return self._not_found(p)
-
-    def _none(self, p: str, skip: bool) -> _Intent | None:
-        return self._serve(p) if p in self._keys else self._not_found(p)
 
     # ------------------------------------------------------------------------ not_found_handling
 

@@ -1,0 +1,55 @@
+"""The API's route table: which handler answers each method and path under ``/client/v4``.
+
+Paths are the protocol's own (:mod:`assetsync.protocol` builds them for the client), with
+Starlette's ``{placeholders}`` for the parts a request fills in, so client and emulator cannot
+disagree on where a call goes.
+"""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from ...protocol import namespace_scripts_path, script_path, session_path, upload_path
+from .base import ApiState
+from .deploys import Deploys
+from .namespaces import Namespaces
+from .uploads import Uploads
+from .wrangler import Wrangler
+
+ACCOUNT, SCRIPT, NAMESPACE = "{account}", "{script}", "{namespace}"
+
+
+class Api(ApiState):
+    """Every route of the emulated API, over one store and one token keeper."""
+
+    def routes(self) -> list[Route]:
+        """The route table; it reads no state, so it can be listed without an emulator."""
+        up, dep, ns, wr = Uploads(self), Deploys(self), Namespaces(self), Wrangler(self)
+        workers = f"/accounts/{ACCOUNT}/workers"
+        script = script_path(ACCOUNT, SCRIPT)
+        ns_script = script_path(ACCOUNT, SCRIPT, NAMESPACE)
+        ns_scripts = namespace_scripts_path(ACCOUNT, NAMESPACE)
+        return [
+            Route(session_path(ACCOUNT, SCRIPT), up.upload_session, methods=["POST"]),
+            Route(session_path(ACCOUNT, SCRIPT, NAMESPACE), up.upload_session, methods=["POST"]),
+            Route(upload_path(ACCOUNT), up.upload, methods=["POST"]),
+            Route(script, dep.deploy, methods=["PUT"]),
+            Route(ns_script, dep.deploy, methods=["PUT"]),
+            Route(ns_script, ns.get_script, methods=["GET"]),
+            Route(ns_script, ns.delete_script, methods=["DELETE"]),
+            Route(ns_scripts, ns.list_scripts, methods=["GET"]),
+            Route(ns_scripts, ns.delete_scripts, methods=["DELETE"]),
+            Route(workers + "/dispatch/namespaces", ns.list_namespaces, methods=["GET"]),
+            Route(workers + f"/services/{SCRIPT}", wr.get_service, methods=["GET"]),
+            Route(workers + f"/workers/{SCRIPT}", wr.get_worker, methods=["GET"]),
+            Route(script + "/versions", dep.create_version, methods=["POST"]),
+            Route(script + "/deployments", wr.list_deployments, methods=["GET"]),
+            Route(script + "/deployments", dep.create_deployment, methods=["POST"]),
+            Route(script + "/settings", wr.get_settings, methods=["GET"]),
+            Route(script + "/script-settings", wr.get_settings, methods=["GET"]),
+            Route(script + "/script-settings", wr.patch_settings, methods=["PATCH"]),
+            Route(script + "/settings", wr.patch_settings, methods=["PATCH"]),
+            Route(script + "/secrets", wr.list_secrets, methods=["GET"]),
+            Route(workers + "/subdomain", wr.account_subdomain, methods=["GET"]),
+            Route(script + "/subdomain", wr.script_subdomain, methods=["GET", "POST"]),
+        ]

@@ -1,0 +1,71 @@
+"""The JSON the API answers with for a script, its deployment and its settings.
+
+Shaped field for field as the recorded traces show the real API answers, since wrangler and the
+SDKs read more of it than assetsync does; several routes answer with the same shapes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any
+
+from ..store import Script, Store, Version
+
+
+def iso(ts: float) -> str:
+    """A timestamp as the API writes it: UTC, microseconds, ``Z``."""
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def etag(version: Version) -> str:
+    return hashlib.sha256(version.id.encode()).hexdigest()
+
+
+def script_json(store: Store, s: Script, version: Version | None = None) -> dict[str, Any]:
+    """A script as listed and deployed; ``version`` defaults to its live one."""
+    if version is None and s.version:
+        version = store.version(s.version)
+    md = version.metadata if version else {}
+    return {
+        "id": s.name,
+        "tag": hashlib.md5(f"{s.account}/{s.namespace}/{s.name}".encode()).hexdigest(),
+        "tags": s.tags,
+        "etag": etag(version) if version else None,
+        "handlers": ["fetch"],
+        "named_handlers": [],
+        "modified_on": iso(s.modified),
+        "created_on": iso(s.created),
+        "usage_model": "standard",
+        "compatibility_date": md.get("compatibility_date"),
+        "compatibility_flags": md.get("compatibility_flags", []),
+        "has_assets": bool(version and version.manifest is not None),
+        "has_modules": bool(md.get("main_module")),
+        "logpush": False,
+        "placement_mode": None,
+        "startup_time_ms": 1,
+        "deployment_id": s.deployment,
+        "pipeline_hash": None,
+        "mutable_pipeline_id": None,
+    }
+
+
+def deployment_json(s: Script, version: Version) -> dict[str, Any]:
+    """The script's live deployment: all traffic to ``version``."""
+    return {
+        "id": s.deployment,
+        "source": "wrangler",
+        "strategy": "percentage",
+        "author_email": "emulator@assetsync.local",
+        "created_on": iso(s.modified),
+        "versions": [{"version_id": version.id, "percentage": 100}],
+    }
+
+
+def settings_json(s: Script) -> dict[str, Any]:
+    return {
+        "logpush": False,
+        "tail_consumers": [],
+        "observability": s.settings.get("observability", {"enabled": False}),
+        "tags": s.tags,
+    }

@@ -1,0 +1,137 @@
+"""What ``_redirects`` and ``_headers`` rules share: the source-pattern matcher and parse warnings.
+
+A pattern is the asset worker's ``generateRuleRegExp`` and its replacer (``rules-engine.ts``):
+a splat ``*`` matches greedily (``/`` included) and is referenced as ``:splat``; placeholders
+``:[A-Za-z]\\w*`` match one or more characters other than ``/``; a pattern that repeats a name
+fails to compile on Cloudflare and silently never matches, here it is a warning.
+
+Matching here works on the already percent-decoded request path: the literal parts of each pattern
+are percent-decoded too, and each capture is percent-encoded again (URL path set, plus ``%``) before
+it is substituted into a destination or header value. Cloudflare compares the raw, encoded path;
+the two agree whenever the client sent the canonical encoding. Pure and I/O-free.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from .urls import CAPTURE_ENCODE, decode_segments, pct_encode
+
+_PATTERN_TOKEN = re.compile(r"\*|:[A-Za-z][A-Za-z0-9_]*")
+_PLACEHOLDER = re.compile(r":([A-Za-z][A-Za-z0-9_]*)")
+_SPLAT_RE = "[^\n\r\u2028\u2029]*"  # JavaScript's "." does not match line terminators
+_JS_ESCAPED = frozenset("-/\\^$+?.()|[]{}")  # what the rules engine escapes, bar "*" (the splat)
+
+
+def is_dynamic(pattern: str) -> bool:
+    """Does a normalised source contain a splat or a placeholder?"""
+    return "*" in pattern or _PLACEHOLDER.search(pattern) is not None
+
+
+class RulePattern:
+    """A compiled ``_redirects``/``_headers`` source pattern, matched against decoded paths."""
+
+    __slots__ = ("cross_host", "source", "_regex")
+
+    def __init__(self, source: str) -> None:
+        """Compile a normalised source; ``ValueError`` if Cloudflare's regex would not compile."""
+        self.source = source
+        self.cross_host = source.startswith("https://")
+        parts: list[str] = []
+        if self.cross_host:
+            slash = source.find("/", len("https://"))
+            if slash == -1:
+                slash = len(source)
+            parts.append(re.escape("https://"))
+            parts.extend(self._translate(source[len("https://") : slash], source[slash : slash + 1], True))
+            parts.extend(self._translate(source[slash:], "", False))
+        else:
+            parts.extend(self._translate(source, "", False))
+        problem = self._repeated_name(source)
+        if problem:
+            raise ValueError(
+                f"the pattern {source} can never match: it has {problem}, so Cloudflare ignores it"
+            )
+        self._regex = re.compile("".join(parts))
+
+    @staticmethod
+    def _repeated_name(source: str) -> str:
+        """Why Cloudflare's regex for ``source`` would not compile (a repeated group name), or ``""``."""
+        seen: set[str] = set()
+        splats = 0
+        for m in _PATTERN_TOKEN.finditer(source):
+            name = "splat" if m.group() == "*" else m.group()[1:]
+            splats += m.group() == "*"
+            if name in seen:
+                if splats > 1:
+                    return "more than one splat (*)"
+                if name == "splat":
+                    return "both a splat (*) and a :splat placeholder"
+                return f"the placeholder :{name} more than once"
+            seen.add(name)
+        return ""
+
+    @staticmethod
+    def _translate(text: str, follower: str, in_host: bool) -> Iterator[str]:
+        pos = 0
+        for m in _PATTERN_TOKEN.finditer(text):
+            literal = text[pos : m.start()]
+            yield re.escape(literal if in_host else decode_segments(literal))
+            token = m.group()
+            if token == "*":
+                yield f"(?P<splat>{_SPLAT_RE})"
+            else:
+                nxt = text[m.end() : m.end() + 1] or follower
+                # Host placeholders stop at "." as well as "/" when followed by an escaped character.
+                cls = "[^/.]+" if in_host and nxt in _JS_ESCAPED and nxt else "[^/]+"
+                yield f"(?P<{token[1:]}>{cls})"
+            pos = m.end()
+        tail = text[pos:]
+        yield re.escape(tail if in_host else decode_segments(tail))
+
+    def match(self, path: str, hostname: str | None) -> dict[str, str] | None:
+        """The captures (re-encoded for a URL) if ``path`` matches, else ``None``.
+
+        Rules with a host only match when ``hostname`` is given; the request's scheme and port are
+        ignored, as on Cloudflare (the test string is always ``https://{hostname}{path}``).
+        """
+        if self.cross_host:
+            if hostname is None:
+                return None
+            subject = f"https://{hostname}{path}"
+        else:
+            subject = path
+        m = self._regex.fullmatch(subject)
+        if m is None:
+            return None
+        return {k: pct_encode(v, CAPTURE_ENCODE) for k, v in m.groupdict().items() if v is not None}
+
+    def __repr__(self) -> str:
+        return f"RulePattern({self.source!r})"
+
+
+def substitute(template: str, captures: Mapping[str, str]) -> str:
+    """Replace each whole ``:name`` with its capture; names without a capture are left alone."""
+    if ":" not in template:
+        return template
+
+    def repl(m: re.Match[str]) -> str:
+        return captures.get(m.group(1), m.group(0))
+
+    return _PLACEHOLDER.sub(repl, template)
+
+
+@dataclass(frozen=True, slots=True)
+class ParseWarning:
+    """A line of ``_redirects`` or ``_headers`` that was ignored, or a limit that was hit."""
+
+    file: str
+    message: str
+    line: int | None = None
+    text: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.message}" + (f"  | {self.text.strip()}" if self.text else "")
