@@ -15,6 +15,7 @@ from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from .protocol import API_PREFIX
 from .wire.target import LOCAL_ACCOUNT, Target, api_target
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ def embedded_target(data_dir: str | None = None) -> Target:
 
     return Target(
         "emulator",
-        "http://emulator.invalid/client/v4",
+        "http://emulator.invalid" + API_PREFIX,
         LOCAL_ACCOUNT,
         load_api_token(data_dir),
         data_dir,
@@ -81,7 +82,7 @@ class PreviewServer:
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
         )
-        self.target = replace(embedded_target(data_dir), base_url=f"{self.origin}/client/v4", transport=None)
+        self.target = replace(embedded_target(data_dir), base_url=self.origin + API_PREFIX, transport=None)
 
     def __enter__(self) -> PreviewServer:
         self._thread.start()

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import click
 
+from ..protocol import FREE_PLAN_FILES, HTML_HANDLING, NOT_FOUND_HANDLING
+
 if TYPE_CHECKING:
     from ..engine import SyncOptions
     from ..settings import Settings
@@ -70,7 +72,7 @@ scan_options = option_group(
     number_option(
         "--max-files",
         click.IntRange(min=1),
-        20_000,
+        FREE_PLAN_FILES,
         "Refuse sites with more files (free plan 20,000; paid plans 100,000).",
     ),
     click.option(
@@ -115,9 +117,9 @@ worker_options = option_group(
     click.option("--tag", "tags", multiple=True, help="Tag the script (repeatable)."),
     click.option(
         "--html-handling",
-        type=click.Choice(["auto-trailing-slash", "force-trailing-slash", "drop-trailing-slash", "none"]),
+        type=click.Choice(HTML_HANDLING),
     ),
-    click.option("--not-found-handling", type=click.Choice(["none", "404-page", "single-page-application"])),
+    click.option("--not-found-handling", type=click.Choice(NOT_FOUND_HANDLING)),
     click.option(
         "--run-worker-first",
         metavar="true|false|GLOBS",

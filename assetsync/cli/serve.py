@@ -10,6 +10,7 @@ import gc
 
 import click
 
+from ..protocol import FREE_PLAN_FILES, TOKEN_LIFETIME
 from .app import EXIT_HELP
 from .options import number_option
 
@@ -50,7 +51,7 @@ def _token_pairs(tokens: tuple[str, ...], account_tokens: tuple[str, ...]) -> di
     metavar="ACCOUNT=TOKEN",
     help="API token accepted only for that account (repeatable).",
 )
-@number_option("--max-files", click.IntRange(min=1), 20_000, "Files per version.")
+@number_option("--max-files", click.IntRange(min=1), FREE_PLAN_FILES, "Files per version.")
 @number_option(
     "--bucket-mib",
     click.IntRange(min=1),
@@ -59,7 +60,10 @@ def _token_pairs(tokens: tuple[str, ...], account_tokens: tuple[str, ...]) -> di
 )
 @number_option("--bucket-files", click.IntRange(min=1), 2000, "Most files in one bucket.")
 @number_option(
-    "--token-ttl", click.FloatRange(min=1), 3600, "Lifetime of upload and completion tokens, in seconds."
+    "--token-ttl",
+    click.FloatRange(min=1),
+    int(TOKEN_LIFETIME),
+    "Lifetime of upload and completion tokens, in seconds.",
 )
 @click.option(
     "--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="warning"

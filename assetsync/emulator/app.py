@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
 
+from ..protocol import API_PREFIX, TOKEN_LIFETIME
 from .api import Api, Limits
 from .envelope import (
     BAD_REQUEST,
@@ -36,7 +37,6 @@ from .store import Store
 from .tokens import Tokens
 
 log = logging.getLogger("assetsync.emulator")
-API_PREFIX = "/client/v4"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +46,7 @@ class EmulatorConfig:
     data_dir: str
     api_tokens: dict[str, str | None] | None = None  # token -> account it may use (None: any)
     dev: bool = False  # live reload: HTML gets a script that reloads on each new deploy
-    token_ttl: float = 3600.0
+    token_ttl: float = TOKEN_LIFETIME
     limits: Limits = field(default_factory=Limits)
 
 

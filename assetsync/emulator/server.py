@@ -13,7 +13,8 @@ import sys
 from typing import Any
 
 from ..errors import UsageError
-from .app import API_PREFIX, Emulator
+from ..protocol import API_PREFIX
+from .app import Emulator
 
 
 def default_data_dir() -> str:

@@ -18,6 +18,7 @@ from typing import Any
 
 import jwt
 
+from ..protocol import TOKEN_LIFETIME
 from .envelope import AUTH_ERROR, UPLOAD_TOKEN_INVALID, ApiError
 
 UPLOAD = "upload"
@@ -68,7 +69,7 @@ class Tokens:
     """Checks API tokens and mints / verifies the session JWTs."""
 
     def __init__(
-        self, data_dir: str, api_tokens: dict[str, str | None] | None = None, ttl: float = 3600
+        self, data_dir: str, api_tokens: dict[str, str | None] | None = None, ttl: float = TOKEN_LIFETIME
     ) -> None:
         """``api_tokens`` maps token -> account it is limited to (None: every account)."""
         self._key = _read_or_create_secret(

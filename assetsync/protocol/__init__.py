@@ -88,6 +88,12 @@ MAX_FILE_SIZE = 25 * 1024 * 1024  # 26,214,400 bytes; exactly this size is allow
 FREE_PLAN_FILES = 20_000
 PAID_PLAN_FILES = 100_000
 
+# -- the API ---------------------------------------------------------------------------------------
+
+API_PREFIX = "/client/v4"  # every API path is below it
+DEFAULT_API = "https://api.cloudflare.com" + API_PREFIX
+TOKEN_LIFETIME = 3600.0  # seconds: upload and completion tokens both live one hour (their JWT exp)
+
 # -- error codes of the API's envelope ----------------------------------------------------------------
 
 AUTH_ERROR = 10000

@@ -13,14 +13,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import UsageError
-from ..protocol import is_account_id
+from ..protocol import DEFAULT_API, is_account_id
 
 if TYPE_CHECKING:
     import httpx
 
     from .client import ApiClient
 
-DEFAULT_API = "https://api.cloudflare.com/client/v4"
 LOCAL_ACCOUNT = "local"
 
 
