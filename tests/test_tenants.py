@@ -14,12 +14,12 @@ import httpx
 import pytest
 
 from assetsync.engine import Syncer, SyncOptions, UploadSlots
-from assetsync.errors import NotConfirmed, SourceNotFound, UsageError
+from assetsync.errors import NotConfirmed, ServerError, SourceNotFound, UsageError
 from assetsync.events import SyncAllReport, TenantFinished
 from assetsync.folder.build import BuildOptions
-from assetsync.namespace import list_namespace
+from assetsync.namespace import delete_from_namespace, list_namespace
 from assetsync.protocol import WorkerSpec
-from assetsync.retry import Backoff, Concurrency
+from assetsync.retry import Backoff, Concurrency, Retries
 from assetsync.tenants import Shard, SyncAllOptions, Tenant, discover, sync_all, tenant_options
 from assetsync.wire.target import Target
 
@@ -335,6 +335,24 @@ def test_listing_follows_every_page(tmp_path: Path, emulator: LiveEmulator) -> N
     tagged = list_namespace(target(emulator), NS, with_tags=["tenant:n007"])
     assert [s.name for s in tagged] == ["n007"]
     assert [s.name for s in list_namespace(target(emulator), NS, without_tags=["assetsync"])] == []
+
+
+def test_listing_and_deleting_retry_as_a_sync_does(tmp_path: Path, recorded: LiveEmulator) -> None:
+    assert run(make_tenants(tmp_path / "root", ["a", "b"]), tmp_path, recorded).ok
+    listing = f"/namespaces/{NS}/scripts"
+    recorded.app.faults += [("GET", listing, envelope_error(503, 10013, "busy"))] * 2
+    assert [s.name for s in list_namespace(target(recorded), NS, retries=Retries(3, FAST))] == ["a", "b"]
+    recorded.app.faults += [("GET", listing, envelope_error(500, 10013, "down"))] * 2
+    with pytest.raises(ServerError, match="Gave up after 2"):
+        list_namespace(target(recorded), NS, retries=Retries(2, FAST))
+    recorded.app.faults.clear()
+    recorded.app.faults += [
+        ("DELETE", f"{listing}/a", envelope_error(500, 10013, "boom")),
+        ("DELETE", f"{listing}/b", envelope_error(400, 10021, "refused")),  # not worth asking again
+    ]
+    done = delete_from_namespace(target(recorded), NS, ["a", "b"], Retries(3, FAST))
+    assert [(d.name, d.ok) for d in done] == [("a", True), ("b", False)]
+    assert names_in(recorded) == ["b"]
 
 
 def test_per_tenant_config_reaches_the_deploy(tmp_path: Path, recorded: LiveEmulator) -> None:

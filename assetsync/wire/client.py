@@ -1,7 +1,8 @@
 """The HTTP layer: one call per API operation, over httpx's async client.
 
 Each call sends one request and turns its answer into a value or an exception from
-:mod:`assetsync.errors`; retrying is the caller's business (:mod:`assetsync.retry` decides).
+:mod:`assetsync.errors`; retrying is the caller's business (:mod:`assetsync.retry` decides), and a
+call of several requests (every page of a listing) takes the caller's :class:`~assetsync.retry.Retrier`.
 The API token and upload tokens go only into ``Authorization`` headers: no message, exception
 or log line carries them. Requests are named in errors by method and path.
 """
@@ -28,7 +29,7 @@ from ..errors import (
     ServerError,
 )
 from ..protocol import NO_ROUTE, Module, namespace_scripts_path, script_path, session_path, upload_path
-from ..retry import parse_retry_after
+from ..retry import Retrier, parse_retry_after
 from .body import MultipartBody
 
 MAX_ANSWER = 16 << 20  # an API answer larger than this is not one the protocol allows
@@ -195,7 +196,7 @@ class ApiClient:
 
     # -- scripts in a dispatch namespace -------------------------------------------------
 
-    async def list_scripts_page(
+    async def _scripts_page(
         self, namespace: str, page: int, per_page: int = 100, tags: str | None = None
     ) -> tuple[list[dict[str, Any]], int | None]:
         """One page of the namespace's scripts, and the ``total_count`` the server reports (or None).
@@ -217,19 +218,25 @@ class ApiClient:
         return [r for r in result if isinstance(r, dict)], total if isinstance(total, int) else None
 
     async def list_scripts(
-        self, namespace: str, tags: str | None = None, per_page: int = 100
+        self, namespace: str, tags: str | None, retrying: Retrier, per_page: int = 100
     ) -> list[dict[str, Any]]:
-        """Every script in the namespace (all pages), optionally filtered by ``tag:yes``.
+        """Every script in the namespace (all pages), filtered as ``tags`` says (``tag:yes,other:no``);
+        each page is asked for through ``retrying``.
 
         Pages are followed until ``result_info.total_count`` scripts have arrived, or, from a
         server that reports no total, until an empty page: a server that caps ``per_page`` below
-        what was asked must not end the listing after its first page.
+        what was asked must not end the listing after its first page. A page of nothing new (a
+        server ignoring ``page``) ends it too, rather than looping for ever.
         """
         out: list[dict[str, Any]] = []
         seen: set[str] = set()
         page = 1
         while True:
-            rows, total = await self.list_scripts_page(namespace, page, per_page, tags)
+
+            async def call(page: int = page) -> tuple[list[dict[str, Any]], int | None]:
+                return await self._scripts_page(namespace, page, per_page, tags)
+
+            rows, total = await retrying(f"listing the scripts of {namespace}", call)
             fresh = [r for r in rows if str(r.get("id")) not in seen]
             seen.update(str(r.get("id")) for r in rows)
             out.extend(fresh)
