@@ -823,9 +823,9 @@ def sync_all(
     Each immediate subfolder of ROOT is a tenant: its script is named after the folder (which
     must be a valid Worker name), its hashes are salted with that name, and it is tagged
     'assetsync' and 'tenant:<name>' (plus --tag). The options here apply to every tenant; a
-    wrangler.json / wrangler.jsonc / wrangler.toml inside a tenant's folder overrides them for
-    that tenant (its assets.directory, main, compatibility settings, vars, assets options), and is
-    never uploaded. Folders starting with '.' are skipped.
+    wrangler.json / wrangler.jsonc / wrangler.toml inside a tenant's folder decides what they leave
+    unsaid for that tenant (its assets.directory, main, compatibility settings, vars, assets
+    options), as with sync, and is never uploaded. Folders starting with '.' are skipped.
 
     Tenants run concurrently over one connection pool; one tenant's failure never stops the
     others, and each gets a row (--json prints them all).
@@ -835,20 +835,17 @@ def sync_all(
 
     from ..errors import AuthError, Interrupted, PartlyFailed
     from ..local import resolve_target
-    from ..settings import shared_options
     from ..tenants import Shard, SyncAllOptions, check_namespace, discover, sync_all_async
     from .render import TenantsRenderer
 
     with _json_failure(as_json):
         check_namespace(namespace)
         chosen = Shard.parse(shard) if shard else None
-        template = shared_options(
-            _settings(params, namespace=namespace, dry_run=dry_run, allow_empty=allow_empty)
+        settings = _settings(
+            params, namespace=namespace, salt=not no_salt, dry_run=dry_run, allow_empty=allow_empty
         )
         target = resolve_target(params["account_id"], None, params["api_base"], params["local_data"])
-        options = SyncAllOptions(
-            template, salt=not no_salt, shard=chosen, prune=prune, tenants_at_once=tenant_concurrency
-        )
+        options = SyncAllOptions(settings, shard=chosen, prune=prune, tenants_at_once=tenant_concurrency)
         found = discover(root)
         total = sum(1 for t in found if chosen is None or chosen.holds(t.name))
         mode = _output_mode(quiet, as_json)
