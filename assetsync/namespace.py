@@ -60,7 +60,7 @@ class ScriptInfo:
         }
 
 
-def _str_or_none(value: Any) -> str | None:
+def _str_or_none(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 

@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import httpx
 
@@ -34,6 +34,16 @@ from .body import MultipartBody
 
 MAX_ANSWER = 16 << 20  # an API answer larger than this is not one the protocol allows
 BASE_URL_SETTINGS = "--api-base, CLOUDFLARE_API_BASE_URL"
+
+
+class _Request(TypedDict, total=False):
+    """What a request carries besides its method and path."""
+
+    token: str  # an upload token, instead of the API token
+    content: bytes | MultipartBody
+    headers: Mapping[str, str]
+    files: list[tuple[str, tuple[str | None, bytes, str | None]]]
+    params: Mapping[str, str | int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,33 +88,26 @@ class ApiClient:
 
     # -- plumbing ------------------------------------------------------------------------
 
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        token: str | None = None,
-        what: str,
-        **kw: Any,
-    ) -> tuple[int, Any]:
+    async def _send(self, method: str, path: str, *, what: str, **kw: Unpack[_Request]) -> tuple[int, object]:
         """Send one request; return (status, envelope result) or raise an ApiError."""
-        status, envelope = await self._exchange(method, path, token=token, what=what, **kw)
+        status, envelope = await self._exchange(method, path, what=what, **kw)
         return status, envelope.get("result")
 
     async def _exchange(
-        self,
-        method: str,
-        path: str,
-        *,
-        token: str | None = None,
-        what: str,
-        **kw: Any,
+        self, method: str, path: str, *, what: str, **kw: Unpack[_Request]
     ) -> tuple[int, dict[str, Any]]:
         """Send one request; return (status, the whole envelope) or raise an ApiError."""
         request = f"{method} {path}"
-        headers = {**kw.pop("headers", {}), "Authorization": f"Bearer {token or self._token}"}
+        headers = {**kw.get("headers", {}), "Authorization": f"Bearer {kw.get('token') or self._token}"}
         try:
-            req = self._http.build_request(method, path, headers=headers, **kw)
+            req = self._http.build_request(
+                method,
+                path,
+                headers=headers,
+                content=kw.get("content"),
+                files=kw.get("files"),
+                params=kw.get("params"),
+            )
             response = await self._http.send(req, stream=True)
             try:
                 raw = await _read_capped(response, request, what)
@@ -204,7 +207,7 @@ class ApiClient:
         ``tags`` is the server-side filter of PROTOCOL.md section 5 (``tag:yes,other:no``).
         """
         path = namespace_scripts_path(self.account_id, namespace)
-        params: dict[str, Any] = {"page": page, "per_page": per_page}
+        params: dict[str, str | int] = {"page": page, "per_page": per_page}
         if tags:
             params["tags"] = tags
         _, envelope = await self._exchange("GET", path, what="listing scripts", params=params)
@@ -285,11 +288,11 @@ def _parse(raw: bytes) -> dict[str, Any] | None:
 _TOKEN = re.compile(r"[\x21-\x7e]{1,8192}")  # what may follow "Bearer " in a header
 
 
-def _token_like(value: Any) -> bool:
+def _token_like(value: object) -> bool:
     return isinstance(value, str) and _TOKEN.fullmatch(value) is not None
 
 
-def _short(value: Any, limit: int = 200) -> str:
+def _short(value: object, limit: int = 200) -> str:
     text = json.dumps(value) if not isinstance(value, str) else value
     return text if len(text) <= limit else text[:limit] + "..."
 
