@@ -14,23 +14,23 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import ApiError, FilesChanging, NetworkError, NothingToPublish, ServerError
 from .events import Built, Deployed, Event, Restarting, Retrying, SessionOpened, SyncReport, Uploaded
 from .folder.build import BuildOptions, BuildResult, build
 from .project.wrangler import read_root_file
 from .protocol import Module, WorkerSpec, deploy_metadata, session_path
-from .retry import PATIENCE, Backoff, Budget, Concurrency, Verdict, classify
+from .retry import Backoff, Concurrency, Retrier, Retries, Retry, Verdict, classify
 from .wire.body import FileChanged, MultipartBody
 from .wire.client import ApiClient, UploadSession
 from .wire.plan import Request, plan_uploads
 from .wire.target import Target
 
+T = TypeVar("T")
 MAX_SESSIONS = 4  # fresh sessions (expired tokens, changed files) before giving up
 # Uploads in flight. benchmarks/sync.py on loopback cannot tell 1 from 8 (the emulator's ingest is
 # the limit at every setting); against the real API, requests in flight hide the round trip, and
@@ -87,15 +87,15 @@ class Syncer:
         self.client = client
         self.emit = on_event or (lambda event: None)
         self.warn = warn
-        self.rng = random.Random()
-        self.sleep = sleep
+        self.retrying = Retrier(
+            Retries(options.attempts, options.backoff), on_retry=self._retried, sleep=sleep
+        )
         self.spec = options.worker  # what the deploy says: each publish adds the root files
         # Uploads in flight: this run's own limit, or one shared by several runs (sync-all), so
         # that a server pushing back slows every run down, and N runs never mean N x the load.
         self._shared_slots = slots
         self.slots = slots or UploadSlots(Concurrency(options.concurrency))
         self.concurrency = self.slots.concurrency
-        self.successes = 0  # requests of this run that succeeded: the API is up while it grows
         self.report = SyncReport(
             target="emulator" if target.kind == "emulator" else target.base_url,
             account_id=target.account_id,
@@ -142,37 +142,25 @@ class Syncer:
         redirects = a.redirects if a.redirects is not None else read_root_file(self.root, "_redirects")
         return replace(spec, assets=replace(a, headers=headers, redirects=redirects))
 
-    async def _retrying(self, what: str, call: Callable[[], Any], *, token: str | None = None) -> Any:
-        """Run ``call`` until it succeeds, retrying what :func:`classify` says is transient.
+    async def _retrying(self, what: str, call: Callable[[], Awaitable[T]], *, token: str | None = None) -> T:
+        """``call()``, retried as :class:`~assetsync.retry.Retrier` decides.
 
         ``token`` names the session token the request carries ("upload", "completion"): if the
         server refuses it, a fresh session is needed, not a retry.
-
-        When it gives up is :class:`~assetsync.retry.Budget`'s call: after ``attempts`` failures
-        in a row while no other request got through, or :data:`PATIENCE` times as many in all.
         """
-        budget = Budget(self.o.attempts, PATIENCE)
-        while True:
-            try:
-                result = await call()
-            except ApiError as exc:
-                verdict = classify(exc.status, upload=token is not None)
-                give_up = budget.failed(self.successes)
-                if verdict is Verdict.NEW_SESSION:
-                    raise _Restart(f"the {token} token was refused ({exc.code or exc.status})") from exc
-                if verdict is Verdict.FATAL:
-                    raise
-                if give_up:
-                    raise exc.gave_up(budget.tries) from None
-                if verdict is Verdict.SLOW_DOWN:
-                    self.concurrency.on_throttle()
-                delay = self.o.backoff.delay(budget.tries, exc.retry_after, self.rng)
-                self.report.retries += 1
-                self.emit(Retrying(what, budget.tries, delay, str(exc)))
-                await self.sleep(delay)
-            else:
-                self.successes += 1
-                return result
+        try:
+            return await self.retrying(what, call, upload=token is not None)
+        except ApiError as exc:
+            if token is not None and classify(exc.status, upload=True) is Verdict.NEW_SESSION:
+                raise _Restart(f"the {token} token was refused ({exc.code or exc.status})") from exc
+            raise
+
+    def _retried(self, retry: Retry) -> None:
+        """Count and report a retry; a server that asks to slow down gets fewer uploads at once."""
+        if retry.verdict is Verdict.SLOW_DOWN:
+            self.concurrency.on_throttle()
+        self.report.retries += 1
+        self.emit(Retrying(retry.what, retry.attempt, retry.delay, str(retry.error)))
 
     async def _open(self, manifest_json: str) -> UploadSession:
         t0 = time.perf_counter()
@@ -180,7 +168,7 @@ class Syncer:
         async def call() -> UploadSession:
             return await self.client.open_session(self.o.script, self.o.namespace, manifest_json)
 
-        session: UploadSession = await self._retrying("opening the upload session", call)
+        session = await self._retrying("opening the upload session", call)
         self.report.sessions += 1
         self.report.durations["session"] = (
             self.report.durations.get("session", 0.0) + time.perf_counter() - t0
@@ -212,7 +200,7 @@ class Syncer:
                 self.emit(Uploaded(0, len(request.parts)))
                 return token
 
-        token: str | None = await self._retrying(what, call, token="upload")
+        token = await self._retrying(what, call, token="upload")
         self.report.requests += 1
         self.report.uploaded_files += len(request.parts)
         return token
@@ -258,7 +246,7 @@ class Syncer:
         async def call() -> dict[str, Any]:
             return await self.client.deploy(self.o.script, self.o.namespace, metadata, self.o.modules)
 
-        result: dict[str, Any] = await self._retrying("deploying", call, token="completion")
+        result = await self._retrying("deploying", call, token="completion")
         seconds = time.perf_counter() - t0
         self.report.durations["deploy"] = seconds
         self.report.deployment_id = result.get("deployment_id") or result.get("id")
@@ -377,13 +365,10 @@ async def sync_async(
     warn: Callable[[str], None] | None = None,
 ) -> SyncReport:
     """Publish ``folder`` to ``target``; see :class:`SyncOptions`."""
-    client: ApiClient = target.client(
+    async with target.client(
         timeout=options.timeout, max_connections=max(8, options.concurrency * 2)
-    )
-    try:
+    ) as client:
         return await Syncer(os.fspath(folder), options, target, client, on_event, warn).run()
-    finally:
-        await client.aclose()
 
 
 def sync(

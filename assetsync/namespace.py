@@ -9,44 +9,18 @@ one nobody saw. A script that is already gone counts as deleted.
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .errors import ApiError, AssetsyncError, UsageError
 from .protocol import DISPATCH_SCRIPT_NOT_FOUND
-from .retry import Backoff, Verdict, classify
+from .retry import Retrier, Retries
 from .wire.client import ApiClient
 from .wire.target import Target
 
 T = TypeVar("T")
 DELETES_AT_ONCE = 8
-
-
-@dataclass(frozen=True, slots=True)
-class Retries:
-    """How hard to try one request: ``attempts`` in all, waiting as ``backoff`` says between them."""
-
-    attempts: int = 6
-    backoff: Backoff = field(default_factory=Backoff)
-    rng: random.Random = field(default_factory=random.Random, compare=False)
-
-
-async def retried(what: str, call: Callable[[], Awaitable[T]], retries: Retries) -> T:
-    """``call()`` until it succeeds or :func:`~assetsync.retry.classify` says asking again is futile."""
-    attempt = 0
-    while True:
-        try:
-            return await call()
-        except ApiError as exc:
-            attempt += 1
-            verdict = classify(exc.status)
-            if verdict is Verdict.FATAL:
-                raise
-            if attempt >= retries.attempts:
-                raise exc.gave_up(attempt) from None
-            await asyncio.sleep(retries.backoff.delay(attempt, exc.retry_after, retries.rng))
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +57,7 @@ class ScriptInfo:
         }
 
 
-def _str_or_none(value: Any) -> str | None:
+def _str_or_none(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
@@ -104,37 +78,17 @@ async def list_scripts(
     retries: Retries | None = None,
 ) -> list[ScriptInfo]:
     """Every script of ``namespace`` (all pages) carrying all of ``with_tags`` and none of
-    ``without_tags``, sorted by name.
+    ``without_tags``, sorted by name; each page is retried as ``retries`` says.
 
     The filter goes to the server and is applied again here, so a server that ignores it on
     listing cannot widen a deletion.
     """
     with_tags, without_tags = tuple(with_tags), tuple(without_tags)
-    query = tag_filter(with_tags, without_tags)
-    retries = retries or Retries()
-    per_page = 100
-    out: dict[str, ScriptInfo] = {}
-    page = 1
-    while True:
-
-        async def call(page: int = page) -> tuple[list[dict[str, Any]], int | None]:
-            return await client.list_scripts_page(namespace, page, per_page, query)
-
-        rows, total = await retried(f"listing the scripts of {namespace}", call, retries)
-        fresh = 0
-        for row in rows:
-            info = ScriptInfo.from_api(row)
-            if info.name and info.name not in out:
-                out[info.name] = info
-                fresh += 1
-        # Stop at the reported total; without one, at an empty page. A page of nothing new
-        # (a server ignoring ``page``) also ends it rather than looping for ever.
-        if not rows or not fresh or (total is not None and len(out) >= total):
-            break
-        page += 1
+    rows = await client.list_scripts(namespace, tag_filter(with_tags, without_tags), Retrier(retries))
+    found = {info.name: info for info in map(ScriptInfo.from_api, rows) if info.name}
     keep = [
         s
-        for s in out.values()
+        for s in found.values()
         if all(t in s.tags for t in with_tags) and not any(t in s.tags for t in without_tags)
     ]
     return sorted(keep, key=lambda s: s.name)
@@ -175,7 +129,7 @@ async def delete_scripts(
 
     Results come back in the order of ``names``.
     """
-    retries = retries or Retries()
+    retrying = Retrier(retries)  # one for all: a deletion that fails while others succeed keeps trying
     gate = asyncio.Semaphore(max(1, at_once))
 
     async def one(name: str) -> Deletion:
@@ -185,7 +139,7 @@ async def delete_scripts(
                 await client.delete_script(namespace, name)
 
             try:
-                await retried(f"deleting {name}", call, retries)
+                await retrying(f"deleting {name}", call)
                 result = Deletion(name)
             except ApiError as exc:
                 if exc.status == 404 and exc.code in (DISPATCH_SCRIPT_NOT_FOUND, None):
@@ -208,15 +162,9 @@ def list_namespace(
     timeout: float = 60.0,
 ) -> list[ScriptInfo]:
     """The blocking form of :func:`list_scripts`, over a client of its own."""
-
-    async def run() -> list[ScriptInfo]:
-        client: ApiClient = target.client(timeout=timeout)
-        try:
-            return await list_scripts(client, namespace, with_tags, without_tags, retries)
-        finally:
-            await client.aclose()
-
-    return asyncio.run(run())
+    return _blocking(
+        target, timeout, lambda client: list_scripts(client, namespace, with_tags, without_tags, retries)
+    )
 
 
 def delete_from_namespace(
@@ -228,12 +176,21 @@ def delete_from_namespace(
     on_done: Callable[[Deletion], None] | None = None,
 ) -> list[Deletion]:
     """The blocking form of :func:`delete_scripts`, over a client of its own."""
+    return _blocking(
+        target,
+        timeout,
+        lambda client: delete_scripts(client, namespace, names, retries, on_done=on_done),
+        max_connections=DELETES_AT_ONCE,
+    )
 
-    async def run() -> list[Deletion]:
-        client: ApiClient = target.client(timeout=timeout, max_connections=DELETES_AT_ONCE)
-        try:
-            return await delete_scripts(client, namespace, names, retries, on_done=on_done)
-        finally:
-            await client.aclose()
+
+def _blocking(
+    target: Target, timeout: float, work: Callable[[ApiClient], Awaitable[T]], max_connections: int = 32
+) -> T:
+    """``work`` done over a client of its own, from code that is not async."""
+
+    async def run() -> T:
+        async with target.client(timeout=timeout, max_connections=max_connections) as client:
+            return await work(client)
 
     return asyncio.run(run())

@@ -1,7 +1,8 @@
-"""Retry decisions without I/O: what a failure means, how long to wait, how many requests to run.
+"""Retry decisions: what a failure means, how long to wait, how many requests to run, when to stop.
 
 Values in, decisions out (in the manner of h11), so every rule is tested without sockets or
-sleeps. The sync engine feeds it what each request ended with.
+sleeps; :class:`Retrier` is the one loop that applies them, for the sync engine and for the
+namespace's listing and deleting alike (its waits go through a ``sleep`` the caller may replace).
 
 - :func:`classify`: network errors, 5xx, 408 and 429 are worth retrying; 429, 503 and 524 also
   mean "slow down"; a success status whose answer is not one (an HTML page from a gateway) is
@@ -11,14 +12,22 @@ sleeps. The sync engine feeds it what each request ended with.
 - :class:`Concurrency`: additive increase, multiplicative decrease (TCP's AIMD): halve on a
   throttle signal, creep back up by one after a run of successes.
 - :class:`Budget`: when one request gives up, from its failures and the run's successes.
+- :class:`Retries`: the policy a run is given (attempts, back-off), and :class:`Retrier` applying it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import enum
 import random
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from .errors import ApiError
+
+T = TypeVar("T")
 
 
 class Verdict(enum.Enum):
@@ -136,3 +145,68 @@ class Budget:
         self.stalled = 1 if successes != self._seen else self.stalled + 1
         self._seen = successes
         return self.stalled >= self.attempts or self.tries >= self.attempts * self.patience
+
+
+@dataclass(frozen=True, slots=True)
+class Retries:
+    """How hard a run tries each request: see :class:`Budget` for ``attempts`` and ``patience``,
+    :class:`Backoff` for the waits in between."""
+
+    attempts: int = 6
+    backoff: Backoff = field(default_factory=Backoff)
+    patience: int = PATIENCE
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """A failed request about to be tried again, after ``delay`` seconds."""
+
+    what: str
+    error: ApiError
+    verdict: Verdict  # RETRY or SLOW_DOWN
+    attempt: int  # failures of this request so far
+    delay: float
+
+
+class Retrier:
+    """Runs each request of one run until it succeeds or its :class:`Budget` gives up.
+
+    One per run, so that every request's budget sees the run's successes. A failure that is not
+    worth retrying (FATAL, or NEW_SESSION for ``upload`` requests) is raised as it is; one whose
+    budget ran out is raised saying how many attempts it took. ``on_retry`` hears of each retry
+    before its back-off (to report it, or to slow down); ``sleep`` waits the back-off out.
+    """
+
+    def __init__(
+        self,
+        retries: Retries | None = None,
+        *,
+        on_retry: Callable[[Retry], None] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.retries = retries or Retries()
+        self.on_retry = on_retry
+        self.sleep = sleep
+        self.rng = rng or random.Random()
+        self.successes = 0  # requests of this run that succeeded: the API is up while it grows
+
+    async def __call__(self, what: str, call: Callable[[], Awaitable[T]], *, upload: bool = False) -> T:
+        """``call()``'s result, once a try of it succeeds; ``what`` names it in :class:`Retry`."""
+        budget = Budget(self.retries.attempts, self.retries.patience)
+        while True:
+            try:
+                result = await call()
+            except ApiError as exc:
+                verdict = classify(exc.status, upload=upload)
+                if verdict in (Verdict.FATAL, Verdict.NEW_SESSION):
+                    raise
+                if budget.failed(self.successes):
+                    raise exc.gave_up(budget.tries) from None
+                delay = self.retries.backoff.delay(budget.tries, exc.retry_after, self.rng)
+                if self.on_retry is not None:
+                    self.on_retry(Retry(what, exc, verdict, budget.tries, delay))
+                await self.sleep(delay)
+            else:
+                self.successes += 1
+                return result

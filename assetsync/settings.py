@@ -2,10 +2,10 @@
 the defaults.
 
 `sync`, `watch` and `dev` (and a library caller) describe what was asked for as a
-:class:`Settings` and get the folder and the engine's options from :func:`resolve`. `sync-all`
-gets the options every tenant starts from with :func:`shared_options`; each tenant's own config
-then overrides them (:func:`assetsync.tenants.tenant_options`). A new setting is added here once,
-and every entry point deploys the same project the same way.
+:class:`Settings` and get the folder and the engine's options from :func:`resolve`; `sync-all`
+resolves each tenant the same way, its flags given once for the run and the tenant's folder as
+the project (:func:`assetsync.tenants.resolve_tenant`). A new setting is added here once, and
+every entry point deploys the same project the same way.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from .engine import SyncOptions
 from .errors import UsageError
 from .folder.build import BuildOptions
 from .folder.hashing import HashScheme
-from .project.wrangler import ProjectConfig, load_config, read_modules
-from .protocol import FREE_PLAN_FILES, AssetsConfig, Module, WorkerSpec
+from .project.wrangler import CONFIG_FILE_NAMES, ProjectConfig, load_config, read_modules
+from .protocol import FREE_PLAN_FILES, AssetsConfig, WorkerSpec
+from .retry import Backoff
 from .wire.plan import check_namespace, check_script_name, parse_binding, script_name_from_folder
 
 
@@ -29,7 +30,11 @@ class Settings:
     default, decides. The engine's own knobs left ``None`` keep :class:`SyncOptions`' defaults."""
 
     folder: str | None = None
-    config_path: str | None = None  # None: a wrangler.json(c)/toml in the current folder, if any
+    # The project's own folder: its wrangler config is searched there, and it is the folder to
+    # publish (its config files excepted) if neither ``folder`` nor the config's assets.directory
+    # names one. None: the config is searched in the current folder, and there is no such default.
+    project_dir: str | None = None
+    config_path: str | None = None  # None: a wrangler.json(c)/toml in the project folder, if any
     name: str | None = None
     namespace: str | None = None
     tenant: str | None = None  # the hashes' salt; in a namespace it defaults to the script name
@@ -52,6 +57,7 @@ class Settings:
     concurrency: int | None = None
     timeout: float | None = None
     attempts: int | None = None
+    backoff: Backoff | None = None
     dry_run: bool = False
     offline: bool = False
     allow_empty: bool = False
@@ -69,11 +75,27 @@ def build_options(s: Settings, tenant: str | None = None) -> BuildOptions:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Project:
+    """A deploy resolved: the folder, the engine's options, and what they came from."""
+
+    folder: str
+    options: SyncOptions
+    config: ProjectConfig  # empty when there was none
+    main: str | None  # the Worker's entry file, from the flag or the config
+
+
 def resolve(s: Settings) -> tuple[str, SyncOptions]:
     """The folder to publish and the engine's options: ``s``, then the wrangler config, then the
     defaults. Raises :class:`UsageError` or :class:`ConfigError` naming what to fix."""
-    cfg = load_config(s.config_path)
-    folder = s.folder or cfg.assets_directory
+    project = resolve_project(s)
+    return project.folder, project.options
+
+
+def resolve_project(s: Settings) -> Project:
+    """:func:`resolve`, with the config and the entry file it used, for rules of a caller's own."""
+    cfg = load_config(s.config_path, search=s.project_dir)
+    folder = s.folder or cfg.assets_directory or s.project_dir
     if not folder:
         raise UsageError("which folder? Pass FOLDER, or run where a wrangler config names assets.directory")
     name = _script_name(s, cfg, folder)
@@ -84,17 +106,34 @@ def resolve(s: Settings) -> tuple[str, SyncOptions]:
     tenant = s.tenant
     if s.namespace and not tenant and s.salt and s.hash_scheme == "sha256":
         tenant = name  # isolation by default in a dispatch namespace, as Cloudflare advises
+    build = build_options(s, tenant)
+    if s.project_dir and _same_folder(folder, s.project_dir):
+        build = replace(build, ignore=build.ignore + tuple(f"/{n}" for n in CONFIG_FILE_NAMES))
     main = s.main or cfg.main
     spec = _worker_spec(s, cfg, main)
     modules = read_modules(main, "--main" if s.main else f"{cfg.path}: main") if main else ()
-    return folder, _options(s, name, build_options(s, tenant), spec, modules)
+    options = replace(
+        run_options(s), script=name, namespace=s.namespace, build=build, worker=spec, modules=modules
+    )
+    return Project(folder, options, cfg, main)
 
 
-def shared_options(s: Settings) -> SyncOptions:
-    """The options every tenant of `sync-all` starts from: ``s`` and the defaults, no config (each
-    tenant's own config overrides them); ``script`` is left empty for the tenant's name."""
-    spec = _worker_spec(s, ProjectConfig(), s.main)
-    return _options(s, "", build_options(s), spec, read_modules(s.main) if s.main else ())
+def run_options(s: Settings) -> SyncOptions:
+    """What holds for a whole run, whatever it publishes: the engine's knobs (concurrency,
+    timeout, attempts, back-off) and the run's mode, from ``s`` over :class:`SyncOptions`' defaults;
+    no script, folder or config yet."""
+    d = SyncOptions(script="", dry_run=s.dry_run, offline=s.offline, allow_empty=s.allow_empty)
+    return replace(
+        d,
+        concurrency=d.concurrency if s.concurrency is None else s.concurrency,
+        timeout=d.timeout if s.timeout is None else s.timeout,
+        attempts=d.attempts if s.attempts is None else s.attempts,
+        backoff=d.backoff if s.backoff is None else s.backoff,
+    )
+
+
+def _same_folder(a: str, b: str) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
 
 
 def _script_name(s: Settings, cfg: ProjectConfig, folder: str) -> str:
@@ -126,25 +165,4 @@ def _worker_spec(s: Settings, cfg: ProjectConfig, main: str | None) -> WorkerSpe
             not_found_handling=s.not_found_handling or cfg.not_found_handling,
             run_worker_first=rwf if rwf is not None else cfg.run_worker_first,
         ),
-    )
-
-
-def _options(
-    s: Settings, name: str, build: BuildOptions, spec: WorkerSpec, modules: tuple[Module, ...]
-) -> SyncOptions:
-    options = SyncOptions(
-        script=name,
-        namespace=s.namespace,
-        build=build,
-        worker=spec,
-        modules=modules,
-        dry_run=s.dry_run,
-        offline=s.offline,
-        allow_empty=s.allow_empty,
-    )
-    return replace(
-        options,
-        concurrency=options.concurrency if s.concurrency is None else s.concurrency,
-        timeout=options.timeout if s.timeout is None else s.timeout,
-        attempts=options.attempts if s.attempts is None else s.attempts,
     )

@@ -1,8 +1,9 @@
 """Publishing a whole platform: every tenant folder under one root, into one dispatch namespace.
 
 Each immediate subfolder of the root is a tenant: its script is named after the folder, its
-hashes are salted with that name, and it is tagged ``assetsync`` and ``tenant:<name>``. A
-wrangler config in the folder overrides the shared settings for that tenant only.
+hashes are salted with that name, and it is tagged ``assetsync`` and ``tenant:<name>``. Each
+tenant is resolved as `sync` resolves a project (:func:`assetsync.settings.resolve`): the run's
+flags, then the wrangler config in the tenant's folder, then the defaults.
 
 All tenants share one HTTP connection pool and one limit on uploads in flight
 (:class:`~assetsync.engine.UploadSlots`), so a server that pushes back slows the whole run and
@@ -37,11 +38,10 @@ from .events import (
     TenantResult,
     TenantStarted,
 )
-from .folder.hashing import HashScheme
-from .namespace import Retries, delete_scripts, list_scripts
-from .project.wrangler import CONFIG_FILE_NAMES, load_config, read_modules
+from .namespace import delete_scripts, list_scripts
 from .protocol import SCRIPT_NAME_RULE, is_script_name
-from .retry import Concurrency
+from .retry import Concurrency, Retries
+from .settings import Settings, resolve_project, run_options
 from .wire.client import ApiClient
 from .wire.plan import check_namespace as check_namespace_name
 from .wire.target import Target
@@ -124,17 +124,18 @@ def check_namespace(namespace: str | None) -> str:
     return check_namespace_name(namespace)
 
 
-def _inside(path: str, folder: str) -> bool:
-    path, folder = os.path.realpath(path), os.path.realpath(folder)
-    return os.path.commonpath([path, folder]) == folder
+def tenant_settings(tenant: Tenant, settings: Settings) -> Settings:
+    """What sync-all asks for one tenant: the run's ``settings``, with the tenant's folder as the
+    project, its name as the script's, and its tags."""
+    tags = tuple(dict.fromkeys((TAG, f"tenant:{tenant.name}", *settings.tags)))
+    return replace(settings, project_dir=tenant.folder, name=tenant.name, tags=tags)
 
 
-def tenant_options(tenant: Tenant, template: SyncOptions, *, salt: bool = True) -> tuple[str, SyncOptions]:
-    """The folder to publish and the options for one tenant.
+def resolve_tenant(tenant: Tenant, settings: Settings) -> tuple[str, SyncOptions]:
+    """The folder to publish and the options for one tenant: the run's ``settings`` (the flags),
+    then the wrangler config in the tenant's folder, then the defaults, as for `sync`.
 
-    ``template`` holds the shared settings (its ``script`` is ignored); a wrangler config in the
-    tenant's folder overrides them field by field. The root ``wrangler.*`` files are deployment
-    settings, never assets.
+    The root ``wrangler.*`` files are deployment settings, never assets.
     """
     name = tenant.name
     if not is_script_name(name):
@@ -144,71 +145,50 @@ def tenant_options(tenant: Tenant, template: SyncOptions, *, salt: bool = True) 
         )
     if not os.path.isdir(tenant.folder):
         raise SourceNotFound(f"{tenant.folder}: not a folder (a broken symlink?).", path=tenant.folder)
-    cfg = load_config(search=tenant.folder)
+    project = resolve_project(tenant_settings(tenant, settings))
+    cfg, folder = project.config, project.folder
     if cfg.name and cfg.name != name:
         raise ConfigError(
             f"{cfg.path}: name = {cfg.name!r}, but sync-all names each script after its folder ({name!r}). "
             "Remove the name, or rename the folder."
         )
-    folder = cfg.assets_directory or tenant.folder
-    spec = template.worker
-    modules = template.modules
-    main_module = spec.main_module
-    if cfg.main:
-        main_module = os.path.basename(cfg.main)
-        modules = read_modules(cfg.main, f"{cfg.path}: main")
-        if _inside(cfg.main, folder):
-            raise ConfigError(
-                f"{cfg.path}: main = {cfg.main!r} lies inside the asset folder {folder}, so the Worker's "
-                "source would be served as an asset. Set assets.directory to a folder that does not hold it."
-            )
-    bindings = spec.bindings
-    if main_module:
-        bindings += cfg.var_bindings()
-    assets = spec.assets
-    rwf = cfg.run_worker_first
-    assets = replace(
-        assets,
-        html_handling=cfg.html_handling or assets.html_handling,
-        not_found_handling=cfg.not_found_handling or assets.not_found_handling,
-        run_worker_first=rwf if rwf is not None else assets.run_worker_first,
-    )
-    tags = tuple(dict.fromkeys((TAG, f"tenant:{name}", *spec.tags)))
-    spec = replace(
-        spec,
-        main_module=main_module,
-        assets_binding=cfg.assets_binding or spec.assets_binding,
-        bindings=bindings,
-        compatibility_date=cfg.compatibility_date or spec.compatibility_date,
-        compatibility_flags=cfg.compatibility_flags or spec.compatibility_flags,
-        tags=tags,
-        assets=assets,
-    )
-    build = template.build
-    ignore = build.ignore
-    if os.path.realpath(folder) == os.path.realpath(tenant.folder):
-        ignore += tuple(f"/{n}" for n in CONFIG_FILE_NAMES)
-    scheme = build.scheme
-    if salt and scheme.name == "sha256":
-        scheme = HashScheme("sha256", name)  # tenants never share blobs, as Cloudflare advises
-    build = replace(build, scheme=scheme, ignore=ignore)
-    return folder, replace(template, script=name, build=build, worker=spec, modules=modules)
+    if project.main and _inside(project.main, folder):
+        where = "--main" if settings.main else f"{cfg.path}: main ="
+        raise ConfigError(
+            f"{where} {project.main!r} lies inside the asset folder {folder}, so the Worker's source "
+            "would be served as an asset. Set assets.directory to a folder that does not hold it."
+        )
+    return folder, project.options
+
+
+def _inside(path: str, folder: str) -> bool:
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return os.path.commonpath([path, folder]) == folder
 
 
 @dataclass(frozen=True, slots=True)
 class SyncAllOptions:
     """How to publish every tenant under a root.
 
-    ``template`` carries the shared settings (``namespace`` required; ``script`` ignored;
-    ``concurrency`` is the limit on uploads in flight across all tenants).
+    ``settings`` are the flags of the run, the same for every tenant (``namespace`` required;
+    ``concurrency`` is the limit on uploads in flight across all tenants); sync-all gives each
+    tenant its folder, name and salt, so ``folder``, ``project_dir``, ``config_path``, ``name``
+    and ``tenant`` stay unset. ``settings.salt`` False: tenants' hashes are not salted.
     """
 
-    template: SyncOptions
-    salt: bool = True  # sha256 scheme: salt each tenant's hashes with its name
+    settings: Settings
     shard: Shard | None = None
     prune: bool = False
     tenants_at_once: int = TENANTS_AT_ONCE
     builds_at_once: int = 0  # tenants hashed at once; 0: the number of cores
+
+
+def _check_settings(s: Settings) -> None:
+    given = [k for k in ("folder", "project_dir", "config_path", "name", "tenant") if getattr(s, k)]
+    if given:
+        raise UsageError(
+            f"sync-all sets {', '.join(given)} for each tenant: leave it out of the run's settings"
+        )
 
 
 async def sync_all_async(
@@ -227,8 +207,9 @@ async def sync_all_async(
     ``confirm_prune`` answering no: :class:`NotConfirmed`).
     """
     t0 = time.perf_counter()
-    o = options.template
-    namespace = check_namespace(o.namespace)
+    _check_settings(options.settings)
+    o = run_options(options.settings)
+    namespace = check_namespace(options.settings.namespace)
     if o.offline:
         raise UsageError("sync-all needs the server: --offline is not supported")
     tenants = discover(root)
@@ -245,10 +226,8 @@ async def sync_all_async(
     emit = on_event or (lambda event: None)
     retries = Retries(o.attempts, o.backoff)
     # Uploads take at most o.concurrency connections; sessions and deploys one per tenant in progress.
-    client: ApiClient = target.client(
-        timeout=o.timeout, max_connections=o.concurrency + options.tenants_at_once
-    )
-    try:
+    connections = o.concurrency + options.tenants_at_once
+    async with target.client(timeout=o.timeout, max_connections=connections) as client:
         if options.prune:
             if not tenants:
                 raise UsageError(
@@ -292,8 +271,6 @@ async def sync_all_async(
         if report.prune_candidates and not o.dry_run and report.aborted is None:
             deletions = await delete_scripts(client, namespace, report.prune_candidates, retries)
             report.pruned = [d.to_json() for d in deletions]
-    finally:
-        await client.aclose()
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -322,7 +299,7 @@ async def _sync_tenant(
         emit(TenantProgress(tenant.name, event))
 
     try:
-        folder, sync_options = tenant_options(tenant, options.template, salt=options.salt)
+        folder, sync_options = resolve_tenant(tenant, options.settings)
         syncer = Syncer(folder, sync_options, target, client, progress, tenant_warn, slots=slots)
         async with builds:
             result = await syncer.build_in_thread()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import json
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +16,13 @@ import httpx
 import pytest
 
 from assetsync.engine import Syncer, SyncOptions, UploadSlots
-from assetsync.errors import NotConfirmed, SourceNotFound, UsageError
+from assetsync.errors import ConfigError, NotConfirmed, ServerError, SourceNotFound, UsageError
 from assetsync.events import SyncAllReport, TenantFinished
 from assetsync.folder.build import BuildOptions
-from assetsync.namespace import list_namespace
-from assetsync.protocol import WorkerSpec
-from assetsync.retry import Backoff, Concurrency
-from assetsync.tenants import Shard, SyncAllOptions, Tenant, discover, sync_all, tenant_options
+from assetsync.namespace import delete_from_namespace, list_namespace
+from assetsync.retry import Backoff, Concurrency, Retries
+from assetsync.settings import Settings
+from assetsync.tenants import Shard, SyncAllOptions, Tenant, discover, resolve_tenant, sync_all
 from assetsync.wire.target import Target
 
 from .conftest import ACCOUNT
@@ -36,8 +38,12 @@ def target(live: LiveEmulator, token: str | None = None) -> Target:
 
 def template(tmp_path: Path, **kw: Any) -> SyncOptions:
     kw.setdefault("backoff", FAST)
-    kw.setdefault("script", "")
     return SyncOptions(namespace=NS, build=BuildOptions(cache_dir=str(tmp_path / "cache")), **kw)
+
+
+def flags(tmp_path: Path, **kw: Any) -> Settings:
+    """The settings of a sync-all run, as its flags give them."""
+    return Settings(namespace=NS, cache_dir=str(tmp_path / "cache"), backoff=FAST, **kw)
 
 
 def tenant_files(name: str) -> dict[str, str]:
@@ -59,7 +65,7 @@ def names_in(live: LiveEmulator, ns: str = NS) -> list[str]:
 
 
 def run(root: Path, tmp_path: Path, live: LiveEmulator, **kw: Any) -> SyncAllReport:
-    opts = SyncAllOptions(template(tmp_path, **kw.pop("sync", {})), **kw)
+    opts = SyncAllOptions(flags(tmp_path, **kw.pop("sync", {})), **kw)
     return sync_all(str(root), opts, target(live))
 
 
@@ -102,7 +108,7 @@ def test_discovery_skips_dot_folders_and_files_but_keeps_a_broken_symlink(tmp_pa
         discover(str(tmp_path / "missing"))
 
 
-def test_tenant_config_overrides_shared_settings_and_is_never_an_asset(tmp_path: Path) -> None:
+def test_tenant_config_decides_what_no_flag_says_and_is_never_an_asset(tmp_path: Path) -> None:
     root = make_tenants(tmp_path / "root", ["plain", "custom", "split"])
     (root / "custom" / "wrangler.jsonc").write_text(
         '// per tenant\n{"compatibility_date": "2024-02-03", "assets": {"not_found_handling": "404-page"},}'
@@ -112,19 +118,28 @@ def test_tenant_config_overrides_shared_settings_and_is_never_an_asset(tmp_path:
         'main = "worker/index.js"\n[assets]\ndirectory = "public"\n'
     )
     (root / "split" / "_headers").write_text("/*\n  X-Root: no\n")
-    shared = template(tmp_path, worker=WorkerSpec(compatibility_date="2025-01-01", tags=("blue",)))
-    folder, plain = tenant_options(Tenant("plain", str(root / "plain")), shared)
+    shared = flags(tmp_path, html_handling="none", tags=("blue",))
+    folder, plain = resolve_tenant(Tenant("plain", str(root / "plain")), shared)
     assert folder == str(root / "plain") and plain.script == "plain" and plain.build.scheme.salt == "plain"
     assert plain.worker.tags == ("assetsync", "tenant:plain", "blue")
-    assert plain.worker.compatibility_date == "2025-01-01" and "/wrangler.jsonc" in plain.build.ignore
-    _, custom = tenant_options(Tenant("custom", str(root / "custom")), shared)
+    assert plain.worker.compatibility_date is None and "/wrangler.jsonc" in plain.build.ignore
+    _, custom = resolve_tenant(Tenant("custom", str(root / "custom")), shared)
     assert custom.worker.compatibility_date == "2024-02-03"
     assert custom.worker.assets.not_found_handling == "404-page"
-    folder, split = tenant_options(Tenant("split", str(root / "split")), shared)
+    _, flagged = resolve_tenant(
+        Tenant("custom", str(root / "custom")), replace(shared, compatibility_date="2025-01-01")
+    )
+    assert flagged.worker.compatibility_date == "2025-01-01"  # a flag wins over the tenant's config
+    folder, split = resolve_tenant(Tenant("split", str(root / "split")), shared)
     assert folder == str(root / "split" / "public") and split.worker.main_module == "index.js"
     assert [m.name for m in split.modules] == ["index.js"] and split.worker.assets.headers is None
-    _, unsalted = tenant_options(Tenant("plain", str(root / "plain")), shared, salt=False)
+    assert split.build.ignore == () and split.worker.assets.html_handling == "none"
+    _, unsalted = resolve_tenant(Tenant("plain", str(root / "plain")), replace(shared, salt=False))
     assert unsalted.build.scheme.salt == ""
+    (root / "plain" / "worker.js").write_text("export default {}")
+    (root / "plain" / "wrangler.toml").write_text('main = "worker.js"\n')
+    with pytest.raises(ConfigError, match="served as an asset"):  # its own source, among its assets
+        resolve_tenant(Tenant("plain", str(root / "plain")), shared)
 
 
 # -- many tenants against the emulator ---------------------------------------------------------
@@ -145,7 +160,7 @@ def test_fifty_tenants_with_failures_that_stay_in_their_own_rows(
         f.truncate(25 * 1024 * 1024 + 1)  # sparse: over the limit, and never read (checked before reading)
     recorded.app.faults += [("PUT", f"/namespaces/{NS}/scripts/t13", envelope_error(500, 10013, "boom"))] * 2
     events: list[Any] = []
-    opts = SyncAllOptions(template(tmp_path, attempts=2), tenants_at_once=8)
+    opts = SyncAllOptions(flags(tmp_path, attempts=2), tenants_at_once=8)
     report = sync_all(str(root), opts, target(recorded), on_event=events.append)
 
     rows = {t.name: t for t in report.tenants}
@@ -291,19 +306,17 @@ def test_prune_deletes_only_tagged_scripts_whose_folder_is_gone(
         asked.append(names)
         return False
 
-    opts = SyncAllOptions(template(tmp_path), prune=True)
+    opts = SyncAllOptions(flags(tmp_path), prune=True)
     with pytest.raises(NotConfirmed):
         sync_all(str(root), opts, target(emulator), confirm_prune=confirm)
     assert asked == [["gone", "other"]] and names_in(emulator) == ["gone", "keep", "manual", "other"]
 
-    dry = sync_all(str(root), SyncAllOptions(template(tmp_path, dry_run=True), prune=True), target(emulator))
+    dry = sync_all(str(root), SyncAllOptions(flags(tmp_path, dry_run=True), prune=True), target(emulator))
     assert dry.prune_candidates == ["gone", "other"] and dry.pruned == []
     assert names_in(emulator) == ["gone", "keep", "manual", "other"]
 
     gone_shard = next(s for s in (Shard(1, 2), Shard(2, 2)) if s.holds("gone"))
-    one = sync_all(
-        str(root), SyncAllOptions(template(tmp_path), prune=True, shard=gone_shard), target(emulator)
-    )
+    one = sync_all(str(root), SyncAllOptions(flags(tmp_path), prune=True, shard=gone_shard), target(emulator))
     assert [p["script"] for p in one.pruned] == ["gone"] + (["other"] if gone_shard.holds("other") else [])
     report = sync_all(str(root), opts, target(emulator), confirm_prune=lambda names: True)
     assert report.ok and names_in(emulator) == ["keep", "manual"]
@@ -317,7 +330,7 @@ def test_prune_deletes_only_tagged_scripts_whose_folder_is_gone(
 
 def test_a_refused_token_stops_the_run(tmp_path: Path, emulator: LiveEmulator) -> None:
     root = make_tenants(tmp_path / "root", [f"t{i}" for i in range(6)])
-    opts = SyncAllOptions(template(tmp_path), tenants_at_once=1)
+    opts = SyncAllOptions(flags(tmp_path), tenants_at_once=1)
     report = sync_all(str(root), opts, target(emulator, token="wrong-token"))
     assert report.aborted is not None and len(report.failed) == 6
     assert report.tenants[0].error_type == "AuthError"
@@ -337,11 +350,32 @@ def test_listing_follows_every_page(tmp_path: Path, emulator: LiveEmulator) -> N
     assert [s.name for s in list_namespace(target(emulator), NS, without_tags=["assetsync"])] == []
 
 
+def test_listing_and_deleting_retry_as_a_sync_does(tmp_path: Path, recorded: LiveEmulator) -> None:
+    assert run(make_tenants(tmp_path / "root", ["a", "b"]), tmp_path, recorded).ok
+    listing = f"/namespaces/{NS}/scripts"
+    recorded.app.faults += [("GET", listing, envelope_error(503, 10013, "busy"))] * 2
+    assert [s.name for s in list_namespace(target(recorded), NS, retries=Retries(3, FAST))] == ["a", "b"]
+    recorded.app.faults += [("GET", listing, envelope_error(500, 10013, "down"))] * 2
+    with pytest.raises(ServerError, match="Gave up after 2"):
+        list_namespace(target(recorded), NS, retries=Retries(2, FAST))
+    recorded.app.faults.clear()
+    recorded.app.faults += [
+        ("DELETE", f"{listing}/a", envelope_error(500, 10013, "boom")),
+        ("DELETE", f"{listing}/b", envelope_error(400, 10021, "refused")),  # not worth asking again
+    ]
+    done = delete_from_namespace(target(recorded), NS, ["a", "b"], Retries(3, FAST))
+    assert [(d.name, d.ok) for d in done] == [("a", True), ("b", False)]
+    assert names_in(recorded) == ["b"]
+
+
 def test_per_tenant_config_reaches_the_deploy(tmp_path: Path, recorded: LiveEmulator) -> None:
-    root = make_tenants(tmp_path / "root", ["a", "b"])
+    root = make_tenants(tmp_path / "root", ["a", "b", "c"])
     (root / "b" / "wrangler.json").write_text(json.dumps({"compatibility_date": "2024-06-07"}))
+    (root / "c" / "wrangler.json").write_text(
+        json.dumps({"assets": {"not_found_handling": "single-page-application"}})
+    )
     (root / "a" / "_redirects").write_text("/old /new 301\n")
-    report = run(root, tmp_path, recorded, sync={"worker": WorkerSpec(compatibility_date="2025-02-02")})
+    report = run(root, tmp_path, recorded, sync={"not_found_handling": "404-page"})
     assert report.ok
     meta: dict[str, Any] = {}
     for r in recorded.app.requests:
@@ -349,7 +383,12 @@ def test_per_tenant_config_reaches_the_deploy(tmp_path: Path, recorded: LiveEmul
             body = r["body"].decode()
             start = body.index("{")
             meta[r["path"].rsplit("/", 1)[1]] = json.JSONDecoder().raw_decode(body[start:])[0]
-    assert meta["a"]["compatibility_date"] == "2025-02-02" and meta["b"]["compatibility_date"] == "2024-06-07"
+    assert (
+        meta["a"]["compatibility_date"] == datetime.date.today().isoformat()
+        and meta["b"]["compatibility_date"] == "2024-06-07"
+    )
+    # The flag, over c's config.
+    assert [meta[t]["assets"]["config"]["not_found_handling"] for t in "abc"] == ["404-page"] * 3
     assert meta["a"]["assets"]["config"]["_redirects"] == "/old /new 301\n"
     assert meta["b"]["tags"] == ["assetsync", "tenant:b"]
     assert served(recorded, "b", "/wrangler.json").status_code == 404  # config, never an asset
@@ -362,7 +401,7 @@ def test_per_tenant_config_reaches_the_deploy(tmp_path: Path, recorded: LiveEmul
 
 def test_each_tenant_has_its_own_hash_cache(tmp_path: Path, emulator: LiveEmulator) -> None:
     root = make_tenants(tmp_path / "root", ["a", "b", "c"])
-    opts = SyncAllOptions(template(tmp_path), builds_at_once=1)
+    opts = SyncAllOptions(flags(tmp_path), builds_at_once=1)
     first = sync_all(str(root), opts, target(emulator))
     assert first.ok and all(t.report and t.report.durations["build"] >= 0 for t in first.tenants)
     assert len(os.listdir(tmp_path / "cache")) == 3

@@ -76,7 +76,8 @@ def scripts_list(
     """
     import json
 
-    from ..namespace import Retries, list_namespace
+    from ..namespace import list_namespace
+    from ..retry import Retries
     from ..tenants import check_namespace
 
     with json_failure(as_json):
@@ -124,8 +125,9 @@ def scripts_delete(
     import json
 
     from ..errors import NotConfirmed, PartlyFailed, UsageError
-    from ..namespace import Retries, delete_from_namespace, list_namespace
+    from ..namespace import delete_from_namespace, list_namespace
     from ..protocol import SCRIPT_NAME_RULE, is_script_name
+    from ..retry import Retries
     from ..tenants import check_namespace
 
     with json_failure(as_json):

@@ -106,9 +106,9 @@ def sync_all(
     Each immediate subfolder of ROOT is a tenant: its script is named after the folder (which
     must be a valid Worker name), its hashes are salted with that name, and it is tagged
     'assetsync' and 'tenant:<name>' (plus --tag). The options here apply to every tenant; a
-    wrangler.json / wrangler.jsonc / wrangler.toml inside a tenant's folder overrides them for
-    that tenant (its assets.directory, main, compatibility settings, vars, assets options), and is
-    never uploaded. Folders starting with '.' are skipped.
+    wrangler.json / wrangler.jsonc / wrangler.toml inside a tenant's folder decides what they leave
+    unsaid for that tenant (its assets.directory, main, compatibility settings, vars, assets
+    options), as with sync, and is never uploaded. Folders starting with '.' are skipped.
 
     Tenants run concurrently over one connection pool; one tenant's failure never stops the
     others, and each gets a row (--json prints them all).
@@ -117,7 +117,6 @@ def sync_all(
     import json
 
     from ..errors import AuthError, Interrupted, PartlyFailed
-    from ..settings import shared_options
     from ..tenants import Shard, SyncAllOptions, check_namespace, discover, sync_all_async
     from .render import TenantsRenderer, output_mode
 
@@ -125,17 +124,14 @@ def sync_all(
         check_namespace(namespace)
         chosen = Shard.parse(shard) if shard else None
         settings = replace(
-            settings_from(params), namespace=namespace, dry_run=dry_run, allow_empty=allow_empty
-        )
-        template = shared_options(settings)
-        target = target_from(params)
-        options = SyncAllOptions(
-            template,
+            settings_from(params),
+            namespace=namespace,
             salt=not no_salt,
-            shard=chosen,
-            prune=prune,
-            tenants_at_once=tenant_concurrency,
+            dry_run=dry_run,
+            allow_empty=allow_empty,
         )
+        target = target_from(params)
+        options = SyncAllOptions(settings, shard=chosen, prune=prune, tenants_at_once=tenant_concurrency)
         found = discover(root)
         total = sum(1 for t in found if chosen is None or chosen.holds(t.name))
         mode = output_mode(quiet, as_json)

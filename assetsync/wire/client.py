@@ -1,7 +1,8 @@
 """The HTTP layer: one call per API operation, over httpx's async client.
 
 Each call sends one request and turns its answer into a value or an exception from
-:mod:`assetsync.errors`; retrying is the caller's business (:mod:`assetsync.retry` decides).
+:mod:`assetsync.errors`; retrying is the caller's business (:mod:`assetsync.retry` decides), and a
+call of several requests (every page of a listing) takes the caller's :class:`~assetsync.retry.Retrier`.
 The API token and upload tokens go only into ``Authorization`` headers: no message, exception
 or log line carries them. Requests are named in errors by method and path.
 """
@@ -13,7 +14,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import httpx
 
@@ -28,11 +29,21 @@ from ..errors import (
     ServerError,
 )
 from ..protocol import NO_ROUTE, Module, namespace_scripts_path, script_path, session_path, upload_path
-from ..retry import parse_retry_after
+from ..retry import Retrier, parse_retry_after
 from .body import MultipartBody
 
 MAX_ANSWER = 16 << 20  # an API answer larger than this is not one the protocol allows
 BASE_URL_SETTINGS = "--api-base, CLOUDFLARE_API_BASE_URL"
+
+
+class _Request(TypedDict, total=False):
+    """What a request carries besides its method and path."""
+
+    token: str  # an upload token, instead of the API token
+    content: bytes | MultipartBody
+    headers: Mapping[str, str]
+    files: list[tuple[str, tuple[str | None, bytes, str | None]]]
+    params: Mapping[str, str | int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,33 +88,26 @@ class ApiClient:
 
     # -- plumbing ------------------------------------------------------------------------
 
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        token: str | None = None,
-        what: str,
-        **kw: Any,
-    ) -> tuple[int, Any]:
+    async def _send(self, method: str, path: str, *, what: str, **kw: Unpack[_Request]) -> tuple[int, object]:
         """Send one request; return (status, envelope result) or raise an ApiError."""
-        status, envelope = await self._exchange(method, path, token=token, what=what, **kw)
+        status, envelope = await self._exchange(method, path, what=what, **kw)
         return status, envelope.get("result")
 
     async def _exchange(
-        self,
-        method: str,
-        path: str,
-        *,
-        token: str | None = None,
-        what: str,
-        **kw: Any,
+        self, method: str, path: str, *, what: str, **kw: Unpack[_Request]
     ) -> tuple[int, dict[str, Any]]:
         """Send one request; return (status, the whole envelope) or raise an ApiError."""
         request = f"{method} {path}"
-        headers = {**kw.pop("headers", {}), "Authorization": f"Bearer {token or self._token}"}
+        headers = {**kw.get("headers", {}), "Authorization": f"Bearer {kw.get('token') or self._token}"}
         try:
-            req = self._http.build_request(method, path, headers=headers, **kw)
+            req = self._http.build_request(
+                method,
+                path,
+                headers=headers,
+                content=kw.get("content"),
+                files=kw.get("files"),
+                params=kw.get("params"),
+            )
             response = await self._http.send(req, stream=True)
             try:
                 raw = await _read_capped(response, request, what)
@@ -195,7 +199,7 @@ class ApiClient:
 
     # -- scripts in a dispatch namespace -------------------------------------------------
 
-    async def list_scripts_page(
+    async def _scripts_page(
         self, namespace: str, page: int, per_page: int = 100, tags: str | None = None
     ) -> tuple[list[dict[str, Any]], int | None]:
         """One page of the namespace's scripts, and the ``total_count`` the server reports (or None).
@@ -203,7 +207,7 @@ class ApiClient:
         ``tags`` is the server-side filter of PROTOCOL.md section 5 (``tag:yes,other:no``).
         """
         path = namespace_scripts_path(self.account_id, namespace)
-        params: dict[str, Any] = {"page": page, "per_page": per_page}
+        params: dict[str, str | int] = {"page": page, "per_page": per_page}
         if tags:
             params["tags"] = tags
         _, envelope = await self._exchange("GET", path, what="listing scripts", params=params)
@@ -217,19 +221,25 @@ class ApiClient:
         return [r for r in result if isinstance(r, dict)], total if isinstance(total, int) else None
 
     async def list_scripts(
-        self, namespace: str, tags: str | None = None, per_page: int = 100
+        self, namespace: str, tags: str | None, retrying: Retrier, per_page: int = 100
     ) -> list[dict[str, Any]]:
-        """Every script in the namespace (all pages), optionally filtered by ``tag:yes``.
+        """Every script in the namespace (all pages), filtered as ``tags`` says (``tag:yes,other:no``);
+        each page is asked for through ``retrying``.
 
         Pages are followed until ``result_info.total_count`` scripts have arrived, or, from a
         server that reports no total, until an empty page: a server that caps ``per_page`` below
-        what was asked must not end the listing after its first page.
+        what was asked must not end the listing after its first page. A page of nothing new (a
+        server ignoring ``page``) ends it too, rather than looping for ever.
         """
         out: list[dict[str, Any]] = []
         seen: set[str] = set()
         page = 1
         while True:
-            rows, total = await self.list_scripts_page(namespace, page, per_page, tags)
+
+            async def call(page: int = page) -> tuple[list[dict[str, Any]], int | None]:
+                return await self._scripts_page(namespace, page, per_page, tags)
+
+            rows, total = await retrying(f"listing the scripts of {namespace}", call)
             fresh = [r for r in rows if str(r.get("id")) not in seen]
             seen.update(str(r.get("id")) for r in rows)
             out.extend(fresh)
@@ -278,11 +288,11 @@ def _parse(raw: bytes) -> dict[str, Any] | None:
 _TOKEN = re.compile(r"[\x21-\x7e]{1,8192}")  # what may follow "Bearer " in a header
 
 
-def _token_like(value: Any) -> bool:
+def _token_like(value: object) -> bool:
     return isinstance(value, str) and _TOKEN.fullmatch(value) is not None
 
 
-def _short(value: Any, limit: int = 200) -> str:
+def _short(value: object, limit: int = 200) -> str:
     text = json.dumps(value) if not isinstance(value, str) else value
     return text if len(text) <= limit else text[:limit] + "..."
 
