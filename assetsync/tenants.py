@@ -39,7 +39,8 @@ from .events import (
 )
 from .folder.hashing import HashScheme
 from .namespace import Retries, delete_scripts, list_scripts
-from .project.wrangler import CONFIG_FILE_NAMES, load_config, read_modules
+from .project.deployfiles import read_modules
+from .project.wrangler import CONFIG_FILE_NAMES, load_config
 from .protocol import SCRIPT_NAME_RULE, is_script_name
 from .retry import Concurrency
 from .wire.client import ApiClient
