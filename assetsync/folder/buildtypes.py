@@ -1,7 +1,7 @@
 """The values a build takes and gives: its options, what it cost, and its result.
 
-Apart from the builder so that the modules that hash, and those that only read a result (the
-uploader, the watcher, the CLI), share these without pulling in the building itself.
+Kept apart from the machinery that makes them, so each reads on its own; :mod:`.build`
+re-exports them, and the rest of the package imports them from there.
 """
 
 from __future__ import annotations
