@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from .errors import ApiError, FilesChanging, NetworkError, NothingToPublish, ServerError
 from .events import Built, Deployed, Event, Restarting, Retrying, SessionOpened, SyncReport, Uploaded
 from .folder.build import BuildOptions, BuildResult, build
-from .project.wrangler import read_root_file
+from .project.deployfiles import read_root_file
 from .protocol import Module, WorkerSpec, deploy_metadata, session_path
 from .retry import Backoff, Concurrency, Retrier, Retries, Retry, Verdict, classify
 from .wire.body import FileChanged, MultipartBody

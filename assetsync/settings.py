@@ -18,7 +18,8 @@ from .engine import SyncOptions
 from .errors import UsageError
 from .folder.build import BuildOptions
 from .folder.hashing import HashScheme
-from .project.wrangler import CONFIG_FILE_NAMES, ProjectConfig, load_config, read_modules
+from .project.deployfiles import read_modules
+from .project.wrangler import CONFIG_FILE_NAMES, ProjectConfig, load_config
 from .protocol import FREE_PLAN_FILES, AssetsConfig, WorkerSpec
 from .retry import Backoff
 from .wire.plan import check_namespace, check_script_name, parse_binding, script_name_from_folder

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from assetsync.folder.build import BuildOptions, build, hash_files
+from assetsync.folder.build import BuildOptions, build
 from assetsync.folder.cache import MAGIC, HashCache, Table, cache_file
 from assetsync.folder.hashing import HashScheme
 from assetsync.folder.ignore import IgnoreRules
+from assetsync.folder.refresh import hash_files
 from assetsync.folder.scan import scan
 
 from .helpers import PAST, backdate, make_tree
@@ -189,7 +190,7 @@ def test_worker_processes_give_the_rows_of_the_inline_path(
 ) -> None:
     """The pool path (forked workers, packed results) against the inline one, on every mix of
     misses: a first run, every stat changed, some changed (with a moved file and a few hits)."""
-    import assetsync.folder.build as build_mod
+    import assetsync.folder.hashpool as pool_mod
 
     files = {
         f"d{i % 5}/f{i}.{('html', 'css', 'bin', 'txt')[i % 4]}": os.urandom(i * 37 % 3000) for i in range(90)
@@ -202,9 +203,9 @@ def test_worker_processes_give_the_rows_of_the_inline_path(
     def both(prior: Table | None) -> tuple[Table, int, int, int]:
         inline = hash_files(scanned, HashScheme("sha256", "acme"), prior, now_ns=now)
         mp = monkeypatch
-        mp.setattr(build_mod, "INLINE_FILES", 0)
-        mp.setattr(build_mod, "INLINE_BYTES", 0)
-        mp.setattr(build_mod, "MIN_BATCH_COST", 1)  # many ranges, so results come back in pieces
+        mp.setattr(pool_mod, "INLINE_FILES", 0)
+        mp.setattr(pool_mod, "INLINE_BYTES", 0)
+        mp.setattr(pool_mod, "MIN_BATCH_COST", 1)  # many ranges, so results come back in pieces
         pooled = hash_files(scanned, HashScheme("sha256", "acme"), prior, workers=2, now_ns=now)
         mp.undo()
         assert _rows(pooled[0]) == _rows(inline[0]) and pooled[0].paths == inline[0].paths

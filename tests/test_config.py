@@ -17,14 +17,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from assetsync.errors import ConfigError
-from assetsync.project.wrangler import (
-    CONFIG_FILE_NAMES,
-    JsoncError,
-    ProjectConfig,
-    find_config,
-    load_config,
-    strip_jsonc,
-)
+from assetsync.project.jsonc import JsoncError, strip_jsonc
+from assetsync.project.wrangler import CONFIG_FILE_NAMES, ProjectConfig, find_config, load_config
 
 from .helpers import FIXTURES
 

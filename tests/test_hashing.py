@@ -43,9 +43,9 @@ def test_streamed_file_equals_one_shot(tmp_path: Path, scheme: str, size: int) -
     path = tmp_path / "blob.bin"
     path.write_bytes(data)
     hs = HashScheme(scheme, "" if scheme == "wrangler" else "tenant")
-    got, _, after = read_digest(str(path), hs, "/blob.bin", "application/octet-stream")
-    assert got == digest_bytes(data, hs, "/blob.bin", "application/octet-stream")
-    assert after.st_size == size
+    got = read_digest(str(path), hs, "/blob.bin", "application/octet-stream", size)
+    assert got.hash == digest_bytes(data, hs, "/blob.bin", "application/octet-stream")
+    assert got.stat.st_size == got.read == size and got.full
 
 
 def test_salt_and_type_both_change_the_hash() -> None:

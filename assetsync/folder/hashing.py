@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import xxhash
+from xxhash import xxh3_128_digest
 
 from ..errors import UsageError
 from ..protocol.contenttypes import TABLE_ID, extension
@@ -132,24 +133,64 @@ def stream_into(fd: int, *sinks: _Sink) -> int:
     return total
 
 
-def read_digest(
-    abspath: str, scheme: HashScheme, path: str, content_type: str, want_hash: bool = True
-) -> tuple[str | None, bytes, os.stat_result]:
-    """Stream one file once, returning (asset hash or None, xxh3_128 digest, stat after reading).
+class FileDigest(NamedTuple):
+    """What one read of a file gives (see :func:`read_digest`)."""
 
-    ``want_hash=False`` only fingerprints the file. The returned stat is taken from the open
-    descriptor after the last read, so a caller can compare it with the stat it had before and
-    notice a file that changed under it.
+    hash: str  # the asset hash
+    xxh3: bytes  # xxh3_128 of the bytes read
+    full: bool  # hashed in full; False when the fingerprint matched the known one, whose hash is kept
+    read: int  # bytes read
+    stat: os.stat_result  # of the open descriptor, after the last read
+
+
+_O_READ = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+_new_digest = tuple.__new__  # skips NamedTuple's argument handling: this runs once per small file
+
+
+def read_digest(
+    abspath: str,
+    scheme: HashScheme,
+    path: str,
+    content_type: str,
+    size: int,
+    known: tuple[bytes, str] | None = None,
+) -> FileDigest:
+    """Read one file and return its hash and fingerprint, with the stat taken after reading.
+
+    ``size`` is the size the file was scanned with, ``known`` the (fingerprint, hash) the cache
+    holds for it. The file goes through a bare descriptor (a Python file object costs more than
+    hashing a small file). A file of at most :data:`CHUNK` bytes is read in one call, one byte
+    more than ``size`` so that a file that grew shows itself, and those bytes serve both the
+    fingerprint and, if it is not the known one, the hash. A bigger file is streamed; with a
+    ``known`` fingerprint it is first only fingerprinted, and read again to hash it when that
+    differs. The caller compares ``stat`` and ``read`` with what it scanned, to notice a file
+    that changed under it.
     """
-    fp = xxhash.xxh3_128()
-    digest = scheme.new(path, content_type) if want_hash else None
-    fd = os.open(abspath, os.O_RDONLY | os.O_CLOEXEC)
+    fd = os.open(abspath, _O_READ)
     try:
-        stream_into(fd, fp, *([digest] if digest is not None else []))
-        after = os.fstat(fd)
+        if size <= CHUNK:
+            data = os.read(fd, size + 1)
+            after = os.fstat(fd)
+            fp = xxh3_128_digest(data)
+            if known is not None and fp == known[0]:
+                return _new_digest(FileDigest, (known[1], fp, False, len(data), after))
+            d = scheme.new(path, content_type)
+            d.update(data)
+            return _new_digest(FileDigest, (d.hexdigest()[:32], fp, True, len(data), after))
+        fph = xxhash.xxh3_128()
+        read = 0
+        if known is not None:
+            read = stream_into(fd, fph)
+            fp = fph.digest()
+            if fp == known[0]:
+                return FileDigest(known[1], fp, False, read, os.fstat(fd))
+            os.lseek(fd, 0, os.SEEK_SET)
+            fph = xxhash.xxh3_128()
+        d = scheme.new(path, content_type)
+        read += stream_into(fd, fph, d)
+        return FileDigest(d.hexdigest()[:32], fph.digest(), True, read, os.fstat(fd))
     finally:
         os.close(fd)
-    return (digest.hexdigest()[:32] if digest is not None else None), fp.digest(), after
 
 
 def digest_bytes(data: bytes, scheme: HashScheme, path: str, content_type: str) -> str:

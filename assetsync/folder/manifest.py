@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from ..protocol.manifestjson import entry_json, session_body
+
 
 class Entry(NamedTuple):
     """One asset: its hash (the server's key for the blob), size in bytes and content type.
@@ -120,15 +122,10 @@ class Manifest(Mapping[str, Entry]):
     def to_json(self) -> str:
         """``{"manifest": {...}}`` with sorted keys, compact, raw UTF-8 (as wrangler sends it).
 
-        Written out by hand: ``json.dumps`` of 100,000 entries costs more than the scan.
+        Computed once, by the protocol's writer.
         """
         if self._json is None:
-            from json.encoder import encode_basestring as enc  # not needed when the JSON is known
-
-            body = ",".join(
-                f'{enc(k)}:{{"hash":"{e.hash}","size":{e.size}}}' for k, e in self._entries.items()
-            )
-            self._json = '{"manifest":{' + body + "}}"
+            self._json = session_body([entry_json(k, e.hash, e.size) for k, e in self._entries.items()])
         return self._json
 
     def diff(self, new: Manifest) -> ManifestDiff:

@@ -18,12 +18,7 @@ What wrangler does, and what we copy (checked in ``cloudflare/workers-sdk``:
   from an unrelated parent project by accident. Pass ``path`` explicitly to read one elsewhere.
 * **An explicit path** (wrangler's ``--config``) always wins over the search.
 * **JSON syntax.** ``.json`` and ``.jsonc`` both go through the same JSONC parser (``jsonc-parser``,
-  ``parseJSONC``), which accepts ``//`` and ``/* */`` comments and, in current versions
-  (``allowTrailingComma: true``), trailing commas. Older wranglers called it with the library
-  defaults and rejected trailing commas; we accept them, as current wrangler does. Comments and
-  trailing commas are blanked out by :func:`strip_jsonc` (a small scanner that knows about
-  strings), then the stdlib ``json`` parses the result. Blanking keeps every character's line and
-  column, so JSON syntax errors point at the right place in the user's file.
+  ``parseJSONC``): comments and trailing commas are allowed (:mod:`.jsonc`).
 * **Encoding.** A UTF-8 BOM is dropped; a UTF-16/UTF-32 BOM is an error (wrangler does the same).
 * **vars.** wrangler uploads a string var as a ``plain_text`` binding and *any other* value
   (number, boolean, array, table, null) as a ``json`` binding holding that value, so
@@ -40,7 +35,6 @@ line, and says what to write instead.
 
 from __future__ import annotations
 
-import bisect
 import datetime
 import json
 import math
@@ -50,23 +44,14 @@ import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal, NoReturn
+from typing import Any, Literal, NoReturn
 
 from ..errors import ConfigError
-from ..folder.ignore import utf8_text
 from ..protocol import HTML_HANDLING, NOT_FOUND_HANDLING, is_date
+from .jsonc import JsoncError, parse_jsonc
+from .keylines import KeyPath, json_key_lines, toml_key_lines
 
-if TYPE_CHECKING:
-    from ..protocol import Module
-
-__all__ = [
-    "CONFIG_FILE_NAMES",
-    "JsoncError",
-    "ProjectConfig",
-    "find_config",
-    "load_config",
-    "strip_jsonc",
-]
+__all__ = ["CONFIG_FILE_NAMES", "ProjectConfig", "find_config", "load_config"]
 
 # wrangler's own search order (findWranglerConfig): JSON first, TOML last.
 CONFIG_FILE_NAMES: tuple[str, ...] = ("wrangler.json", "wrangler.jsonc", "wrangler.toml")
@@ -199,55 +184,32 @@ def _read_text(path: str) -> str:
 # --------------------------------------------------------------------------------------------------
 # Parsing
 
-_Path = tuple[str | int, ...]
-
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 _TOML_AT_END = re.compile(r"\s*\(at end of document\)$")
 
 
-def _parse(path: str, text: str, fmt: Literal["toml", "json"]) -> tuple[dict[str, object], dict[_Path, int]]:
+def _parse(
+    path: str, text: str, fmt: Literal["toml", "json"]
+) -> tuple[dict[str, object], dict[KeyPath, int]]:
     """Parse ``text``; return the top-level table and where (line) each key path was written."""
     if fmt == "toml":
         try:
             table = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise _toml_syntax_error(path, exc) from None
-        return table, _toml_key_lines(text)
+        return table, toml_key_lines(text)
 
     try:
-        plain = strip_jsonc(text)
+        raw, plain = parse_jsonc(text)
     except JsoncError as exc:
-        line, column = _line_column(text, exc.pos)
-        raise ConfigError(
-            f"{path}, line {line}, column {column}: {exc.msg}. Fix the syntax there "
-            "(close the comment with */)."
-        ) from None
-    try:
-        raw: object = json.loads(plain, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"{path}, line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg}). "
-            "Fix the syntax there (comments and trailing commas are allowed)."
-        ) from None
-    except _NonFiniteNumber as exc:
-        raise ConfigError(
-            f"{path}: {exc.args[0]} is not a JSON value. Replace it with a number or a quoted string."
-        ) from None
+        where = path if exc.line is None else f"{path}, line {exc.line}, column {exc.column}"
+        raise ConfigError(f"{where}: {exc.msg}. {exc.fix}.") from None
     if not isinstance(raw, dict):
         raise ConfigError(
             f"{path}: the top level is {_describe(raw, 'json')}, but a wrangler config is an object. "
             'Wrap the settings in { ... }, e.g. { "name": "my-worker" }.'
         )
-    return raw, _json_key_lines(plain)
-
-
-class _NonFiniteNumber(ValueError):
-    pass
-
-
-def _reject_constant(name: str) -> NoReturn:
-    """Python's json takes NaN and Infinity; JSON (and wrangler's parser) do not."""
-    raise _NonFiniteNumber(name)
+    return raw, json_key_lines(plain)
 
 
 def _toml_syntax_error(path: str, exc: tomllib.TOMLDecodeError) -> ConfigError:
@@ -268,164 +230,6 @@ def _toml_syntax_error(path: str, exc: tomllib.TOMLDecodeError) -> ConfigError:
     return ConfigError(f"{where}: not valid TOML ({message}). Fix the syntax there.")
 
 
-def _line_column(text: str, pos: int) -> tuple[int, int]:
-    """1-based line and column of ``pos``, counted the way ``json`` counts them (``\\n`` only)."""
-    line = text.count("\n", 0, pos) + 1
-    return line, pos - (text.rfind("\n", 0, pos) + 1) + 1
-
-
-class JsoncError(ValueError):
-    """A JSONC construct that cannot be stripped (an unterminated block comment)."""
-
-    def __init__(self, msg: str, pos: int) -> None:
-        super().__init__(f"{msg} at offset {pos}")
-        self.msg = msg
-        self.pos = pos
-
-
-_BLANKABLE = re.compile(r"[^\r\n]")
-
-
-def strip_jsonc(text: str) -> str:
-    """``text`` with its comments and trailing commas replaced by spaces, for ``json.loads``.
-
-    The result has the same length and the same line breaks, so any position ``json`` reports in
-    it is the position in ``text``. Strings are copied untouched: ``"http://x"``, ``"/* */"``,
-    ``"a\\"//b"`` and ``",]"`` stay as they are. A trailing comma is one followed (past blanks and
-    comments) by ``]`` or ``}`` and preceded by a value; a comma after ``[``, ``{`` or another comma
-    is left for ``json`` to reject, as wrangler's parser would.
-
-    Anything else that is not JSON is left alone for ``json.loads`` to report. Raises
-    :class:`JsoncError` only for a ``/*`` that is never closed.
-    """
-    out = list(text)
-    n = len(text)
-    i = 0
-    last = -1  # index of the last significant character (a string counts as its closing quote)
-    before = ""  # the significant character before ``last``, once blanked commas are skipped
-    while i < n:
-        ch = text[i]
-        if ch == "/" and text.startswith("//", i):
-            while i < n and text[i] not in "\r\n":
-                out[i] = " "
-                i += 1
-            continue
-        if ch == "/" and text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            if end < 0:
-                raise JsoncError("unterminated /* comment", i)
-            out[i : end + 2] = _BLANKABLE.sub(" ", text[i : end + 2])
-            i = end + 2
-            continue
-        if ch.isspace():
-            i += 1
-            continue
-        if ch in "]}" and last >= 0 and text[last] == "," and before not in ("", "[", "{", ","):
-            out[last] = " "  # a trailing comma: what came before it is now the previous token
-        else:
-            before = text[last] if last >= 0 else ""
-        if ch == '"':
-            i += 1
-            while i < n and text[i] != '"':
-                i += 2 if text[i] == "\\" else 1
-            i = min(i, n - 1)  # an unterminated string is json's to report
-        last = i
-        i += 1
-    return "".join(out)
-
-
-# --------------------------------------------------------------------------------------------------
-# Where keys are written: for messages that point at a line
-
-
-def _json_key_lines(text: str) -> dict[_Path, int]:
-    """Line of each key (and array element) in valid JSON ``text``, by key path."""
-    starts = [0] + [m.end() for m in re.finditer("\n", text)]
-    lines: dict[_Path, int] = {}
-    kinds: list[str] = []  # "{" or "[" for each open container
-    keys: list[str | int] = []  # the current key or index in each open container
-    expect_key = False
-    for match in re.finditer(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+', text, re.S):
-        token = match.group()
-        line = bisect.bisect_right(starts, match.start())
-        kind = kinds[-1] if kinds else ""
-        if kind == "{" and expect_key and token.startswith('"'):
-            keys[-1] = json.loads(token)
-            lines[tuple(keys)] = line
-            expect_key = False
-            continue
-        if kind == "[" and token not in ("]", ","):
-            lines[tuple(keys)] = line
-        if token in ("{", "["):
-            kinds.append(token)
-            keys.append("" if token == "{" else 0)
-            expect_key = token == "{"
-        elif token in ("}", "]"):
-            kinds.pop()
-            keys.pop()
-            expect_key = False
-        elif token == ",":
-            last_key = keys[-1]
-            if kind == "[" and isinstance(last_key, int):
-                keys[-1] = last_key + 1
-            elif kind == "{":
-                expect_key = True
-    return lines
-
-
-_TOML_ATOM = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')"""
-_TOML_DOTTED = rf"{_TOML_ATOM}(?:[ \t]*\.[ \t]*{_TOML_ATOM})*"
-_TOML_HEADER = re.compile(rf"^[ \t]*(\[\[?)[ \t]*({_TOML_DOTTED})[ \t]*\]\]?")
-_TOML_KEY = re.compile(rf"^[ \t]*({_TOML_DOTTED})[ \t]*=[ \t]*(.*)$")
-
-
-def _toml_key_path(expression: str) -> tuple[str, ...]:
-    """``a."b.c".d`` -> ``("a", "b.c", "d")``, letting tomllib do the unquoting."""
-    try:
-        node: object = tomllib.loads(f"{expression} = 0")
-    except tomllib.TOMLDecodeError:
-        return ()
-    parts: list[str] = []
-    while isinstance(node, dict) and len(node) == 1:
-        key, node = next(iter(node.items()))
-        parts.append(key)
-    return tuple(parts)
-
-
-def _toml_key_lines(text: str) -> dict[_Path, int]:
-    """Line of each key, table header and dotted key in TOML ``text``, by full key path.
-
-    A line-based reading, good enough for messages: it follows ``[table]`` headers, skips
-    ``[[array]]`` tables (their keys never match the paths we report on) and the inside of
-    multi-line strings. Keys inside inline tables or arrays are found through their parent.
-    """
-    lines: dict[_Path, int] = {}
-    table: tuple[str, ...] = ()
-    in_string: str | None = None
-    for number, line in enumerate(text.split("\n"), 1):
-        if in_string is not None:
-            if line.count(in_string) % 2 == 1:
-                in_string = None
-            continue
-        header = _TOML_HEADER.match(line)
-        if header:
-            path = _toml_key_path(header.group(2))
-            if header.group(1) == "[[":
-                table = (*path, "[[]]")
-            else:
-                table = path
-                lines.setdefault(path, number)
-            continue
-        key = _TOML_KEY.match(line)
-        if key:
-            lines.setdefault((*table, *_toml_key_path(key.group(1))), number)
-            value = key.group(2)
-            for quote in ('"""', "'''"):
-                if value.startswith(quote) and value.count(quote) % 2 == 1:
-                    in_string = quote
-    return lines
-
-
 # --------------------------------------------------------------------------------------------------
 # Validation
 
@@ -434,13 +238,13 @@ def _toml_key_lines(text: str) -> dict[_Path, int]:
 class _Source:
     path: str
     fmt: Literal["toml", "json"]
-    lines: dict[_Path, int]
+    lines: dict[KeyPath, int]
 
     @property
     def folder(self) -> str:
         return os.path.dirname(self.path)
 
-    def fail(self, key: _Path, problem: str, fix: str) -> NoReturn:
+    def fail(self, key: KeyPath, problem: str, fix: str) -> NoReturn:
         """Raise the ConfigError for ``key``: file, line if known, the key, what to do."""
         line = None
         for size in range(len(key), 0, -1):  # the key itself, else its nearest written parent
@@ -458,7 +262,7 @@ class _Source:
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
-def _dotted(key: _Path) -> str:
+def _dotted(key: KeyPath) -> str:
     """``("assets", "html_handling")`` -> ``assets.html_handling``; ``("f", 1)`` -> ``f[1]``."""
     text = ""
     for part in key:
@@ -490,7 +294,7 @@ def _describe(value: object, fmt: Literal["toml", "json"]) -> str:
     return type(value).__name__
 
 
-def _opt_string(src: _Source, table: Mapping[str, object], key: _Path, *, empty_ok: bool) -> str | None:
+def _opt_string(src: _Source, table: Mapping[str, object], key: KeyPath, *, empty_ok: bool) -> str | None:
     value = table.get(str(key[-1]))
     if value is None:
         return None
@@ -503,7 +307,7 @@ def _opt_string(src: _Source, table: Mapping[str, object], key: _Path, *, empty_
 
 
 def _opt_choice(
-    src: _Source, table: Mapping[str, object], key: _Path, choices: Collection[str]
+    src: _Source, table: Mapping[str, object], key: KeyPath, choices: Collection[str]
 ) -> str | None:
     value = _opt_string(src, table, key, empty_ok=True)
     if value is not None and value not in choices:
@@ -514,7 +318,7 @@ def _opt_choice(
     return value
 
 
-def _string_list(src: _Source, value: list[object], key: _Path) -> tuple[str, ...]:
+def _string_list(src: _Source, value: list[object], key: KeyPath) -> tuple[str, ...]:
     for index, item in enumerate(value):
         if not isinstance(item, str):
             src.fail(
@@ -526,7 +330,7 @@ def _string_list(src: _Source, value: list[object], key: _Path) -> tuple[str, ..
 
 
 def _compatibility_date(src: _Source, raw: Mapping[str, object]) -> str | None:
-    key: _Path = ("compatibility_date",)
+    key: KeyPath = ("compatibility_date",)
     value = raw.get("compatibility_date")
     if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
         # ``compatibility_date = 2024-09-23`` is a TOML date, which wrangler rejects (not a string).
@@ -561,7 +365,7 @@ def _resolve(src: _Source, value: str | None) -> str | None:
 
 
 def _run_worker_first(src: _Source, assets: Mapping[str, object]) -> bool | tuple[str, ...] | None:
-    key: _Path = ("assets", "run_worker_first")
+    key: KeyPath = ("assets", "run_worker_first")
     value = assets.get("run_worker_first")
     if value is None or isinstance(value, bool):
         return value
@@ -574,10 +378,10 @@ def _run_worker_first(src: _Source, assets: Mapping[str, object]) -> bool | tupl
     )
 
 
-def _json_text(src: _Source, value: object, key: _Path) -> str:
+def _json_text(src: _Source, value: object, key: KeyPath) -> str:
     """A non-string var as the JSON wrangler would upload; reject what JSON cannot hold."""
 
-    def check(node: object, at: _Path) -> None:
+    def check(node: object, at: KeyPath) -> None:
         if isinstance(node, float) and not math.isfinite(node):
             src.fail(at, f"is {node!r}, which JSON cannot represent", "Use a finite number or a string")
         elif isinstance(node, list):
@@ -662,46 +466,3 @@ def _build(raw: dict[str, object], src: _Source) -> ProjectConfig:
         vars=MappingProxyType(plain) if plain else _EMPTY,
         json_vars=MappingProxyType(encoded) if encoded else _EMPTY,
     )
-
-
-def read_root_file(folder: str, name: str) -> str | None:
-    """The text of a deployment file at the root of the asset folder (``_headers``,
-    ``_redirects``), or None when there is none."""
-    path = os.path.join(folder, name)
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except IsADirectoryError:
-        raise ConfigError(
-            f"{path} is a folder, but {name} at the root of the site configures the deployment and "
-            "must be a text file. Rename the folder."
-        ) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}. Check its permissions.") from None
-    text = utf8_text(data, path)
-    return text.replace("\r\n", "\n").replace("\r", "\n")  # as text-mode reading gave it
-
-
-def read_modules(main_file: str, source: str = "--main") -> tuple[Module, ...]:
-    """The Worker's main module and the modules beside it (not bundled: deploy what is there).
-
-    ``source`` says where ``main_file`` came from (the flag, or the config file's ``main``).
-    """
-    from ..protocol import MODULE_TYPES, Module
-
-    folder = os.path.dirname(os.path.abspath(main_file))
-    if not os.path.isfile(main_file):
-        raise ConfigError(
-            f"{source} {main_file}: no such file. Pass the Worker's entry module (a .js or .mjs file), "
-            "or leave it out for an assets-only deploy."
-        )
-    mods = []
-    for name in sorted(os.listdir(folder)):
-        ext = os.path.splitext(name)[1]
-        path = os.path.join(folder, name)
-        if ext in MODULE_TYPES and os.path.isfile(path):
-            with open(path, "rb") as f:
-                mods.append(Module(name, MODULE_TYPES[ext], f.read()))
-    return tuple(mods)
