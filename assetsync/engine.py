@@ -214,7 +214,7 @@ class Syncer:
 
         token: str | None = await self._retrying(what, call, token="upload")
         self.report.requests += 1
-        self.report.uploaded_files += len(request.parts)
+        self.report.uploaded += len(request.parts)
         return token
 
     def _progress(self, raw: int) -> None:
@@ -311,7 +311,7 @@ class Syncer:
             missing = sum(len(r.parts) for r in requests)
             missing_bytes = sum(r.raw_bytes for r in requests)
             if attempt == 0:
-                self.report.skipped_files = len(result.manifest) - missing
+                self.report.skipped = len(result.manifest) - missing
             self.emit(SessionOpened(len(result.manifest), missing, missing_bytes, len(requests)))
             if self.o.dry_run:
                 self.report.plan = [[p.path for p in r.parts] for r in requests]

@@ -72,9 +72,9 @@ class SyncReport:
     namespace: str | None
     files: int = 0
     bytes: int = 0
-    uploaded_files: int = 0
+    uploaded: int = 0
     uploaded_bytes: int = 0
-    skipped_files: int = 0
+    skipped: int = 0
     requests: int = 0
     retries: int = 0
     sessions: int = 0
@@ -85,6 +85,8 @@ class SyncReport:
     plan: list[list[str]] = field(default_factory=list)  # dry runs: the manifest keys per request
 
     def to_json(self) -> dict[str, Any]:
+        """``sync --json``: a key per field (``plan`` in dry runs only), and ``ok``, always true
+        (a sync that fails raises instead)."""
         out = {
             "ok": True,
             "target": self.target,
@@ -93,9 +95,9 @@ class SyncReport:
             "namespace": self.namespace,
             "files": self.files,
             "bytes": self.bytes,
-            "uploaded": self.uploaded_files,
+            "uploaded": self.uploaded,
             "uploaded_bytes": self.uploaded_bytes,
-            "skipped": self.skipped_files,
+            "skipped": self.skipped,
             "requests": self.requests,
             "retries": self.retries,
             "sessions": self.sessions,
@@ -116,7 +118,7 @@ class SyncReport:
 class TenantResult:
     """One tenant's row: its report when it deployed, else the error that stopped it."""
 
-    name: str
+    tenant: str
     folder: str
     ok: bool
     exit_code: int = 0
@@ -127,8 +129,11 @@ class TenantResult:
     warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
+        """A row of ``sync-all --json``: a key per field, but ``error`` is null or
+        ``{"type": error_type, "message": error, "exit_code": exit_code}``, ``warnings`` only when
+        there are some, and the report's keys are inline (less those the run's summary holds)."""
         out: dict[str, Any] = {
-            "tenant": self.name,
+            "tenant": self.tenant,
             "folder": self.folder,
             "ok": self.ok,
             "exit_code": self.exit_code,
@@ -149,14 +154,14 @@ class TenantResult:
 
 @dataclass(frozen=True, slots=True)
 class TenantStarted:
-    name: str
+    tenant: str
 
 
 @dataclass(frozen=True, slots=True)
 class TenantProgress:
     """An engine event of one tenant's sync."""
 
-    name: str
+    tenant: str
     event: Event
 
 
@@ -176,10 +181,10 @@ class SyncAllReport:
     account_id: str
     namespace: str
     shard: str | None = None  # "I/N"
-    found: int = 0  # tenant folders under the root, all shards
+    tenants_found: int = 0  # tenant folders under the root, all shards
     tenants: list[TenantResult] = field(default_factory=list)
     prune_candidates: list[str] = field(default_factory=list)
-    pruned: list[dict[str, Any]] = field(default_factory=list)  # scripts.Deletion.to_json() rows
+    prune_results: list[dict[str, Any]] = field(default_factory=list)  # namespace.Deletion.to_json() rows
     aborted: str | None = None  # why tenants were left unattempted (the API refused the token)
     dry_run: bool = False
     seconds: float = 0.0
@@ -190,13 +195,16 @@ class SyncAllReport:
 
     @property
     def prune_failed(self) -> list[dict[str, Any]]:
-        return [p for p in self.pruned if not p["ok"]]
+        return [p for p in self.prune_results if not p["ok"]]
 
     @property
     def ok(self) -> bool:
         return not self.failed and not self.prune_failed
 
     def to_json(self) -> dict[str, Any]:
+        """``sync-all --json``: a key per field, but ``summary`` holds ``tenants_found`` and
+        ``seconds`` beside counts made from the rows, and ``prune`` holds ``prune_candidates``
+        and ``prune_results`` as ``candidates`` and ``results``; ``ok`` is :attr:`ok`."""
         reports = [t.report for t in self.tenants if t.report is not None]
         return {
             "ok": self.ok,
@@ -206,19 +214,19 @@ class SyncAllReport:
             "shard": self.shard,
             "dry_run": self.dry_run,
             "summary": {
-                "tenants_found": self.found,
+                "tenants_found": self.tenants_found,
                 "tenants": len(self.tenants),
                 "succeeded": len(self.tenants) - len(self.failed),
                 "failed": len(self.failed),
                 "files": sum(r.files for r in reports),
                 "bytes": sum(r.bytes for r in reports),
-                "uploaded": sum(r.uploaded_files for r in reports),
+                "uploaded": sum(r.uploaded for r in reports),
                 "uploaded_bytes": sum(r.uploaded_bytes for r in reports),
-                "pruned": sum(1 for p in self.pruned if p["ok"]),
+                "pruned": sum(1 for p in self.prune_results if p["ok"]),
                 "prune_failed": len(self.prune_failed),
                 "seconds": round(self.seconds, 4),
             },
             "aborted": self.aborted,
             "tenants": [t.to_json() for t in self.tenants],
-            "prune": {"candidates": list(self.prune_candidates), "results": list(self.pruned)},
+            "prune": {"candidates": list(self.prune_candidates), "results": list(self.prune_results)},
         }

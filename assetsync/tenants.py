@@ -239,7 +239,7 @@ async def sync_all_async(
         account_id=target.account_id,
         namespace=namespace,
         shard=str(shard) if shard else None,
-        found=len(tenants),
+        tenants_found=len(tenants),
         dry_run=o.dry_run,
     )
     emit = on_event or (lambda event: None)
@@ -284,14 +284,14 @@ async def sync_all_async(
                     return row
                 row = await _sync_tenant(tenant, options, target, client, slots, builds, emit, warn)
                 if row.error_type == AuthError.__name__ and report.aborted is None:
-                    report.aborted = f"the API refused the token ({row.name}: {row.error})"
+                    report.aborted = f"the API refused the token ({row.tenant}: {row.error})"
                 emit(TenantFinished(row))
                 return row
 
         report.tenants = list(await asyncio.gather(*(one(t) for t in selected)))
         if report.prune_candidates and not o.dry_run and report.aborted is None:
             deletions = await delete_scripts(client, namespace, report.prune_candidates, retries)
-            report.pruned = [d.to_json() for d in deletions]
+            report.prune_results = [d.to_json() for d in deletions]
     finally:
         await client.aclose()
     report.seconds = time.perf_counter() - t0

@@ -334,7 +334,7 @@ class Watcher:
             len(diff.added),
             len(diff.changed),
             len(diff.removed),
-            report.uploaded_files,
+            report.uploaded,
             report.uploaded_bytes,
             self.clock() - first_seen,
             report,

@@ -882,7 +882,7 @@ def sync_all(
                 renderer.say(f"  {name}")
         elif prune and not report.prune_candidates:
             renderer.say("Nothing to prune")
-        for row in report.pruned:
+        for row in report.prune_results:
             renderer.say(
                 f"Pruned {row['script']}"
                 if row["ok"]
@@ -891,7 +891,7 @@ def sync_all(
     if report.aborted is not None:
         raise AuthError(f"{report.aborted} The run stopped: fix the token, then run again.")
     if not report.ok:
-        failed = [t.name for t in report.failed] + [p["script"] for p in report.prune_failed]
+        failed = [t.tenant for t in report.failed] + [p["script"] for p in report.prune_failed]
         shown = ", ".join(failed[:10]) + (f" and {len(failed) - 10:,} more" if len(failed) > 10 else "")
         raise PartlyFailed(
             f"{len(report.failed):,} of {len(report.tenants):,} tenants failed"
