@@ -7,7 +7,9 @@ lines, or nothing with ``--json``), a library user may log them or ignore them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NotRequired, TypedDict
+
+from .errors import AssetsyncError
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +113,29 @@ class SyncReport:
         return out
 
 
+class ErrorJSON(TypedDict):
+    """An error, as every JSON document says it."""
+
+    type: str  # the exception's class: AuthError, NetworkError...
+    message: str
+    exit_code: int
+
+
+def error_json(exc: BaseException) -> ErrorJSON:
+    """``exc`` as a JSON document says it; what is not an assetsync error exits 1."""
+    code = exc.exit_code if isinstance(exc, AssetsyncError) else 1
+    return {"type": type(exc).__name__, "message": str(exc), "exit_code": code}
+
+
+class DeletionJSON(TypedDict):
+    """What became of one script to delete: a result of ``scripts delete``, or of sync-all's prune."""
+
+    script: str
+    ok: bool
+    existed: bool  # False: it was already gone (which counts as deleted)
+    error: NotRequired[ErrorJSON]  # when not ok
+
+
 # -- many tenants in one run (sync-all) ---------------------------------------------------------
 
 
@@ -184,7 +209,7 @@ class SyncAllReport:
     tenants_found: int = 0  # tenant folders under the root, all shards
     tenants: list[TenantResult] = field(default_factory=list)
     prune_candidates: list[str] = field(default_factory=list)
-    prune_results: list[dict[str, Any]] = field(default_factory=list)  # namespace.Deletion.to_json() rows
+    prune_results: list[DeletionJSON] = field(default_factory=list)
     aborted: str | None = None  # why tenants were left unattempted (the API refused the token)
     dry_run: bool = False
     seconds: float = 0.0
@@ -194,7 +219,7 @@ class SyncAllReport:
         return [t for t in self.tenants if not t.ok]
 
     @property
-    def prune_failed(self) -> list[dict[str, Any]]:
+    def prune_failed(self) -> list[DeletionJSON]:
         return [p for p in self.prune_results if not p["ok"]]
 
     @property
