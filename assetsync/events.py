@@ -64,6 +64,50 @@ class Deployed:
 Event = Built | SessionOpened | Uploaded | Retrying | Restarting | Deployed
 
 
+# -- the JSON documents of ``--json`` -----------------------------------------------------------
+
+JSON_SCHEMA = 1
+"""The shape of every ``--json`` document, its first key ``"schema"``. It goes up when a key is
+removed or renamed, or a value changes type or meaning; a new key does not change it (readers
+ignore keys they do not know)."""
+
+
+def json_document(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` as a ``--json`` document: ``"schema"`` first, so a reader checks it before the rest."""
+    return {"schema": JSON_SCHEMA, **body}
+
+
+def failure_json(exc: BaseException) -> dict[str, Any]:
+    """The document a ``--json`` command prints when an error stops it before its own."""
+    return json_document({"ok": False, "error": error_json(exc)})
+
+
+class ErrorJSON(TypedDict):
+    """An error, as every JSON document says it."""
+
+    type: str  # the exception's class: AuthError, NetworkError...
+    message: str
+    exit_code: int
+
+
+def error_json(exc: BaseException) -> ErrorJSON:
+    """``exc`` as a JSON document says it; what is not an assetsync error exits 1."""
+    code = exc.exit_code if isinstance(exc, AssetsyncError) else 1
+    return {"type": type(exc).__name__, "message": str(exc), "exit_code": code}
+
+
+class DeletionJSON(TypedDict):
+    """What became of one script to delete: a result of ``scripts delete``, or of sync-all's prune."""
+
+    script: str
+    ok: bool
+    existed: bool  # False: it was already gone (which counts as deleted)
+    error: NotRequired[ErrorJSON]  # when not ok
+
+
+# -- one sync -----------------------------------------------------------------------------------
+
+
 @dataclass(slots=True)
 class SyncReport:
     """The outcome of one sync: what was sent, what it cost, and where it went."""
@@ -110,30 +154,7 @@ class SyncReport:
         }
         if self.dry_run:
             out["plan"] = self.plan
-        return out
-
-
-class ErrorJSON(TypedDict):
-    """An error, as every JSON document says it."""
-
-    type: str  # the exception's class: AuthError, NetworkError...
-    message: str
-    exit_code: int
-
-
-def error_json(exc: BaseException) -> ErrorJSON:
-    """``exc`` as a JSON document says it; what is not an assetsync error exits 1."""
-    code = exc.exit_code if isinstance(exc, AssetsyncError) else 1
-    return {"type": type(exc).__name__, "message": str(exc), "exit_code": code}
-
-
-class DeletionJSON(TypedDict):
-    """What became of one script to delete: a result of ``scripts delete``, or of sync-all's prune."""
-
-    script: str
-    ok: bool
-    existed: bool  # False: it was already gone (which counts as deleted)
-    error: NotRequired[ErrorJSON]  # when not ok
+        return json_document(out)
 
 
 # -- many tenants in one run (sync-all) ---------------------------------------------------------
@@ -169,8 +190,8 @@ class TenantResult:
         }
         if self.report is not None:
             sync = self.report.to_json()
-            for key in ("ok", "target", "account_id", "namespace"):
-                sync.pop(key, None)  # said once, in the run's summary
+            for key in ("schema", "ok", "target", "account_id", "namespace"):
+                sync.pop(key, None)  # said once, in the run's document
             out.update(sync)
         if self.warnings:
             out["warnings"] = list(self.warnings)
@@ -231,7 +252,7 @@ class SyncAllReport:
         ``seconds`` beside counts made from the rows, and ``prune`` holds ``prune_candidates``
         and ``prune_results`` as ``candidates`` and ``results``; ``ok`` is :attr:`ok`."""
         reports = [t.report for t in self.tenants if t.report is not None]
-        return {
+        body = {
             "ok": self.ok,
             "target": self.target,
             "account_id": self.account_id,
@@ -255,3 +276,4 @@ class SyncAllReport:
             "tenants": [t.to_json() for t in self.tenants],
             "prune": {"candidates": list(self.prune_candidates), "results": list(self.prune_results)},
         }
+        return json_document(body)

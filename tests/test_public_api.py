@@ -20,14 +20,15 @@ def full_report() -> SyncReport:
 
 def test_a_sync_reports_fields_are_its_json_keys() -> None:
     doc = full_report().to_json()
-    assert set(doc) - {"ok"} == field_names(SyncReport)  # ok: always true (a failed sync raises)
+    # schema: every document's; ok: always true (a failed sync raises)
+    assert set(doc) - {"schema", "ok"} == field_names(SyncReport)
 
 
 def test_a_tenants_fields_are_its_row_keys() -> None:
     row = TenantResult("acme", "/root/acme", ok=True, report=full_report(), warnings=["w"]).to_json()
     # error: null, or {"type": error_type, "message": error, "exit_code": ...}; report: its keys
     # inline, but for those the run's summary says once.
-    sync_keys = set(full_report().to_json()) - {"ok", "target", "account_id", "namespace"}
+    sync_keys = set(full_report().to_json()) - {"schema", "ok", "target", "account_id", "namespace"}
     assert set(row) - sync_keys | {"error_type", "report"} == field_names(TenantResult)
     failed = TenantResult("acme", "/root/acme", ok=False, exit_code=7, error_type="ApiError", error="boom")
     assert failed.to_json()["error"] == {"type": "ApiError", "message": "boom", "exit_code": 7}
@@ -39,9 +40,8 @@ def test_a_sync_alls_fields_are_its_json_keys() -> None:
     # "summary" holds tenants_found and seconds, and counts made from the rows; "prune" holds
     # prune_candidates and prune_results as "candidates" and "results".
     prune = {f"prune_{key}" for key in doc["prune"]}
-    assert set(doc) - {"ok", "summary", "prune"} | {"tenants_found", "seconds"} | prune == field_names(
-        SyncAllReport
-    )
+    grouped = {"tenants_found", "seconds"} | prune
+    assert set(doc) - {"schema", "ok", "summary", "prune"} | grouped == field_names(SyncAllReport)
     counted = set(doc["summary"]) - {"tenants_found", "seconds"}
     assert counted == {"tenants", "succeeded", "failed", "files", "bytes", "uploaded", "uploaded_bytes"} | {
         "pruned",

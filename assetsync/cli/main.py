@@ -535,17 +535,9 @@ def sync(
         raise Interrupted("interrupted: nothing was deployed by this run") from None
     except Exception as exc:
         if as_json:
-            from ..errors import AssetsyncError
+            from ..events import failure_json
 
-            code = exc.exit_code if isinstance(exc, AssetsyncError) else 1
-            print(
-                jsonlib.dumps(
-                    {
-                        "ok": False,
-                        "error": {"type": type(exc).__name__, "message": str(exc), "exit_code": code},
-                    }
-                )
-            )
+            print(jsonlib.dumps(failure_json(exc)))
         raise
     renderer.finish(report)
     if as_json:
@@ -699,8 +691,9 @@ def _json_failure(as_json: bool) -> Iterator[None]:
         if as_json:
             import json
 
-            error = {"type": type(exc).__name__, "message": str(exc), "exit_code": exc.exit_code}
-            print(json.dumps({"ok": False, "error": error}))
+            from ..events import failure_json
+
+            print(json.dumps(failure_json(exc)))
         raise
 
 
@@ -947,6 +940,7 @@ def scripts_list(
     """
     import json as jsonlib
 
+    from ..events import json_document
     from ..local import resolve_target
     from ..namespace import Retries, list_namespace
     from ..tenants import check_namespace
@@ -960,7 +954,9 @@ def scripts_list(
     if as_json:
         print(
             jsonlib.dumps(
-                {"namespace": namespace, "count": len(found), "scripts": [s.to_json() for s in found]}
+                json_document(
+                    {"namespace": namespace, "count": len(found), "scripts": [s.to_json() for s in found]}
+                )
             )
         )
     else:
@@ -998,6 +994,7 @@ def scripts_delete(
     import json as jsonlib
 
     from ..errors import NotConfirmed, PartlyFailed, UsageError
+    from ..events import json_document
     from ..local import resolve_target
     from ..namespace import Retries, delete_from_namespace, list_namespace
     from ..protocol import SCRIPT_NAME_RULE, is_script_name
@@ -1023,7 +1020,11 @@ def scripts_delete(
             chosen = [s.name for s in found]
         if not chosen:
             if as_json:
-                print(jsonlib.dumps({"ok": True, "namespace": namespace, "dry_run": dry_run, "results": []}))
+                print(
+                    jsonlib.dumps(
+                        json_document({"ok": True, "namespace": namespace, "dry_run": dry_run, "results": []})
+                    )
+                )
             else:
                 click.echo(f"No script in {namespace} matches: nothing to delete", err=True)
             _done()
@@ -1035,7 +1036,9 @@ def scripts_delete(
             if as_json:
                 print(
                     jsonlib.dumps(
-                        {"ok": True, "namespace": namespace, "dry_run": True, "would_delete": chosen}
+                        json_document(
+                            {"ok": True, "namespace": namespace, "dry_run": True, "would_delete": chosen}
+                        )
                     )
                 )
             _done()
@@ -1047,12 +1050,14 @@ def scripts_delete(
     if as_json:
         print(
             jsonlib.dumps(
-                {
-                    "ok": not failed,
-                    "namespace": namespace,
-                    "dry_run": False,
-                    "results": [r.to_json() for r in results],
-                }
+                json_document(
+                    {
+                        "ok": not failed,
+                        "namespace": namespace,
+                        "dry_run": False,
+                        "results": [r.to_json() for r in results],
+                    }
+                )
             )
         )
     else:
