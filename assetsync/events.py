@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NotRequired, TypedDict
 
-from .errors import AssetsyncError
+from .errors import AssetsyncError, AuthError, PartlyFailed
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +130,12 @@ class SyncReport:
     durations: dict[str, float] = field(default_factory=dict)
     plan: list[list[str]] = field(default_factory=list)  # dry runs: the manifest keys per request
 
+    @property
+    def return_code(self) -> int:
+        """The exit code of the sync that made this report: 0, since a sync that fails raises
+        instead (each error class carries its code)."""
+        return 0
+
     def to_json(self) -> dict[str, Any]:
         """``sync --json``: a key per field (``plan`` in dry runs only), and ``ok``, always true
         (a sync that fails raises instead)."""
@@ -246,6 +252,15 @@ class SyncAllReport:
     @property
     def ok(self) -> bool:
         return not self.failed and not self.prune_failed
+
+    @property
+    def return_code(self) -> int:
+        """The run's exit code: 0 when every tenant deployed and every prune deletion went through;
+        6 (:class:`AuthError`) when the API refused the token and the run stopped; else 9
+        (:class:`PartlyFailed`: each failure has its row)."""
+        if self.aborted is not None:
+            return AuthError.exit_code
+        return 0 if self.ok else PartlyFailed.exit_code
 
     def to_json(self) -> dict[str, Any]:
         """``sync-all --json``: a key per field, but ``summary`` holds ``tenants_found`` and

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from assetsync.events import SyncAllReport, SyncReport, TenantResult
+from assetsync.errors import EXIT_CODES, AuthError, PartlyFailed
+from assetsync.events import DeletionJSON, SyncAllReport, SyncReport, TenantResult
 
 
 def field_names(cls: type) -> set[str]:
@@ -47,3 +48,28 @@ def test_a_sync_alls_fields_are_its_json_keys() -> None:
         "pruned",
         "prune_failed",
     }
+
+
+def test_a_report_knows_its_exit_code() -> None:
+    """What the CLI exits with, documented in errors.EXIT_CODES and sync-all's help."""
+    assert full_report().return_code == 0  # a sync that fails raises instead
+
+    def run(*rows: TenantResult, pruned: tuple[DeletionJSON, ...] = (), aborted: str | None = None) -> int:
+        report = SyncAllReport("emulator", "acct", "ns", tenants=list(rows), aborted=aborted)
+        report.prune_results = list(pruned)
+        return report.return_code
+
+    ok = TenantResult("a", "/r/a", ok=True, report=full_report())
+    failed = TenantResult("b", "/r/b", ok=False, exit_code=5, error_type="FileTooLarge", error="big")
+    refused = TenantResult("c", "/r/c", ok=False, exit_code=6, error_type="AuthError", error="no")
+    gone: DeletionJSON = {"script": "old", "ok": True, "existed": False}
+    stuck: DeletionJSON = {
+        "script": "old",
+        "ok": False,
+        "existed": True,
+        "error": {"type": "ServerError", "message": "boom", "exit_code": 7},
+    }
+    assert (run(), run(ok), run(ok, pruned=(gone,))) == (0, 0, 0)
+    assert run(ok, failed) == run(ok, pruned=(stuck,)) == PartlyFailed.exit_code == 9
+    assert run(refused, failed, aborted="the API refused the token") == AuthError.exit_code == 6
+    assert "tenants" in EXIT_CODES[9] and "authentication" in EXIT_CODES[6]

@@ -881,9 +881,9 @@ def sync_all(
                 if row["ok"]
                 else f"FAILED to prune {row['script']}: {row['error']['message']}"
             )
-    if report.aborted is not None:
+    if report.return_code == AuthError.exit_code:
         raise AuthError(f"{report.aborted} The run stopped: fix the token, then run again.")
-    if not report.ok:
+    if report.return_code:
         failed = [t.tenant for t in report.failed] + [p["script"] for p in report.prune_failed]
         shown = ", ".join(failed[:10]) + (f" and {len(failed) - 10:,} more" if len(failed) > 10 else "")
         raise PartlyFailed(
