@@ -1,7 +1,8 @@
 """What a sync reports while it runs, and what it returns.
 
 Events are plain frozen values handed to a callback; the CLI renders them (a progress bar, CI
-lines, or nothing with ``--json``), a library user may log them or ignore them.
+lines, or nothing with ``--json``), a library user may log them or ignore them. Reports are what
+a run returns, and what ``--json`` prints (:func:`json_document`): each field under its own name.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from .errors import AssetsyncError, AuthError, PartlyFailed
 
 @dataclass(frozen=True, slots=True)
 class Built:
+    """The manifest is built: how much was read, and how much of it the hash cache spared."""
+
     files: int
     bytes: int
     hashed: int
@@ -24,6 +27,8 @@ class Built:
 
 @dataclass(frozen=True, slots=True)
 class SessionOpened:
+    """The server said which blobs it lacks: what the upload will cost."""
+
     files: int  # in the manifest
     missing_files: int  # blobs the server lacks
     missing_bytes: int
@@ -40,6 +45,8 @@ class Uploaded:
 
 @dataclass(frozen=True, slots=True)
 class Retrying:
+    """A request failed in a way worth another try, after ``delay`` seconds."""
+
     what: str
     attempt: int
     delay: float
@@ -55,6 +62,8 @@ class Restarting:
 
 @dataclass(frozen=True, slots=True)
 class Deployed:
+    """The new version is live."""
+
     script: str
     namespace: str | None
     deployment_id: str | None
@@ -206,7 +215,9 @@ class TenantResult:
 
 @dataclass(frozen=True, slots=True)
 class TenantStarted:
-    tenant: str
+    """A tenant's sync begins (at most ``tenants_at_once`` run together)."""
+
+    tenant: str  # its folder's name, which is its script's name
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +230,8 @@ class TenantProgress:
 
 @dataclass(frozen=True, slots=True)
 class TenantFinished:
+    """A tenant is done, deployed or failed: its row of the report."""
+
     result: TenantResult
 
 
