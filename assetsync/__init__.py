@@ -123,6 +123,7 @@ if TYPE_CHECKING:  # the exports: "X as X" marks a re-export for type checkers
         EventSource as EventSource,
         FileObserver as FileObserver,
         Step as Step,
+        WatchArgs as WatchArgs,
         WatchdogSource as WatchdogSource,
         Watcher as Watcher,
         watch as watch,

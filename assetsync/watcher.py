@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypedDict, Unpack
 
 from .engine import Syncer, SyncOptions
 from .errors import ApiError, AssetsyncError
@@ -376,34 +376,36 @@ def own_folders(options: SyncOptions, target: Target) -> list[str]:
     return out
 
 
+class WatchArgs(TypedDict, total=False):
+    """The keyword arguments :func:`watch` and :func:`watch_async` take besides ``stop``; each may
+    be left out."""
+
+    options: SyncOptions  # default: as `assetsync watch FOLDER` decides them
+    target: Target  # default: the API with credentials in the environment, else the embedded emulator
+    on_event: Callable[[Event], None]  # each sync's events
+    on_deploy: Callable[[DeployLine], None]  # each deploy
+    on_step: Callable[[Step], None]  # each pass of the loop
+    say: Callable[[str], None]  # every line watch mode prints (deploys, errors, warnings); default print
+    source: EventSource  # default: watchdog's OS events
+    poll: bool  # with the default source: poll the folder instead
+    rescan: float  # seconds between full rescans while idle; default 30
+
+
 async def watch_async(
-    folder: str | os.PathLike[str],
-    *,
-    options: SyncOptions | None = None,
-    target: Target | None = None,
-    stop: asyncio.Event | None = None,
-    on_event: Callable[[Event], None] | None = None,
-    on_deploy: Callable[[DeployLine], None] | None = None,
-    on_step: Callable[[Step], None] | None = None,
-    say: Callable[[str], None] = print,
-    source: EventSource | None = None,
-    poll: bool = False,
-    rescan: float = 30.0,
+    folder: str | os.PathLike[str], *, stop: asyncio.Event | None = None, **how: Unpack[WatchArgs]
 ) -> None:
     """Deploy ``folder``, then every change to it, until ``stop`` is set (or the task is cancelled).
 
-    ``options`` None: as ``assetsync watch FOLDER`` decides them (the wrangler config in the
-    current folder, then the defaults; decided again when a rule file or wrangler config in the
-    folder changes), raising :class:`UsageError` or :class:`ConfigError` before anything runs.
-    ``target`` None: the API with credentials in the environment, else the embedded emulator.
-    ``say`` gets every line watch mode prints (deploys, errors, warnings); ``on_event``,
-    ``on_deploy`` and ``on_step`` follow the syncs, the deploys and the loop's passes. Events come
-    from watchdog (polling with ``poll``) unless ``source`` is given. A failed deploy is shown and
-    retried, never raised.
+    Without ``options``, they are decided as ``assetsync watch FOLDER`` does (the wrangler config
+    in the current folder, then the defaults; again when a rule file or wrangler config in the
+    folder changes), raising :class:`UsageError` or :class:`ConfigError` before anything runs. A
+    failed deploy is shown and retried, never raised.
     """
     from .local import resolve_target
     from .settings import Settings, resolve
 
+    say = how.get("say", print)
+    options = how.get("options")
     reload_options: Callable[[], SyncOptions] | None = None
     if options is None:
         settings = Settings(folder=os.fspath(folder))
@@ -412,23 +414,25 @@ async def watch_async(
         def reload_options() -> SyncOptions:
             return resolve(settings)[1]
 
-    target = target or resolve_target()
+    target = how.get("target") or resolve_target()
     root = os.path.abspath(folder)
-    if source is None:
-        source = WatchdogSource(
-            root, poll=poll, ignore=own_folders(options, target), warn=lambda m: say(f"warning: {m}")
-        )
+    source = how.get("source") or WatchdogSource(
+        root,
+        poll=how.get("poll", False),
+        ignore=own_folders(options, target),
+        warn=lambda m: say(f"warning: {m}"),
+    )
     watcher = Watcher(
         root,
         options,
         target,
         source,
         say=say,
-        on_deploy=on_deploy,
-        on_event=on_event,
-        on_step=on_step,
+        on_deploy=how.get("on_deploy"),
+        on_event=how.get("on_event"),
+        on_step=how.get("on_step"),
         reload_options=reload_options,
-        rescan=rescan,
+        rescan=how.get("rescan", 30.0),
     )
     await watcher.run(stop or asyncio.Event())
 
@@ -437,18 +441,7 @@ STOP_POLL = 0.05  # seconds between looks at watch()'s threading.Event
 
 
 def watch(
-    folder: str | os.PathLike[str],
-    *,
-    options: SyncOptions | None = None,
-    target: Target | None = None,
-    stop: threading.Event | None = None,
-    on_event: Callable[[Event], None] | None = None,
-    on_deploy: Callable[[DeployLine], None] | None = None,
-    on_step: Callable[[Step], None] | None = None,
-    say: Callable[[str], None] = print,
-    source: EventSource | None = None,
-    poll: bool = False,
-    rescan: float = 30.0,
+    folder: str | os.PathLike[str], *, stop: threading.Event | None = None, **how: Unpack[WatchArgs]
 ) -> None:
     """The blocking form of :func:`watch_async`. It returns once ``stop`` is set (from any
     thread), after the deploy in progress, or on Ctrl-C, which cancels that deploy (a deploy is
@@ -458,19 +451,7 @@ def watch(
         stopped = asyncio.Event()
         relay = asyncio.ensure_future(_relay(stop, stopped)) if stop is not None else None
         try:
-            await watch_async(
-                folder,
-                options=options,
-                target=target,
-                stop=stopped,
-                on_event=on_event,
-                on_deploy=on_deploy,
-                on_step=on_step,
-                say=say,
-                source=source,
-                poll=poll,
-                rescan=rescan,
-            )
+            await watch_async(folder, stop=stopped, **how)
         finally:
             if relay is not None:
                 relay.cancel()

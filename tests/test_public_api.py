@@ -90,8 +90,9 @@ def test_importing_assetsync_stays_cheap() -> None:
 
 def test_watch_takes_its_options_by_keyword() -> None:
     for function in (assetsync.watch, assetsync.watch_async):
-        folder, *rest = inspect.signature(function).parameters.values()
-        assert folder.name == "folder" and {p.kind for p in rest} == {inspect.Parameter.KEYWORD_ONLY}
+        folder, stop, how = inspect.signature(function).parameters.values()
+        assert (folder.name, stop.kind, how.kind) == ("folder", stop.KEYWORD_ONLY, how.VAR_KEYWORD)
+        assert how.annotation == "Unpack[WatchArgs]"
 
 
 def field_names(cls: type) -> set[str]:
