@@ -24,22 +24,45 @@ if TYPE_CHECKING:  # the exports: "X as X" marks a re-export for type checkers
         AuthError as AuthError,
         CacheError as CacheError,
         ConfigError as ConfigError,
+        FilesChanging as FilesChanging,
         FileTooLarge as FileTooLarge,
+        Interrupted as Interrupted,
         LimitError as LimitError,
+        NetworkError as NetworkError,
         NotConfirmed as NotConfirmed,
         NothingToPublish as NothingToPublish,
         PartlyFailed as PartlyFailed,
+        ProtocolError as ProtocolError,
+        RateLimited as RateLimited,
         RequestRefused as RequestRefused,
         ScanError as ScanError,
+        ServerError as ServerError,
         SourceNotFound as SourceNotFound,
         TooManyFiles as TooManyFiles,
         UnreadablePath as UnreadablePath,
         UsageError as UsageError,
     )
     from .events import (
+        JSON_SCHEMA as JSON_SCHEMA,
+        Built as Built,
+        DeletionJSON as DeletionJSON,
+        Deployed as Deployed,
+        ErrorJSON as ErrorJSON,
+        Event as Event,
+        Restarting as Restarting,
+        Retrying as Retrying,
+        SessionOpened as SessionOpened,
         SyncAllReport as SyncAllReport,
         SyncReport as SyncReport,
+        TenantEvent as TenantEvent,
+        TenantFinished as TenantFinished,
+        TenantProgress as TenantProgress,
         TenantResult as TenantResult,
+        TenantStarted as TenantStarted,
+        Uploaded as Uploaded,
+        error_json as error_json,
+        failure_json as failure_json,
+        json_document as json_document,
     )
     from .folder.build import (
         BuildOptions as BuildOptions,
@@ -60,20 +83,54 @@ if TYPE_CHECKING:  # the exports: "X as X" marks a re-export for type checkers
         ManifestDiff as ManifestDiff,
     )
     from .local import (
+        PreviewServer as PreviewServer,
+        embedded_target as embedded_target,
         resolve_target as resolve_target,
+    )
+    from .namespace import (
+        Deletion as Deletion,
+        ScriptInfo as ScriptInfo,
+        delete_from_namespace as delete_from_namespace,
+        delete_scripts as delete_scripts,
+        list_namespace as list_namespace,
+        list_scripts as list_scripts,
     )
     from .protocol import (
         AssetsConfig as AssetsConfig,
+        Module as Module,
         WorkerSpec as WorkerSpec,
     )
     from .protocol.contenttypes import (
         content_type as content_type,
+    )
+    from .retry import (
+        Backoff as Backoff,
+        Retries as Retries,
+    )
+    from .settings import (
+        Settings as Settings,
+        resolve as resolve,
     )
     from .tenants import (
         Shard as Shard,
         SyncAllOptions as SyncAllOptions,
         sync_all as sync_all,
         sync_all_async as sync_all_async,
+    )
+    from .watcher import (
+        Debouncer as Debouncer,
+        DeployLine as DeployLine,
+        EventSource as EventSource,
+        FileObserver as FileObserver,
+        Step as Step,
+        WatchArgs as WatchArgs,
+        WatchdogSource as WatchdogSource,
+        Watcher as Watcher,
+        watch as watch,
+        watch_async as watch_async,
+    )
+    from .wire.client import (
+        ApiClient as ApiClient,
     )
     from .wire.target import (
         Target as Target,

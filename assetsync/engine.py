@@ -202,7 +202,7 @@ class Syncer:
 
         token = await self._retrying(what, call, token="upload")
         self.report.requests += 1
-        self.report.uploaded_files += len(request.parts)
+        self.report.uploaded += len(request.parts)
         return token
 
     def _progress(self, raw: int) -> None:
@@ -299,7 +299,7 @@ class Syncer:
             missing = sum(len(r.parts) for r in requests)
             missing_bytes = sum(r.raw_bytes for r in requests)
             if attempt == 0:
-                self.report.skipped_files = len(result.manifest) - missing
+                self.report.skipped = len(result.manifest) - missing
             self.emit(SessionOpened(len(result.manifest), missing, missing_bytes, len(requests)))
             if self.o.dry_run:
                 self.report.plan = [[p.path for p in r.parts] for r in requests]
@@ -361,6 +361,7 @@ async def sync_async(
     folder: str,
     options: SyncOptions,
     target: Target,
+    *,
     on_event: Callable[[Event], None] | None = None,
     warn: Callable[[str], None] | None = None,
 ) -> SyncReport:
@@ -375,6 +376,7 @@ def sync(
     folder: str,
     options: SyncOptions,
     target: Target | None = None,
+    *,
     on_event: Callable[[Event], None] | None = None,
     warn: Callable[[str], None] | None = None,
 ) -> SyncReport:
@@ -382,4 +384,4 @@ def sync(
     :func:`~assetsync.local.resolve_target` finds (the API with credentials, else the emulator)."""
     from .local import resolve_target
 
-    return asyncio.run(sync_async(folder, options, target or resolve_target(), on_event, warn))
+    return asyncio.run(sync_async(folder, options, target or resolve_target(), on_event=on_event, warn=warn))

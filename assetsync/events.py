@@ -1,17 +1,22 @@
 """What a sync reports while it runs, and what it returns.
 
 Events are plain frozen values handed to a callback; the CLI renders them (a progress bar, CI
-lines, or nothing with ``--json``), a library user may log them or ignore them.
+lines, or nothing with ``--json``), a library user may log them or ignore them. Reports are what
+a run returns, and what ``--json`` prints (:func:`json_document`): each field under its own name.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NotRequired, TypedDict
+
+from .errors import AssetsyncError, AuthError, PartlyFailed
 
 
 @dataclass(frozen=True, slots=True)
 class Built:
+    """The manifest is built: how much was read, and how much of it the hash cache spared."""
+
     files: int
     bytes: int
     hashed: int
@@ -22,6 +27,8 @@ class Built:
 
 @dataclass(frozen=True, slots=True)
 class SessionOpened:
+    """The server said which blobs it lacks: what the upload will cost."""
+
     files: int  # in the manifest
     missing_files: int  # blobs the server lacks
     missing_bytes: int
@@ -38,6 +45,8 @@ class Uploaded:
 
 @dataclass(frozen=True, slots=True)
 class Retrying:
+    """A request failed in a way worth another try, after ``delay`` seconds."""
+
     what: str
     attempt: int
     delay: float
@@ -53,6 +62,8 @@ class Restarting:
 
 @dataclass(frozen=True, slots=True)
 class Deployed:
+    """The new version is live."""
+
     script: str
     namespace: str | None
     deployment_id: str | None
@@ -60,6 +71,50 @@ class Deployed:
 
 
 Event = Built | SessionOpened | Uploaded | Retrying | Restarting | Deployed
+
+
+# -- the JSON documents of ``--json`` -----------------------------------------------------------
+
+JSON_SCHEMA = 1
+"""The shape of every ``--json`` document, its first key ``"schema"``. It goes up when a key is
+removed or renamed, or a value changes type or meaning; a new key does not change it (readers
+ignore keys they do not know)."""
+
+
+def json_document(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` as a ``--json`` document: ``"schema"`` first, so a reader checks it before the rest."""
+    return {"schema": JSON_SCHEMA, **body}
+
+
+def failure_json(exc: BaseException) -> dict[str, Any]:
+    """The document a ``--json`` command prints when an error stops it before its own."""
+    return json_document({"ok": False, "error": error_json(exc)})
+
+
+class ErrorJSON(TypedDict):
+    """An error, as every JSON document says it."""
+
+    type: str  # the exception's class: AuthError, NetworkError...
+    message: str
+    exit_code: int
+
+
+def error_json(exc: BaseException) -> ErrorJSON:
+    """``exc`` as a JSON document says it; what is not an assetsync error exits 1."""
+    code = exc.exit_code if isinstance(exc, AssetsyncError) else 1
+    return {"type": type(exc).__name__, "message": str(exc), "exit_code": code}
+
+
+class DeletionJSON(TypedDict):
+    """What became of one script to delete: a result of ``scripts delete``, or of sync-all's prune."""
+
+    script: str
+    ok: bool
+    existed: bool  # False: it was already gone (which counts as deleted)
+    error: NotRequired[ErrorJSON]  # when not ok
+
+
+# -- one sync -----------------------------------------------------------------------------------
 
 
 @dataclass(slots=True)
@@ -72,9 +127,9 @@ class SyncReport:
     namespace: str | None
     files: int = 0
     bytes: int = 0
-    uploaded_files: int = 0
+    uploaded: int = 0
     uploaded_bytes: int = 0
-    skipped_files: int = 0
+    skipped: int = 0
     requests: int = 0
     retries: int = 0
     sessions: int = 0
@@ -84,7 +139,15 @@ class SyncReport:
     durations: dict[str, float] = field(default_factory=dict)
     plan: list[list[str]] = field(default_factory=list)  # dry runs: the manifest keys per request
 
+    @property
+    def return_code(self) -> int:
+        """The exit code of the sync that made this report: 0, since a sync that fails raises
+        instead (each error class carries its code)."""
+        return 0
+
     def to_json(self) -> dict[str, Any]:
+        """``sync --json``: a key per field (``plan`` in dry runs only), and ``ok``, always true
+        (a sync that fails raises instead)."""
         out = {
             "ok": True,
             "target": self.target,
@@ -93,9 +156,9 @@ class SyncReport:
             "namespace": self.namespace,
             "files": self.files,
             "bytes": self.bytes,
-            "uploaded": self.uploaded_files,
+            "uploaded": self.uploaded,
             "uploaded_bytes": self.uploaded_bytes,
-            "skipped": self.skipped_files,
+            "skipped": self.skipped,
             "requests": self.requests,
             "retries": self.retries,
             "sessions": self.sessions,
@@ -106,7 +169,7 @@ class SyncReport:
         }
         if self.dry_run:
             out["plan"] = self.plan
-        return out
+        return json_document(out)
 
 
 # -- many tenants in one run (sync-all) ---------------------------------------------------------
@@ -116,7 +179,7 @@ class SyncReport:
 class TenantResult:
     """One tenant's row: its report when it deployed, else the error that stopped it."""
 
-    name: str
+    tenant: str
     folder: str
     ok: bool
     exit_code: int = 0
@@ -127,8 +190,11 @@ class TenantResult:
     warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
+        """A row of ``sync-all --json``: a key per field, but ``error`` is null or
+        ``{"type": error_type, "message": error, "exit_code": exit_code}``, ``warnings`` only when
+        there are some, and the report's keys are inline (less those the run's summary holds)."""
         out: dict[str, Any] = {
-            "tenant": self.name,
+            "tenant": self.tenant,
             "folder": self.folder,
             "ok": self.ok,
             "exit_code": self.exit_code,
@@ -139,8 +205,8 @@ class TenantResult:
         }
         if self.report is not None:
             sync = self.report.to_json()
-            for key in ("ok", "target", "account_id", "namespace"):
-                sync.pop(key, None)  # said once, in the run's summary
+            for key in ("schema", "ok", "target", "account_id", "namespace"):
+                sync.pop(key, None)  # said once, in the run's document
             out.update(sync)
         if self.warnings:
             out["warnings"] = list(self.warnings)
@@ -149,19 +215,23 @@ class TenantResult:
 
 @dataclass(frozen=True, slots=True)
 class TenantStarted:
-    name: str
+    """A tenant's sync begins (at most ``tenants_at_once`` run together)."""
+
+    tenant: str  # its folder's name, which is its script's name
 
 
 @dataclass(frozen=True, slots=True)
 class TenantProgress:
     """An engine event of one tenant's sync."""
 
-    name: str
+    tenant: str
     event: Event
 
 
 @dataclass(frozen=True, slots=True)
 class TenantFinished:
+    """A tenant is done, deployed or failed: its row of the report."""
+
     result: TenantResult
 
 
@@ -176,10 +246,10 @@ class SyncAllReport:
     account_id: str
     namespace: str
     shard: str | None = None  # "I/N"
-    found: int = 0  # tenant folders under the root, all shards
+    tenants_found: int = 0  # tenant folders under the root, all shards
     tenants: list[TenantResult] = field(default_factory=list)
     prune_candidates: list[str] = field(default_factory=list)
-    pruned: list[dict[str, Any]] = field(default_factory=list)  # scripts.Deletion.to_json() rows
+    prune_results: list[DeletionJSON] = field(default_factory=list)
     aborted: str | None = None  # why tenants were left unattempted (the API refused the token)
     dry_run: bool = False
     seconds: float = 0.0
@@ -189,16 +259,28 @@ class SyncAllReport:
         return [t for t in self.tenants if not t.ok]
 
     @property
-    def prune_failed(self) -> list[dict[str, Any]]:
-        return [p for p in self.pruned if not p["ok"]]
+    def prune_failed(self) -> list[DeletionJSON]:
+        return [p for p in self.prune_results if not p["ok"]]
 
     @property
     def ok(self) -> bool:
         return not self.failed and not self.prune_failed
 
+    @property
+    def return_code(self) -> int:
+        """The run's exit code: 0 when every tenant deployed and every prune deletion went through;
+        6 (:class:`AuthError`) when the API refused the token and the run stopped; else 9
+        (:class:`PartlyFailed`: each failure has its row)."""
+        if self.aborted is not None:
+            return AuthError.exit_code
+        return 0 if self.ok else PartlyFailed.exit_code
+
     def to_json(self) -> dict[str, Any]:
+        """``sync-all --json``: a key per field, but ``summary`` holds ``tenants_found`` and
+        ``seconds`` beside counts made from the rows, and ``prune`` holds ``prune_candidates``
+        and ``prune_results`` as ``candidates`` and ``results``; ``ok`` is :attr:`ok`."""
         reports = [t.report for t in self.tenants if t.report is not None]
-        return {
+        body = {
             "ok": self.ok,
             "target": self.target,
             "account_id": self.account_id,
@@ -206,19 +288,20 @@ class SyncAllReport:
             "shard": self.shard,
             "dry_run": self.dry_run,
             "summary": {
-                "tenants_found": self.found,
+                "tenants_found": self.tenants_found,
                 "tenants": len(self.tenants),
                 "succeeded": len(self.tenants) - len(self.failed),
                 "failed": len(self.failed),
                 "files": sum(r.files for r in reports),
                 "bytes": sum(r.bytes for r in reports),
-                "uploaded": sum(r.uploaded_files for r in reports),
+                "uploaded": sum(r.uploaded for r in reports),
                 "uploaded_bytes": sum(r.uploaded_bytes for r in reports),
-                "pruned": sum(1 for p in self.pruned if p["ok"]),
+                "pruned": sum(1 for p in self.prune_results if p["ok"]),
                 "prune_failed": len(self.prune_failed),
                 "seconds": round(self.seconds, 4),
             },
             "aborted": self.aborted,
             "tenants": [t.to_json() for t in self.tenants],
-            "prune": {"candidates": list(self.prune_candidates), "results": list(self.pruned)},
+            "prune": {"candidates": list(self.prune_candidates), "results": list(self.prune_results)},
         }
+        return json_document(body)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .errors import ApiError, AssetsyncError, UsageError
+from .events import DeletionJSON, error_json
 from .protocol import DISPATCH_SCRIPT_NOT_FOUND
 from .retry import Retrier, Retries
 from .wire.client import ApiClient
@@ -106,14 +107,10 @@ class Deletion:
     def ok(self) -> bool:
         return self.error is None
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"script": self.name, "ok": self.ok, "existed": self.existed}
+    def to_json(self) -> DeletionJSON:
+        out: DeletionJSON = {"script": self.name, "ok": self.ok, "existed": self.existed}
         if self.error is not None:
-            out["error"] = {
-                "type": type(self.error).__name__,
-                "message": str(self.error),
-                "exit_code": self.error.exit_code,
-            }
+            out["error"] = error_json(self.error)
         return out
 
 

@@ -195,9 +195,10 @@ async def sync_all_async(
     root: str,
     options: SyncAllOptions,
     target: Target,
+    *,
+    confirm_prune: Callable[[list[str]], bool] | None = None,
     on_event: Callable[[TenantEvent], None] | None = None,
     warn: Callable[[str], None] | None = None,
-    confirm_prune: Callable[[list[str]], bool] | None = None,
 ) -> SyncAllReport:
     """Publish every tenant of ``root`` (of ``options.shard``) and, with ``options.prune``,
     delete the tagged scripts whose folder is gone.
@@ -220,7 +221,7 @@ async def sync_all_async(
         account_id=target.account_id,
         namespace=namespace,
         shard=str(shard) if shard else None,
-        found=len(tenants),
+        tenants_found=len(tenants),
         dry_run=o.dry_run,
     )
     emit = on_event or (lambda event: None)
@@ -263,14 +264,14 @@ async def sync_all_async(
                     return row
                 row = await _sync_tenant(tenant, options, target, client, slots, builds, emit, warn)
                 if row.error_type == AuthError.__name__ and report.aborted is None:
-                    report.aborted = f"the API refused the token ({row.name}: {row.error})"
+                    report.aborted = f"the API refused the token ({row.tenant}: {row.error})"
                 emit(TenantFinished(row))
                 return row
 
         report.tenants = list(await asyncio.gather(*(one(t) for t in selected)))
         if report.prune_candidates and not o.dry_run and report.aborted is None:
             deletions = await delete_scripts(client, namespace, report.prune_candidates, retries)
-            report.pruned = [d.to_json() for d in deletions]
+            report.prune_results = [d.to_json() for d in deletions]
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -335,14 +336,22 @@ def sync_all(
     root: str,
     options: SyncAllOptions,
     target: Target | None = None,
+    *,
+    confirm_prune: Callable[[list[str]], bool] | None = None,
     on_event: Callable[[TenantEvent], None] | None = None,
     warn: Callable[[str], None] | None = None,
-    confirm_prune: Callable[[list[str]], bool] | None = None,
 ) -> SyncAllReport:
     """The blocking form of :func:`sync_all_async`; ``target`` defaults to
     :func:`~assetsync.local.resolve_target`'s choice."""
     from .local import resolve_target
 
     return asyncio.run(
-        sync_all_async(root, options, target or resolve_target(), on_event, warn, confirm_prune)
+        sync_all_async(
+            root,
+            options,
+            target or resolve_target(),
+            confirm_prune=confirm_prune,
+            on_event=on_event,
+            warn=warn,
+        )
     )

@@ -11,6 +11,9 @@ and an older snapshot can never land after a newer one.
 A full rescan at start and every ``rescan`` seconds while idle catches events the OS dropped.
 Changes to ``.assetsignore``, ``_headers``, ``_redirects`` or the wrangler config reload the
 rules (or the deploy settings) and rescan everything.
+
+:func:`watch` (blocking) and :func:`watch_async` are the library's entry: a folder, kept deployed
+until a stop event or Ctrl-C.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol, TypedDict, Unpack
 
 from .engine import Syncer, SyncOptions
 from .errors import ApiError, AssetsyncError
@@ -31,6 +34,9 @@ from .folder.build import Builder, BuildResult
 from .folder.manifest import Manifest
 from .retry import Backoff
 from .wire.target import Target
+
+if TYPE_CHECKING:
+    from watchdog.events import FileSystemEventHandler
 
 RULE_FILES = frozenset({".assetsignore", "_headers", "_redirects"})
 CONFIG_FILES = frozenset({"wrangler.toml", "wrangler.json", "wrangler.jsonc"})
@@ -75,6 +81,15 @@ class EventSource(Protocol):
     def stop(self) -> None: ...
 
 
+class FileObserver(Protocol):
+    """What :class:`WatchdogSource` uses of a watchdog observer (``BaseObserver``)."""
+
+    def schedule(self, handler: FileSystemEventHandler, path: str, /, *, recursive: bool = ...) -> object: ...
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def join(self, timeout: float | None = ...) -> None: ...
+
+
 class WatchdogSource:
     """File events from watchdog: inotify (or the platform's API), or polling with ``poll``.
 
@@ -88,7 +103,7 @@ class WatchdogSource:
         poll: bool = False,
         ignore: Iterable[str] = (),
         warn: Callable[[str], None] = print,
-        native: Callable[[], Any] | None = None,
+        native: Callable[[], FileObserver] | None = None,
     ):
         """``native`` makes the OS observer (watchdog's ``Observer``); a test passes one that
         fails as inotify does at its limits."""
@@ -97,7 +112,7 @@ class WatchdogSource:
         self.ignore = tuple(p.rstrip("/") + "/" for p in ignore)
         self.warn = warn
         self.native = native
-        self.observer: Any = None
+        self.observer: FileObserver | None = None
 
     def start(self, report: Callable[[list[str]], None]) -> None:
         from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -119,12 +134,12 @@ class WatchdogSource:
 
         self.observer = self._observer(Handler())
 
-    def _observer(self, handler: Any) -> Any:
+    def _observer(self, handler: FileSystemEventHandler) -> FileObserver:
         from watchdog.observers import Observer
         from watchdog.observers.polling import PollingObserver
 
         if not self.poll:
-            observer = (self.native or Observer)()
+            observer: FileObserver = (self.native or Observer)()
             try:
                 observer.schedule(handler, self.root, recursive=True)
                 observer.start()
@@ -326,7 +341,7 @@ class Watcher:
             len(diff.added),
             len(diff.changed),
             len(diff.removed),
-            report.uploaded_files,
+            report.uploaded,
             report.uploaded_bytes,
             self.clock() - first_seen,
             report,
@@ -334,3 +349,110 @@ class Watcher:
         if self.on_deploy is not None:
             self.on_deploy(line)
         return Step(cause, "deployed")
+
+
+# -- the library's entry ------------------------------------------------------------------------
+
+
+def own_folders(options: SyncOptions, target: Target) -> list[str]:
+    """Folders whose events never matter: assetsync's own hash cache and the emulator's data
+    (either may sit inside the watched folder, and a deploy writes to both)."""
+    out = []
+    if options.build.use_cache:
+        from .folder.cache import default_cache_dir
+
+        out.append(os.path.realpath(options.build.cache_dir or default_cache_dir()))
+    if target.data_dir:
+        out.append(os.path.realpath(target.data_dir))
+    return out
+
+
+class WatchArgs(TypedDict, total=False):
+    """The keyword arguments :func:`watch` and :func:`watch_async` take besides ``stop``; each may
+    be left out."""
+
+    options: SyncOptions  # default: as `assetsync watch FOLDER` decides them
+    target: Target  # default: the API with credentials in the environment, else the embedded emulator
+    on_event: Callable[[Event], None]  # each sync's events
+    on_deploy: Callable[[DeployLine], None]  # each deploy
+    on_step: Callable[[Step], None]  # each pass of the loop
+    say: Callable[[str], None]  # every line watch mode prints (deploys, errors, warnings); default print
+    source: EventSource  # default: watchdog's OS events
+    poll: bool  # with the default source: poll the folder instead
+    rescan: float  # seconds between full rescans while idle; default 30
+
+
+async def watch_async(
+    folder: str | os.PathLike[str], *, stop: asyncio.Event | None = None, **how: Unpack[WatchArgs]
+) -> None:
+    """Deploy ``folder``, then every change to it, until ``stop`` is set (or the task is cancelled).
+
+    Without ``options``, they are decided as ``assetsync watch FOLDER`` does (the wrangler config
+    in the current folder, then the defaults; again when a rule file or wrangler config in the
+    folder changes), raising :class:`UsageError` or :class:`ConfigError` before anything runs. A
+    failed deploy is shown and retried, never raised.
+    """
+    from .local import resolve_target
+    from .settings import Settings, resolve
+
+    say = how.get("say", print)
+    options = how.get("options")
+    reload_options: Callable[[], SyncOptions] | None = None
+    if options is None:
+        settings = Settings(folder=os.fspath(folder))
+        options = resolve(settings)[1]
+
+        def reload_options() -> SyncOptions:
+            return resolve(settings)[1]
+
+    target = how.get("target") or resolve_target()
+    root = os.path.abspath(folder)
+    source = how.get("source") or WatchdogSource(
+        root,
+        poll=how.get("poll", False),
+        ignore=own_folders(options, target),
+        warn=lambda m: say(f"warning: {m}"),
+    )
+    watcher = Watcher(
+        root,
+        options,
+        target,
+        source,
+        say=say,
+        on_deploy=how.get("on_deploy"),
+        rescan=how.get("rescan", 30.0),
+        on_event=how.get("on_event"),
+        on_step=how.get("on_step"),
+        reload_options=reload_options,
+    )
+    await watcher.run(stop or asyncio.Event())
+
+
+STOP_POLL = 0.05  # seconds between looks at watch()'s threading.Event
+
+
+def watch(
+    folder: str | os.PathLike[str], *, stop: threading.Event | None = None, **how: Unpack[WatchArgs]
+) -> None:
+    """The blocking form of :func:`watch_async`. It returns once ``stop`` is set (from any
+    thread), after the deploy in progress, or on Ctrl-C, which cancels that deploy (a deploy is
+    never half done: the live version stays the previous one)."""
+
+    async def main() -> None:
+        stopped = asyncio.Event()
+        relay = asyncio.ensure_future(_relay(stop, stopped)) if stop is not None else None
+        try:
+            await watch_async(folder, stop=stopped, **how)
+        finally:
+            if relay is not None:
+                relay.cancel()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
+
+
+async def _relay(stop: threading.Event, stopped: asyncio.Event) -> None:
+    """Set ``stopped`` once ``stop`` is: a thread's event cannot be awaited, so it is looked at."""
+    while not stop.is_set():
+        await asyncio.sleep(STOP_POLL)
+    stopped.set()

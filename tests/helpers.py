@@ -79,6 +79,13 @@ def manifest_keys(stdout: str) -> list[str]:
     return list(json.loads(stdout)["manifest"])
 
 
+def json_document(stdout: str) -> dict[str, Any]:
+    """The one ``--json`` document on ``stdout``, checked to open with ``"schema": 1``."""
+    doc = json.loads(stdout)
+    assert isinstance(doc, dict) and list(doc.items())[:1] == [("schema", 1)], stdout[:200]
+    return doc
+
+
 class LiveEmulator:
     """The emulator served by uvicorn on a real socket on 127.0.0.1, in a background thread.
 

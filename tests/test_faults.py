@@ -251,7 +251,7 @@ def test_lost_completion_token_is_fetched_with_a_fresh_session(
         report = run(tmp_path, site, live, proxy, concurrency=1)
         assert_deployed(live.emulator.store, ACCOUNT, "site", site)
         uploads = [e.upstream_status for e in proxy.routed("upload")]
-    assert uploads == [202, 201] and report.sessions == 2 and report.uploaded_files == 10
+    assert uploads == [202, 201] and report.sessions == 2 and report.uploaded == 10
 
 
 def test_upload_cut_mid_request_keeps_whole_parts_and_is_no_emulator_error(
@@ -380,7 +380,7 @@ def test_uploads_failing_for_good_deploy_nothing_and_the_next_run_resumes(
         proxy.plan = FaultPlan()
         report = run(tmp_path, site, live, proxy)
         assert_deployed(live.emulator.store, ACCOUNT, "site", site)
-    assert (report.uploaded_files, report.skipped_files) == (5, 15)
+    assert (report.uploaded, report.skipped) == (5, 15)
 
 
 def test_deploy_failing_for_good_deploys_nothing_and_the_next_run_uploads_nothing(
@@ -398,7 +398,7 @@ def test_deploy_failing_for_good_deploys_nothing_and_the_next_run_uploads_nothin
         proxy.plan = FaultPlan()
         report = run(tmp_path, site, live, proxy)
         assert_deployed(live.emulator.store, ACCOUNT, "site", site)
-    assert (report.uploaded_files, report.requests) == (0, 0)
+    assert (report.uploaded, report.requests) == (0, 0)
 
 
 # -- tokens that expire ----------------------------------------------------------------------
@@ -429,7 +429,7 @@ def test_upload_token_expiring_mid_upload_resumes_with_a_fresh_session(
         statuses = [e.upstream_status for e in proxy.routed("upload")]
     assert report.sessions == 2
     assert statuses == [202, 401, 202, 202, 202, 202, 201]  # the refused bucket was sent again
-    assert report.uploaded_files == 30  # each blob stored once: the new session skipped the first 5
+    assert report.uploaded == 30  # each blob stored once: the new session skipped the first 5
 
 
 def test_completion_token_expiring_before_the_deploy_resumes_with_a_fresh_session(

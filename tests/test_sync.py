@@ -71,18 +71,18 @@ def test_first_sync_uploads_everything_then_nothing_then_one_file(
 ) -> None:
     site = make_tree(tmp_path / "site", SITE)
     first = sync(str(site), options(tmp_path), target(emulator))
-    assert (first.files, first.uploaded_files, first.skipped_files) == (9, 9, 0)
+    assert (first.files, first.uploaded, first.skipped) == (9, 9, 0)
     assert first.deployment_id and first.sessions == 1 and first.retries == 0
     assert first.uploaded_bytes == sum(len(v if isinstance(v, bytes) else v.encode()) for v in SITE.values())
     check_preview(emulator, site, SITE)
 
     second = sync(str(site), options(tmp_path), target(emulator))
-    assert (second.uploaded_files, second.skipped_files, second.requests) == (0, 9, 0)
+    assert (second.uploaded, second.skipped, second.requests) == (0, 9, 0)
     assert second.deployment_id and second.deployment_id != first.deployment_id  # deployed all the same
 
     make_tree(site, {"css/site.css": "body{color:red}"}, mtime=PAST + 10)
     third = sync(str(site), options(tmp_path), target(emulator))
-    assert (third.uploaded_files, third.requests) == (1, 1)
+    assert (third.uploaded, third.requests) == (1, 1)
     assert served(emulator, "site", "/css/site.css").content == b"body{color:red}"
     check_preview(emulator, site, SITE)
 
@@ -93,12 +93,12 @@ def test_two_tenants_with_identical_files_get_separate_blobs(tmp_path: Path, emu
     b = make_tree(tmp_path / "b", files)
     ra = sync(str(a), options(tmp_path, "tenant-a", "ns", salt="tenant-a"), target(emulator))
     rb = sync(str(b), options(tmp_path, "tenant-b", "ns", salt="tenant-b"), target(emulator))
-    assert ra.uploaded_files == rb.uploaded_files == 2  # nothing shared across tenants
+    assert ra.uploaded == rb.uploaded == 2  # nothing shared across tenants
     # Unsalted, the second tenant would have uploaded nothing:
     c = make_tree(tmp_path / "c", files)
     rc = sync(str(c), options(tmp_path, "tenant-c", "ns"), target(emulator))
     rd = sync(str(c), options(tmp_path, "tenant-d", "ns"), target(emulator))
-    assert (rc.uploaded_files, rd.uploaded_files) == (2, 0)
+    assert (rc.uploaded, rd.uploaded) == (2, 0)
     check_preview(emulator, a, files, "tenant-a", "ns")
     check_preview(emulator, b, files, "tenant-b", "ns")
 

@@ -12,7 +12,7 @@ import httpx
 from assetsync.emulator.store import Store
 
 from .conftest import ACCOUNT
-from .helpers import FIXTURES, LiveEmulator, envelope_error, make_tree, run_cli
+from .helpers import FIXTURES, LiveEmulator, envelope_error, json_document, make_tree, run_cli
 
 SITE = FIXTURES / "site"
 
@@ -57,10 +57,10 @@ def test_json_summary_is_the_only_stdout(tmp_path: Path) -> None:
     )
     first = run_cli(*args)
     assert first.returncode == 0 and first.stderr == ""
-    summary = json.loads(first.stdout)
+    summary = json_document(first.stdout)
     assert summary["ok"] is True and summary["uploaded"] == 8 and summary["skipped"] == 0
     assert set(summary["durations"]) >= {"build", "session", "upload", "deploy", "total"}
-    again = json.loads(run_cli(*args).stdout)
+    again = json_document(run_cli(*args).stdout)
     assert (again["uploaded"], again["skipped"], again["requests"]) == (0, 8, 0)
     assert again["deployment_id"] != summary["deployment_id"]
 
@@ -161,7 +161,7 @@ def test_exit_codes(tmp_path: Path, emulator: LiveEmulator, recorded: LiveEmulat
     }
     proc = run_cli("sync", str(SITE), *base, "--attempts", "1", "--json", env=down)
     assert proc.returncode == 7
-    message = json.loads(proc.stdout)["error"]["message"]
+    message = json_document(proc.stdout)["error"]["message"]
     # The whole message; only the network library's words for the refusal vary.
     assert re.fullmatch(
         r"opening the upload session: cannot connect \(.+\); is the API base URL right and the server "
@@ -170,7 +170,7 @@ def test_exit_codes(tmp_path: Path, emulator: LiveEmulator, recorded: LiveEmulat
         message,
     ), message
     error = {"type": "NetworkError", "message": message, "exit_code": 7}
-    assert json.loads(proc.stdout) == {"ok": False, "error": error}
+    assert json.loads(proc.stdout) == {"schema": 1, "ok": False, "error": error}
     assert proc.stderr == f"error: {message}\n"
     proc = run_cli("sync", str(SITE), *base, env={"CLOUDFLARE_API_TOKEN": "t", "CLOUDFLARE_ACCOUNT_ID": ""})
     assert proc.returncode == 2 and "incomplete credentials" in proc.stderr
@@ -179,7 +179,7 @@ def test_exit_codes(tmp_path: Path, emulator: LiveEmulator, recorded: LiveEmulat
 def test_dry_run_and_offline(tmp_path: Path) -> None:
     args = ("sync", str(SITE), "--local-data", str(tmp_path / "d"), "--no-cache")
     proc = run_cli(*args, "--dry-run", "--json")
-    summary = json.loads(proc.stdout)
+    summary = json_document(proc.stdout)
     assert (
         summary["dry_run"] and sum(len(r) for r in summary["plan"]) == 8 and summary["deployment_id"] is None
     )

@@ -163,9 +163,9 @@ def test_fifty_tenants_with_failures_that_stay_in_their_own_rows(
     opts = SyncAllOptions(flags(tmp_path, attempts=2), tenants_at_once=8)
     report = sync_all(str(root), opts, target(recorded), on_event=events.append)
 
-    rows = {t.name: t for t in report.tenants}
-    assert len(rows) == 50 and report.found == 50
-    failed = {t.name: t.exit_code for t in report.failed}
+    rows = {t.tenant: t for t in report.tenants}
+    assert len(rows) == 50 and report.tenants_found == 50
+    failed = {t.tenant: t.exit_code for t in report.failed}
     assert failed == {"Bad_Name": 2, "big-one": 5, "t13": 7}
     assert "rename the folder" in (rows["Bad_Name"].error or "")
     assert "huge.bin" in (rows["big-one"].error or "") and "Gave up after 2" in (rows["t13"].error or "")
@@ -183,8 +183,8 @@ def test_fifty_tenants_with_failures_that_stay_in_their_own_rows(
     assert recorded.token not in json.dumps(doc)
 
     again = sync_all(str(root), opts, target(recorded))  # a rerun uploads nothing for the deployed ones
-    assert {t.name for t in again.failed} == {"Bad_Name", "big-one"}
-    assert all(t.report and t.report.uploaded_files == 0 for t in again.tenants if t.ok and t.name != "t13")
+    assert {t.tenant for t in again.failed} == {"Bad_Name", "big-one"}
+    assert all(t.report and t.report.uploaded == 0 for t in again.tenants if t.ok and t.tenant != "t13")
 
 
 def test_tenants_with_identical_files_get_separate_blobs(tmp_path: Path, recorded: LiveEmulator) -> None:
@@ -198,7 +198,7 @@ def test_tenants_with_identical_files_get_separate_blobs(tmp_path: Path, recorde
     ]
     hashes = {s["manifest"]["/same.txt"]["hash"] for s in sessions}
     assert len(hashes) == 2  # salted with each tenant's name
-    assert all(t.report and t.report.uploaded_files == 1 for t in report.tenants)
+    assert all(t.report and t.report.uploaded == 1 for t in report.tenants)
 
 
 class UploadCounter:
@@ -278,8 +278,8 @@ def test_shards_together_deploy_every_tenant_exactly_once(tmp_path: Path, record
     seen: list[str] = []
     for i in (1, 2, 3):
         report = run(root, tmp_path, recorded, shard=Shard(i, 3))
-        assert report.ok and report.found == 20 and report.shard == f"{i}/3"
-        seen += [t.name for t in report.tenants]
+        assert report.ok and report.tenants_found == 20 and report.shard == f"{i}/3"
+        seen += [t.tenant for t in report.tenants]
     assert sorted(seen) == sorted(names)
     deploys = [r["path"].rsplit("/", 1)[1] for r in recorded.app.requests if r["method"] == "PUT"]
     assert sorted(deploys) == sorted(names)
@@ -312,12 +312,14 @@ def test_prune_deletes_only_tagged_scripts_whose_folder_is_gone(
     assert asked == [["gone", "other"]] and names_in(emulator) == ["gone", "keep", "manual", "other"]
 
     dry = sync_all(str(root), SyncAllOptions(flags(tmp_path, dry_run=True), prune=True), target(emulator))
-    assert dry.prune_candidates == ["gone", "other"] and dry.pruned == []
+    assert dry.prune_candidates == ["gone", "other"] and dry.prune_results == []
     assert names_in(emulator) == ["gone", "keep", "manual", "other"]
 
     gone_shard = next(s for s in (Shard(1, 2), Shard(2, 2)) if s.holds("gone"))
     one = sync_all(str(root), SyncAllOptions(flags(tmp_path), prune=True, shard=gone_shard), target(emulator))
-    assert [p["script"] for p in one.pruned] == ["gone"] + (["other"] if gone_shard.holds("other") else [])
+    assert [p["script"] for p in one.prune_results] == ["gone"] + (
+        ["other"] if gone_shard.holds("other") else []
+    )
     report = sync_all(str(root), opts, target(emulator), confirm_prune=lambda names: True)
     assert report.ok and names_in(emulator) == ["keep", "manual"]
 
@@ -407,7 +409,7 @@ def test_each_tenant_has_its_own_hash_cache(tmp_path: Path, emulator: LiveEmulat
     assert len(os.listdir(tmp_path / "cache")) == 3
     (root / "b" / "robots.txt").write_text("changed")
     again = sync_all(str(root), opts, target(emulator))
-    uploaded = {t.name: t.report.uploaded_files for t in again.tenants if t.report}
+    uploaded = {t.tenant: t.report.uploaded for t in again.tenants if t.report}
     assert uploaded == {"a": 0, "b": 1, "c": 0}
     assert served(emulator, "b", "/robots.txt").text == "changed"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import pty
 import subprocess
@@ -16,7 +15,7 @@ from assetsync.namespace import list_namespace
 from assetsync.wire.target import Target
 
 from .conftest import ACCOUNT
-from .helpers import LiveEmulator, child_env, make_tree, run_cli
+from .helpers import LiveEmulator, child_env, json_document, make_tree, run_cli
 
 NS = "customers"
 
@@ -51,7 +50,7 @@ def test_json_has_every_row_and_a_summary_and_exit_9_when_one_failed(
     root = platform(tmp_path / "root", ["acme", "globex", "Initech"])
     proc = sync_all(emulator, root, tmp_path, "--json", "--tag", "plan:pro")
     assert proc.returncode == 9, proc.stderr
-    doc = json.loads(proc.stdout)  # one document, nothing else on stdout
+    doc = json_document(proc.stdout)  # one document, nothing else on stdout
     assert doc["ok"] is False and doc["namespace"] == NS
     assert doc["summary"]["succeeded"] == 2 and doc["summary"]["failed"] == 1
     rows = {r["tenant"]: r for r in doc["tenants"]}
@@ -85,7 +84,7 @@ def test_prune_without_a_terminal_needs_yes_and_lists_first(tmp_path: Path, emul
 
     done = sync_all(emulator, root, tmp_path, "--prune", "--yes", "--json")
     assert done.returncode == 0, done.stderr
-    doc = json.loads(done.stdout)
+    doc = json_document(done.stdout)
     assert doc["prune"]["candidates"] == ["c"] and doc["prune"]["results"][0]["ok"]
     assert names_in(emulator) == ["a", "b", "d"]
 
@@ -104,7 +103,7 @@ def test_usage_errors(tmp_path: Path, emulator: LiveEmulator, tried: Callable[..
     proc = sync_all(emulator, tmp_path / "nope", tmp_path)
     assert proc.returncode == 4 and "one subfolder per tenant" in proc.stderr
     proc = sync_all(emulator, tmp_path / "nope", tmp_path, "--json")
-    assert proc.returncode == 4 and json.loads(proc.stdout)["error"]["exit_code"] == 4
+    assert proc.returncode == 4 and json_document(proc.stdout)["error"]["exit_code"] == 4
     proc = sync_all(emulator, root, tmp_path, "--namespace", "a/b")
     assert proc.returncode == 2
     assert names_in(emulator) == []
@@ -128,7 +127,7 @@ def test_sharded_ci_matrix_covers_the_platform(tmp_path: Path, emulator: LiveEmu
     for i in (1, 2, 3):
         proc = sync_all(emulator, root, tmp_path, "--shard", f"{i}/3", "--json")
         assert proc.returncode == 0, proc.stderr
-        doc = json.loads(proc.stdout)
+        doc = json_document(proc.stdout)
         assert doc["shard"] == f"{i}/3" and doc["summary"]["tenants_found"] == 12
         counts.append(doc["summary"]["tenants"])
     assert sum(counts) == 12 and names_in(emulator) == sorted(names)
@@ -142,7 +141,7 @@ def test_scripts_list_and_delete(tmp_path: Path, emulator: LiveEmulator) -> None
     assert table.returncode == 0 and table.stdout.splitlines()[0].split() == ["NAME", "MODIFIED", "TAGS"]
     assert [line.split()[0] for line in table.stdout.splitlines()[1:]] == ["a", "b", "c"]
     assert "assetsync,tenant:b" in table.stdout and "3 scripts in customers" in table.stderr
-    one = json.loads(
+    one = json_document(
         run_cli("scripts", "list", "--namespace", NS, "--tag", "tenant:b", "--json", env=env).stdout
     )
     assert one["count"] == 1 and one["scripts"][0]["name"] == "b" and one["scripts"][0]["tags"]
@@ -151,17 +150,22 @@ def test_scripts_list_and_delete(tmp_path: Path, emulator: LiveEmulator) -> None
         "scripts", "delete", "--namespace", NS, "--tag", "tenant:b", env=env, stdin=subprocess.DEVNULL
     )
     assert refused.returncode == 10 and "  b\n" in refused.stderr and names_in(emulator) == ["a", "b", "c"]
-    dry = run_cli("scripts", "delete", "a", "--namespace", NS, "--dry-run", env=env)
+    dry = run_cli("scripts", "delete", "a", "--namespace", NS, "--dry-run", "--json", env=env)
     assert dry.returncode == 0 and names_in(emulator) == ["a", "b", "c"]
+    assert json_document(dry.stdout)["would_delete"] == ["a"]
+    none = run_cli("scripts", "delete", "--namespace", NS, "--tag", "nobody", "--yes", "--json", env=env)
+    assert none.returncode == 0 and json_document(none.stdout)["results"] == []
     gone = run_cli("scripts", "delete", "a", "zz", "--namespace", NS, "--yes", "--json", env=env)
     assert gone.returncode == 0, gone.stderr
-    results = {r["script"]: r for r in json.loads(gone.stdout)["results"]}
+    results = {r["script"]: r for r in json_document(gone.stdout)["results"]}
     assert results["a"]["existed"] and not results["zz"]["existed"]
     assert names_in(emulator) == ["b", "c"]
 
     for args in (["--namespace", NS], ["b", "--tag", "x", "--namespace", NS], ["Bad", "--namespace", NS]):
-        proc = run_cli("scripts", "delete", *args, "--yes", env=env)
-        assert proc.returncode == 2, args
+        proc = run_cli("scripts", "delete", *args, "--yes", "--json", env=env)
+        assert proc.returncode == 2 and json_document(proc.stdout)["error"]["type"] == "UsageError", args
+    listing = run_cli("scripts", "list", "--namespace", "a/b", "--json", env=env)
+    assert listing.returncode == 2 and json_document(listing.stdout)["ok"] is False
     assert names_in(emulator) == ["b", "c"]
 
 
@@ -203,7 +207,7 @@ def test_an_empty_tenant_folder_fails_its_row_unless_allow_empty(
     (root / "vacant").mkdir()  # a tenant whose build produced nothing
     proc = sync_all(emulator, root, tmp_path, "--json")
     assert proc.returncode == 9, proc.stderr
-    rows = {r["tenant"]: r for r in json.loads(proc.stdout)["tenants"]}
+    rows = {r["tenant"]: r for r in json_document(proc.stdout)["tenants"]}
     assert rows["vacant"]["exit_code"] == 4 and "no files to publish" in rows["vacant"]["error"]["message"]
     assert rows["acme"]["ok"] and names_in(emulator) == ["acme"]
     again = sync_all(emulator, root, tmp_path, "--allow-empty")

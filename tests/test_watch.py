@@ -437,6 +437,9 @@ class RefusedObserver:
     def stop(self) -> None:
         pass
 
+    def join(self, timeout: float | None = None) -> None:
+        pass
+
 
 @pytest.mark.parametrize(
     ("where", "err"), [("schedule", errno.ENOSPC), ("start", errno.EMFILE)], ids=["watches", "instances"]

@@ -81,7 +81,7 @@ def json_failure(as_json: bool, catch: type[Exception] = AssetsyncError) -> Iter
         if as_json:
             import json
 
-            code = exc.exit_code if isinstance(exc, AssetsyncError) else 1
-            error = {"type": type(exc).__name__, "message": str(exc), "exit_code": code}
-            print(json.dumps({"ok": False, "error": error}))
+            from ..events import failure_json
+
+            print(json.dumps(failure_json(exc)))
         raise

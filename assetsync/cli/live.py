@@ -39,15 +39,9 @@ _watch_options = option_group(
 
 def _watch_ignores(prepared: Prepared) -> list[str]:
     """Folders whose events never matter: assetsync's own cache and the emulator's data."""
-    out = []
-    build = prepared.options.build
-    if build.use_cache:
-        from ..folder.cache import default_cache_dir
+    from ..watcher import own_folders
 
-        out.append(os.path.realpath(build.cache_dir or default_cache_dir()))
-    if prepared.target.data_dir:
-        out.append(os.path.realpath(prepared.target.data_dir))
-    return out
+    return own_folders(prepared.options, prepared.target)
 
 
 def _keep_deployed(

@@ -172,11 +172,11 @@ class TenantsRenderer(_StatusLine):
                     self._draw()
             elif isinstance(inner, Retrying) and self.verbose:
                 self.say(
-                    f"{event.name}: retry {inner.attempt}: {inner.what} in {inner.delay:.1f}s "
+                    f"{event.tenant}: retry {inner.attempt}: {inner.what} in {inner.delay:.1f}s "
                     f"({inner.reason})"
                 )
             elif isinstance(inner, Restarting):
-                self.say(f"{event.name}: opening a new upload session: {inner.reason}")
+                self.say(f"{event.tenant}: opening a new upload session: {inner.reason}")
         elif isinstance(event, TenantFinished):
             row = event.result
             if row.ok:
@@ -184,13 +184,13 @@ class TenantsRenderer(_StatusLine):
                 if self.verbose and row.report is not None:
                     r = row.report
                     self.say(
-                        f"ok {row.name}: {r.uploaded_files:,} of {r.files:,} files uploaded "
+                        f"ok {row.tenant}: {r.uploaded:,} of {r.files:,} files uploaded "
                         f"({human_size(r.uploaded_bytes)}) in {row.seconds:.2f}s"
                     )
             else:
                 self.failed += 1
                 first = (row.error or "").strip().splitlines()[0] if row.error else ""
-                self.say(f"FAILED {row.name} (exit {row.exit_code}): {first}")
+                self.say(f"FAILED {row.tenant} (exit {row.exit_code}): {first}")
             finished = self.deployed + self.failed
             if self.mode == "lines" and (finished % self._step == 0 or finished == self.total):
                 self.say(f"[{finished:,}/{self.total:,}] {self._counts()}")
@@ -204,7 +204,7 @@ class TenantsRenderer(_StatusLine):
         self._clear_bar()
         reports = [t.report for t in report.tenants if t.report is not None]
         files = sum(r.files for r in reports)
-        uploaded = sum(r.uploaded_files for r in reports)
+        uploaded = sum(r.uploaded for r in reports)
         sent = sum(r.uploaded_bytes for r in reports)
         verb = "Checked" if report.dry_run else "Deployed"
         self.say(

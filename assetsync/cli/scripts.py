@@ -76,6 +76,7 @@ def scripts_list(
     """
     import json
 
+    from ..events import json_document
     from ..namespace import list_namespace
     from ..retry import Retries
     from ..tenants import check_namespace
@@ -88,7 +89,11 @@ def scripts_list(
         )
     if as_json:
         print(
-            json.dumps({"namespace": namespace, "count": len(found), "scripts": [s.to_json() for s in found]})
+            json.dumps(
+                json_document(
+                    {"namespace": namespace, "count": len(found), "scripts": [s.to_json() for s in found]}
+                )
+            )
         )
     else:
         width = max([len("NAME"), *(len(s.name) for s in found)])
@@ -125,6 +130,7 @@ def scripts_delete(
     import json
 
     from ..errors import NotConfirmed, PartlyFailed, UsageError
+    from ..events import json_document
     from ..namespace import delete_from_namespace, list_namespace
     from ..protocol import SCRIPT_NAME_RULE, is_script_name
     from ..retry import Retries
@@ -150,7 +156,11 @@ def scripts_delete(
             chosen = [s.name for s in found]
         if not chosen:
             if as_json:
-                print(json.dumps({"ok": True, "namespace": namespace, "dry_run": dry_run, "results": []}))
+                print(
+                    json.dumps(
+                        json_document({"ok": True, "namespace": namespace, "dry_run": dry_run, "results": []})
+                    )
+                )
             else:
                 click.echo(f"No script in {namespace} matches: nothing to delete", err=True)
             done()
@@ -161,7 +171,11 @@ def scripts_delete(
                 click.echo(f"  {name}", err=True)
             if as_json:
                 print(
-                    json.dumps({"ok": True, "namespace": namespace, "dry_run": True, "would_delete": chosen})
+                    json.dumps(
+                        json_document(
+                            {"ok": True, "namespace": namespace, "dry_run": True, "would_delete": chosen}
+                        )
+                    )
                 )
             done()
             return
@@ -172,12 +186,14 @@ def scripts_delete(
     if as_json:
         print(
             json.dumps(
-                {
-                    "ok": not failed,
-                    "namespace": namespace,
-                    "dry_run": False,
-                    "results": [r.to_json() for r in results],
-                }
+                json_document(
+                    {
+                        "ok": not failed,
+                        "namespace": namespace,
+                        "dry_run": False,
+                        "results": [r.to_json() for r in results],
+                    }
+                )
             )
         )
     else:

@@ -165,16 +165,16 @@ def sync_all(
                 renderer.say(f"  {name}")
         elif prune and not report.prune_candidates:
             renderer.say("Nothing to prune")
-        for row in report.pruned:
+        for row in report.prune_results:
             renderer.say(
                 f"Pruned {row['script']}"
                 if row["ok"]
                 else f"FAILED to prune {row['script']}: {row['error']['message']}"
             )
-    if report.aborted is not None:
+    if report.return_code == AuthError.exit_code:
         raise AuthError(f"{report.aborted} The run stopped: fix the token, then run again.")
-    if not report.ok:
-        failed = [t.name for t in report.failed] + [p["script"] for p in report.prune_failed]
+    if report.return_code:
+        failed = [t.tenant for t in report.failed] + [p["script"] for p in report.prune_failed]
         shown = ", ".join(failed[:10]) + (f" and {len(failed) - 10:,} more" if len(failed) > 10 else "")
         raise PartlyFailed(
             f"{len(report.failed):,} of {len(report.tenants):,} tenants failed"
