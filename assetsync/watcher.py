@@ -374,7 +374,7 @@ class WatchArgs(TypedDict, total=False):
     options: SyncOptions  # default: as `assetsync watch FOLDER` decides them
     target: Target  # default: the API with credentials in the environment, else the embedded emulator
     on_event: Callable[[Event], None]  # each sync's events
-    on_deploy: Callable[[DeployLine], None]  # each deploy
+    on_deploy: Callable[[DeployLine], None]  # each deploy (default: none; `say` shows errors, warnings)
     on_step: Callable[[Step], None]  # each pass of the loop
     say: Callable[[str], None]  # every line watch mode prints (deploys, errors, warnings); default print
     source: EventSource  # default: watchdog's OS events

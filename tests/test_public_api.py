@@ -207,7 +207,8 @@ def test_watch_returns_on_ctrl_c(tmp_path: Path) -> None:
     script = (
         "import sys, assetsync as a\n"
         "options = a.SyncOptions(script='site', build=a.BuildOptions(cache_dir=sys.argv[3]))\n"
-        "a.watch(sys.argv[1], options=options, target=a.embedded_target(sys.argv[2]))\n"
+        "def shown(d): print(f'deployed: +{d.added}', flush=True)\n"
+        "a.watch(sys.argv[1], options=options, target=a.embedded_target(sys.argv[2]), on_deploy=shown)\n"
         "print('returned')\n"
     )
     args = [str(site), str(tmp_path / "data"), str(tmp_path / "cache")]
