@@ -376,7 +376,7 @@ class WatchArgs(TypedDict, total=False):
     on_event: Callable[[Event], None]  # each sync's events
     on_deploy: Callable[[DeployLine], None]  # each deploy (default: none; `say` shows errors, warnings)
     on_step: Callable[[Step], None]  # each pass of the loop
-    say: Callable[[str], None]  # every line watch mode prints (deploys, errors, warnings); default print
+    say: Callable[[str], None]  # its errors, warnings and retry notices; default print
     source: EventSource  # default: watchdog's OS events
     poll: bool  # with the default source: poll the folder instead
     rescan: float  # seconds between full rescans while idle; default 30
