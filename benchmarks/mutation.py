@@ -40,9 +40,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from common import REPO, BenchError, default_workdir  # noqa: E402
+from common import BenchError
+from common.machine import REPO
+from common.workdirs import default_workdir
 
 
 @dataclass(frozen=True)
