@@ -61,7 +61,8 @@ class Module:
 
     @property
     def dotted(self) -> str:
-        return self.source.removesuffix(".py").replace("/", ".")
+        """The module's name as mutmut spells it in mutant names (a package without ``__init__``)."""
+        return self.source.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
 
 
 # The one place that says what is mutated and by which tests. Tests only: no sockets, no
@@ -70,7 +71,7 @@ MODULES: dict[str, Module] = {
     "retry": Module("assetsync/retry.py", ("tests/test_retry.py",)),
     "plan": Module("assetsync/wire/plan.py", ("tests/test_plan.py",)),
     "protocol": Module(
-        "assetsync/protocol.py",
+        "assetsync/protocol/__init__.py",
         (
             "tests/test_plan.py",
             "tests/test_protocol.py::test_namespace_rule",
@@ -212,6 +213,8 @@ def _scratch(name: str, module: Module) -> Path:
     (where / "pyproject.toml").write_text(
         _without_mutmut_section(text) + "\n" + _mutmut_section(base, module), encoding="utf-8"
     )
+    if not (where / module.source).is_file():
+        raise BenchError(f"{name}: no such source file: {module.source}")
     missing = [t for t in module.tests if not (where / t.partition("::")[0]).exists()]
     if missing:
         raise BenchError(f"{name}: no such test file: {', '.join(missing)}")
