@@ -66,6 +66,9 @@ folders go under ``<repo>/.bench/emulator`` (git-ignored; else a temp folder) an
 unless ``--keep``. ``--profile DIR`` runs each emulator under cProfile (DIR/<payload>-<round>.prof)
 and prints its top functions; the figures are then distorted by the profiler.
 
+What is sent is built in ``emulator_payloads.py``, sent and timed in ``emulator_ingest.py``; the
+baselines and the disk floor are in ``emulator_baselines.py``.
+
 Usage::
 
     python benchmarks/emulator.py [--quick] [--repeat N] [--workdir DIR] [--keep] [--check]
@@ -107,6 +110,7 @@ from emulator_baselines import (
 from emulator_ingest import INFLIGHT, PayloadReport, run_emulator
 from emulator_payloads import make_payload, pool, site_spec, small_spec
 
+DESCRIPTION = "Time the emulator's upload sessions and ingest against plain loopback HTTP servers."
 TARGET_MIBPS = 300e6 / MIB  # emulator ingest of the site payload: 300 x 10^6 bytes/s of raw bytes
 TARGETS = TargetTable(value="value", value_width=8, limit_width=10, info="info (no target)")
 
@@ -224,7 +228,7 @@ def print_profiles(profile_dir: Path, kinds: Sequence[str], rnd: int, top: int =
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = parser(
-        __doc__, "emulator", "emulator data folders", "payloads ~5x smaller (60 MiB site, 2,000 small files)"
+        DESCRIPTION, "emulator", "emulator data", "payloads ~5x smaller (60 MiB site, 2,000 small files)"
     )
     p.add_argument("--payload", choices=("all", "site", "small"), default="all", help="which payload(s)")
     p.add_argument(

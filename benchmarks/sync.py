@@ -71,6 +71,9 @@ which would tax the next emulator. Without ``--keep`` everything is deleted at e
 all is left in place and the next run reuses the generated sites if their parameters match
 (emulator folders of a kept run are never reused; delete ``runs/`` when done).
 
+Each tool's checked deploy is in ``sync_deploys.py``, the ``--concurrency`` sweep in
+``sync_sweep.py``; the machinery shared with the other benchmarks in ``common/``.
+
 Usage::
 
     python benchmarks/sync.py [--quick] [--repeat N] [--workdir DIR] [--keep] [--check]
@@ -88,16 +91,12 @@ import argparse
 import contextlib
 import os
 import platform
-import re
-import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import BenchError
-from common.clients import NAMESPACE, Clients, assetsync_json, check_wrangler, write_project
+from common.clients import Clients, check_wrangler
 from common.lifecycle import guarded, note
 from common.machine import loadavg, tool_version
 from common.options import add_wrangler, parse, parser
@@ -107,151 +106,15 @@ from common.snapshot import changed_since, git_state, take_snapshot
 from common.tables import MIB, Row, Target, TargetTable, human, mib, missed, print_warnings, verdict
 from common.trees import Tree, ensure_big, read_all, set_past_mtimes, site_spec
 from common.workdirs import WorkFolder
+from sync_deploys import Deploys, EditedFile, assetsync_says, fmt_cpu, wrangler_says
+from sync_sweep import Sweep, bench_sweep, default_concurrency, print_sweep
 
-SCRIPT = "bench-site"
-CONCURRENCIES = (1, 2, 3, 4, 6, 8)
-TOUCH_AGE_S = 30  # the edited file's mtime: new each round, yet far outside the 2 s racy window
-RSS_LIMIT_BYTES = 150_000_000
-WRANGLER_FOUND_RE = re.compile(r"Found (\d+) new or modified static assets? to upload")
-WRANGLER_NOTHING = "No updated asset files to upload"
-WRANGLER_UPLOADED_RE = re.compile(
-    r"Success! Uploaded (\d+) files? (?:\(\d+ already uploaded\) )?\(([\d.]+) sec\)"
+DESCRIPTION = (
+    "Time 'assetsync sync' against 'wrangler deploy' (first deploy, redeploys, memory) on the emulator, "
+    "and assetsync's first deploy by --concurrency."
 )
-DEFAULT_CONCURRENCY_RE = re.compile(r"--concurrency.*?\[default:\s*(\d+)", re.S)
+RSS_LIMIT_BYTES = 150_000_000
 TARGETS = TargetTable()
-
-
-class EditedFile:
-    """One small text file of a site, rewritten with new bytes (same size) on each :meth:`edit`."""
-
-    def __init__(self, site: Tree) -> None:
-        candidates = [
-            f for f in site.files if f.endswith((".css", ".js")) and 1024 <= os.path.getsize(f) <= 8192
-        ]
-        if not candidates:
-            raise BenchError(f"{site.name}: no .css/.js file of 1-8 KiB to edit")
-        self.path = candidates[0]
-        self.rel = os.path.relpath(self.path, site.root)
-        with open(self.path, "rb") as f:
-            self.original = f.read()
-        st = os.stat(self.path)
-        self._original_ns = (st.st_atime_ns, st.st_mtime_ns)
-        self.current = self.original
-        self._last_mtime_ns = 0
-        self.edits = 0
-
-    def edit(self) -> bytes:
-        self.edits += 1
-        marker = f"/* edit {self.edits} {time.time_ns()} */\n".encode()
-        data = marker + self.original[len(marker) :]
-        with open(self.path, "wb") as f:
-            f.write(data)
-        when = max(time.time_ns() - TOUCH_AGE_S * 1_000_000_000, self._last_mtime_ns + 1_000_000_000)
-        os.utime(self.path, ns=(when, when))
-        self._last_mtime_ns = when
-        self.current = data
-        return data
-
-    def restore(self) -> None:
-        if self.edits:
-            with open(self.path, "wb") as f:
-                f.write(self.original)
-            os.utime(self.path, ns=self._original_ns)
-            self.edits = 0
-
-
-# --------------------------------------------------------------------------------------------
-# The two clients
-# --------------------------------------------------------------------------------------------
-
-
-class Deploys:
-    """Each tool's deploy of a site, checked: the run must have done what its label says."""
-
-    def __init__(self, clients: Clients) -> None:
-        self.clients = clients
-        self.problems = clients.problems
-
-    def assetsync(
-        self,
-        emu: Emulator,
-        site: Tree,
-        cache: Path,
-        label: str,
-        expect: int,
-        concurrency: int | None = None,
-        pss: bool = False,
-    ) -> Run:
-        args = ["sync", str(site.root), "--name", SCRIPT, "--namespace", NAMESPACE, "--cache-dir", str(cache)]
-        args += ["--json", *(["--concurrency", str(concurrency)] if concurrency is not None else [])]
-        run = self.clients.assetsync(emu, args, label, pss=pss)
-        doc = assetsync_json(run)
-        if doc is None:
-            self.problems.append(f"{label}: no JSON summary on stdout: {run.stdout.strip()[-300:]!r}")
-        elif doc.get("ok") is not True:
-            self.problems.append(f"{label}: ok is not true: {doc.get('error')!r}")
-        elif doc.get("files") != site.count or doc.get("uploaded") != expect:
-            self.problems.append(
-                f"{label}: expected {expect:,} of {site.count:,} files uploaded, got "
-                f"{doc.get('uploaded')} of {doc.get('files')}"
-            )
-        elif not doc.get("deployment_id"):
-            self.problems.append(f"{label}: no deployment id in the summary")
-        return run
-
-    def wrangler(self, emu: Emulator, project: Path, label: str, expect: int, pss: bool = False) -> Run:
-        run = self.clients.wrangler_deploy(emu, project, label, pss)
-        out = run.stdout + run.stderr
-        m = WRANGLER_FOUND_RE.search(out)
-        found = int(m.group(1)) if m else (0 if WRANGLER_NOTHING in out else None)
-        if found is None:
-            self.problems.append(f"{label}: wrangler did not say what it uploaded: {out.strip()[-300:]!r}")
-        elif found != expect:
-            self.problems.append(f"{label}: expected {expect:,} assets uploaded, wrangler found {found:,}")
-        elif expect and not WRANGLER_UPLOADED_RE.search(out):
-            self.problems.append(f"{label}: no 'Success! Uploaded' line: {out.strip()[-300:]!r}")
-        if "Current Version ID" not in out:
-            self.problems.append(f"{label}: wrangler printed no 'Current Version ID' (no deploy?)")
-        return run
-
-    def project(self, site: Tree, emu: Emulator) -> Path:
-        """wrangler's project for ``site``, beside the emulator's data."""
-        return write_project(emu.data.parent / "project", SCRIPT, site.root)
-
-    def check_served(self, emu: Emulator, edited: EditedFile, label: str) -> None:
-        try:
-            got = emu.preview(f"{SCRIPT}.{NAMESPACE}", edited.rel)
-        except OSError as exc:
-            self.problems.append(f"{label}: preview of /{edited.rel} failed: {exc}")
-            return
-        if got != edited.current:
-            self.problems.append(f"{label}: the emulator does not serve the edited /{edited.rel}")
-
-    def startup(self) -> tuple[Run, Run]:
-        """Bare start-up of each client (informational): ``python -c pass``, ``wrangler --version``."""
-        c = self.clients
-        py = c.spawner.run([sys.executable, "-c", "pass"], c.python_env, c.snapshot, "python -c pass")
-        node = c.spawner.run([str(c.wrangler), "--version"], c.node_env, c.snapshot, "wrangler --version")
-        return py, node
-
-
-def assetsync_says(run: Run) -> str:
-    doc = assetsync_json(run)
-    if not doc:
-        return "?"
-    d = doc.get("durations") or {}
-    phases = " ".join(f"{k} {d[k]:.2f}" for k in ("build", "session", "upload", "deploy") if k in d)
-    return f"{doc.get('uploaded', 0):,} up, {doc.get('requests', 0)} req; {phases}"
-
-
-def wrangler_says(run: Run) -> str:
-    out = run.stdout + run.stderr
-    m = WRANGLER_UPLOADED_RE.search(out)
-    if m:
-        return f"{int(m.group(1)):,} up, upload {float(m.group(2)):.2f}"
-    if WRANGLER_NOTHING in out:
-        return "0 up (nothing to upload)"
-    return "?"
 
 
 # --------------------------------------------------------------------------------------------
@@ -279,8 +142,7 @@ class Results:
     big: Tree | None = None
     pairs: dict[str, Pair] = field(default_factory=dict)
     startup: Pair | None = None  # bare start-up of each client: informational
-    sweep: dict[int, Row[Run]] = field(default_factory=dict)
-    default_concurrency: int | None = None
+    sweep: Sweep = field(default_factory=Sweep)
 
 
 def pair(key: str, label: str) -> Pair:
@@ -364,23 +226,6 @@ def bench_big(site: Tree, repeat: int, deploys: Deploys, servers: Servers, res: 
                 servers.stop(emu)
 
 
-def bench_sweep(site: Tree, repeat: int, deploys: Deploys, servers: Servers, res: Results) -> None:
-    """assetsync's first deploy at each --concurrency; the order rotates from round to round."""
-    res.sweep = {c: Row(f"--concurrency {c}") for c in CONCURRENCIES}
-    for r in range(1, repeat + 1):
-        note(f"  concurrency sweep round {r}/{repeat} ...")
-        k = (r - 1) % len(CONCURRENCIES)
-        for c in CONCURRENCIES[k:] + CONCURRENCIES[:k]:
-            emu = servers.emulator(f"sweep-r{r}-c{c}")
-            try:
-                label = f"{site.name} r{r} assetsync --concurrency {c}"
-                res.sweep[c].runs.append(
-                    deploys.assetsync(emu, site, emu.data.parent / "cache", label, site.count, c)
-                )
-            finally:
-                servers.stop(emu)
-
-
 def warm_up(site: Tree, deploys: Deploys, servers: Servers) -> None:
     """Untimed: compile the .pyc files, load both clients' code into the page cache."""
     emu = servers.emulator("warm-up")
@@ -398,10 +243,6 @@ def warm_up(site: Tree, deploys: Deploys, servers: Servers) -> None:
 
 def pss_text(kib: int) -> str:
     return mib(kib) if kib else "-"
-
-
-def fmt_cpu(seconds: float | None) -> str:
-    return "?" if seconds is None else f"{seconds:.2f}"
 
 
 def print_header(
@@ -505,63 +346,6 @@ def targets(res: Results) -> list[Target]:
     return out
 
 
-def print_sweep(res: Results) -> None:
-    if not res.sweep or not all(r.runs for r in res.sweep.values()):
-        return
-    best_c = min(res.sweep, key=lambda c: res.sweep[c].seconds)
-    best_s = res.sweep[best_c].seconds
-    site = res.site
-    print()
-    print(
-        f"== assetsync first deploy by --concurrency ({site.name if site else '?'}; "
-        "fresh emulator, empty cache)"
-    )
-    print(
-        f"{'concurrency':>11}  {'best s':>8}  {'vs best':>7}  {'upload s':>8}  {'client CPU':>10}  "
-        f"{'emu CPU':>8}  {'emu busy':>8}  {'peak RSS':>10}  all runs (s)"
-    )
-    busy: list[float] = []
-    for c, row in res.sweep.items():
-        doc = assetsync_json(row.best) or {}
-        upload = (doc.get("durations") or {}).get("upload")
-        server = row.best.server_cpu
-        load = server / upload if server is not None and upload else None
-        if load is not None:
-            busy.append(load)
-        marks = []
-        if c == best_c:
-            marks.append("fastest")
-        if c == res.default_concurrency:
-            marks.append("default")
-        print(
-            f"{c:>11}  {row.seconds:8.3f}  {row.seconds / best_s:6.2f}x  "
-            f"{upload if upload is not None else float('nan'):8.2f}  {row.best.cpu:9.2f}s  "
-            f"{fmt_cpu(server):>7}s  {'?' if load is None else format(load, '.0%'):>8}  "
-            f"{mib(row.peak_rss_kib):>10}  "
-            f"{row.times('/', '.2f')}{'  <- ' + ', '.join(marks) if marks else ''}"
-        )
-    print("  (emu busy: the emulator's CPU seconds during the run / assetsync's upload phase)")
-    print(f"fastest: --concurrency {best_c} ({best_s:.3f}s)", end="")
-    if res.default_concurrency in res.sweep and res.default_concurrency != best_c:
-        d = res.sweep[res.default_concurrency].seconds
-        print(f"; the default {res.default_concurrency} is {100 * (d / best_s - 1):.1f}% slower ({d:.3f}s)")
-    else:
-        print(" (the current default)" if res.default_concurrency == best_c else "")
-    spreads = sorted(max(r.seconds for r in row.runs) / row.seconds - 1 for row in res.sweep.values())
-    if all(len(row.runs) > 1 for row in res.sweep.values()):
-        print(
-            f"run-to-run spread of one setting (slowest / best - 1): median "
-            f"{spreads[len(spreads) // 2]:.0%}, largest {spreads[-1]:.0%}; differences between best times\n"
-            "smaller than that are noise"
-        )
-    if busy and min(busy) >= 0.85:
-        print(
-            f"the emulator was busy {min(busy):.0%}-{max(busy):.0%} of the upload phase at every setting: "
-            "uploads are bound by its\ningest (one server process), so on loopback more requests in "
-            "flight cannot go faster; against\nthe real API, round-trip latency decides (not measured here)."
-        )
-
-
 # --------------------------------------------------------------------------------------------
 # Main
 # --------------------------------------------------------------------------------------------
@@ -569,28 +353,12 @@ def print_sweep(res: Results) -> None:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = parser(
-        __doc__, "sync", "sites, caches and emulator data", "small sites (1,000 files/70 MiB; 8 x 25 MiB)"
+        DESCRIPTION, "sync", "sites, caches and emulator data", "small sites (1,000 files/70 MiB; 8 x 25 MiB)"
     )
     p.add_argument("--skip-sweep", action="store_true", help="do not run the --concurrency sweep")
     add_wrangler(p)
     p.add_argument("--check", action="store_true", help="exit 1 if a target is missed or a run misbehaved")
     return parse(p, argv)
-
-
-def default_concurrency(clients: Clients) -> int | None:
-    """The --concurrency default ``assetsync sync --help`` states."""
-    help_full = subprocess.run(
-        [sys.executable, "-m", "assetsync", "sync", "--help"],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=clients.python_env,
-        cwd=clients.snapshot,
-    ).stdout
-    if "--concurrency" not in help_full:
-        raise BenchError("python -m assetsync sync --help failed, or has no --concurrency option")
-    m = DEFAULT_CONCURRENCY_RE.search(help_full)
-    return int(m.group(1)) if m else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -615,7 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         digest = take_snapshot(snapshot, clients.python_env)
         servers = stack.enter_context(Servers(runs, clients.python_env, snapshot))
         deploys = Deploys(clients)
-        res.default_concurrency = default_concurrency(clients)
+        res.sweep.default = default_concurrency(clients)
         print_header(args, work.path, wrangler, clients.node_env, f"{git_state()}, sources {digest}")
         sys.stdout.flush()
 
@@ -641,7 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.skip_sweep:
             note("measuring assetsync by --concurrency ...")
             read_all(site.files)
-            bench_sweep(site, args.repeat, deploys, servers, res)
+            bench_sweep(site, args.repeat, deploys, servers, res.sweep)
         problems.extend(deploys.problems)
 
     status = guarded(measure)
@@ -652,7 +420,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ts:
         print()
         TARGETS.print(ts)
-    print_sweep(res)
+    print_sweep(res.sweep, res.site)
     print_warnings(problems)
     print()
     print(f"load average at the end: {loadavg()}")

@@ -11,11 +11,11 @@ from pathlib import Path
 from common.clients import default_wrangler
 
 
-def parser(doc: str | None, name: str, holds: str, quick: str) -> argparse.ArgumentParser:
-    """A parser described by the first line of the script's docstring ``doc``, with the options
-    of a benchmark that makes its data in a work folder: ``--quick`` (smaller data, as ``quick``
-    says), ``--repeat``, ``--workdir`` (see :func:`add_workdir`) and ``--keep``."""
-    p = argparse.ArgumentParser(description=(doc or "").split("\n")[0].replace("``", ""))
+def parser(description: str, name: str, holds: str, quick: str) -> argparse.ArgumentParser:
+    """A parser with the options of a benchmark that makes its data in a work folder: ``--quick``
+    (smaller data, as ``quick`` says), ``--repeat``, ``--workdir`` (see :func:`add_workdir`) and
+    ``--keep``."""
+    p = argparse.ArgumentParser(description=description)
     p.add_argument("--quick", action="store_true", help=quick)
     add_repeat(p)
     add_workdir(p, name, holds)
@@ -24,7 +24,7 @@ def parser(doc: str | None, name: str, holds: str, quick: str) -> argparse.Argum
 
 
 def add_repeat(
-    p: argparse.ArgumentParser, help: str = "runs per measurement; the best is kept", default: int = 3
+    p: argparse.ArgumentParser, help: str = "runs per measurement; best is kept", default: int = 3
 ) -> None:
     p.add_argument("--repeat", type=int, default=default, metavar="N", help=help)
 
