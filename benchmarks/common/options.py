@@ -1,5 +1,5 @@
-"""The command-line options several benchmarks take, spelled once: how many runs, the work
-folder, which wrangler, whether to fail on a missed target.
+"""The command-line options several benchmarks take, spelled once: smaller data, how many runs,
+the work folder and whether to keep it, which wrangler.
 """
 
 from __future__ import annotations
