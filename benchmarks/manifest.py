@@ -33,16 +33,16 @@ has an obvious lower bound. The targets are: cold <= 1.3x openssl, (warm - start
 touched <= 0.4x cold. Each round runs every command once, so drift hits them all alike; each
 run's output is checked (a warm run must report every file "from cache", and so on).
 
-Commands are run by ``common.Spawner`` (stdout to /dev/null): wall time from the spawn to
+Commands are run by ``common.processes.Spawner`` (stdout to /dev/null): wall time from the spawn to
 ``os.wait4``, and the peak memory of the command's whole process tree (assetsync's forked hash
 workers, xargs's openssl processes): the sum of their RSS, sampled every 20 ms
-(``common.peak_tree_memory``), the largest over the runs.
+(``common.processes.peak_tree_memory``), the largest over the runs.
 
 The trees (two: a ~700 MiB site of 10,000 mixed files, and 100,000 small files; ``--quick``
-shrinks both) are generated deterministically (seeded) in the work folder. Without ``--keep``
-they are deleted at exit; with it, the next run reuses them if the parameters still match.
-Timestamps are set well in the past so no cache entry is "racy" (mtime within 2 s of the scan
-start), which would make warm runs re-read.
+shrinks both) are ``common.trees``'s, generated deterministically (seeded) in the work folder.
+Without ``--keep`` they are deleted at exit; with it, the next run reuses them if the parameters
+still match. Timestamps are set well in the past so no cache entry is "racy" (mtime within 2 s
+of the scan start), which would make warm runs re-read.
 
 All numbers are page-cache-hot: dropping the page cache needs root, so instead every tree is
 read once before measuring. Cold therefore means "no hash cache", not "cold disk".
@@ -62,229 +62,31 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import math
 import os
 import platform
-import random
 import re
 import shutil
-import string
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from importlib.util import find_spec
 from pathlib import Path
-from typing import Literal
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402  (benchmarks/ is not a package)
-from common import MEMORY_NOTE, BenchError, Run, Spawner, default_workdir, mib  # noqa: E402
+from common import BenchError
+from common.lifecycle import guarded, note
+from common.machine import tool_version
+from common.options import parse, parser
+from common.processes import MEMORY_NOTE, Run, Spawner
+from common.tables import Row, Target, TargetTable, human, mib, missed, print_warnings, section, verdict
+from common.trees import Tree, read_all, set_mtimes, set_past_mtimes, site_spec, small_spec
+from common.workdirs import WorkFolder
 
-GENERATOR_VERSION = 1  # bump when the generated trees change, so stale ones are not reused
-KIB = 1024
-MIB = 1024 * KIB
+DESCRIPTION = "Time 'assetsync manifest' cold, warm and touched against find and openssl."
 MAX_FILES_FLAG = "100000"  # assetsync refuses more than 20,000 files unless told otherwise
-PAST_S = 3600  # mtimes set this far back before measuring: nothing is racy
 TOUCH_AGE_S = 30  # touched mtimes: new values, yet still far outside the 2 s racy window
-SEED = 20240601
-
-REPO = Path(__file__).resolve().parent.parent
-
-# Folder names for the generated trees: a static site's vocabulary.
-WORDS = (
-    "assets", "static", "img", "images", "css", "js", "fonts", "media", "blog", "docs", "guides",
-    "reference", "api", "v1", "v2", "posts", "en", "de", "fr", "ja", "components", "chunks", "pages",
-    "_next", "build", "dist", "vendor", "icons", "logos", "team", "about", "products", "pricing",
-    "changelog", "tags", "authors", "archive", "2021", "2022", "2023", "2024", "tutorials", "examples",
-    "legal", "help", "search"
-)  # fmt: skip
-
-SMALL_TEXT_EXTS = ("html", "html", "html", "css", "js", "js", "mjs", "json", "svg", "xml", "txt", "map")
-MEDIUM_EXTS = ("png", "png", "jpg", "jpg", "webp", "gif", "avif", "woff2", "pdf")
-LARGE_EXTS = ("mp4", "webm", "zip", "wasm", "mp3", "pdf")
-TINY_EXTS = ("html", "css", "js", "json", "svg", "txt", "md", "xml")
-
-
-# --------------------------------------------------------------------------------------------
-# Tree generation
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TreeSpec:
-    """What to generate; every field goes into the reuse check."""
-
-    kind: Literal["site", "small"]
-    files: int
-    seed: int
-    total_bytes: int = 0  # site: target total (approximate)
-    min_size: int = 0  # small: uniform size range
-    max_size: int = 0
-    version: int = GENERATOR_VERSION
-
-    @property
-    def name(self) -> str:
-        return f"{self.kind}-{self.files}"
-
-    def describe(self) -> str:
-        if self.kind == "site":
-            return f"synthetic site, mixed sizes, ~{self.total_bytes / MIB:.0f} MiB"
-        return f"small files of {self.min_size}-{self.max_size} bytes"
-
-
-@dataclass
-class Tree:
-    """A generated tree on disk."""
-
-    spec: TreeSpec
-    root: Path
-    files: list[str] = field(default_factory=list)  # absolute paths
-    total_bytes: int = 0
-    folders: int = 0
-    reused: bool = False
-
-
-def site_spec(quick: bool) -> TreeSpec:
-    files, total = (1_000, 70 * MIB) if quick else (10_000, 700 * MIB)
-    return TreeSpec("site", files, SEED, total_bytes=total)
-
-
-def small_spec(quick: bool) -> TreeSpec:
-    return TreeSpec("small", 10_000 if quick else 100_000, SEED + 1, min_size=100, max_size=2000)
-
-
-def _folders(rng: random.Random, count: int, max_depth: int) -> list[str]:
-    """``count`` nested relative folder paths plus the root (``""``), as a random tree."""
-    folders = [""]
-    depth = {"": 0}
-    while len(folders) <= count:
-        parent = rng.choice(folders)
-        if depth[parent] >= max_depth:
-            continue
-        path = f"{parent}/{rng.choice(WORDS)}" if parent else rng.choice(WORDS)
-        if path in depth:
-            path = f"{path}-{len(folders)}"
-        folders.append(path)
-        depth[path] = depth[parent] + 1
-    return folders
-
-
-def _text_pool(rng: random.Random, size: int = 4 * MIB) -> bytes:
-    """Pseudo-text to slice text files from: cheap to make, looks like markup/code to a human."""
-    words = ["".join(rng.choices(string.ascii_lowercase, k=rng.randint(2, 10))) for _ in range(4096)]
-    punct = ("<div>", "</div>", "{", "}", ";", "=", "()", '"', ":", ",")
-    lines: list[str] = []
-    n = 0
-    while n < size:
-        line = " ".join(rng.choices(words, k=10)) + " " + rng.choice(punct) + "\n"
-        lines.append(line)
-        n += len(line)
-    return "".join(lines).encode("ascii")[:size]
-
-
-def _log_uniform(rng: random.Random, lo: int, hi: int) -> int:
-    return int(math.exp(rng.uniform(math.log(lo), math.log(hi))))
-
-
-def _site_plan(spec: TreeSpec, rng: random.Random) -> list[tuple[int, str]]:
-    """(size, extension) for each file of the synthetic site, summing to about the target."""
-    n_large = max(1, round(spec.files * 0.002))
-    n_medium = max(1, round(spec.files * 0.05))
-    n_small = spec.files - n_large - n_medium
-    small = [(_log_uniform(rng, 1 * KIB, 50 * KIB), rng.choice(SMALL_TEXT_EXTS)) for _ in range(n_small)]
-    large = [(rng.randint(5 * MIB, 20 * MIB), rng.choice(LARGE_EXTS)) for _ in range(n_large)]
-    medium_raw = [_log_uniform(rng, 100 * KIB, 2 * MIB) for _ in range(n_medium)]
-    # Medium files absorb the difference, within their own size range.
-    budget = spec.total_bytes - sum(s for s, _ in small) - sum(s for s, _ in large)
-    scale = max(budget, 1) / sum(medium_raw)
-    medium = [(min(2 * MIB, max(100 * KIB, int(s * scale))), rng.choice(MEDIUM_EXTS)) for s in medium_raw]
-    plan = small + medium + large
-    rng.shuffle(plan)
-    return plan
-
-
-def _write(path: str, data: bytes) -> None:
-    with open(path, "wb", buffering=0) as f:
-        f.write(data)
-
-
-def generate(spec: TreeSpec, dest: Path) -> None:
-    """Write the tree described by ``spec`` at ``dest`` (which must not exist)."""
-    rng = random.Random(spec.seed)
-    pool = _text_pool(rng)
-    if spec.kind == "site":
-        plan = _site_plan(spec, rng)
-        folders = _folders(rng, max(4, spec.files // 25), max_depth=6)
-    else:
-        plan = [(rng.randint(spec.min_size, spec.max_size), rng.choice(TINY_EXTS)) for _ in range(spec.files)]
-        folders = _folders(rng, max(4, spec.files // 100), max_depth=5)
-    for folder in folders:
-        os.makedirs(dest / folder, exist_ok=True)
-    text_exts = set(SMALL_TEXT_EXTS) | set(TINY_EXTS)
-    for i, (size, ext) in enumerate(plan):
-        folder = rng.choice(folders)
-        name = f"{rng.choice(WORDS)}-{i:06d}.{ext}"
-        rel = f"{folder}/{name}" if folder else name
-        if ext in text_exts:
-            header = f"/* {rel} */\n".encode()  # makes every file's content unique
-            body = size - len(header)
-            start = rng.randrange(len(pool) - max(body, 0))
-            data = (header + pool[start : start + body])[:size]
-        else:
-            data = rng.randbytes(size)
-        _write(str(dest / rel), data)
-
-
-def _walk(root: Path) -> tuple[list[str], int, int]:
-    """(absolute file paths, total bytes, folder count) under ``root``."""
-    files: list[str] = []
-    total = 0
-    folders = 0
-    stack = [str(root)]
-    while stack:
-        folder = stack.pop()
-        folders += 1
-        with os.scandir(folder) as it:
-            for entry in it:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(entry.path)
-                elif entry.is_file(follow_symlinks=False):
-                    files.append(entry.path)
-                    total += entry.stat(follow_symlinks=False).st_size
-    files.sort()
-    return files, total, folders - 1
-
-
-def ensure_tree(spec: TreeSpec, workdir: Path) -> Tree:
-    """The tree for ``spec`` in ``workdir``: reused if generated before with the same spec."""
-    root = workdir / spec.name
-    params_file = workdir / f"{spec.name}.params.json"
-    wanted = asdict(spec)
-    if root.is_dir() and params_file.is_file():
-        try:
-            recorded = json.loads(params_file.read_text())
-        except (OSError, ValueError):
-            recorded = {}
-        if recorded.get("spec") == wanted:
-            files, total, folders = _walk(root)
-            if len(files) == recorded.get("files") and total == recorded.get("bytes"):
-                return Tree(spec, root, files, total, folders, reused=True)
-    note(f"generating {spec.name} ({spec.files:,} files, {spec.describe()}) in {root} ...")
-    t0 = time.perf_counter()
-    for stale in (root, workdir / f"{spec.name}.partial"):
-        if stale.exists():
-            shutil.rmtree(stale)
-    params_file.unlink(missing_ok=True)
-    partial = workdir / f"{spec.name}.partial"
-    generate(spec, partial)
-    partial.rename(root)
-    files, total, folders = _walk(root)
-    params_file.write_text(json.dumps({"spec": wanted, "files": len(files), "bytes": total}, indent=1))
-    note(f"  generated {len(files):,} files, {human(total)} in {time.perf_counter() - t0:.1f}s")
-    return Tree(spec, root, files, total, folders)
+TARGETS = TargetTable(value="ratio", value_width=8, limit_width=10)
 
 
 # --------------------------------------------------------------------------------------------
@@ -399,48 +201,24 @@ class Summary:
         )
 
 
-Row = common.Row[Run]
-
-
-def set_mtimes(files: Sequence[str], when_ns: int) -> None:
-    for path in files:
-        os.utime(path, ns=(when_ns, when_ns))
-
-
-def read_all(files: Sequence[str]) -> int:
-    """Read every file once, so that all measurements start page-cache-hot."""
-    buf = bytearray(1 * MIB)
-    total = 0
-    for path in files:
-        with open(path, "rb", buffering=0) as f:
-            while n := f.readinto(buf):
-                total += n
-    return total
-
-
 # --------------------------------------------------------------------------------------------
 # The benchmark
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Target:
-    label: str
-    ratio: float
-    limit: float
-
-    @property
-    def ok(self) -> bool:
-        return self.ratio <= self.limit
+def ratio_target(label: str, ratio: float, limit: float | None) -> Target:
+    """A ratio judged against its ceiling (``limit`` None: shown, not judged)."""
+    if limit is None:
+        return Target(label, f"{ratio:.2f}x", "-", None)
+    return Target(label, f"{ratio:.2f}x", f"<= {limit:.1f}x", ratio <= limit)
 
 
 @dataclass
 class Report:
     tree: Tree
-    rows: dict[str, Row]
-    targets: list[Target]
-    problems: list[str]
-    info: list[tuple[str, float]] = field(default_factory=list)  # ratios shown, not judged
+    rows: dict[str, Row[Run]]
+    targets: list[Target]  # with the ratios shown, not judged
+    problems: list[str] = field(default_factory=list)
 
 
 ROW_LABELS = {
@@ -476,7 +254,7 @@ def bench_tree(tree: Tree, cache: Path, repeat: int, spawner: Spawner) -> Report
         "pyread": [sys.executable, "-c", PY_READ_FLOOR, root],
         "assetsync": assetsync_argv(tree.root, cache),
     }  # fmt: skip
-    rows = {key: Row(label) for key, label in ROW_LABELS.items()}
+    rows: dict[str, Row[Run]] = {key: Row(label) for key, label in ROW_LABELS.items()}
 
     def empty_cache() -> None:
         if cache.exists():
@@ -485,7 +263,7 @@ def bench_tree(tree: Tree, cache: Path, repeat: int, spawner: Spawner) -> Report
 
     # Untimed set-up: old mtimes (nothing racy), every byte in the page cache, and one
     # assetsync run so its modules and their .pyc files are hot as well.
-    set_mtimes(tree.files, time.time_ns() - PAST_S * 1_000_000_000)
+    set_past_mtimes(tree.files)
     read_all(tree.files)
     empty_cache()
     spawner.run(argv["assetsync"], stdout=False)
@@ -525,40 +303,23 @@ def bench_tree(tree: Tree, cache: Path, repeat: int, spawner: Spawner) -> Report
 
     cold, warm, touched = rows["cold"].seconds, rows["warm"].seconds, rows["touched"].seconds
     targets = [
-        Target("cold / openssl", cold / rows["openssl"].seconds, 1.3),
-        Target("(warm - start-up) / find", (warm - rows["startup"].seconds) / rows["find"].seconds, 3.0),
-        Target("touched / cold", touched / cold, 0.4),
+        ratio_target("cold / openssl", cold / rows["openssl"].seconds, 1.3),
+        ratio_target(
+            "(warm - start-up) / find", (warm - rows["startup"].seconds) / rows["find"].seconds, 3.0
+        ),
+        ratio_target("touched / cold", touched / cold, 0.4),
+        ratio_target("warm / python-walk floor", warm / rows["pywalk"].seconds, None),
+        ratio_target("touched / read+xxh3 floor", touched / rows["pyread"].seconds, None),
     ]
-    info = [
-        ("warm / python-walk floor", warm / rows["pywalk"].seconds),
-        ("touched / read+xxh3 floor", touched / rows["pyread"].seconds),
-    ]
-    return Report(tree, rows, targets, problems, info)
+    return Report(tree, rows, targets, problems)
 
 
 # --------------------------------------------------------------------------------------------
 # Output
+
 # --------------------------------------------------------------------------------------------
-
-
-def human(n: float) -> str:
-    for unit in ("B", "KiB", "MiB"):
-        if n < 1024:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"
-
-
-def note(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def tool_version(argv: Sequence[str]) -> str:
-    try:
-        out = subprocess.run(argv, capture_output=True, text=True, check=False).stdout
-    except OSError:
-        return "?"
-    return out.splitlines()[0].strip() if out else "?"
+# Output
+# --------------------------------------------------------------------------------------------
 
 
 def print_header(repeat: int, workdir: Path) -> None:
@@ -582,10 +343,9 @@ def print_header(repeat: int, workdir: Path) -> None:
 
 def print_report(r: Report) -> None:
     t = r.tree
-    print()
-    print(
-        f"== {t.spec.name}: {len(t.files):,} files, {human(t.total_bytes)}, {t.folders:,} folders "
-        f"({t.spec.describe()}{'; reused' if t.reused else ''}) =="
+    section(
+        f"{t.name}: {t.count:,} files, {human(t.total_bytes)}, {t.folders:,} folders "
+        f"({t.description}{'; reused' if t.reused else ''})"
     )
     width = max(len(row.label) for row in r.rows.values())
     print(f"{'':<{width}}  {'best s':>8}  {'tree RSS':>10}  assetsync / floor says (best run)")
@@ -599,14 +359,8 @@ def print_report(r: Report) -> None:
             said = f[2] if f else "?"
         print(f"{row.label:<{width}}  {row.seconds:8.3f}  {mib(row.peak_rss_kib):>10}  {said}")
     print()
-    print(f"{'target':<{width}}  {'ratio':>8}  {'limit':>10}  result")
-    for tg in r.targets:
-        print(f"{tg.label:<{width}}  {tg.ratio:7.2f}x  {'<= ' + format(tg.limit, '.1f') + 'x':>10}  "
-              f"{'PASS' if tg.ok else 'FAIL'}")  # fmt: skip
-    for label, ratio in r.info:
-        print(f"{label:<{width}}  {ratio:7.2f}x  {'-':>10}  info (not a target)")
-    for p in r.problems:
-        print(f"WARNING: {p}")
+    TARGETS.print(r.targets, width)
+    print_warnings(r.problems)
 
 
 # --------------------------------------------------------------------------------------------
@@ -615,87 +369,59 @@ def print_report(r: Report) -> None:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description="Time 'assetsync manifest' cold, warm and touched against find and openssl.",
-    )
-    p.add_argument(
-        "--quick", action="store_true", help="small trees (1,000 files/70 MiB, 10,000 small files)"
-    )
-    p.add_argument("--repeat", type=int, default=3, metavar="N", help="runs per measurement; best is kept")
-    p.add_argument(
-        "--workdir",
-        type=Path,
-        metavar="DIR",
-        help="where trees and caches live [default: <repo>/.bench/manifest, else a temp folder]",
-    )
-    p.add_argument(
-        "--keep", action="store_true", help="keep the trees (else deleted at exit) for the next run to reuse"
+    p = parser(
+        DESCRIPTION, "manifest", "trees and caches", "small trees (1,000 files/70 MiB, 10,000 small files)"
     )
     p.add_argument("--tree", choices=("all", "site", "small"), default="all", help="which tree(s) to run")
     p.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
-    args = p.parse_args(argv)
-    if args.repeat < 1:
-        p.error("--repeat must be at least 1")
-    return args
+    return parse(p, argv)
+
+
+def compile_assetsync() -> None:
+    """Time assetsync as an installed package runs: with its bytecode compiled (pip does that at
+    install). PYTHONDONTWRITEBYTECODE would make every run compile every module (~15 ms)."""
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    spec = find_spec("assetsync")
+    if spec is None or not spec.submodule_search_locations:
+        raise BenchError("python cannot import assetsync")
+    package = list(spec.submodule_search_locations)[0]
+    subprocess.run([sys.executable, "-m", "compileall", "-q", package], check=True, stdout=subprocess.DEVNULL)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    # Time assetsync as an installed package runs: with its bytecode compiled (pip does that at
-    # install). PYTHONDONTWRITEBYTECODE would make every run compile every module (~15 ms).
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    subprocess.run([sys.executable, "-c", "import assetsync.cli, assetsync.folder.build"], check=True)
-    for tool in ("find", "xargs", "openssl", "sh"):
-        if shutil.which(tool) is None:
-            note(f"error: {tool} not found on PATH; the baselines need it")
-            return 2
-    chosen: Path | None = args.workdir or default_workdir("manifest")
-    workdir = chosen or Path(tempfile.mkdtemp(prefix="assetsync-bench-"))
-    made_workdir = chosen is None or not chosen.exists()
-    workdir.mkdir(parents=True, exist_ok=True)
     specs = [s for s in (site_spec(args.quick), small_spec(args.quick)) if args.tree in ("all", s.kind)]
-
     reports: list[Report] = []
-    created: list[Path] = []
-    spawner = Spawner()
-    try:
-        print_header(args.repeat, workdir)
+
+    def measure(stack: contextlib.ExitStack) -> None:
+        for tool in ("find", "xargs", "openssl", "sh"):
+            if shutil.which(tool) is None:
+                raise BenchError(f"{tool} not found on PATH; the baselines need it")
+        compile_assetsync()
+        kept = "kept the trees and caches in {} (the next run reuses them)"
+        work = stack.enter_context(WorkFolder(args.workdir, "manifest", args.keep))
+        work.kept = kept.format(work.path)
+        work.add_if_empty(work.path / "cache")
+        spawner = stack.enter_context(Spawner())
+        print_header(args.repeat, work.path)
         for spec in specs:
-            tree = ensure_tree(spec, workdir)
-            created += [tree.root, workdir / f"{spec.name}.params.json"]
-            cache = workdir / "cache" / spec.name
-            created.append(cache)
-            note(f"measuring {spec.name} ({len(tree.files):,} files, {human(tree.total_bytes)}) ...")
+            tree = spec.ensure(work.path)
+            cache = work.path / "cache" / spec.name
+            work.add(tree.root, work.path / f"{spec.name}.params.json", cache)
+            note(f"measuring {spec.name} ({tree.count:,} files, {human(tree.total_bytes)}) ...")
             report = bench_tree(tree, cache, args.repeat, spawner)
             print_report(report)
             sys.stdout.flush()
             reports.append(report)
-    except BenchError as exc:
-        note(f"error: {exc}")
-        return 2
-    finally:
-        spawner.close()
-        if args.keep:
-            note(f"kept the trees and caches in {workdir} (the next run reuses them)")
-        else:
-            for path in created:
-                if path.is_dir():
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    path.unlink(missing_ok=True)
-            for leftover in (workdir / "cache", workdir):
-                if leftover == workdir and not made_workdir:
-                    continue
-                with contextlib.suppress(OSError):
-                    leftover.rmdir()  # only if empty
 
-    failed = [f"{r.tree.spec.name}: {t.label}" for r in reports for t in r.targets if not t.ok]
-    invalid = [r.tree.spec.name for r in reports if r.problems]
+    status = guarded(measure)
+    if status:
+        return status
+    failed = [f"{r.tree.name}: {label}" for r in reports for label in missed(r.targets)]
+    invalid = [r.tree.name for r in reports if r.problems]
     print()
-    print(f"targets missed: {', '.join(failed) if failed else 'none'}")
-    if invalid:
-        print(f"runs that did not do what their name says (see WARNING lines): {', '.join(invalid)}")
-    return 1 if args.check and (failed or invalid) else 0
+    says = f"runs that did not do what their name says (see WARNING lines): {', '.join(invalid)}"
+    return verdict(failed, args.check, bool(invalid), says)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.tables import aligned, markdown
+
 ROOT = Path(__file__).resolve().parent.parent
 ORDER = ["faults", "crashes", "bad input", "attacks", "concurrency"]
 # The kind of a test that never ran its body (skipped, or an error in set-up), so never said what it
@@ -118,16 +120,10 @@ def run_suite(soak: int, keyword: str | None) -> tuple[list[Row], int]:
     return rows, proc.returncode
 
 
-def render(rows: list[Row], markdown: bool) -> str:
+def render(rows: list[Row], as_markdown: bool) -> str:
     head = ("kind", "what was tried", "runs", "result", "time")
     body = [(r.category, r.tried, str(r.runs), r.result, f"{r.seconds:.1f}s") for r in rows]
-    if markdown:
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join(cells) + " |" for cells in body]
-        return "\n".join(lines)
-    widths = [max(len(c[i]) for c in [head, *body]) for i in range(len(head))]
-    fmt = "  ".join(f"{{:{'>' if i in (2, 4) else '<'}{w}}}" for i, w in enumerate(widths))
-    return "\n".join(fmt.format(*cells) for cells in [head, *body])
+    return markdown(head, body) if as_markdown else aligned([head, *body], right=(2, 4))
 
 
 def main() -> None:

@@ -43,41 +43,28 @@ import argparse
 import contextlib
 import json
 import os
-import random
 import shlex
 import shutil
-import signal
 import sys
 import tempfile
-import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
-if str(BENCH_DIR) not in sys.path:
-    sys.path.insert(0, str(BENCH_DIR))
+from common.clients import NAMESPACE, Clients, assetsync_json, check_wrangler, write_project
+from common.lifecycle import guarded, note
+from common.machine import loadavg, tool_version
+from common.options import add_repeat, add_workdir, add_wrangler, parse
+from common.processes import Run, Spawner
+from common.servers import Emulator, Servers
+from common.snapshot import git_state, take_snapshot
+from common.tables import Row, human, markdown, print_warnings
+from common.trees import ensure_platform, tenant_name
+from common.workdirs import WorkFolder
 
-from common import BenchError, Run, Spawner, loadavg  # noqa: E402  (benchmarks/ is not a package)
-from manifest import human, note  # noqa: E402
-from sync import (  # noqa: E402
-    COMPAT_DATE,
-    Clients,
-    Emulator,
-    Servers,
-    _raise_interrupt,
-    assetsync_json,
-    git_state,
-    take_snapshot,
-    tool_version,
-)
-
-REPO = BENCH_DIR.parent
-NAMESPACE = "bench"
-SEED = 20240603
-VERSION = 1  # bump when the generated platform changes
 TARGET_RATIO = 10.0
-WORDS = ("index", "about", "blog", "shop", "team", "faq", "contact", "news", "docs", "help")
+WAYS = (("all", "sync-all"), ("loop", "sync loop"), ("wrangler", "wrangler loop"))
+PHASES = (("first", "first deploy"), ("again", "redeploy, nothing changed"))
 
 
 # -- the platform -------------------------------------------------------------------------------
@@ -89,46 +76,6 @@ class Platform:
     tenants: list[str]
     files: int  # per tenant
     total_bytes: int
-
-
-def tenant_name(i: int) -> str:
-    return f"tenant-{i:04d}"
-
-
-def ensure_platform(workdir: Path, name: str, tenants: int, files: int) -> Platform:
-    """``tenants`` folders of ``files`` small files each (html, css, js, svg, json; 1-8 KiB),
-    seeded, every tenant's bytes its own; reused when generated alike before."""
-    root = workdir / name
-    params = workdir / f"{name}.params.json"
-    wanted = {"tenants": tenants, "files": files, "seed": SEED, "version": VERSION}
-    names = [tenant_name(i) for i in range(tenants)]
-    if root.is_dir() and params.is_file():
-        with contextlib.suppress(OSError, ValueError):
-            if json.loads(params.read_text()) == wanted:
-                total = sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
-                return Platform(root, names, files, total)
-    note(f"generating {tenants} tenants x {files} files in {root} ...")
-    if root.exists():
-        shutil.rmtree(root)
-    rng = random.Random(SEED)
-    past = time.time() - 3600  # nothing is in assetsync's 2 s "racy" window
-    total = 0
-    exts = ("html", "css", "js", "svg", "json")
-    for tenant in names:
-        folder = root / tenant
-        for j in range(files):
-            ext = exts[j % len(exts)]
-            sub = "" if ext == "html" else f"{ext}/"
-            path = folder / f"{sub}{WORDS[j % len(WORDS)]}-{j}.{ext}"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            size = rng.randint(1024, 8192)
-            head = f"{tenant} {j}\n".encode()
-            data = head + rng.randbytes(max(0, size - len(head))).hex().encode()[: size - len(head)]
-            path.write_bytes(data)
-            os.utime(path, (past, past))
-            total += len(data)
-    params.write_text(json.dumps(wanted))
-    return Platform(root, names, files, total)
 
 
 def subset(workdir: Path, full: Platform, count: int) -> Platform:
@@ -147,43 +94,30 @@ def subset(workdir: Path, full: Platform, count: int) -> Platform:
 # -- the three ways to publish ------------------------------------------------------------------
 
 
-@dataclass
-class Measure:
-    label: str
-    runs: list[Run] = field(default_factory=list)
-
-    @property
-    def seconds(self) -> float:
-        return min(r.seconds for r in self.runs)
-
-
 class Bench:
-    def __init__(self, clients: Clients, servers: Servers, spawner: Spawner, snapshot: Path, work: Path):
+    """Each way to publish a platform, run against an emulator and checked."""
+
+    def __init__(self, clients: Clients, servers: Servers, work: Path):
         self.clients = clients
         self.servers = servers
-        self.spawner = spawner
-        self.snapshot = snapshot
         self.work = work
-        self.problems: list[str] = []
+        self.problems = clients.problems
+        self._projects: dict[Path, Path] = {}
 
-    def creds(self, emu: Emulator) -> dict[str, str]:
-        return {
-            "CLOUDFLARE_ACCOUNT_ID": "0123456789abcdef0123456789abcdef",
-            "CLOUDFLARE_API_TOKEN": emu.token,
-            "CLOUDFLARE_API_BASE_URL": emu.api,
-        }
+    def way(self, key: str) -> Callable[[Emulator, Platform, str, int], Run]:
+        return {"all": self.sync_all, "loop": self.sync_loop, "wrangler": self.wrangler_loop}[key]
 
-    def run(self, emu: Emulator, argv: Sequence[str], env: dict[str, str], cwd: Path, label: str) -> Run:
-        os.sync()  # untimed: what earlier runs wrote is on disk, no write-back competes
+    def sync_all(self, emu: Emulator, p: Platform, label: str, expect: int) -> Run:
+        args = [
+            "sync-all",
+            str(p.root),
+            "--namespace",
+            NAMESPACE,
+            "--cache-dir",
+            str(emu.data.parent / "cache"),
+        ]
         # Wall time only: no memory figure is reported here, so the tree is not sampled.
-        return self.spawner.run(argv, {**env, **self.creds(emu)}, cwd, label, memory=False)
-
-    def sync_all(self, emu: Emulator, p: Platform, cache: Path, label: str, expect: int) -> Run:
-        argv = [
-            sys.executable, "-m", "assetsync", "sync-all", str(p.root), "--namespace", NAMESPACE,
-            "--cache-dir", str(cache), "--json",
-        ]  # fmt: skip
-        run = self.run(emu, argv, self.clients.python_env, self.snapshot, label)
+        run = self.clients.assetsync(emu, [*args, "--json"], label, memory=False)
         doc = assetsync_json(run) or {}
         summary = doc.get("summary") or {}
         if doc.get("ok") is not True or summary.get("succeeded") != len(p.tenants):
@@ -194,13 +128,15 @@ class Bench:
             )
         return run
 
-    def sync_loop(self, emu: Emulator, p: Platform, cache: Path, label: str, expect: int) -> Run:
+    def sync_loop(self, emu: Emulator, p: Platform, label: str, expect: int) -> Run:
+        cache = shlex.quote(str(emu.data.parent / "cache"))
         script = (
             f'for d in {shlex.quote(str(p.root))}/*/; do n=$(basename "$d"); '
             f'{shlex.quote(sys.executable)} -m assetsync sync "$d" --name "$n" --namespace {NAMESPACE} '
-            f'--tag assetsync --tag "tenant:$n" --cache-dir {shlex.quote(str(cache))} --json || exit 1; done'
+            f'--tag assetsync --tag "tenant:$n" --cache-dir {cache} --json || exit 1; done'
         )
-        run = self.run(emu, ["bash", "-c", script], self.clients.python_env, self.snapshot, label)
+        c = self.clients
+        run = c.run(emu, ["bash", "-c", script], c.python_env, c.snapshot, label, memory=False)
         docs = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
         ok = [d for d in docs if d.get("ok") is True and d.get("deployment_id")]
         uploaded = sum(int(d.get("uploaded", 0)) for d in ok)
@@ -212,89 +148,74 @@ class Bench:
         return run
 
     def projects(self, p: Platform) -> Path:
-        folder = self.work / f"wrangler-projects-{len(p.tenants)}"
-        if folder.exists():
-            shutil.rmtree(folder)
-        for name in p.tenants:
-            project = folder / name
-            project.mkdir(parents=True)
-            config = {
-                "name": name,
-                "compatibility_date": COMPAT_DATE,
-                "assets": {"directory": str(p.root / name)},
-            }
-            (project / "wrangler.json").write_text(json.dumps(config) + "\n")
+        """One wrangler project folder per tenant, made once per platform."""
+        folder = self._projects.get(p.root)
+        if folder is None:
+            folder = self._projects[p.root] = self.work / f"wrangler-projects-{p.root.name}"
+            for name in p.tenants:
+                write_project(folder / name, name, p.root / name)
         return folder
 
-    def wrangler_loop(self, emu: Emulator, p: Platform, projects: Path, label: str) -> Run:
+    def wrangler_loop(self, emu: Emulator, p: Platform, label: str, expect: int) -> Run:
         wrangler = shlex.quote(str(self.clients.wrangler))
         script = (
-            f"for d in {shlex.quote(str(projects))}/*/; do "
+            f"for d in {shlex.quote(str(self.projects(p)))}/*/; do "
             f'(cd "$d" && {wrangler} deploy --dispatch-namespace {NAMESPACE}) || exit 1; done'
         )
-        run = self.run(emu, ["bash", "-c", script], self.clients.node_env, self.work, label)
+        c = self.clients
+        run = c.run(emu, ["bash", "-c", script], c.node_env, self.work, label, memory=False)
         deployed = (run.stdout + run.stderr).count("Current Version ID")
         if deployed != len(p.tenants):
             self.problems.append(f"{label}: wrangler deployed {deployed} of {len(p.tenants)} tenants")
         return run
 
 
-def measure_platform(bench: Bench, p: Platform, repeat: int, wrangler: bool) -> dict[str, Measure]:
-    """First deploy and no-change redeploy of each way, ``repeat`` interleaved rounds."""
+def measure_platform(bench: Bench, p: Platform, repeat: int, wrangler: bool) -> dict[str, Row[Run]]:
+    """First deploy and no-change redeploy of each way, ``repeat`` interleaved rounds: a fresh
+    emulator (and empty caches) for each way's first deploy, the same one for its redeploy."""
     n, expect = len(p.tenants), len(p.tenants) * p.files
-    out = {
-        key: Measure(key)
-        for key in ("all-first", "all-again", "loop-first", "loop-again", "wrangler-first", "wrangler-again")
+    out: dict[str, Row[Run]] = {
+        f"{key}-{phase}": Row(f"{key}-{phase}") for key, _ in WAYS for phase, _ in PHASES
     }
-    projects = bench.projects(p) if wrangler else None
+    ways = WAYS if wrangler else WAYS[:2]
     for r in range(repeat):
-        note(f"  {n} tenants, round {r + 1}/{repeat}: sync-all ...")
-        emu = bench.servers.start(f"all-{n}-{r}")
-        cache = emu.data.parent / "cache"
-        out["all-first"].runs.append(bench.sync_all(emu, p, cache, f"sync-all first ({n})", expect))
-        out["all-again"].runs.append(bench.sync_all(emu, p, cache, f"sync-all again ({n})", 0))
-        bench.servers.stop(emu)
-        note(f"  {n} tenants, round {r + 1}/{repeat}: sync loop ...")
-        emu = bench.servers.start(f"loop-{n}-{r}")
-        cache = emu.data.parent / "cache"
-        out["loop-first"].runs.append(bench.sync_loop(emu, p, cache, f"sync loop first ({n})", expect))
-        out["loop-again"].runs.append(bench.sync_loop(emu, p, cache, f"sync loop again ({n})", 0))
-        bench.servers.stop(emu)
-        if projects is not None:
-            note(f"  {n} tenants, round {r + 1}/{repeat}: wrangler loop ...")
-            emu = bench.servers.start(f"wrangler-{n}-{r}")
-            out["wrangler-first"].runs.append(
-                bench.wrangler_loop(emu, p, projects, f"wrangler loop first ({n})")
-            )
-            out["wrangler-again"].runs.append(
-                bench.wrangler_loop(emu, p, projects, f"wrangler loop again ({n})")
-            )
-            bench.servers.stop(emu)
+        for key, name in ways:
+            note(f"  {n} tenants, round {r + 1}/{repeat}: {name} ...")
+            emu = bench.servers.emulator(f"{key}-{n}-{r}")
+            try:
+                for phase, uploads in (("first", expect), ("again", 0)):
+                    label = f"{name} {phase} ({n})"
+                    out[f"{key}-{phase}"].runs.append(bench.way(key)(emu, p, label, uploads))
+            finally:
+                bench.servers.stop(emu)
     return {k: m for k, m in out.items() if m.runs}
 
 
-def print_table(results: dict[int, dict[str, Measure]]) -> list[tuple[str, float]]:
-    print()
-    print(
-        "| tenants | scenario | sync-all | sync loop | loop / sync-all | wrangler loop "
-        "| wrangler / sync-all |"
-    )
-    print("|---|---|---|---|---|---|---|")
+def print_table(results: dict[int, dict[str, Row[Run]]]) -> list[tuple[str, float]]:
+    """The Markdown table of every platform and phase; each phase's sync loop / sync-all ratio."""
+    head = ["tenants", "scenario", "sync-all", "sync loop", "loop / sync-all", "wrangler loop"]
+    rows: list[list[str]] = []
     ratios: list[tuple[str, float]] = []
     for n, ms in sorted(results.items(), reverse=True):
-        for phase, label in (("first", "first deploy"), ("again", "redeploy, nothing changed")):
+        for phase, label in PHASES:
             a, loop, w = ms.get(f"all-{phase}"), ms.get(f"loop-{phase}"), ms.get(f"wrangler-{phase}")
             if a is None or loop is None:
                 continue
             ratio = loop.seconds / a.seconds
             ratios.append((f"{n} tenants, {label}", ratio))
-            wtext = f"{w.seconds:.2f} s ({w.seconds / n * 1000:.0f} ms/tenant)" if w else "-"
-            wratio = f"{w.seconds / a.seconds:.1f}x" if w else "-"
-            print(
-                f"| {n:,} | {label} | {a.seconds:.2f} s ({a.seconds / n * 1000:.1f} ms/tenant) | "
-                f"{loop.seconds:.2f} s ({loop.seconds / n * 1000:.0f} ms/tenant) | {ratio:.1f}x | "
-                f"{wtext} | {wratio} |"
+            rows.append(
+                [
+                    f"{n:,}",
+                    label,
+                    f"{a.seconds:.2f} s ({a.seconds / n * 1000:.1f} ms/tenant)",
+                    f"{loop.seconds:.2f} s ({loop.seconds / n * 1000:.0f} ms/tenant)",
+                    f"{ratio:.1f}x",
+                    f"{w.seconds:.2f} s ({w.seconds / n * 1000:.0f} ms/tenant)" if w else "-",
+                    f"{w.seconds / a.seconds:.1f}x" if w else "-",
+                ]
             )
+    print()
+    print(markdown([*head, "wrangler / sync-all"], rows))
     return ratios
 
 
@@ -306,21 +227,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--tenants", type=int, default=500, metavar="N", help="tenants in the platform [500]")
     p.add_argument("--files", type=int, default=40, metavar="N", help="files per tenant [40]")
     p.add_argument("--wrangler-tenants", type=int, default=50, metavar="N", help="tenants for wrangler [50]")
-    p.add_argument("--repeat", type=int, default=1, metavar="N", help="rounds; the best is kept [1]")
-    p.add_argument("--workdir", type=Path, metavar="DIR", help="[default: <repo>/.bench/tenants]")
+    add_repeat(p, "rounds; the best is kept [1]", default=1)
+    add_workdir(p, "tenants", "the platform, caches and emulator data")
     p.add_argument("--keep", action="store_true", help="keep the generated platform and emulator data")
     p.add_argument("--skip-wrangler", action="store_true", help="do not run the wrangler loop")
-    p.add_argument(
-        "--wrangler",
-        type=Path,
-        default=Path(
-            os.environ.get("ASSETSYNC_WRANGLER") or REPO / ".tools" / "node_modules" / ".bin" / "wrangler"
-        ),
-        help="the wrangler CLI [default: <repo>/.tools/node_modules/.bin/wrangler]",
-    )
+    add_wrangler(p)
     p.add_argument("--check", action="store_true", help=f"exit 1 if sync-all is under {TARGET_RATIO:g}x")
-    args = p.parse_args(argv)
-    if min(args.repeat, args.tenants, args.files) < 1 or not 0 <= args.wrangler_tenants <= args.tenants:
+    args = parse(p, argv)
+    if min(args.tenants, args.files) < 1 or not 0 <= args.wrangler_tenants <= args.tenants:
         p.error("--repeat, --tenants and --files must be at least 1; --wrangler-tenants at most --tenants")
     return args
 
@@ -328,34 +242,31 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     wrangler_wanted = not args.skip_wrangler and args.wrangler_tenants > 0
-    if wrangler_wanted and not os.access(args.wrangler, os.X_OK):
-        note(
-            f"error: wrangler not found at {args.wrangler} (npm install --prefix .tools, or --skip-wrangler)"
-        )
-        return 2
-    workdir = (args.workdir or REPO / ".bench" / "tenants").absolute()
-    workdir.mkdir(parents=True, exist_ok=True)
-    runs_dir = workdir / "runs" / time.strftime("%Y%m%d-%H%M%S")
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    spawner: Spawner | None = None
-    servers: Servers | None = None
-    bench: Bench | None = None
-    results: dict[int, dict[str, Measure]] = {}
-    status = 0
-    scratch = Path(tempfile.mkdtemp(prefix="assetsync-tenants-bench-", dir=workdir))
-    try:
-        spawner = Spawner()
+    results: dict[int, dict[str, Row[Run]]] = {}
+    problems: list[str] = []
+
+    def measure(stack: contextlib.ExitStack) -> None:
+        if wrangler_wanted:
+            check_wrangler(args.wrangler, ", or pass --skip-wrangler")
+        work = stack.enter_context(WorkFolder(args.workdir, "tenants", args.keep))
+        runs = work.runs()
+        scratch = Path(tempfile.mkdtemp(prefix="assetsync-tenants-bench-", dir=work.path))
+        work.add(scratch)
+        spawner = stack.enter_context(Spawner())
         snapshot = scratch / "snapshot"
         clients = Clients(scratch, spawner, args.wrangler.absolute(), snapshot)
         digest = take_snapshot(snapshot, clients.python_env)
-        servers = Servers(runs_dir, clients.python_env, snapshot)
-        bench = Bench(clients, servers, spawner, snapshot, scratch)
+        servers = stack.enter_context(Servers(runs, clients.python_env, snapshot))
+        bench = Bench(clients, servers, scratch)
         print("assetsync tenants benchmark: sync-all vs a loop of sync vs a loop of wrangler deploy,")
         print("all into one dispatch namespace of assetsync serve on 127.0.0.1")
         wv = tool_version([str(args.wrangler), "--version"], clients.node_env) if wrangler_wanted else "-"
         print(f"  assetsync {git_state()}, sources {digest}; wrangler {wv}; {os.cpu_count()} CPUs")
-        print(f"  load average at start {loadavg()}; best of {args.repeat} round(s); work folder {workdir}")
-        full = ensure_platform(workdir, f"platform-{args.tenants}x{args.files}", args.tenants, args.files)
+        print(f"  load average at start {loadavg()}; best of {args.repeat} round(s); work folder {work.path}")
+        tree = ensure_platform(work.path, args.tenants, args.files)
+        full = Platform(
+            tree.root, [tenant_name(i) for i in range(args.tenants)], args.files, tree.total_bytes
+        )
         print(
             f"  platform: {len(full.tenants):,} tenants x {full.files} files, "
             f"{human(full.total_bytes)} in all"
@@ -364,42 +275,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         small = subset(scratch, full, args.wrangler_tenants) if wrangler_wanted else None
         note("warming up (untimed): compiling, loading both tools' code ...")
         warm = small or subset(scratch, full, 1)
-        emu = servers.start("warm-up")
-        bench.sync_all(emu, warm, emu.data.parent / "cache", "warm-up", len(warm.tenants) * warm.files)
+        emu = servers.emulator("warm-up")
+        bench.sync_all(emu, warm, "warm-up", len(warm.tenants) * warm.files)
         if wrangler_wanted:
-            one = subset(scratch, full, 1)
-            bench.wrangler_loop(emu, one, bench.projects(one), "warm-up wrangler")
+            bench.wrangler_loop(emu, subset(scratch, full, 1), "warm-up wrangler", 0)
         servers.stop(emu)
         note(f"measuring {len(full.tenants)} tenants ...")
         results[len(full.tenants)] = measure_platform(bench, full, args.repeat, wrangler=False)
         if small is not None:
             note(f"measuring {len(small.tenants)} tenants, with wrangler ...")
             results[len(small.tenants)] = measure_platform(bench, small, args.repeat, wrangler=True)
-    except BenchError as exc:
-        note(f"error: {exc}")
-        status = 2
-    except KeyboardInterrupt:
-        note("interrupted: stopping the servers")
-        status = 130
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if spawner is not None:
-            spawner.close()
-        if servers is not None:
-            servers.stop_all()
-        if not args.keep:
-            note("deleting the data ...")
-            shutil.rmtree(scratch, ignore_errors=True)
-            shutil.rmtree(runs_dir, ignore_errors=True)
-            with contextlib.suppress(OSError):
-                runs_dir.parent.rmdir()
-        signal.signal(signal.SIGTERM, previous)
+        problems.extend(bench.problems)
+
+    status = guarded(measure)
     if status:
         return status
     ratios = print_table(results)
-    problems = bench.problems if bench is not None else []
-    for problem in problems:
-        print(f"WARNING: {problem}")
+    print_warnings(problems)
     first = next((r for label, r in ratios if label.endswith("first deploy")), None)
     print()
     print(f"load average at the end: {loadavg()}")

@@ -1,7 +1,7 @@
 """Watch mode, measured: save-to-live latency, a 1,000-file burst, and the idle watcher's CPU.
 
 Runs ``assetsync serve`` and ``assetsync watch`` as separate processes on this machine, over a
-copy (hard links) of the 10,000-file synthetic site of ``benchmarks/manifest.py``. The watcher
+copy (hard links) of the 10,000-file synthetic site of ``common.trees``. The watcher
 runs with its default settings, the idle rescan every 30 s included (``--rescan`` changes it):
 
 - **save-to-live**: 50 single-file edits, one after the other; each is timed from the moment
@@ -28,6 +28,7 @@ Targets: p50 <= 100 ms, p95 <= 250 ms, burst in <= 2 deploys, idle CPU < 1% of a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import shutil
@@ -35,50 +36,24 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from common import BenchError
+from common.lifecycle import guarded, note
+from common.machine import REPO, loadavg
+from common.options import add_repeat, parse
+from common.processes import tree_cpu_seconds
+from common.servers import Output, Servers
+from common.tables import markdown
+from common.trees import Tree, site_spec
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import manifest as manifest_bench  # noqa: E402  (the synthetic site generator)
-from common import loadavg, stop_process, tree_cpu_seconds  # noqa: E402
-
-ACCOUNT = "0123456789abcdef0123456789abcdef"
 DEFAULT_RESCAN_S = 30.0  # the watcher's own default, stated here for the report only
 IDLE_STEP_S = 0.25
 DEPLOYED = " deployed: "
-
-
-class Lines:
-    """Collects a process's stderr lines on a thread, so the benchmark can wait on them."""
-
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
-        self.lines: list[str] = []
-        self.cond = threading.Condition()
-        self.thread = threading.Thread(target=self._pump, args=(proc,), daemon=True)
-        self.thread.start()
-
-    def _pump(self, proc: subprocess.Popen[str]) -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            with self.cond:
-                self.lines.append(line.rstrip("\n"))
-                self.cond.notify_all()
-
-    def wait_for(self, pred: Callable[[list[str]], bool], timeout: float = 600.0) -> list[str]:
-        with self.cond:
-            if not self.cond.wait_for(lambda: pred(self.lines), timeout):
-                raise SystemExit("timed out; last lines:\n" + "\n".join(self.lines[-20:]))
-            return list(self.lines)
-
-    def matching(self, needle: str) -> list[str]:
-        with self.cond:
-            return [line for line in self.lines if needle in line]
 
 
 def replace_file(path: Path, data: bytes) -> None:
@@ -93,12 +68,13 @@ def wait_served(client: httpx.Client, url_path: str, want: bytes, deadline: floa
         if r.status_code == 200 and r.content == want:
             return time.perf_counter()
         if time.perf_counter() > deadline:
-            raise SystemExit(f"{url_path} never served the new bytes")
+            raise BenchError(f"{url_path} never served the new bytes")
         time.sleep(0.002)
 
 
-def deployed_more_than(n: int) -> Callable[[list[str]], bool]:
-    return lambda lines: sum(DEPLOYED in x for x in lines) > n
+def wait_deployed(lines: Output, before: int, timeout: float) -> None:
+    """Until the watcher has said it deployed more than ``before`` times."""
+    lines.wait_for(lambda ls: sum(DEPLOYED in x for x in ls) > before, timeout, "a deploy")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -176,86 +152,79 @@ class Result:
         return pct(self.latencies, 0.95)
 
 
-def measure(tree: manifest_bench.Tree, edits: int, burst: int, idle_s: float, rescan: float | None) -> Result:
+def measure(tree: Tree, edits: int, burst: int, idle_s: float, rescan: float | None) -> Result:
     """Start an emulator and a watcher on a fresh copy of ``tree``; edit, burst, idle; stop both."""
     scratch = Path(tempfile.mkdtemp(prefix="assetsync-watch-bench-"))
     site = scratch / "site"
-    subprocess.run(["cp", "-al", str(tree.root), str(site)], check=True)  # edits replace files
-    procs: list[subprocess.Popen[str]] = []
     try:
-        serve = subprocess.Popen(
-            [sys.executable, "-m", "assetsync", "serve", "--port", "0", "--data", str(scratch / "data")],
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        procs.append(serve)
-        api = Lines(serve).wait_for(lambda ls: any("API base:" in x for x in ls), 60)
-        base = next(x.split()[-1] for x in api if "API base:" in x)
-        origin = base.rsplit("/client/v4", 1)[0]
-        token = (scratch / "data" / "api-token").read_text().strip()
-        env = {
-            **os.environ,
-            "CLOUDFLARE_ACCOUNT_ID": ACCOUNT,
-            "CLOUDFLARE_API_TOKEN": token,
-            "CLOUDFLARE_API_BASE_URL": base,
-            "CI": "1",
-        }
-        argv = [sys.executable, "-m", "assetsync", "watch", str(site), "--name", "site"]
-        argv += ["--cache-dir", str(scratch / "cache")]
-        if rescan is not None:
-            argv += ["--rescan", str(rescan)]
-        t0 = time.perf_counter()
-        watch = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, env=env)
-        procs.append(watch)
-        lines = Lines(watch)
-        got = lines.wait_for(lambda ls: any(DEPLOYED in x or x.startswith("error") for x in ls), 900)
-        if not any(DEPLOYED in x for x in got):
-            raise SystemExit("the first sync failed:\n" + "\n".join(got[-10:]))
-        initial_s = time.perf_counter() - t0
-
-        client = httpx.Client(base_url=origin, headers={"Host": "site.localhost"}, timeout=30)
-        rng = random.Random(7)
-        small = [p for p in tree.files if os.path.getsize(p) < 64 * 1024 and not p.endswith(".html")]
-        latencies = []
-        for i in range(edits):
-            rel = os.path.relpath(rng.choice(small), tree.root)
-            data = f"edit {i} {time.time()} ".encode() * 8
-            deploys_before = len(lines.matching(DEPLOYED))
-            start = time.perf_counter()
-            replace_file(site / rel, data)
-            done = wait_served(client, "/" + rel.replace(os.sep, "/"), data, start + 30)
-            latencies.append(done - start)
-            lines.wait_for(deployed_more_than(deploys_before), 30)
-
-        settle(watch.pid)
-        deploys_before = len(lines.matching(DEPLOYED))
-        burst_dir = site / "burst"
-        start = time.perf_counter()
-        burst_dir.mkdir()
-        for i in range(burst):
-            (burst_dir / f"page-{i:04d}.txt").write_bytes(f"burst file {i}\n".encode())
-        written = time.perf_counter() - start
-        last_bytes = f"burst file {burst - 1}\n".encode()
-        burst_live = wait_served(client, f"/burst/page-{burst - 1:04d}.txt", last_bytes, start + 120) - start
-        settle(watch.pid)  # any trailing deploy is done before the deploys are counted
-        burst_deploys = lines.matching(DEPLOYED)[deploys_before:]
-        for i in range(0, burst, max(1, burst // 20)):
-            if client.get(f"/burst/page-{i:04d}.txt").content != f"burst file {i}\n".encode():
-                raise SystemExit(f"/burst/page-{i:04d}.txt is not served after the burst")
-
-        idle = idle_window(watch.pid, idle_s)
-        errors = lines.matching("error")
-        if errors:
-            raise SystemExit("the watcher reported errors:\n" + "\n".join(errors[-10:]))
-        return Result(initial_s, latencies, written, burst_live, burst_deploys, idle)
+        subprocess.run(["cp", "-al", str(tree.root), str(site)], check=True)  # edits replace files
+        with Servers() as servers:
+            emu = servers.emulator("emulator", scratch / "data")
+            argv = [sys.executable, "-m", "assetsync", "watch", str(site), "--name", "site"]
+            argv += ["--cache-dir", str(scratch / "cache")]
+            if rescan is not None:
+                argv += ["--rescan", str(rescan)]
+            t0 = time.perf_counter()
+            watch = servers.start("watcher", argv, None, env={**os.environ, **emu.credentials(), "CI": "1"})
+            lines = watch.output
+            got = lines.wait_for(
+                lambda ls: any(DEPLOYED in x or x.startswith("error") for x in ls), 900, "its first sync"
+            )
+            if not any(DEPLOYED in x for x in got):
+                raise BenchError("the first sync failed:\n" + "\n".join(got[-10:]))
+            initial_s = time.perf_counter() - t0
+            with httpx.Client(base_url=emu.origin, headers={"Host": "site.localhost"}, timeout=30) as client:
+                editor = Editor(client, tree, site, lines)
+                latencies = [editor.edit(i) for i in range(edits)]
+                settle(watch.pid)
+                deploys_before = len(lines.matching(DEPLOYED))
+                written, burst_live = write_burst(client, site / "burst", burst)
+                settle(watch.pid)  # any trailing deploy is done before the deploys are counted
+                burst_deploys = lines.matching(DEPLOYED)[deploys_before:]
+            idle = idle_window(watch.pid, idle_s)
+            errors = lines.matching("error")
+            if errors:
+                raise BenchError("the watcher reported errors:\n" + "\n".join(errors[-10:]))
+            return Result(initial_s, latencies, written, burst_live, burst_deploys, idle)
     finally:
-        for proc in reversed(procs):
-            stop_process(proc)
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def median_text(values: list[float], fmt: Callable[[float], str]) -> str:
-    return fmt(statistics.median(values))
+class Editor:
+    """Single-file edits of the site's copy, each timed until the preview serves the new bytes."""
+
+    def __init__(self, client: httpx.Client, tree: Tree, site: Path, lines: Output) -> None:
+        self.client, self.tree, self.site, self.lines = client, tree, site, lines
+        self.rng = random.Random(7)
+        self.small = [p for p in tree.files if os.path.getsize(p) < 64 * 1024 and not p.endswith(".html")]
+
+    def edit(self, i: int) -> float:
+        """Replace one small file (not a page) with new bytes; the seconds until they are served.
+        Returns once the watcher has said it deployed."""
+        rel = os.path.relpath(self.rng.choice(self.small), self.tree.root)
+        data = f"edit {i} {time.time()} ".encode() * 8
+        deploys_before = len(self.lines.matching(DEPLOYED))
+        start = time.perf_counter()
+        replace_file(self.site / rel, data)
+        done = wait_served(self.client, "/" + rel.replace(os.sep, "/"), data, start + 30)
+        wait_deployed(self.lines, deploys_before, 30)
+        return done - start
+
+
+def write_burst(client: httpx.Client, folder: Path, burst: int) -> tuple[float, float]:
+    """Write ``burst`` new files into a new folder in one loop: how long the writing took, and
+    how long until the last one is served; then a sample of them must be served too."""
+    start = time.perf_counter()
+    folder.mkdir()
+    for i in range(burst):
+        (folder / f"page-{i:04d}.txt").write_bytes(f"burst file {i}\n".encode())
+    written = time.perf_counter() - start
+    last_bytes = f"burst file {burst - 1}\n".encode()
+    live = wait_served(client, f"/{folder.name}/page-{burst - 1:04d}.txt", last_bytes, start + 120) - start
+    for i in range(0, burst, max(1, burst // 20)):
+        if client.get(f"/{folder.name}/page-{i:04d}.txt").content != f"burst file {i}\n".encode():
+            raise BenchError(f"/{folder.name}/page-{i:04d}.txt is not served after the burst")
+    return written, live
 
 
 def print_table(results: list[Result], edits: int, burst: int, rescan_s: float) -> bool:
@@ -306,14 +275,13 @@ def print_table(results: list[Result], edits: int, burst: int, rescan_s: float) 
         ),
     ]
     head = ["measure", *(f"run {i}" for i in range(1, n + 1)), f"median of {n}", "target", "met in"]
-    print("| " + " | ".join(head) + " |")
-    print("|" + "---|" * len(head))
     ok = True
+    cells: list[list[str]] = []
     for name, values, fmt, target, judge in rows:
         met = "-" if judge is None else f"{sum(judge(v) for v in values)}/{n}"
         ok = ok and (judge is None or all(judge(v) for v in values))
-        cells = [name, *(fmt(v) for v in values), median_text(values, fmt), target, met]
-        print("| " + " | ".join(cells) + " |")
+        cells.append([name, *(fmt(v) for v in values), fmt(statistics.median(values)), target, met])
+    print(markdown(head, cells))
     print()
     for i, r in enumerate(results, 1):
         bursts = ", ".join(f"{b[1] * 1000:.0f} ms CPU at {b[0]:.1f} s" for b in r.idle.bursts) or "none"
@@ -329,29 +297,33 @@ def print_table(results: list[Result], edits: int, burst: int, rescan_s: float) 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="the 1,000-file site, 20 edits, 200-file burst")
-    ap.add_argument("--repeat", type=int, default=3, metavar="N", help="runs, each from scratch [3]")
+    add_repeat(ap, "runs, each from scratch [3]")
     ap.add_argument("--edits", type=int, default=0, help="single-file edits to time [50]")
     ap.add_argument("--burst", type=int, default=0, help="files in the burst [1000]")
     ap.add_argument("--idle", type=float, default=65.0, help="seconds of idle CPU measurement [65]")
     ap.add_argument(
         "--rescan", type=float, default=None, metavar="S", help="the watcher's --rescan [its default, 30]"
     )
-    ap.add_argument("--workdir", type=Path, default=HERE.parent / ".bench" / "manifest")
+    ap.add_argument("--workdir", type=Path, default=REPO / ".bench" / "manifest")
     ap.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
-    args = ap.parse_args(argv)
-    if args.repeat < 1:
-        ap.error("--repeat must be at least 1")
+    args = parse(ap, argv)
     edits = args.edits or (20 if args.quick else 50)
     burst = args.burst or (200 if args.quick else 1000)
     rescan_s = args.rescan if args.rescan is not None else DEFAULT_RESCAN_S
 
     args.workdir.mkdir(parents=True, exist_ok=True)
-    tree = manifest_bench.ensure_tree(manifest_bench.site_spec(args.quick), args.workdir)
+    tree = site_spec(args.quick).ensure(args.workdir)
     load_start = loadavg()
-    results = []
-    for i in range(1, args.repeat + 1):
-        print(f"run {i}/{args.repeat} ...", file=sys.stderr, flush=True)
-        results.append(measure(tree, edits, burst, args.idle, args.rescan))
+    results: list[Result] = []
+
+    def runs(stack: contextlib.ExitStack) -> None:
+        for i in range(1, args.repeat + 1):
+            note(f"run {i}/{args.repeat} ...")
+            results.append(measure(tree, edits, burst, args.idle, args.rescan))
+
+    status = guarded(runs)
+    if status:
+        return status
     print(
         f"\nassetsync watch on {len(tree.files):,} files ({tree.total_bytes / 2**20:.0f} MiB); "
         f"{args.repeat} run(s), each from scratch; {os.cpu_count()} CPUs; emulator over a socket "
@@ -364,4 +336,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

@@ -1,7 +1,5 @@
-"""What the benchmark scripts share: their error type, handling the server processes they start
-(CPU time from /proc, a stop that always ends them), and the peak memory of a process tree.
-
-benchmarks/ is not a package: each script puts this folder on ``sys.path`` and imports it.
+"""The processes a benchmark runs: their CPU time and their process tree's memory (from /proc),
+a stop that always ends them, and the spawner that times a command to its exit.
 """
 
 from __future__ import annotations
@@ -9,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import select
 import shutil
 import signal
@@ -17,12 +16,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any
 
-BENCH_DIR = Path(__file__).resolve().parent
-REPO = BENCH_DIR.parent
+from common import BenchError
+
+BENCH_DIR = Path(__file__).resolve().parent.parent  # benchmarks/: the spawner helper imports from it
 STOP_TIMEOUT_S = 15.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 PAGE_KIB = (os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096) // 1024
@@ -38,88 +38,37 @@ MEMORY_NOTE = (
 )
 
 
-class BenchError(Exception):
-    """Something outside the measured numbers went wrong: a tool is missing, a command failed,
-    a server died."""
-
-
-class Timed(Protocol):
-    """What a measured run must tell: its wall time and its process tree's peak memory."""
-
-    @property
-    def seconds(self) -> float: ...
-
-    @property
-    def memory(self) -> TreeMemory: ...
-
-
-R = TypeVar("R", bound=Timed)
-
-
-@dataclass
-class Row(Generic[R]):
-    """One measured command: all its runs, of which the fastest counts."""
-
-    label: str
-    runs: list[R] = field(default_factory=list)
-
-    @property
-    def best(self) -> R:
-        return min(self.runs, key=lambda r: r.seconds)
-
-    @property
-    def seconds(self) -> float:
-        return self.best.seconds
-
-    @property
-    def peak_rss_kib(self) -> int:
-        """The largest summed RSS of the command's process tree over all the runs."""
-        return max(r.memory.rss_kib for r in self.runs)
-
-    @property
-    def peak_pss_kib(self) -> int:
-        """The same for the summed PSS (0: not read)."""
-        return max(r.memory.pss_kib for r in self.runs)
-
-
-def default_workdir(name: str) -> Path | None:
-    """``<repo>/.bench/<name>`` when run from a checkout (``.bench/`` is git-ignored), else None
-    (the caller then works in a temp folder)."""
-    if (REPO / "pyproject.toml").is_file() and (REPO / "assetsync").is_dir():
-        return REPO / ".bench" / name
-    return None
-
-
-def loadavg() -> str:
-    """The 1, 5 and 15 minute load averages: how busy the shared machine was."""
+def _cpu_ticks(pid: int, fields: slice) -> int | None:
+    """The sum of some of ``/proc/PID/stat``'s CPU fields (after the command name: 11 utime,
+    12 stime, 13 cutime, 14 cstime), in clock ticks; None: the process is gone."""
     try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return sum(int(x) for x in f.read().rpartition(")")[2].split()[fields])
     except OSError:
-        return "?"
+        return None
 
 
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU time of process ``pid`` so far (all its threads), from /proc."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            fields = f.read().rpartition(")")[2].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+    ticks = _cpu_ticks(pid, slice(11, 13))
+    return None if ticks is None else ticks / CLOCK_TICKS
+
+
+def cpu_spent(before: float | None, after: float | None) -> float | None:
+    """CPU seconds between two readings of :func:`cpu_seconds` (None: either was unreadable)."""
+    return None if before is None or after is None else after - before
+
+
+def own_cpu_seconds() -> float:
+    """User + system CPU time of this process so far (all its threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def tree_cpu_seconds(root: int) -> float:
     """User + system CPU time so far of ``root`` and its live descendants, each with its reaped
     children's (cutime, cstime): all the CPU the tree has used, threads and workers alike."""
-    total = 0.0
-    for pid in tree_pids(root):
-        try:
-            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-                fields = f.read().rpartition(")")[2].split()
-        except OSError:
-            continue
-        total += sum(int(x) for x in fields[11:15]) / CLOCK_TICKS  # utime stime cutime cstime
-    return total
+    return sum(_cpu_ticks(pid, slice(11, 15)) or 0 for pid in tree_pids(root)) / CLOCK_TICKS
 
 
 def tree_pids(root: int) -> list[int]:
@@ -199,11 +148,6 @@ def peak_tree_memory(pid: int, pss: bool = False, interval_s: float = TREE_SAMPL
         os.close(fd)
 
 
-def mib(kib: int) -> str:
-    """A memory figure in KiB, as MiB (2^20 bytes)."""
-    return f"{kib / 1024:.0f} MiB"
-
-
 def stop_process(proc: subprocess.Popen[str]) -> None:
     """End a server: SIGINT first (uvicorn shuts down cleanly, and cProfile still writes its
     file, since only SIGINT unwinds as KeyboardInterrupt), then SIGTERM, then SIGKILL, each after
@@ -239,7 +183,7 @@ class Run:
 SPAWNER = r"""
 import json, os, signal, sys, time
 sys.path.insert(0, sys.argv[1])
-from common import TreeMemory, peak_tree_memory
+from common.processes import TreeMemory, peak_tree_memory
 
 signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the caller stops the child; we reap it
 print(json.dumps({"ready": True}), flush=True)
