@@ -68,34 +68,52 @@ class Module:
 # The one place that says what is mutated and by which tests. Tests only: no sockets, no
 # subprocesses, nothing slower than a few files in a temp folder.
 MODULES: dict[str, Module] = {
-    "retry": Module("assetsync/retry.py", ("tests/test_retry.py",)),
-    "plan": Module("assetsync/wire/plan.py", ("tests/test_plan.py",)),
+    "retry": Module("assetsync/retry.py", ("tests/unit/test_retry.py",)),
+    "plan": Module("assetsync/wire/plan.py", ("tests/unit/test_plan.py",)),
     "protocol": Module(
         "assetsync/protocol/__init__.py",
         (
-            "tests/test_plan.py",
-            "tests/test_protocol.py::test_namespace_rule",
-            "tests/test_protocol.py::test_script_name_rule",
-            "tests/test_protocol.py::test_date_rule",
-            "tests/test_protocol.py::test_api_paths",
-            "tests/test_protocol.py::test_utf8_rule",
+            "tests/unit/test_plan.py",
+            "tests/unit/test_protocol.py::test_namespace_rule",
+            "tests/unit/test_protocol.py::test_script_name_rule",
+            "tests/unit/test_protocol.py::test_date_rule",
+            "tests/unit/test_protocol.py::test_api_paths",
+            "tests/unit/test_protocol.py::test_utf8_rule",
         ),
     ),
     "manifest": Module(
-        "assetsync/folder/manifest.py", ("tests/test_manifest.py", "tests/test_manifest_diff.py")
+        "assetsync/folder/manifest.py", ("tests/unit/test_manifest.py", "tests/unit/test_manifest_diff.py")
     ),
-    "ignore": Module("assetsync/folder/ignore.py", ("tests/test_ignore.py", "tests/test_scan.py")),
-    "limits": Module("assetsync/folder/limits.py", ("tests/test_limits.py", "tests/test_limit_messages.py")),
-    "tokens": Module("assetsync/emulator/tokens.py", ("tests/test_tokens.py",)),
-    "watch": Module("assetsync/watcher.py", ("tests/test_debouncer.py",), only="xǁDebouncerǁ*"),
+    "ignore": Module("assetsync/folder/ignore.py", ("tests/unit/test_ignore.py", "tests/unit/test_scan.py")),
+    "limits": Module(
+        "assetsync/folder/limits.py",
+        (
+            "tests/unit/test_limits.py",
+            "tests/unit/test_limit_messages.py",
+        ),
+    ),
+    "tokens": Module("assetsync/emulator/tokens.py", ("tests/emulator/test_tokens.py",)),
+    "watch": Module("assetsync/watcher.py", ("tests/unit/test_debouncer.py",), only="xǁDebouncerǁ*"),
     "resolve": Module(
-        "assetsync/emulator/preview/resolve.py", ("tests/test_preview_rules.py", "tests/test_resolve.py")
+        "assetsync/emulator/preview/resolve.py",
+        (
+            "tests/emulator/test_preview_rules.py",
+            "tests/emulator/test_resolve.py",
+        ),
     ),
     "redirects": Module(
-        "assetsync/emulator/preview/redirects.py", ("tests/test_preview_rules.py", "tests/test_redirects.py")
+        "assetsync/emulator/preview/redirects.py",
+        (
+            "tests/emulator/test_preview_rules.py",
+            "tests/emulator/test_redirects.py",
+        ),
     ),
     "headers": Module(
-        "assetsync/emulator/preview/headers.py", ("tests/test_preview_rules.py", "tests/test_headers.py")
+        "assetsync/emulator/preview/headers.py",
+        (
+            "tests/emulator/test_preview_rules.py",
+            "tests/emulator/test_headers.py",
+        ),
     ),
 }
 

@@ -30,7 +30,7 @@ KIND_OF_FILE = {
     "test_faults": "faults",
     "test_crashes": "crashes",
     "test_bad_input": "bad input",
-    "test_emulator_attacks": "attacks",
+    "test_attacks": "attacks",
     "test_concurrency": "concurrency",
 }
 

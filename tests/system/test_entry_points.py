@@ -14,8 +14,8 @@ from assetsync.engine import SyncOptions, sync
 from assetsync.settings import Settings, resolve
 from assetsync.wire.target import Target
 
-from .conftest import ACCOUNT
-from .helpers import WAIT as TIMEOUT, LiveEmulator, cli_running, make_tree, run_cli
+from ..conftest import ACCOUNT
+from ..helpers import WAIT as TIMEOUT, LiveEmulator, cli_running, make_tree, run_cli
 
 PROJECT = {
     "index.html": "<h1>hi</h1>",

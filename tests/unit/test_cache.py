@@ -15,7 +15,7 @@ from assetsync.folder.ignore import IgnoreRules
 from assetsync.folder.refresh import hash_files
 from assetsync.folder.scan import scan
 
-from .helpers import PAST, backdate, make_tree
+from ..helpers import PAST, backdate, make_tree
 
 SITE: dict[str, bytes | str] = {
     "index.html": "<h1>hi</h1>",

@@ -23,8 +23,8 @@ from assetsync.protocol.contenttypes import content_type
 from assetsync.retry import Backoff
 from assetsync.wire.target import Target
 
-from .conftest import ACCOUNT
-from .helpers import PAST, LiveEmulator, envelope_error, make_tree
+from ..conftest import ACCOUNT
+from ..helpers import PAST, LiveEmulator, envelope_error, make_tree
 
 SITE: dict[str, bytes | str] = {
     "index.html": "<h1>home</h1>",

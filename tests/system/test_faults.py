@@ -28,10 +28,10 @@ from assetsync.folder.build import BuildOptions, build
 from assetsync.retry import Backoff
 from assetsync.wire.target import Target
 
-from .conftest import ACCOUNT, SOAK, soak_runs
-from .faultproxy import Exchange, Fault, FaultPlan, FaultProxy, Plan
-from .helpers import PAST, LiveEmulator, make_tree, run_cli
-from .sites import assert_deployed, asset_hash, never_stored, synthetic_site
+from ..conftest import ACCOUNT, SOAK, soak_runs
+from ..faultproxy import Exchange, Fault, FaultPlan, FaultProxy, Plan
+from ..helpers import PAST, LiveEmulator, make_tree, run_cli
+from ..sites import assert_deployed, asset_hash, never_stored, synthetic_site
 
 FAST = Backoff(base=0.001, cap=0.01)  # back-off in tests: the schedule's shape, not its length
 RATE = 0.3

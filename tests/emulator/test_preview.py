@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .helpers import LiveEmulator
-from .test_emulator_api import preview, publish
+from ..helpers import LiveEmulator
+from .test_api import preview, publish
 
 SITE = {
     "/index.html": b"<h1>home</h1>",

@@ -14,9 +14,9 @@ import pytest
 
 from assetsync.protocol.contenttypes import content_type
 
-from .conftest import ACCOUNT
-from .helpers import FIXTURES, ROOT, LiveEmulator, child_env
-from .test_emulator_api import manifest_of, preview
+from ..conftest import ACCOUNT
+from ..helpers import FIXTURES, ROOT, LiveEmulator, child_env
+from .test_api import manifest_of, preview
 
 WRANGLER = os.environ.get("ASSETSYNC_WRANGLER") or str(ROOT / ".tools" / "node_modules" / ".bin" / "wrangler")
 SITE = FIXTURES / "site"

@@ -1,5 +1,5 @@
 """Retries and back-pressure on the wire: the engine obeying :mod:`assetsync.retry`'s rules (tested
-alone in tests/test_retry.py) against the emulator over 127.0.0.1.
+alone in tests/unit/test_retry.py) against the emulator over 127.0.0.1.
 
 The integration tests hold uploads inside the server (:class:`HeldUploads`) and let them go one
 decision at a time, so what they count (uploads in the server at once, tries of one upload) never
@@ -28,8 +28,8 @@ from assetsync.folder.build import BuildOptions
 from assetsync.retry import PATIENCE
 from assetsync.wire.target import Target
 
-from .conftest import ACCOUNT
-from .helpers import LiveEmulator, envelope_error, make_tree, replay
+from ..conftest import ACCOUNT
+from ..helpers import LiveEmulator, envelope_error, make_tree, replay
 
 HOLD = 30.0  # seconds a held request or a policy waits before the test fails: a hang guard only
 

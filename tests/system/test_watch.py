@@ -21,8 +21,8 @@ from assetsync.retry import Backoff
 from assetsync.watcher import Debouncer, DeployLine, Step, WatchdogSource, Watcher
 from assetsync.wire.target import Target
 
-from .conftest import ACCOUNT
-from .helpers import LiveEmulator, cli_running, make_tree
+from ..conftest import ACCOUNT
+from ..helpers import LiveEmulator, cli_running, make_tree
 
 TIMEOUT = 20.0
 
@@ -236,7 +236,7 @@ def test_changes_during_a_deploy_make_exactly_one_follow_up(tmp_path: Path, reco
 
 
 def test_failures_are_shown_and_retried(tmp_path: Path, recorded: LiveEmulator) -> None:
-    from .helpers import envelope_error
+    from ..helpers import envelope_error
 
     site = make_tree(tmp_path / "site", {"index.html": "v1"})
     source = FakeSource()
@@ -252,7 +252,7 @@ def test_failures_are_shown_and_retried(tmp_path: Path, recorded: LiveEmulator) 
 
 def test_a_failed_start_is_retried_with_back_off(tmp_path: Path, recorded: LiveEmulator) -> None:
     """The first deploy fails too (the server is down): watch retries soon, not at the next rescan."""
-    from .helpers import envelope_error
+    from ..helpers import envelope_error
 
     site = make_tree(tmp_path / "site", {"index.html": "v1"})
     recorded.app.faults += [("PUT", "/scripts/site", envelope_error(500, 10013, "down"))] * 2

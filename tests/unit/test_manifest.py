@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from assetsync.folder.build import BuildOptions, build
 from assetsync.folder.manifest import Entry, Manifest
 
-from .helpers import PAST, make_tree
+from ..helpers import PAST, make_tree
 
 hashes = st.text("0123456789abcdef", min_size=32, max_size=32)
 entries = st.builds(Entry, hashes, st.integers(0, 2**25), st.sampled_from(["text/html", "application/null"]))

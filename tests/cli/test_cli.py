@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .helpers import FIXTURES, make_tree, run_cli
+from ..helpers import FIXTURES, make_tree, run_cli
 
 SITE = FIXTURES / "site"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import make_tree
+from ..helpers import make_tree
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium: apt-get install chromium")

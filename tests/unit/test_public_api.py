@@ -23,8 +23,8 @@ from assetsync import Deployed, DeployLine, Event, SessionOpened, Target, watch
 from assetsync.errors import EXIT_CODES, AuthError, PartlyFailed
 from assetsync.events import DeletionJSON, SyncAllReport, SyncReport, TenantResult
 
-from .conftest import ACCOUNT
-from .helpers import Lines, LiveEmulator, child_env, make_tree
+from ..conftest import ACCOUNT
+from ..helpers import Lines, LiveEmulator, child_env, make_tree
 
 
 def test_every_exported_name_resolves() -> None:

@@ -29,8 +29,8 @@ from assetsync.folder.build import Builder, BuildOptions, build
 from assetsync.folder.cache import cache_file
 from assetsync.folder.hashing import HashScheme
 
-from .conftest import ACCOUNT
-from .helpers import LiveEmulator, envelope_error, make_tree, run_cli
+from ..conftest import ACCOUNT
+from ..helpers import LiveEmulator, envelope_error, make_tree, run_cli
 
 OTHER = "fedcba9876543210fedcba9876543210"
 SESSION = f"POST /accounts/{ACCOUNT}/workers/scripts/site/assets-upload-session"

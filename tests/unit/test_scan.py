@@ -14,7 +14,7 @@ import pytest
 from assetsync.errors import ConfigError, SourceNotFound, UnreadablePath
 from assetsync.folder.build import BuildOptions, build, build_manifest
 
-from .helpers import FIXTURES, make_tree
+from ..helpers import FIXTURES, make_tree
 
 
 def keys(root: Path, **kw: object) -> list[str]:

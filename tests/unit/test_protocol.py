@@ -19,9 +19,9 @@ from assetsync.protocol import (
     upload_path,
 )
 
-from .conftest import ACCOUNT
-from .helpers import LiveEmulator, make_tree, run_cli
-from .test_emulator_api import api, session
+from ..conftest import ACCOUNT
+from ..emulator.test_api import api, session
+from ..helpers import LiveEmulator, make_tree, run_cli
 
 # (name, whether it can be a dispatch namespace), with plain test ids
 NAMESPACES = [

@@ -25,8 +25,8 @@ from assetsync.settings import Settings
 from assetsync.tenants import Shard, SyncAllOptions, Tenant, discover, resolve_tenant, sync_all
 from assetsync.wire.target import Target
 
-from .conftest import ACCOUNT
-from .helpers import LiveEmulator, envelope_error, make_tree
+from ..conftest import ACCOUNT
+from ..helpers import LiveEmulator, envelope_error, make_tree
 
 NS = "platform"
 FAST = Backoff(base=0.001, cap=0.005)

@@ -14,7 +14,7 @@ from assetsync.folder.limits import human_size, top_folders
 from assetsync.folder.scan import ScannedFile
 from assetsync.protocol import FREE_PLAN_FILES, MAX_FILE_SIZE
 
-from .helpers import make_tree, run_cli
+from ..helpers import make_tree, run_cli
 
 
 def sparse(path: Path, size: int) -> None:

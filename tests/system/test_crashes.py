@@ -41,9 +41,9 @@ from assetsync.folder.cache import TEMP_PREFIX, HashCache
 from assetsync.folder.hashing import HashScheme
 from assetsync.tempfiles import sweep, temp_path
 
-from .conftest import ACCOUNT, SOAK, soak_runs
-from .faultproxy import Exchange, FaultProxy
-from .helpers import LiveEmulator, child_env, make_tree, multipart
+from ..conftest import ACCOUNT, SOAK, soak_runs
+from ..faultproxy import Exchange, FaultProxy
+from ..helpers import LiveEmulator, child_env, make_tree, multipart
 
 WAIT = 60  # seconds: a hang guard, never reached when things work
 

@@ -11,9 +11,9 @@ import httpx
 import jwt as pyjwt
 import pytest
 
-from .conftest import ACCOUNT
-from .helpers import LiveEmulator, multipart
-from .test_emulator_api import FILES, api, deploy, errors_of, manifest_of, publish, session, upload
+from ..conftest import ACCOUNT
+from ..helpers import LiveEmulator, multipart
+from .test_api import FILES, api, deploy, errors_of, manifest_of, publish, session, upload
 
 OTHER = "fedcba9876543210fedcba9876543210"
 NO_KEY: Any = None  # alg "none" takes no key; PyJWT's stubs disagree across versions

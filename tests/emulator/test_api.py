@@ -15,8 +15,8 @@ import pytest
 from assetsync.folder.hashing import HashScheme, digest_bytes
 from assetsync.protocol.contenttypes import content_type
 
-from .conftest import ACCOUNT
-from .helpers import LiveEmulator, multipart
+from ..conftest import ACCOUNT
+from ..helpers import LiveEmulator, multipart
 
 FILES = {
     "/index.html": b"<h1>home</h1>",

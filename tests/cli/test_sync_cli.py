@@ -11,8 +11,8 @@ import httpx
 
 from assetsync.emulator.store import Store
 
-from .conftest import ACCOUNT
-from .helpers import FIXTURES, LiveEmulator, envelope_error, json_document, make_tree, run_cli
+from ..conftest import ACCOUNT
+from ..helpers import FIXTURES, LiveEmulator, envelope_error, json_document, make_tree, run_cli
 
 SITE = FIXTURES / "site"
 

@@ -26,8 +26,8 @@ from assetsync.folder.build import BuildOptions
 from assetsync.folder.hashing import HashScheme
 from assetsync.wire.target import Target
 
-from .conftest import ACCOUNT, soak_runs
-from .helpers import LiveEmulator, make_tree
+from ..conftest import ACCOUNT, soak_runs
+from ..helpers import LiveEmulator, make_tree
 
 NAMESPACE = "customers"
 TENANTS = [f"tenant-{i}" for i in range(8)]

@@ -23,9 +23,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from assetsync.emulator.api import Limits
 
-from .conftest import ACCOUNT, SOAK, soak_runs
-from .helpers import LiveEmulator, make_tree, multipart, run_cli
-from .test_emulator_api import api, deploy, manifest_of, publish, session, upload
+from ..conftest import ACCOUNT, SOAK, soak_runs
+from ..helpers import LiveEmulator, make_tree, multipart, run_cli
+from .test_api import api, deploy, manifest_of, publish, session, upload
 
 OTHER = "fedcba9876543210fedcba9876543210"
 NO_KEY: Any = None  # alg "none" takes no key; PyJWT's stubs disagree across versions

@@ -20,7 +20,7 @@ from assetsync.errors import ConfigError
 from assetsync.project.jsonc import JsoncError, strip_jsonc
 from assetsync.project.wrangler import CONFIG_FILE_NAMES, ProjectConfig, find_config, load_config
 
-from .helpers import FIXTURES
+from ..helpers import FIXTURES
 
 CONFIGS = FIXTURES / "config"
 

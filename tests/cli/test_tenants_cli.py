@@ -14,8 +14,8 @@ import pytest
 from assetsync.namespace import list_namespace
 from assetsync.wire.target import Target
 
-from .conftest import ACCOUNT
-from .helpers import LiveEmulator, child_env, json_document, make_tree, run_cli
+from ..conftest import ACCOUNT
+from ..helpers import LiveEmulator, child_env, json_document, make_tree, run_cli
 
 NS = "customers"
 
