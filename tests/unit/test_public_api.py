@@ -219,6 +219,9 @@ def test_watch_returns_on_ctrl_c(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A program started with SIGINT ignored (a background job of a script, as CI runners start
+        # the suite) keeps ignoring it, rightly: give this one the default Ctrl-C, as a terminal does.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert proc.stdout is not None and proc.stderr is not None
