@@ -117,6 +117,59 @@ def test_flags_beat_a_tenants_own_config_as_they_beat_syncs(tmp_path: Path, reco
     assert {**tenant, "tags": []} == library
 
 
+def test_every_way_in_deploys_the_same_environment(tmp_path: Path, recorded: LiveEmulator) -> None:
+    """`--env production` (and the library's ``Settings.env``) deploys the environment's vars and
+    bindings with the top level's inherited settings, whichever way it is published."""
+    shop = make_tree(
+        tmp_path / "root" / "shop",
+        {f"public/{path}": text for path, text in PROJECT.items()} | {"worker/index.js": "export default {}"},
+    )
+    config = {
+        "name": "shop",
+        "main": "worker/index.js",
+        "compatibility_date": "2024-02-03",
+        "vars": {"PLAN": "free"},
+        "kv_namespaces": [{"binding": "CACHE", "id": "top"}],
+        "assets": {"directory": "public"},
+        "env": {
+            "production": {
+                "vars": {"PLAN": "pro", "LIMITS": {"rps": 5}},
+                "kv_namespaces": [{"binding": "CACHE", "id": "prod"}],
+            }
+        },
+    }
+    (shop / "wrangler.json").write_text(json.dumps(config))
+    target = Target("api", recorded.api, ACCOUNT, recorded.token)
+    sync(*resolve(Settings(config_path=str(shop / "wrangler.json"), env="production")), target)
+    cli = run_cli("sync", "--env", "production", "--no-cache", cwd=shop / "public", env=env(recorded))
+    every = run_cli(
+        "sync-all",
+        str(shop.parent),
+        "--namespace",
+        "ns",
+        "--env",
+        "production",
+        "--no-cache",
+        env=env(recorded),
+    )
+    assert (cli.returncode, every.returncode) == (0, 0), cli.stderr + every.stderr
+    watch_first_deploy(recorded, "--config", str(shop / "wrangler.json"), "-e", "production")
+    library, command, tenant, watched = deployed_metadata(recorded)
+    for meta in (library, command, tenant, watched):
+        del meta["assets"]["jwt"]
+    assert library == command == watched
+    assert library["bindings"] == [
+        {"name": "ASSETS", "type": "assets"},
+        {"type": "plain_text", "name": "PLAN", "text": "pro"},
+        {"type": "json", "name": "LIMITS", "json": {"rps": 5}},
+        {"type": "kv_namespace", "name": "CACHE", "namespace_id": "prod"},
+    ]
+    assert library["compatibility_date"] == "2024-02-03"  # inherited
+    assert {**tenant, "tags": []} == library  # sync-all names the script after its folder, the rest is alike
+    puts = [r["path"].rsplit("/", 1)[-1] for r in recorded.app.requests if r["method"] == "PUT"]
+    assert puts == ["shop-production", "shop-production", "shop", "shop-production"]
+
+
 def test_dev_deploys_into_its_own_emulator_whatever_credentials_it_is_given(tmp_path: Path) -> None:
     """`dev` always previews locally: credentials in its environment (here of a server that is not
     there) are not used, and the first deploy lands in the emulator it serves."""
