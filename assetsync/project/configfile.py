@@ -14,12 +14,42 @@ from ..errors import ConfigError
 from .jsonc import JsoncError, parse_jsonc
 from .keylines import KeyPath, json_key_lines, toml_key_lines
 
-__all__ = ["CONFIG_FILE_NAMES", "Format", "describe", "find_config", "read_config"]
+__all__ = [
+    "CONFIG_FILE_NAMES",
+    "DEPLOY_REDIRECT",
+    "Format",
+    "describe",
+    "find_config",
+    "find_redirect",
+    "read_config",
+]
 
 Format = Literal["toml", "json"]
 
 # wrangler's own search order (findWranglerConfig): JSON first, TOML last.
 CONFIG_FILE_NAMES: tuple[str, ...] = ("wrangler.json", "wrangler.jsonc", "wrangler.toml")
+
+
+# Where build tools (Cloudflare's Vite plugin) leave a pointer to the config of what they built;
+# `wrangler deploy` follows it (findRedirectedWranglerConfig).
+DEPLOY_REDIRECT = os.path.join(".wrangler", "deploy", "config.json")
+
+
+def _folders(start: str, upward: bool) -> list[str]:
+    """``start`` (absolute), then, ``upward``, each of its parents up to the root."""
+    folders = [os.path.abspath(start)]
+    while upward and os.path.dirname(folders[-1]) != folders[-1]:
+        folders.append(os.path.dirname(folders[-1]))
+    return folders
+
+
+def find_redirect(start: str, *, upward: bool = True) -> str | None:
+    """The :data:`DEPLOY_REDIRECT` file found from ``start`` as a config is found, or ``None``."""
+    for folder in _folders(start, upward):
+        candidate = os.path.join(folder, DEPLOY_REDIRECT)
+        if os.path.isfile(candidate):
+            return candidate
+    return None
 
 
 def find_config(start: str, *, upward: bool = True) -> str | None:
@@ -29,9 +59,7 @@ def find_config(start: str, *, upward: bool = True) -> str | None:
     then (``upward``) each of its parents up to the root, so the first name found anywhere up the
     tree wins. ``upward=False``: ``start`` only. A missing ``start`` simply has no config.
     """
-    folders = [os.path.abspath(start)]
-    while upward and os.path.dirname(folders[-1]) != folders[-1]:
-        folders.append(os.path.dirname(folders[-1]))
+    folders = _folders(start, upward)
     for name in CONFIG_FILE_NAMES:
         for folder in folders:
             candidate = os.path.join(folder, name)

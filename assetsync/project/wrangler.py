@@ -40,14 +40,14 @@ import json
 import math
 import os
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, NoReturn
 
 from ..errors import ConfigError, UsageError
 from ..protocol import HTML_HANDLING, NOT_FOUND_HANDLING, is_date
 from .bindings import config_bindings
-from .configfile import CONFIG_FILE_NAMES, Format, describe, find_config, read_config
+from .configfile import CONFIG_FILE_NAMES, Format, describe, find_config, find_redirect, read_config
 from .environments import ResolvedEnv, apply_env, unused_key_warnings
 from .keylines import KeyPath, dotted
 
@@ -123,9 +123,11 @@ def load_config(
     Raises :class:`ConfigError` for a file that is missing, unreadable, malformed, holds a value
     of the wrong type, or has no environment ``env``.
     """
+    redirect: tuple[str, ...] = ()
     if path is None:
         start = os.getcwd() if search is None else search
         path = find_config(start, upward=upward)
+        redirect = _redirect_warning(find_redirect(start, upward=upward), path)
         if path is None:
             if env is not None:
                 where = f"{os.path.abspath(start)}{' or its parents' if upward else ''}"
@@ -133,11 +135,25 @@ def load_config(
                     f"--env {env}: no wrangler config in {where}, so no environment to apply. "
                     "Run from the project's folder, or pass --config."
                 )
-            return ProjectConfig()
+            return ProjectConfig(warnings=redirect)
     path = os.path.abspath(path)
     raw, fmt, located = read_config(path)
     resolved = apply_env(path, raw, env)
-    return _build(resolved, _Source(path, fmt, located, resolved.origin), env)
+    config = _build(resolved, _Source(path, fmt, located, resolved.origin), env)
+    return replace(config, warnings=(*redirect, *config.warnings)) if redirect else config
+
+
+def _redirect_warning(redirect: str | None, path: str | None) -> tuple[str, ...]:
+    """A build tool's pointer to the config of its output, which `wrangler deploy` would follow:
+    assetsync does not (what it points at is a build's, bundled by wrangler), so it says which
+    file it reads instead, and how to deploy the built one."""
+    if redirect is None:
+        return ()
+    reading = f"reads {path}" if path else "found no wrangler config"
+    return (
+        f"{redirect} redirects wrangler deploy to a build's config; assetsync does not follow it and "
+        f"{reading}: pass --config with the built wrangler.json to deploy that",
+    )
 
 
 # --------------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from assetsync.errors import ConfigError
 from assetsync.project.jsonc import JsoncError, strip_jsonc
 from assetsync.project.wrangler import CONFIG_FILE_NAMES, ProjectConfig, find_config, load_config
 
-from ..helpers import FIXTURES
+from ..helpers import FIXTURES, make_tree
 
 CONFIGS = FIXTURES / "config"
 
@@ -84,6 +84,25 @@ def test_a_parents_config_means_the_same_from_a_subfolder(monkeypatch: pytest.Mo
     assert config.path == fixture("parent/wrangler.toml")
     assert config.main == fixture("parent/worker/index.js")  # the config's folder, not the current one
     assert config.assets_directory == fixture("parent/public")
+
+
+def test_a_build_tools_deploy_redirect_is_named_not_followed(tmp_path: Path) -> None:
+    # Cloudflare's Vite plugin leaves .wrangler/deploy/config.json pointing at its output's config,
+    # which `wrangler deploy` follows; assetsync reads the project's own config and says so.
+    (tmp_path / "wrangler.jsonc").write_text('{"name": "app"}')
+    redirect = make_tree(
+        tmp_path, {".wrangler/deploy/config.json": '{"configPath": "../../dist/app/wrangler.json"}'}
+    )
+    sub = tmp_path / "src"
+    sub.mkdir()
+    config = load_config(search=str(sub))
+    assert config.name == "app"
+    assert config.warnings == (
+        f"{redirect / '.wrangler/deploy/config.json'} redirects wrangler deploy to a build's config; "
+        f"assetsync does not follow it and reads {tmp_path / 'wrangler.jsonc'}: pass --config with the built "
+        "wrangler.json to deploy that",
+    )
+    assert load_config(str(tmp_path / "wrangler.jsonc")).warnings == ()  # an explicit path: no search
 
 
 def test_find_config_returns_absolute_path_for_relative_start(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -152,7 +171,8 @@ FIELD_CASES: list[tuple[str, str, Any]] = [
         TOML,
         "warnings",
         (
-            f"{fixture(TOML)}: workers_dev is not used by assetsync (assetsync does not change the workers.dev setting)",
+            f"{fixture(TOML)}: workers_dev is not used by assetsync "
+            "(assetsync does not change the workers.dev setting)",
         ),
     ),
     (TOML, "env", None),
