@@ -171,10 +171,10 @@ def _worker_spec(s: Settings, cfg: ProjectConfig, main: str | None) -> tuple[Wor
     """What the deploy says besides the assets, and a warning if bindings were asked for that an
     assets-only deploy (no ``main``) cannot carry."""
     assets_binding = s.assets_binding or cfg.assets_binding or "ASSETS"
-    bindings = _bindings(s, cfg)
+    bindings, flagged = _bindings(s, cfg)
     dropped: tuple[str, ...] = ()
     if main:
-        _check_assets_binding(s, cfg, assets_binding, bindings)
+        _check_assets_binding(s, cfg, assets_binding, bindings, flagged)
     elif bindings:
         names = ", ".join(str(b["name"]) for b in bindings)
         dropped = (
@@ -211,44 +211,42 @@ def parse_vars(texts: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def _bindings(s: Settings, cfg: ProjectConfig) -> tuple[dict[str, Any], ...]:
-    """The config's vars and bindings, then the flags': a flag's name replaces the config's."""
-    flags = [parse_binding(b) for b in s.bindings]
+def _bindings(s: Settings, cfg: ProjectConfig) -> tuple[tuple[dict[str, Any], ...], set[str]]:
+    """The config's vars and bindings, then the flags' (a flag's name replaces the config's);
+    and the names the flags give."""
     cli_vars = parse_vars(s.vars)
-    flag_names: dict[str, str] = {name: f"--var {name}" for name in cli_vars}
+    flags = [parse_binding(b) for b in s.bindings]
+    given: dict[str, str] = {name: "--var" for name in cli_vars}
     for binding in flags:
         name = str(binding["name"])
-        if name in flag_names:
+        if name in given:
             raise UsageError(
-                f'--binding {name}: the name "{name}" is already given by {flag_names[name]}. '
+                f'--binding {name}: the name "{name}" is already given by {given[name]} {name}. '
                 "Binding names must be unique: rename one."
             )
-        flag_names[name] = f"--binding {name}"
-    from_vars = [
-        b for b in cfg.var_bindings(cli_vars) if b["name"] in cli_vars or b["name"] not in flag_names
-    ]
-    rest = [dict(b) for b in cfg.bindings if b["name"] not in flag_names]
-    return (*from_vars, *rest, *flags)
+        given[name] = "--binding"
+    by_binding = {name for name, flag in given.items() if flag == "--binding"}
+    from_vars = [b for b in cfg.var_bindings(cli_vars) if b["name"] not in by_binding]
+    rest = [dict(b) for b in cfg.bindings if b["name"] not in given]
+    return (*from_vars, *rest, *flags), set(given)
 
 
 def _check_assets_binding(
-    s: Settings, cfg: ProjectConfig, name: str, bindings: tuple[Mapping[str, Any], ...]
+    s: Settings, cfg: ProjectConfig, name: str, bindings: tuple[Mapping[str, Any], ...], flagged: set[str]
 ) -> None:
-    """No binding may take the assets binding's name."""
+    """No binding may take the assets binding's name: a usage error if a flag gave either name,
+    else the config's error."""
     clash = next((b for b in bindings if b["name"] == name), None)
     if clash is None:
         return
     given = (
         "--assets-binding" if s.assets_binding else "assets.binding" if cfg.assets_binding else "the default"
     )
-    flagged = (
-        bool(s.assets_binding)
-        or name in parse_vars(s.vars)
-        or any(parse_binding(b)["name"] == name for b in s.bindings)
-    )
     message = (
         f'the {clash["type"]} binding "{name}" has the assets binding\'s name ({given}). Binding names '
         "must be unique: rename it, or give the assets binding another name (--assets-binding, or "
         "assets.binding in the config)."
     )
-    raise UsageError(message) if flagged else ConfigError(f"{cfg.path}: {message}")
+    if s.assets_binding or name in flagged:
+        raise UsageError(message)
+    raise ConfigError(f"{cfg.path}: {message}")
