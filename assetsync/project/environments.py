@@ -145,8 +145,8 @@ def apply_env(path: str, raw: Mapping[str, object], env: str | None) -> Resolved
     for key, value in section.items():
         if key in TOP_LEVEL_ONLY:
             warnings.append(f"{path}: env.{env}.{key} is read from the top level only (ignored here)")
-            continue
-        values[key], origin[key] = value, here
+        elif value is not None or key not in INHERITABLE:  # null inherits, as wrangler's ?? does
+            values[key], origin[key] = value, here
     return ResolvedEnv(values, origin, tuple(warnings))
 
 

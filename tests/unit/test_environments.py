@@ -124,6 +124,14 @@ def test_no_name_anywhere_gives_no_name(tmp_path: Path) -> None:
     assert load_config(path, env="production").name is None
 
 
+def test_null_in_an_environment_inherits_an_inheritable_key_and_empties_the_others(tmp_path: Path) -> None:
+    # wrangler: `rawEnv[field] ?? topLevel[field]` for inheritable keys, `rawEnv[field] ?? default` else.
+    text = '{"name": "n", "compatibility_date": "2024-01-01", "vars": {"A": "1"}, "env": {"e": '
+    path = config_at(tmp_path, text + '{"compatibility_date": null, "vars": null}}}', "wrangler.json")
+    config = load_config(path, env="e")
+    assert (config.compatibility_date, dict(config.vars), config.warnings) == ("2024-01-01", {}, ())
+
+
 def test_an_unknown_environment_names_those_that_exist(project: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(str(project / "wrangler.toml"), env="prod")
