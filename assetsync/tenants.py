@@ -131,11 +131,15 @@ def tenant_settings(tenant: Tenant, settings: Settings) -> Settings:
     return replace(settings, project_dir=tenant.folder, name=tenant.name, tags=tags)
 
 
-def resolve_tenant(tenant: Tenant, settings: Settings) -> tuple[str, SyncOptions]:
+def resolve_tenant(
+    tenant: Tenant, settings: Settings, warn: Callable[[str], None] | None = None
+) -> tuple[str, SyncOptions]:
     """The folder to publish and the options for one tenant: the run's ``settings`` (the flags),
-    then the wrangler config in the tenant's folder, then the defaults, as for `sync`.
+    then the wrangler config in the tenant's folder (``settings.env`` applied), then the defaults,
+    as for `sync`; ``warn`` gets what the config holds that is not deployed.
 
-    The root ``wrangler.*`` files are deployment settings, never assets.
+    The root ``wrangler.*`` files are deployment settings, never assets. The script is named
+    after the folder, with or without an environment.
     """
     name = tenant.name
     if not is_script_name(name):
@@ -147,10 +151,10 @@ def resolve_tenant(tenant: Tenant, settings: Settings) -> tuple[str, SyncOptions
         raise SourceNotFound(f"{tenant.folder}: not a folder (a broken symlink?).", path=tenant.folder)
     project = resolve_project(tenant_settings(tenant, settings))
     cfg, folder = project.config, project.folder
-    if cfg.name and cfg.name != name:
+    if cfg.declared_name and cfg.declared_name != name:
         raise ConfigError(
-            f"{cfg.path}: name = {cfg.name!r}, but sync-all names each script after its folder ({name!r}). "
-            "Remove the name, or rename the folder."
+            f"{cfg.path}: name = {cfg.declared_name!r}, but sync-all names each script after its folder "
+            f"({name!r}). Remove the name, or rename the folder."
         )
     if project.main and _inside(project.main, folder):
         where = "--main" if settings.main else f"{cfg.path}: main ="
@@ -158,6 +162,9 @@ def resolve_tenant(tenant: Tenant, settings: Settings) -> tuple[str, SyncOptions
             f"{where} {project.main!r} lies inside the asset folder {folder}, so the Worker's source "
             "would be served as an asset. Set assets.directory to a folder that does not hold it."
         )
+    if warn is not None:
+        for line in project.warnings:
+            warn(line)
     return folder, project.options
 
 
@@ -300,7 +307,7 @@ async def _sync_tenant(
         emit(TenantProgress(tenant.name, event))
 
     try:
-        folder, sync_options = resolve_tenant(tenant, options.settings)
+        folder, sync_options = resolve_tenant(tenant, options.settings, tenant_warn)
         syncer = Syncer(folder, sync_options, target, client, progress, tenant_warn, slots=slots)
         async with builds:
             result = await syncer.build_in_thread()

@@ -388,9 +388,9 @@ async def watch_async(
     """Deploy ``folder``, then every change to it, until ``stop`` is set (or the task is cancelled).
 
     Without ``options``, they are decided as ``assetsync watch FOLDER`` does (the wrangler config
-    in the current folder, then the defaults; again when a rule file or wrangler config in the
-    folder changes), raising :class:`UsageError` or :class:`ConfigError` before anything runs. A
-    failed deploy is shown and retried, never raised.
+    found from the current folder up, then the defaults, its warnings told to ``say``; again when
+    a rule file or wrangler config in the folder changes), raising :class:`UsageError` or
+    :class:`ConfigError` before anything runs. A failed deploy is shown and retried, never raised.
     """
     from .local import resolve_target
     from .settings import Settings, resolve
@@ -400,10 +400,11 @@ async def watch_async(
     reload_options: Callable[[], SyncOptions] | None = None
     if options is None:
         settings = Settings(folder=os.fspath(folder))
-        options = resolve(settings)[1]
 
         def reload_options() -> SyncOptions:
-            return resolve(settings)[1]
+            return resolve(settings, lambda m: say(f"warning: {m}"))[1]
+
+        options = reload_options()
 
     target = how.get("target") or resolve_target()
     root = os.path.abspath(folder)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import click
 
 from ..protocol import FREE_PLAN_FILES, HTML_HANDLING, NOT_FOUND_HANDLING
+from .app import warn
 
 if TYPE_CHECKING:
     from ..engine import SyncOptions
@@ -110,6 +111,18 @@ worker_options = option_group(
         help="kv:NAME=NAMESPACE_ID or text:NAME=VALUE (repeatable).",
     ),
     click.option(
+        "--var",
+        "vars",
+        multiple=True,
+        metavar="KEY:VALUE",
+        help="A plain-text var, over the config's vars of that name (repeatable).",
+    ),
+    click.option(
+        "--keep-vars",
+        is_flag=True,
+        help="Keep the vars set elsewhere, in the dashboard say (also when the config's keep_vars is true).",
+    ),
+    click.option(
         "--assets-binding",
         metavar="NAME",
         help="Name of the assets binding of a Worker [default: ASSETS].",
@@ -125,6 +138,18 @@ worker_options = option_group(
         metavar="true|false|GLOBS",
         help="true, false, or comma-separated route globs.",
     ),
+)
+
+
+# Which environment of the wrangler config to deploy.
+env_option = click.option(
+    "-e",
+    "--env",
+    "env",
+    envvar="CLOUDFLARE_ENV",
+    metavar="NAME",
+    help="Deploy the wrangler config's [env.NAME]: its settings over the top level's, named by its "
+    "own name, else <name>-NAME [env: CLOUDFLARE_ENV].",
 )
 
 
@@ -185,8 +210,10 @@ deploy_options = option_group(
         "--config",
         "config_path",
         type=click.Path(dir_okay=False),
-        help="wrangler.toml / wrangler.json(c) to read [default: found in the current folder].",
+        help="wrangler.toml / wrangler.json(c) to read [default: found in the current folder or "
+        "its parents].",
     ),
+    env_option,
     target_options,
     concurrency_option("Uploads in flight (adapts down when the server pushes back)."),
     request_options,
@@ -209,6 +236,7 @@ def settings_from(p: Params) -> Settings:
     return Settings(
         folder=p.get("folder"),
         config_path=p.get("config_path"),
+        env=p.get("env"),
         name=p.get("name"),
         namespace=p.get("namespace"),
         tenant=p.get("tenant"),
@@ -217,6 +245,8 @@ def settings_from(p: Params) -> Settings:
         main=p.get("main_file"),
         assets_binding=p.get("assets_binding"),
         bindings=p.get("bindings", ()),
+        vars=p.get("vars", ()),
+        keep_vars=p.get("keep_vars", False),
         compatibility_date=p.get("compatibility_date"),
         compatibility_flags=p.get("compat_flags", ()),
         tags=p.get("tags", ()),
@@ -266,6 +296,6 @@ def prepare(
     from ..settings import resolve
 
     settings = replace(settings_from(p), dry_run=dry_run, offline=offline, allow_empty=allow_empty)
-    folder, opts = resolve(settings)
+    folder, opts = resolve(settings, warn)
     target = resolve_target(local_data=p["local_data"], env={}) if local else target_from(p)
-    return Prepared(folder, opts, target, lambda: resolve(settings)[1])
+    return Prepared(folder, opts, target, lambda: resolve(settings, warn)[1])

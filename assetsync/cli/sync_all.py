@@ -10,6 +10,7 @@ import click
 from .app import EXIT_HELP, done, json_failure, warn
 from .options import (
     concurrency_option,
+    env_option,
     number_option,
     request_options,
     scan_options,
@@ -56,6 +57,7 @@ SYNC_ALL_EXITS = (
 )
 @scan_options
 @worker_options
+@env_option
 @target_options
 @concurrency_option(
     "Uploads in flight across all tenants together (adapts down when the server pushes back)."
@@ -107,8 +109,9 @@ def sync_all(
     must be a valid Worker name), its hashes are salted with that name, and it is tagged
     'assetsync' and 'tenant:<name>' (plus --tag). The options here apply to every tenant; a
     wrangler.json / wrangler.jsonc / wrangler.toml inside a tenant's folder decides what they leave
-    unsaid for that tenant (its assets.directory, main, compatibility settings, vars, assets
-    options), as with sync, and is never uploaded. Folders starting with '.' are skipped.
+    unsaid for that tenant (its assets.directory, main, compatibility settings, vars, bindings,
+    assets options, and with --env its [env.NAME]), as with sync, and is never uploaded.
+    Folders starting with '.' are skipped.
 
     Tenants run concurrently over one connection pool; one tenant's failure never stops the
     others, and each gets a row (--json prints them all).

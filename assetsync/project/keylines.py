@@ -11,9 +11,24 @@ import json
 import re
 import tomllib
 
-__all__ = ["KeyPath", "json_key_lines", "toml_key_lines"]
+__all__ = ["KeyPath", "dotted", "json_key_lines", "toml_key_lines"]
 
 KeyPath = tuple[str | int, ...]  # ("assets", "directory"), ("compatibility_flags", 1)
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def dotted(key: KeyPath) -> str:
+    """``("assets", "html_handling")`` -> ``assets.html_handling``; ``("f", 1)`` -> ``f[1]``; a key
+    that is not bare is quoted, as in ``vars."A.B"``."""
+    text = ""
+    for part in key:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            name = part if _BARE_KEY.fullmatch(part) else json.dumps(part, ensure_ascii=False)
+            text += name if not text else f".{name}"
+    return text
 
 
 def json_key_lines(text: str) -> dict[KeyPath, int]:
@@ -73,12 +88,15 @@ def _toml_key_path(expression: str) -> tuple[str, ...]:
 def toml_key_lines(text: str) -> dict[KeyPath, int]:
     """Line of each key, table header and dotted key in TOML ``text``, by full key path.
 
-    A line-based reading, good enough for messages: it follows ``[table]`` headers, skips
-    ``[[array]]`` tables (their keys never match the paths we report on) and the inside of
-    multi-line strings. Keys inside inline tables or arrays are found through their parent.
+    A line-based reading, good enough for messages: it follows ``[table]`` headers and
+    ``[[array]]`` tables (the n-th ``[[kv_namespaces]]`` is ``("kv_namespaces", n)``, and a table
+    or array nested in one carries its index), and skips the inside of multi-line strings. Keys
+    inside inline tables or arrays are found through their parent.
     """
     lines: dict[KeyPath, int] = {}
-    table: tuple[str, ...] = ()
+    table: KeyPath = ()
+    counts: dict[KeyPath, int] = {}  # entries so far of each array table, by its full path
+    current: dict[tuple[str, ...], int] = {}  # the index of the latest entry, by its plain path
     in_string: str | None = None
     for number, line in enumerate(text.split("\n"), 1):
         if in_string is not None:
@@ -88,11 +106,18 @@ def toml_key_lines(text: str) -> dict[KeyPath, int]:
         header = _TOML_HEADER.match(line)
         if header:
             path = _toml_key_path(header.group(2))
+            full: KeyPath = ()
+            for size in range(1, len(path) + 1):  # an enclosing array table: its latest entry
+                full = (*full, path[size - 1])
+                if size < len(path) and path[:size] in current:
+                    full = (*full, current[path[:size]])
+            lines.setdefault(full, number)
             if header.group(1) == "[[":
-                table = (*path, "[[]]")
-            else:
-                table = path
-                lines.setdefault(path, number)
+                index = counts[full] = counts.get(full, -1) + 1
+                current[path] = index
+                full = (*full, index)
+                lines[full] = number
+            table = full
             continue
         key = _TOML_KEY.match(line)
         if key:

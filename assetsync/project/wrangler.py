@@ -1,22 +1,23 @@
 """Read an existing Workers project's wrangler configuration (``wrangler.json``/``.jsonc``/``.toml``).
 
-assetsync publishes into projects that wrangler already manages, so it reads the same file wrangler
-would, the same way, and takes from it only what publishing assets needs: the Worker's name, entry
-point, compatibility settings, the ``assets`` table and the ``vars``. Everything else (bindings,
-routes, observability...) is ignored, not rejected: real configs carry many keys we do not use.
+assetsync publishes into projects that wrangler already manages, so it finds and reads the same
+file wrangler would, the same way, applies an environment by wrangler's rules
+(:mod:`.environments`), and takes from it what a deploy needs: the Worker's name, entry point,
+compatibility settings, the ``assets`` table, the ``vars``, ``keep_vars`` and the bindings
+(:mod:`.bindings`). Every other key is named in a warning (:attr:`ProjectConfig.warnings`): real
+configs carry keys assetsync has no use for, and none is dropped silently.
 
-What wrangler does, and what we copy (checked in ``cloudflare/workers-sdk``:
-``packages/wrangler/src/config/config-helpers.ts``, since moved to
-``packages/workers-utils/src/config/config-helpers.ts``; and ``.../parse.ts`` next to it):
+What wrangler does, and what we copy (checked in ``cloudflare/workers-sdk``,
+``packages/workers-utils/src/config/config-helpers.ts`` and ``.../parse.ts`` next to it):
 
-* **Precedence.** ``findWranglerConfig`` tries ``wrangler.json``, then ``wrangler.jsonc``, then
-  ``wrangler.toml``. So *JSON wins over TOML*, whatever order one might guess from the docs
-  listing TOML first. :func:`find_config` uses that order.
-* **Where it looks.** wrangler walks up the parent folders (``find-up``), one file name at a time,
-  so a ``wrangler.json`` in a parent beats a ``wrangler.toml`` in the current folder. We do not
-  walk up: :func:`find_config` looks in the one folder it is given, so a config is never picked up
-  from an unrelated parent project by accident. Pass ``path`` explicitly to read one elsewhere.
+* **Where it looks.** ``findWranglerConfig`` looks for ``wrangler.json`` in the current folder
+  and then each parent up to the file system's root, then for ``wrangler.jsonc`` the same way,
+  then ``wrangler.toml``: *one file name at a time*, so a ``wrangler.json`` in a parent beats a
+  ``wrangler.toml`` in the current folder, and JSON wins over TOML. :func:`find_config` does the
+  same (or looks in one folder only, as ``sync-all`` does for each tenant).
 * **An explicit path** (wrangler's ``--config``) always wins over the search.
+* **Paths** in the file (``main``, ``assets.directory``) are relative to the file's folder, not
+  the current one: a config found in a parent folder means the same from any subfolder.
 * **JSON syntax.** ``.json`` and ``.jsonc`` both go through the same JSONC parser (``jsonc-parser``,
   ``parseJSONC``): comments and trailing commas are allowed (:mod:`.jsonc`).
 * **Encoding.** A UTF-8 BOM is dropped; a UTF-16/UTF-32 BOM is an error (wrangler does the same).
@@ -25,12 +26,11 @@ What wrangler does, and what we copy (checked in ``cloudflare/workers-sdk``:
   ``env.DEBUG`` is the boolean ``true`` in the Worker, not the string ``"true"``. Folding those
   into plain text would change what the Worker sees, so they are kept apart: :attr:`ProjectConfig.vars`
   holds the strings, :attr:`ProjectConfig.json_vars` holds the JSON text of the others.
-* **Environments.** ``[env.<name>]`` sections are not applied: only the top-level values are read.
-  They are not validated either, and never cause an error.
 
 Validation follows wrangler's rules for the fields we read and fails early, with a
-:class:`~assetsync.errors.ConfigError` that names the file, the key and, when it can be found, the
-line, and says what to write instead.
+:class:`~assetsync.errors.ConfigError` that names the file, the key (inside its environment) and,
+when it can be found, the line, and says what to write instead. Environments that are not applied
+are neither read nor validated, as in wrangler.
 """
 
 from __future__ import annotations
@@ -39,37 +39,38 @@ import datetime
 import json
 import math
 import os
-import re
-import tomllib
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, Literal, NoReturn
+from typing import Any, NoReturn
 
-from ..errors import ConfigError
+from ..errors import ConfigError, UsageError
 from ..protocol import HTML_HANDLING, NOT_FOUND_HANDLING, is_date
-from .jsonc import JsoncError, parse_jsonc
-from .keylines import KeyPath, json_key_lines, toml_key_lines
+from .bindings import config_bindings
+from .configfile import CONFIG_FILE_NAMES, Format, describe, find_config, find_redirect, read_config
+from .environments import ResolvedEnv, apply_env, unused_key_warnings
+from .keylines import KeyPath, dotted
 
 __all__ = ["CONFIG_FILE_NAMES", "ProjectConfig", "find_config", "load_config"]
-
-# wrangler's own search order (findWranglerConfig): JSON first, TOML last.
-CONFIG_FILE_NAMES: tuple[str, ...] = ("wrangler.json", "wrangler.jsonc", "wrangler.toml")
-
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
 class ProjectConfig:
-    """The parts of a wrangler configuration that publishing assets needs (top level only).
+    """What a deploy takes from a wrangler configuration, its environment applied.
 
     Every field is ``None`` or empty when the file does not set it, and when no file was found.
     """
 
     path: str | None = None
     """Absolute path of the file read; ``None`` if there was none."""
+    env: str | None = None
+    """The environment applied (``[env.NAME]``), if any."""
     name: str | None = None
+    """The Worker's name: with an environment, its own name, else the top level's + ``-<env>``."""
+    declared_name: str | None = None
+    """The name as written (the environment's, else the top level's), without wrangler's suffix."""
     main: str | None = None
     """The Worker's entry point, made absolute against the config file's folder."""
     compatibility_date: str | None = None
@@ -85,149 +86,74 @@ class ProjectConfig:
     """String ``vars``: wrangler uploads each as a ``plain_text`` binding."""
     json_vars: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     """Non-string ``vars``, as compact JSON text: wrangler uploads each as a ``json`` binding."""
+    keep_vars: bool = False
+    """``keep_vars`` (top level only): the deploy keeps the vars set elsewhere (the dashboard)."""
+    bindings: tuple[Mapping[str, object], ...] = ()
+    """Every other binding the config declares, as the deploy metadata carries it."""
+    warnings: tuple[str, ...] = ()
+    """One line per key assetsync does not act on (and per environment rule a config breaks)."""
 
-    def var_bindings(self) -> tuple[dict[str, Any], ...]:
-        """The ``vars`` as the bindings wrangler uploads for them (with a Worker only)."""
-        text = tuple({"type": "plain_text", "name": k, "text": v} for k, v in self.vars.items())
+    def var_bindings(self, overrides: Mapping[str, str] = _EMPTY) -> tuple[dict[str, Any], ...]:
+        """The ``vars`` as the bindings wrangler uploads for them (with a Worker only):
+        ``plain_text`` then ``json``; ``overrides`` (``--var``) replace a var of the same name
+        with a string, or add one."""
+        plain = {**self.vars, **overrides}
+        text = tuple({"type": "plain_text", "name": k, "text": v} for k, v in plain.items())
         return text + tuple(
-            {"type": "json", "name": k, "json": json.loads(v)} for k, v in self.json_vars.items()
+            {"type": "json", "name": k, "json": json.loads(v)}
+            for k, v in self.json_vars.items()
+            if k not in overrides
         )
 
 
 # --------------------------------------------------------------------------------------------------
-# Finding and reading the file
+# Loading
 
 
-def find_config(start: str) -> str | None:
-    """The wrangler config file in the folder ``start``, or ``None``.
-
-    Only ``start`` itself is searched (not its parents), in wrangler's order: ``wrangler.json``,
-    ``wrangler.jsonc``, ``wrangler.toml``. A missing ``start`` simply has no config. The result is
-    an absolute path.
-    """
-    for name in CONFIG_FILE_NAMES:
-        candidate = os.path.join(start, name)
-        if os.path.isfile(candidate):
-            return os.path.abspath(candidate)
-    return None
-
-
-def load_config(path: str | None = None, *, search: str | None = None) -> ProjectConfig:
-    """Read and validate a wrangler config.
+def load_config(
+    path: str | None = None, *, search: str | None = None, env: str | None = None, upward: bool = True
+) -> ProjectConfig:
+    """Read and validate a wrangler config, with the environment ``env`` applied.
 
     ``path`` given: read that file (it must exist; ``search`` is then ignored, as wrangler's
-    ``--config`` beats its search). Otherwise look in the folder ``search`` (default: the current
-    folder) with :func:`find_config`; if nothing is there, return an empty :class:`ProjectConfig`.
+    ``--config`` beats its search). Otherwise :func:`find_config` from the folder ``search``
+    (default: the current folder); if nothing is found, return an empty :class:`ProjectConfig`
+    (and with ``env``, raise :class:`UsageError`: there is no environment to apply).
 
-    Raises :class:`ConfigError` for a file that is missing, unreadable, malformed or holds a value
-    of the wrong type.
+    Raises :class:`ConfigError` for a file that is missing, unreadable, malformed, holds a value
+    of the wrong type, or has no environment ``env``.
     """
+    redirect: tuple[str, ...] = ()
     if path is None:
-        path = find_config(os.getcwd() if search is None else search)
+        start = os.getcwd() if search is None else search
+        path = find_config(start, upward=upward)
+        redirect = _redirect_warning(find_redirect(start, upward=upward), path)
         if path is None:
-            return ProjectConfig()
+            if env is not None:
+                where = f"{os.path.abspath(start)}{' or its parents' if upward else ''}"
+                raise UsageError(
+                    f"--env {env}: no wrangler config in {where}, so no environment to apply. "
+                    "Run from the project's folder, or pass --config."
+                )
+            return ProjectConfig(warnings=redirect)
     path = os.path.abspath(path)
-    fmt = _format_of(path)
-    text = _read_text(path)
-    raw, located = _parse(path, text, fmt)
-    return _build(raw, _Source(path, fmt, located))
+    raw, fmt, located = read_config(path)
+    resolved = apply_env(path, raw, env)
+    config = _build(resolved, _Source(path, fmt, located, resolved.origin), env)
+    return replace(config, warnings=(*redirect, *config.warnings)) if redirect else config
 
 
-def _format_of(path: str) -> Literal["toml", "json"]:
-    """Pick the parser from the extension, as wrangler does (``.json`` and ``.jsonc`` alike)."""
-    lowered = path.lower()
-    if lowered.endswith(".toml"):
-        return "toml"
-    if lowered.endswith((".json", ".jsonc")):
-        return "json"
-    # wrangler would silently read such a file as an empty config; an explicit path that we
-    # cannot read is far more likely a mistake, so say so.
-    raise ConfigError(
-        f"{path}: not a wrangler configuration file name. "
-        "Pass a file ending in .toml, .json or .jsonc (e.g. wrangler.toml)."
+def _redirect_warning(redirect: str | None, path: str | None) -> tuple[str, ...]:
+    """A build tool's pointer to the config of its output, which `wrangler deploy` would follow:
+    assetsync does not (what it points at is a build's, bundled by wrangler), so it says which
+    file it reads instead, and how to deploy the built one."""
+    if redirect is None:
+        return ()
+    reading = f"reads {path}" if path else "found no wrangler config"
+    return (
+        f"{redirect} redirects wrangler deploy to a build's config; assetsync does not follow it and "
+        f"{reading}: pass --config with the built wrangler.json to deploy that",
     )
-
-
-_BAD_BOMS = (
-    (b"\x00\x00\xfe\xff", "UTF-32 BE"),
-    (b"\xff\xfe\x00\x00", "UTF-32 LE"),
-    (b"\xfe\xff", "UTF-16 BE"),
-    (b"\xff\xfe", "UTF-16 LE"),
-)
-
-
-def _read_text(path: str) -> str:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file. Check the path of the wrangler config.") from None
-    except IsADirectoryError:
-        raise ConfigError(
-            f"{path} is a folder, not a file. Pass the wrangler config file itself "
-            "(e.g. .../wrangler.toml), or search the folder instead."
-        ) from None
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read {path}: {exc.strerror}. Check the path and its permissions."
-        ) from None
-    for bom, encoding in _BAD_BOMS:
-        if data.startswith(bom):
-            raise ConfigError(f"{path} is encoded as {encoding}. Save it as UTF-8 (without a BOM).")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise ConfigError(f"{path}, line {line}: not valid UTF-8 text. Save the file as UTF-8.") from None
-
-
-# --------------------------------------------------------------------------------------------------
-# Parsing
-
-_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
-_TOML_AT_END = re.compile(r"\s*\(at end of document\)$")
-
-
-def _parse(
-    path: str, text: str, fmt: Literal["toml", "json"]
-) -> tuple[dict[str, object], dict[KeyPath, int]]:
-    """Parse ``text``; return the top-level table and where (line) each key path was written."""
-    if fmt == "toml":
-        try:
-            table = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise _toml_syntax_error(path, exc) from None
-        return table, toml_key_lines(text)
-
-    try:
-        raw, plain = parse_jsonc(text)
-    except JsoncError as exc:
-        where = path if exc.line is None else f"{path}, line {exc.line}, column {exc.column}"
-        raise ConfigError(f"{where}: {exc.msg}. {exc.fix}.") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(
-            f"{path}: the top level is {_describe(raw, 'json')}, but a wrangler config is an object. "
-            'Wrap the settings in { ... }, e.g. { "name": "my-worker" }.'
-        )
-    return raw, json_key_lines(plain)
-
-
-def _toml_syntax_error(path: str, exc: tomllib.TOMLDecodeError) -> ConfigError:
-    message = str(exc)
-    line = getattr(exc, "lineno", None)  # Python 3.14+ carries the position as attributes
-    column = getattr(exc, "colno", None)
-    match = _TOML_POSITION.search(message)
-    if match:
-        message = message[: match.start()]
-        line, column = int(match.group(1)), int(match.group(2))
-    elif _TOML_AT_END.search(message):
-        message = _TOML_AT_END.sub("", message)
-        return ConfigError(
-            f"{path}, at the end of the file: not valid TOML ({message}). "
-            "Fix the syntax (look for an unclosed string, bracket or table header)."
-        )
-    where = f"{path}, line {line}, column {column}" if line is not None else path
-    return ConfigError(f"{where}: not valid TOML ({message}). Fix the syntax there.")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -237,61 +163,36 @@ def _toml_syntax_error(path: str, exc: tomllib.TOMLDecodeError) -> ConfigError:
 @dataclass(frozen=True, slots=True)
 class _Source:
     path: str
-    fmt: Literal["toml", "json"]
+    fmt: Format
     lines: dict[KeyPath, int]
+    origin: Mapping[str, KeyPath]  # top-level key -> where it was written: () or ("env", NAME)
 
     @property
     def folder(self) -> str:
         return os.path.dirname(self.path)
 
+    def written(self, key: KeyPath) -> KeyPath:
+        """``key`` (a path in the config, its environment applied) where it is written."""
+        if key and isinstance(key[0], str):
+            return (*self.origin.get(key[0], ()), *key)
+        return key
+
+    def where(self, written: KeyPath) -> str:
+        """The file, and the line of ``written`` (else of its nearest written parent) if known."""
+        for size in range(len(written), 0, -1):
+            line = self.lines.get(written[:size])
+            if line is not None:
+                return f"{self.path}, line {line}"
+        return self.path
+
     def fail(self, key: KeyPath, problem: str, fix: str) -> NoReturn:
         """Raise the ConfigError for ``key``: file, line if known, the key, what to do."""
-        line = None
-        for size in range(len(key), 0, -1):  # the key itself, else its nearest written parent
-            line = self.lines.get(key[:size])
-            if line is not None:
-                break
-        where = self.path if line is None else f"{self.path}, line {line}"
+        key = self.written(key)
         end = "" if fix.endswith(".") else "."
-        raise ConfigError(f"{where}: {_dotted(key)} {problem}. {fix}{end}")
+        raise ConfigError(f"{self.where(key)}: {dotted(key)} {problem}. {fix}{end}")
 
     def table_word(self) -> str:
         return "a table" if self.fmt == "toml" else "an object"
-
-
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def _dotted(key: KeyPath) -> str:
-    """``("assets", "html_handling")`` -> ``assets.html_handling``; ``("f", 1)`` -> ``f[1]``."""
-    text = ""
-    for part in key:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            name = part if _BARE_KEY.fullmatch(part) else json.dumps(part, ensure_ascii=False)
-            text += name if not text else f".{name}"
-    return text
-
-
-def _describe(value: object, fmt: Literal["toml", "json"]) -> str:
-    """What a value is, in the vocabulary of the file's format, with the value when short."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"the boolean {'true' if value else 'false'}"
-    if isinstance(value, int | float):
-        return f"the number {value!r}"
-    if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"the string {json.dumps(shown, ensure_ascii=False)}"
-    if isinstance(value, dict):
-        return "a table" if fmt == "toml" else "an object"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
-        return f"an unquoted TOML date/time ({value.isoformat()})"
-    return type(value).__name__
 
 
 def _opt_string(src: _Source, table: Mapping[str, object], key: KeyPath, *, empty_ok: bool) -> str | None:
@@ -300,7 +201,7 @@ def _opt_string(src: _Source, table: Mapping[str, object], key: KeyPath, *, empt
         return None
     if not isinstance(value, str):
         fix = "Write one string instead" if isinstance(value, list | dict) else "Put the value in quotes"
-        src.fail(key, f"is {_describe(value, src.fmt)}, but must be a string", fix)
+        src.fail(key, f"is {describe(value, src.fmt)}, but must be a string", fix)
     if not value and not empty_ok:
         src.fail(key, "is empty", "Give it a value, or remove the key")
     return value
@@ -313,7 +214,7 @@ def _opt_choice(
     if value is not None and value not in choices:
         listed = ", ".join(f'"{choice}"' for choice in sorted(choices))
         src.fail(
-            key, f"is {_describe(value, src.fmt)}, which wrangler does not accept", f"Use one of {listed}"
+            key, f"is {describe(value, src.fmt)}, which wrangler does not accept", f"Use one of {listed}"
         )
     return value
 
@@ -323,7 +224,7 @@ def _string_list(src: _Source, value: list[object], key: KeyPath) -> tuple[str, 
         if not isinstance(item, str):
             src.fail(
                 (*key, index),
-                f"is {_describe(item, src.fmt)}, but every entry must be a string",
+                f"is {describe(item, src.fmt)}, but every entry must be a string",
                 "Put the entry in quotes",
             )
     return tuple(item for item in value if isinstance(item, str))
@@ -345,13 +246,13 @@ def _compatibility_date(src: _Source, raw: Mapping[str, object]) -> str | None:
     if "\u2013" in text or "\u2014" in text:
         src.fail(
             key,
-            f"is {_describe(text, src.fmt)}, written with an en or em dash",
+            f"is {describe(text, src.fmt)}, written with an en or em dash",
             'Use plain hyphens (-), as in "2024-09-23"',
         )
     if not is_date(text):
         src.fail(
             key,
-            f"is {_describe(text, src.fmt)}, which is not a date in YYYY-MM-DD form",
+            f"is {describe(text, src.fmt)}, which is not a date in YYYY-MM-DD form",
             'Write a real date such as "2024-09-23"',
         )
     return text
@@ -373,7 +274,7 @@ def _run_worker_first(src: _Source, assets: Mapping[str, object]) -> bool | tupl
         return _string_list(src, value, key)
     src.fail(
         key,
-        f"is {_describe(value, src.fmt)}, but must be true, false or an array of route patterns",
+        f"is {describe(value, src.fmt)}, but must be true, false or an array of route patterns",
         'Use true/false, or a list such as ["/api/*", "!/api/docs/*"]',
     )
 
@@ -393,7 +294,7 @@ def _json_text(src: _Source, value: object, key: KeyPath) -> str:
         elif not (node is None or isinstance(node, str | int | float)):
             src.fail(
                 at,
-                f"is {_describe(node, src.fmt)}, which a Worker var cannot hold",
+                f"is {describe(node, src.fmt)}, which a Worker var cannot hold",
                 "Put it in quotes to make it a string",
             )
 
@@ -401,11 +302,76 @@ def _json_text(src: _Source, value: object, key: KeyPath) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _build(raw: dict[str, object], src: _Source) -> ProjectConfig:
-    """Validate the top-level fields we use and assemble the ProjectConfig."""
+def _vars(src: _Source, raw: Mapping[str, object]) -> tuple[dict[str, str], dict[str, str]]:
+    """The string vars, and the others as JSON text."""
+    vars_value = raw.get("vars")
+    plain: dict[str, str] = {}
+    encoded: dict[str, str] = {}
+    if vars_value is None:
+        return plain, encoded
+    if not isinstance(vars_value, dict):
+        src.fail(
+            ("vars",),
+            f"is {describe(vars_value, src.fmt)}, but must be {src.table_word()} of names to values",
+            'Write one entry per variable, e.g. API_URL = "https://example.com"'
+            if src.fmt == "toml"
+            else 'Write one entry per variable, e.g. "vars": {"API_URL": "https://example.com"}',
+        )
+    for var, value in vars_value.items():
+        if isinstance(value, str):
+            plain[var] = value
+        else:
+            encoded[var] = _json_text(src, value, ("vars", var))
+    return plain, encoded
+
+
+def _opt_bool(src: _Source, raw: Mapping[str, object], key: str) -> bool | None:
+    value = raw.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    src.fail((key,), f"is {describe(value, src.fmt)}, but must be true or false", "Write true or false")
+
+
+def _check_legacy_env(src: _Source, raw: Mapping[str, object], env: str | None) -> None:
+    """``legacy_env = false`` asks for service environments, which wrangler deprecates and
+    assetsync does not deploy: with an environment, say so rather than deploy elsewhere."""
+    if _opt_bool(src, raw, "legacy_env") is False and env is not None:
+        src.fail(
+            ("legacy_env",),
+            "is false (service environments), which assetsync does not deploy",
+            f'Remove it: each environment is then its own Worker named "<name>-{env}", '
+            "as with legacy_env = true, wrangler's default",
+        )
+
+
+def _unique_names(src: _Source, vars_: list[str], bindings: tuple[Mapping[str, object], ...]) -> None:
+    """Binding names must be unique within the config (wrangler checks it too)."""
+    seen: dict[str, KeyPath | str] = {}
+    named: list[tuple[object, KeyPath | str]] = [(v, src.written(("vars", v))) for v in vars_]
+    named += [(b.get("name"), f"a {b.get('type')} binding") for b in bindings]
+    for name, what in named:
+        if not isinstance(name, str):
+            continue
+        first = seen.setdefault(name, what)
+        if first is not what:
+            var = next((w for w in (first, what) if isinstance(w, tuple)), ())
+            both = " and ".join(dotted(w) if isinstance(w, tuple) else w for w in (first, what))
+            raise ConfigError(
+                f'{src.where(var)}: the binding name "{name}" is given twice ({both}). '
+                "Binding names must be unique: rename one of them."
+            )
+
+
+def _build(resolved: ResolvedEnv, src: _Source, env: str | None) -> ProjectConfig:
+    """Validate the fields we use (the environment applied) and assemble the ProjectConfig."""
+    raw = resolved.values
     name = _opt_string(src, raw, ("name",), empty_ok=True)
+    declared = name
+    if name and env is not None and not src.origin.get("name"):
+        declared = name.removesuffix(f"-{env}")  # the top level's name, suffixed by apply_env
     main = _opt_string(src, raw, ("main",), empty_ok=False)
     compatibility_date = _compatibility_date(src, raw)
+    _check_legacy_env(src, raw, env)
 
     flags_value = raw.get("compatibility_flags")
     flags: tuple[str, ...] = ()
@@ -413,7 +379,7 @@ def _build(raw: dict[str, object], src: _Source) -> ProjectConfig:
         if not isinstance(flags_value, list):
             src.fail(
                 ("compatibility_flags",),
-                f"is {_describe(flags_value, src.fmt)}, but must be an array of strings",
+                f"is {describe(flags_value, src.fmt)}, but must be an array of strings",
                 'Write it as a list, e.g. ["nodejs_compat"]',
             )
         flags = _string_list(src, flags_value, ("compatibility_flags",))
@@ -429,40 +395,32 @@ def _build(raw: dict[str, object], src: _Source) -> ProjectConfig:
             )
             src.fail(
                 ("assets",),
-                f"is {_describe(assets_value, src.fmt)}, but must be {src.table_word()}",
+                f"is {describe(assets_value, src.fmt)}, but must be {src.table_word()}",
                 f"Write it as {src.table_word()} with a directory, e.g. {example}",
             )
         assets = assets_value
+    assets_binding = _opt_string(src, assets, ("assets", "binding"), empty_ok=False)
 
-    vars_value = raw.get("vars")
-    plain: dict[str, str] = {}
-    encoded: dict[str, str] = {}
-    if vars_value is not None:
-        if not isinstance(vars_value, dict):
-            src.fail(
-                ("vars",),
-                f"is {_describe(vars_value, src.fmt)}, but must be {src.table_word()} of names to values",
-                'Write one entry per variable, e.g. API_URL = "https://example.com"'
-                if src.fmt == "toml"
-                else 'Write one entry per variable, e.g. "vars": {"API_URL": "https://example.com"}',
-            )
-        for var, value in vars_value.items():
-            if isinstance(value, str):
-                plain[var] = value
-            else:
-                encoded[var] = _json_text(src, value, ("vars", var))
+    plain, encoded = _vars(src, raw)
+    bindings = tuple(MappingProxyType(b) for b in config_bindings(raw, src.fail))
+    _unique_names(src, [*plain, *encoded], bindings)
 
     return ProjectConfig(
         path=src.path,
+        env=env,
         name=name,
+        declared_name=declared,
         main=_resolve(src, main),
         compatibility_date=compatibility_date,
         compatibility_flags=flags,
         assets_directory=_resolve(src, _opt_string(src, assets, ("assets", "directory"), empty_ok=False)),
-        assets_binding=_opt_string(src, assets, ("assets", "binding"), empty_ok=False),
+        assets_binding=assets_binding,
         html_handling=_opt_choice(src, assets, ("assets", "html_handling"), HTML_HANDLING),
         not_found_handling=_opt_choice(src, assets, ("assets", "not_found_handling"), NOT_FOUND_HANDLING),
         run_worker_first=_run_worker_first(src, assets),
         vars=MappingProxyType(plain) if plain else _EMPTY,
         json_vars=MappingProxyType(encoded) if encoded else _EMPTY,
+        keep_vars=bool(_opt_bool(src, raw, "keep_vars")),
+        bindings=bindings,
+        warnings=(*resolved.warnings, *unused_key_warnings(src.path, resolved)),
     )

@@ -191,6 +191,7 @@ class WorkerSpec:
     compatibility_date: str | None = None  # None: the day of the deploy, as wrangler defaults it
     compatibility_flags: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+    keep_vars: bool = False  # keep the script's plain_text/json bindings set elsewhere (keep_bindings)
     assets: AssetsConfig = field(default_factory=AssetsConfig)
 
 

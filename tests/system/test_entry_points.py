@@ -71,14 +71,37 @@ def watch_first_deploy(live: LiveEmulator, *args: str) -> None:
         assert proc.wait(TIMEOUT) == 0
 
 
-def test_flags_beat_a_tenants_own_config_as_they_beat_syncs(tmp_path: Path, recorded: LiveEmulator) -> None:
-    """A project with its own wrangler config, published with the same flags by the library, `sync`,
-    `watch` and, as a tenant, `sync-all`: flags win over the config, which wins over the defaults,
-    whichever way it is published."""
+def shop_project(tmp_path: Path, config: dict[str, Any]) -> Path:
+    """A Worker project ``root/shop`` (its worker and ``public/``) with ``config`` as its wrangler.json."""
     shop = make_tree(
         tmp_path / "root" / "shop",
         {f"public/{path}": text for path, text in PROJECT.items()} | {"worker/index.js": "export default {}"},
     )
+    (shop / "wrangler.json").write_text(json.dumps(config))
+    return shop
+
+
+def every_way(
+    live: LiveEmulator, shop: Path, settings: Settings, flags: tuple[str, ...], cwd: Path
+) -> list[Any]:
+    """Publish ``shop`` by the library (``settings``), `sync` run in ``cwd``, `sync-all` (``shop`` as
+    a tenant) and `watch`, the last three with ``flags``; the deploys' metadata, in that order."""
+    target = Target("api", live.api, ACCOUNT, live.token)
+    sync(*resolve(settings), target)
+    cli = run_cli("sync", *flags, "--no-cache", cwd=cwd, env=env(live))
+    every = run_cli("sync-all", str(shop.parent), "--namespace", "ns", *flags, "--no-cache", env=env(live))
+    assert (cli.returncode, every.returncode) == (0, 0), cli.stderr + every.stderr
+    watch_first_deploy(live, "--config", str(shop / "wrangler.json"), *flags)
+    deploys = deployed_metadata(live)
+    for meta in deploys:
+        del meta["assets"]["jwt"]
+    return deploys
+
+
+def test_flags_beat_a_tenants_own_config_as_they_beat_syncs(tmp_path: Path, recorded: LiveEmulator) -> None:
+    """A project with its own wrangler config, published with the same flags by the library, `sync`,
+    `watch` and, as a tenant, `sync-all`: flags win over the config, which wins over the defaults,
+    whichever way it is published."""
     config = {
         "name": "shop",
         "main": "worker/index.js",
@@ -87,26 +110,14 @@ def test_flags_beat_a_tenants_own_config_as_they_beat_syncs(tmp_path: Path, reco
         "vars": {"PLAN": "pro", "LIMITS": {"rps": 5}},
         "assets": {"directory": "public", "not_found_handling": "404-page", "html_handling": "none"},
     }
-    (shop / "wrangler.json").write_text(json.dumps(config))
+    shop = shop_project(tmp_path, config)
     flags = ("--compatibility-date", "2025-01-01", "--not-found-handling", "single-page-application")
-    target = Target("api", recorded.api, ACCOUNT, recorded.token)
-    folder, options = resolve(
-        Settings(
-            config_path=str(shop / "wrangler.json"),
-            compatibility_date="2025-01-01",
-            not_found_handling="single-page-application",
-        )
+    settings = Settings(
+        config_path=str(shop / "wrangler.json"),
+        compatibility_date="2025-01-01",
+        not_found_handling="single-page-application",
     )
-    sync(folder, options, target)
-    cli = run_cli("sync", *flags, "--no-cache", cwd=shop, env=env(recorded))  # the config found in cwd
-    every = run_cli(
-        "sync-all", str(shop.parent), "--namespace", "ns", *flags, "--no-cache", env=env(recorded)
-    )
-    assert (cli.returncode, every.returncode) == (0, 0), cli.stderr + every.stderr
-    watch_first_deploy(recorded, "--config", str(shop / "wrangler.json"), *flags)
-    library, command, tenant, watched = deployed_metadata(recorded)
-    for meta in (library, command, tenant, watched):
-        del meta["assets"]["jwt"]
+    library, command, tenant, watched = every_way(recorded, shop, settings, flags, cwd=shop)
     assert library == command == watched
     assert library["compatibility_date"] == "2025-01-01"  # the flag, over the config
     assert library["compatibility_flags"] == ["from_config"]  # the config, where no flag is given
@@ -115,6 +126,42 @@ def test_flags_beat_a_tenants_own_config_as_they_beat_syncs(tmp_path: Path, reco
     assert {b["name"] for b in library["bindings"]} >= {"PLAN", "LIMITS"}
     assert tenant["tags"] == ["assetsync", "tenant:shop"]  # sync-all's own tags; the rest is the same
     assert {**tenant, "tags": []} == library
+
+
+def test_every_way_in_deploys_the_same_environment(tmp_path: Path, recorded: LiveEmulator) -> None:
+    """`--env production` (and the library's ``Settings.env``) deploys the environment's vars and
+    bindings with the top level's inherited settings, whichever way it is published; `sync` run
+    from a subfolder finds the project's config above it."""
+    config = {
+        "name": "shop",
+        "main": "worker/index.js",
+        "compatibility_date": "2024-02-03",
+        "vars": {"PLAN": "free"},
+        "kv_namespaces": [{"binding": "CACHE", "id": "top"}],
+        "assets": {"directory": "public"},
+        "env": {
+            "production": {
+                "vars": {"PLAN": "pro", "LIMITS": {"rps": 5}},
+                "kv_namespaces": [{"binding": "CACHE", "id": "prod"}],
+            }
+        },
+    }
+    shop = shop_project(tmp_path, config)
+    settings = Settings(config_path=str(shop / "wrangler.json"), env="production")
+    library, command, tenant, watched = every_way(
+        recorded, shop, settings, ("--env", "production"), shop / "public"
+    )
+    assert library == command == watched
+    assert library["bindings"] == [
+        {"name": "ASSETS", "type": "assets"},
+        {"type": "plain_text", "name": "PLAN", "text": "pro"},
+        {"type": "json", "name": "LIMITS", "json": {"rps": 5}},
+        {"type": "kv_namespace", "name": "CACHE", "namespace_id": "prod"},
+    ]
+    assert library["compatibility_date"] == "2024-02-03"  # inherited
+    assert {**tenant, "tags": []} == library  # sync-all names the script after its folder, the rest is alike
+    puts = [r["path"].rsplit("/", 1)[-1] for r in recorded.app.requests if r["method"] == "PUT"]
+    assert puts == ["shop-production", "shop-production", "shop", "shop-production"]
 
 
 def test_dev_deploys_into_its_own_emulator_whatever_credentials_it_is_given(tmp_path: Path) -> None:

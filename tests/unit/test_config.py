@@ -1,4 +1,5 @@
-"""Reading wrangler configs: discovery order, every field, path resolution, errors, the JSONC stripper."""
+"""Reading wrangler configs: discovery (order, parent folders), every field, path resolution, errors,
+the JSONC stripper. Environments, bindings, vars and warnings: test_environments.py."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from assetsync.errors import ConfigError
 from assetsync.project.jsonc import JsoncError, strip_jsonc
 from assetsync.project.wrangler import CONFIG_FILE_NAMES, ProjectConfig, find_config, load_config
 
-from ..helpers import FIXTURES
+from ..helpers import FIXTURES, make_tree
 
 CONFIGS = FIXTURES / "config"
 
@@ -47,7 +48,7 @@ def test_wrangler_order_is_json_then_jsonc_then_toml() -> None:
         ("precedence", "precedence/wrangler.json"),
         ("precedence-jsonc-toml", "precedence-jsonc-toml/wrangler.jsonc"),
         ("empty-folder", None),
-        ("parent/child", None),  # the parent's wrangler.toml is not looked at
+        ("parent/child", "parent/wrangler.toml"),  # found in the parent, as wrangler finds it
         ("does-not-exist", None),
     ],
 )
@@ -56,6 +57,52 @@ def test_find_config(folder: str, expected: str | None) -> None:
     assert found == (None if expected is None else fixture(expected))
     if found is not None:
         assert os.path.isabs(found)
+
+
+def test_find_config_in_one_folder_only_does_not_look_up() -> None:
+    assert find_config(fixture("parent/child"), upward=False) is None
+    assert find_config(fixture("parent"), upward=False) == fixture("parent/wrangler.toml")
+
+
+def test_each_name_is_looked_for_all_the_way_up_before_the_next(tmp_path: Path) -> None:
+    # wrangler's findWranglerConfig: find-up wrangler.json, then wrangler.jsonc, then wrangler.toml.
+    child = tmp_path / "a" / "b"
+    child.mkdir(parents=True)
+    (child / "wrangler.toml").write_text('name = "near"\n')
+    (tmp_path / "a" / "wrangler.jsonc").write_text('{"name": "middle"}')
+    (tmp_path / "wrangler.json").write_text('{"name": "far"}')
+    assert find_config(str(child)) == str(tmp_path / "wrangler.json")
+    (tmp_path / "wrangler.json").unlink()
+    assert find_config(str(child)) == str(tmp_path / "a" / "wrangler.jsonc")
+    (tmp_path / "a" / "wrangler.jsonc").unlink()
+    assert find_config(str(child)) == str(child / "wrangler.toml")
+
+
+def test_a_parents_config_means_the_same_from_a_subfolder(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(fixture("parent/child"))
+    config = load_config()
+    assert config.path == fixture("parent/wrangler.toml")
+    assert config.main == fixture("parent/worker/index.js")  # the config's folder, not the current one
+    assert config.assets_directory == fixture("parent/public")
+
+
+def test_a_build_tools_deploy_redirect_is_named_not_followed(tmp_path: Path) -> None:
+    # Cloudflare's Vite plugin leaves .wrangler/deploy/config.json pointing at its output's config,
+    # which `wrangler deploy` follows; assetsync reads the project's own config and says so.
+    (tmp_path / "wrangler.jsonc").write_text('{"name": "app"}')
+    redirect = make_tree(
+        tmp_path, {".wrangler/deploy/config.json": '{"configPath": "../../dist/app/wrangler.json"}'}
+    )
+    sub = tmp_path / "src"
+    sub.mkdir()
+    config = load_config(search=str(sub))
+    assert config.name == "app"
+    assert config.warnings == (
+        f"{redirect / '.wrangler/deploy/config.json'} redirects wrangler deploy to a build's config; "
+        f"assetsync does not follow it and reads {tmp_path / 'wrangler.jsonc'}: pass --config with the built "
+        "wrangler.json to deploy that",
+    )
+    assert load_config(str(tmp_path / "wrangler.jsonc")).warnings == ()  # an explicit path: no search
 
 
 def test_find_config_returns_absolute_path_for_relative_start(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -90,7 +137,7 @@ def test_search_defaults_to_the_current_folder(monkeypatch: pytest.MonkeyPatch) 
 
 @pytest.mark.parametrize("folder", ["empty-folder", "parent/child", "does-not-exist"])
 def test_no_config_gives_an_empty_project_config(folder: str) -> None:
-    config = load_config(search=fixture(folder))
+    config = load_config(search=fixture(folder), upward=False)
     assert config == ProjectConfig()
     assert config.path is None
     assert config.compatibility_flags == ()
@@ -119,6 +166,18 @@ FIELD_CASES: list[tuple[str, str, Any]] = [
     (TOML, "run_worker_first", ("/api/*", "!/api/docs/*")),
     (TOML, "vars", {"API_URL": "https://api.example.com", "GREETING": "hello # not a comment"}),
     (TOML, "json_vars", {"DEBUG": "true", "RETRIES": "3", "LIMITS": '{"burst":10,"names":["a","b"]}'}),
+    (TOML, "bindings", ({"type": "kv_namespace", "name": "CACHE", "namespace_id": "0123456789abcdef"},)),
+    (
+        TOML,
+        "warnings",
+        (
+            f"{fixture(TOML)}: workers_dev is not used by assetsync "
+            "(assetsync does not change the workers.dev setting)",
+        ),
+    ),
+    (TOML, "env", None),
+    (TOML, "declared_name", "shop-front"),
+    (TOML, "keep_vars", False),
     # json: comments and trailing commas accepted; a directory outside the project folder
     (JSON, "path", fixture(JSON)),
     (JSON, "name", "docs-site"),
@@ -166,6 +225,8 @@ FIELD_CASES: list[tuple[str, str, Any]] = [
     (MINIMAL, "assets_directory", None),
     (MINIMAL, "run_worker_first", None),
     (MINIMAL, "vars", {}),
+    (MINIMAL, "bindings", ()),
+    (MINIMAL, "warnings", ()),
 ]
 
 
@@ -185,12 +246,14 @@ def test_every_field_is_covered() -> None:
     assert covered == {f.name for f in dataclasses.fields(ProjectConfig)}
 
 
-def test_env_sections_are_neither_applied_nor_validated() -> None:
+def test_env_sections_not_asked_for_are_neither_applied_nor_validated() -> None:
     # [env.staging] sets another name, vars, directory and an invalid html_handling.
     config = load_config(fixture(TOML))
     assert config.name == "shop-front"
     assert config.vars["API_URL"] == "https://api.example.com"
     assert config.html_handling == "drop-trailing-slash"
+    with pytest.raises(ConfigError, match=r"line 32: env\.staging\.assets\.html_handling"):
+        load_config(fixture(TOML), env="staging")
 
 
 def test_project_config_is_frozen() -> None:
