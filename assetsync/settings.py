@@ -18,11 +18,12 @@ from .engine import SyncOptions
 from .errors import UsageError
 from .folder.build import BuildOptions
 from .folder.hashing import HashScheme
+from .project.bindingflag import flag_binding
 from .project.deployfiles import read_modules
 from .project.wrangler import CONFIG_FILE_NAMES, ProjectConfig, load_config
 from .protocol import FREE_PLAN_FILES, AssetsConfig, WorkerSpec
 from .retry import Backoff
-from .wire.plan import check_namespace, check_script_name, parse_binding, script_name_from_folder
+from .wire.plan import check_namespace, check_script_name, script_name_from_folder
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,7 +44,7 @@ class Settings:
     hash_scheme: str = "sha256"
     main: str | None = None
     assets_binding: str | None = None
-    bindings: tuple[str, ...] = ()  # "kv:NAME=NAMESPACE_ID" or "text:NAME=VALUE"
+    bindings: tuple[str, ...] = ()  # --binding: "kv:NAME=NAMESPACE_ID", "text:NAME=VALUE", ... (flag_binding)
     compatibility_date: str | None = None
     compatibility_flags: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
@@ -150,7 +151,7 @@ def _script_name(s: Settings, cfg: ProjectConfig, folder: str) -> str:
 
 def _worker_spec(s: Settings, cfg: ProjectConfig, main: str | None) -> WorkerSpec:
     """What the deploy says besides the assets; the config's vars only go with a Worker."""
-    bindings: tuple[dict[str, Any], ...] = tuple(parse_binding(b) for b in s.bindings)
+    bindings: tuple[dict[str, Any], ...] = tuple(flag_binding(b) for b in s.bindings)
     if main:
         bindings += cfg.var_bindings()
     rwf = s.run_worker_first
