@@ -73,12 +73,14 @@ def _toml_key_path(expression: str) -> tuple[str, ...]:
 def toml_key_lines(text: str) -> dict[KeyPath, int]:
     """Line of each key, table header and dotted key in TOML ``text``, by full key path.
 
-    A line-based reading, good enough for messages: it follows ``[table]`` headers, skips
-    ``[[array]]`` tables (their keys never match the paths we report on) and the inside of
-    multi-line strings. Keys inside inline tables or arrays are found through their parent.
+    A line-based reading, good enough for messages: it follows ``[table]`` headers and
+    ``[[array]]`` tables (the n-th ``[[kv_namespaces]]`` is ``("kv_namespaces", n)``, as the
+    parsed config indexes it), and skips the inside of multi-line strings. Keys inside inline
+    tables or arrays are found through their parent.
     """
     lines: dict[KeyPath, int] = {}
-    table: tuple[str, ...] = ()
+    table: KeyPath = ()
+    counts: dict[KeyPath, int] = {}  # how many [[path]] tables so far
     in_string: str | None = None
     for number, line in enumerate(text.split("\n"), 1):
         if in_string is not None:
@@ -89,7 +91,10 @@ def toml_key_lines(text: str) -> dict[KeyPath, int]:
         if header:
             path = _toml_key_path(header.group(2))
             if header.group(1) == "[[":
-                table = (*path, "[[]]")
+                counts[path] = counts.get(path, -1) + 1
+                table = (*path, counts[path])
+                lines.setdefault(path, number)
+                lines[table] = number
             else:
                 table = path
                 lines.setdefault(path, number)

@@ -7,6 +7,7 @@ createWorkerUploadForm); tests/system/test_wrangler_parity.py checks them agains
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
@@ -21,6 +22,7 @@ from assetsync.project.bindings import (
     unsent_parts,
 )
 from assetsync.project.migrations import config_migrations, migrations_to_upload
+from assetsync.project.wrangler import load_config
 from assetsync.protocol import BINDING_ORDER
 
 
@@ -443,3 +445,28 @@ def test_a_bad_binding_flag_value_is_named(text: str, message: str) -> None:
     with pytest.raises(UsageError) as info:
         flag_binding(text)
     assert str(info.value).startswith(message)
+
+
+def test_the_config_reader_names_the_file_and_line_of_a_bad_binding(tmp_path: Path) -> None:
+    toml = tmp_path / "wrangler.toml"
+    toml.write_text(
+        'name = "w"\n\n[[durable_objects.bindings]]\nname = "A"\nclass_name = "A"\n\n'
+        '[[durable_objects.bindings]]\nname = "B"\n\n[[kv_namespaces]]\nbinding = "K"\nid = "k"\n'
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(str(toml))
+    assert str(info.value) == (
+        f"{toml}, line 7: durable_objects.bindings[1].class_name is missing. "
+        "Set it to the name of the Durable Object's class."
+    )
+    jsonc = tmp_path / "wrangler.jsonc"
+    jsonc.write_text(
+        '{\n  "kv_namespaces": [\n    {"binding": "K", "id": "k"},\n    {"binding": "K", "id": "j"}\n  ]\n}'
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(str(jsonc))
+    assert str(info.value).startswith(
+        f'{jsonc}, line 4: kv_namespaces[1].binding "K" is also the name of kv_namespaces[0].binding.'
+    )
+    toml.write_text('[[kv_namespaces]]\nbinding = "K"\nid = "k"\n')
+    assert load_config(str(toml)).bindings == ({"name": "K", "type": "kv_namespace", "namespace_id": "k"},)
