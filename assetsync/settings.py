@@ -11,6 +11,7 @@ every entry point deploys the same project the same way.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -19,6 +20,7 @@ from .errors import UsageError
 from .folder.build import BuildOptions
 from .folder.hashing import HashScheme
 from .project.bindingflag import flag_binding
+from .project.bindings import duplicate_name
 from .project.deployfiles import read_modules
 from .project.wrangler import CONFIG_FILE_NAMES, ProjectConfig, load_config
 from .protocol import FREE_PLAN_FILES, AssetsConfig, WorkerSpec
@@ -151,17 +153,25 @@ def _script_name(s: Settings, cfg: ProjectConfig, folder: str) -> str:
 
 def _worker_spec(s: Settings, cfg: ProjectConfig, main: str | None) -> WorkerSpec:
     """What the deploy says besides the assets; the config's vars only go with a Worker."""
-    bindings: tuple[dict[str, Any], ...] = tuple(flag_binding(b) for b in s.bindings)
+    bindings: tuple[Mapping[str, Any], ...] = tuple(flag_binding(b) for b in s.bindings)
     if main:
-        bindings += cfg.var_bindings()
+        bindings += cfg.var_bindings() + cfg.bindings
+    assets_binding = s.assets_binding or cfg.assets_binding or "ASSETS"
+    twice = duplicate_name([*bindings, {"name": assets_binding}] if main else bindings)
+    if twice is not None:
+        raise UsageError(
+            f"two bindings are named {twice!r} (--binding, --assets-binding and the config's bindings "
+            "and vars together): the Worker reaches each as env.NAME, so give each its own name"
+        )
     rwf = s.run_worker_first
     return WorkerSpec(
         main_module=os.path.basename(main) if main else None,
-        assets_binding=s.assets_binding or cfg.assets_binding or "ASSETS",
+        assets_binding=assets_binding,
         bindings=bindings,
         compatibility_date=s.compatibility_date or cfg.compatibility_date,
         compatibility_flags=s.compatibility_flags or cfg.compatibility_flags,
         tags=s.tags,
+        keep_vars=cfg.keep_vars,
         assets=AssetsConfig(
             html_handling=s.html_handling or cfg.html_handling,
             not_found_handling=s.not_found_handling or cfg.not_found_handling,

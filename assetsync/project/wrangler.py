@@ -48,6 +48,7 @@ from typing import Any, Literal, NoReturn
 
 from ..errors import ConfigError
 from ..protocol import HTML_HANDLING, NOT_FOUND_HANDLING, is_date
+from .bindings import config_bindings
 from .jsonc import JsoncError, parse_jsonc
 from .keylines import KeyPath, json_key_lines, toml_key_lines
 
@@ -85,6 +86,10 @@ class ProjectConfig:
     """String ``vars``: wrangler uploads each as a ``plain_text`` binding."""
     json_vars: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     """Non-string ``vars``, as compact JSON text: wrangler uploads each as a ``json`` binding."""
+    bindings: tuple[Mapping[str, object], ...] = ()
+    """Every other binding the config declares, as wrangler uploads it (:mod:`.bindings`)."""
+    keep_vars: bool = False
+    """Keep the vars the live Worker has (set in the dashboard, say), as wrangler's ``keep_vars``."""
 
     def var_bindings(self) -> tuple[dict[str, Any], ...]:
         """The ``vars`` as the bindings wrangler uploads for them (with a Worker only)."""
@@ -465,4 +470,17 @@ def _build(raw: dict[str, object], src: _Source) -> ProjectConfig:
         run_worker_first=_run_worker_first(src, assets),
         vars=MappingProxyType(plain) if plain else _EMPTY,
         json_vars=MappingProxyType(encoded) if encoded else _EMPTY,
+        bindings=tuple(config_bindings(raw, src.fail)),
+        keep_vars=_keep_vars(src, raw),
     )
+
+
+def _keep_vars(src: _Source, raw: Mapping[str, object]) -> bool:
+    value = raw.get("keep_vars", False)
+    if not isinstance(value, bool):
+        src.fail(
+            ("keep_vars",),
+            f"is {_describe(value, src.fmt)}, but must be true or false",
+            "Write true or false",
+        )
+    return value

@@ -166,6 +166,9 @@ FIELD_CASES: list[tuple[str, str, Any]] = [
     (MINIMAL, "assets_directory", None),
     (MINIMAL, "run_worker_first", None),
     (MINIMAL, "vars", {}),
+    (MINIMAL, "bindings", ()),
+    (MINIMAL, "keep_vars", False),
+    (TOML, "bindings", ({"name": "CACHE", "type": "kv_namespace", "namespace_id": "0123456789abcdef"},)),
 ]
 
 
