@@ -172,6 +172,7 @@ def _worker_spec(s: Settings, cfg: ProjectConfig, main: str | None) -> WorkerSpe
         compatibility_flags=s.compatibility_flags or cfg.compatibility_flags,
         tags=s.tags,
         keep_vars=cfg.keep_vars,
+        migrations=cfg.migrations if main else (),
         assets=AssetsConfig(
             html_handling=s.html_handling or cfg.html_handling,
             not_found_handling=s.not_found_handling or cfg.not_found_handling,

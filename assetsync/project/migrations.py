@@ -5,7 +5,9 @@ Besides its ``durable_objects`` bindings, a Worker with Durable Objects sends
 the tag the live script already has (all of them for a new script, nothing when it is up to
 date), each step the config's table without its ``tag`` (wrangler's ``getMigrationsToUpload``).
 The API creates, renames, moves or deletes the classes, and refuses a deploy whose ``old_tag`` is
-not the live one, so the live tag must be read just before the deploy.
+not the live one, so the engine reads the live tag just before the deploy and
+:func:`assetsync.protocol.migrations_to_upload` picks the steps. :func:`config_migrations` checks
+the config's.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Mapping
 
 from .bindings import Entry, Fail, describe
 
-__all__ = ["config_migrations", "migrations_to_upload"]
+__all__ = ["config_migrations"]
 
 _CLASS_LISTS = ("new_classes", "new_sqlite_classes", "deleted_classes")
 _CLASS_MOVES = {"renamed_classes": ("from", "to"), "transferred_classes": ("from", "from_script", "to")}
@@ -58,24 +60,3 @@ def config_migrations(config: Mapping[str, object], fail: Fail) -> tuple[dict[st
                 )
         out.append(dict(step))
     return tuple(out)
-
-
-def migrations_to_upload(
-    migrations: tuple[Mapping[str, object], ...], deployed_tag: str | None
-) -> dict[str, object] | None:
-    """``metadata.migrations`` as wrangler sends it, given the live script's migration tag: all
-    steps for a script without one (new, or never migrated), the steps after it otherwise, all
-    again (from ``old_tag``) when the config no longer has that tag, and ``None`` when up to date
-    or when the config has none. Steps are the config's tables without their ``tag``."""
-    if not migrations:
-        return None
-    tags = [m["tag"] for m in migrations]
-    steps = [{k: v for k, v in m.items() if k != "tag"} for m in migrations]
-    if not deployed_tag:
-        return {"new_tag": tags[-1], "steps": steps}
-    if deployed_tag not in tags:
-        return {"old_tag": deployed_tag, "new_tag": tags[-1], "steps": steps}
-    after = tags.index(deployed_tag) + 1
-    if after == len(tags):
-        return None
-    return {"old_tag": deployed_tag, "new_tag": tags[-1], "steps": steps[after:]}

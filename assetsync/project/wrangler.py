@@ -51,6 +51,7 @@ from ..protocol import HTML_HANDLING, NOT_FOUND_HANDLING, is_date
 from .bindings import config_bindings
 from .jsonc import JsoncError, parse_jsonc
 from .keylines import KeyPath, json_key_lines, toml_key_lines
+from .migrations import config_migrations
 
 __all__ = ["CONFIG_FILE_NAMES", "ProjectConfig", "find_config", "load_config"]
 
@@ -90,6 +91,8 @@ class ProjectConfig:
     """Every other binding the config declares, as wrangler uploads it (:mod:`.bindings`)."""
     keep_vars: bool = False
     """Keep the vars the live Worker has (set in the dashboard, say), as wrangler's ``keep_vars``."""
+    migrations: tuple[Mapping[str, object], ...] = ()
+    """The Durable Object ``migrations``, with their tags (:mod:`.migrations`)."""
 
     def var_bindings(self) -> tuple[dict[str, Any], ...]:
         """The ``vars`` as the bindings wrangler uploads for them (with a Worker only)."""
@@ -472,6 +475,7 @@ def _build(raw: dict[str, object], src: _Source) -> ProjectConfig:
         json_vars=MappingProxyType(encoded) if encoded else _EMPTY,
         bindings=tuple(config_bindings(raw, src.fail)),
         keep_vars=_keep_vars(src, raw),
+        migrations=config_migrations(raw, src.fail),
     )
 
 

@@ -258,12 +258,37 @@ class WorkerSpec:
     tags: tuple[str, ...] = ()
     assets: AssetsConfig = field(default_factory=AssetsConfig)
     keep_vars: bool = False  # keep the live version's plain_text/json bindings (wrangler's keep_vars)
+    migrations: tuple[Mapping[str, Any], ...] = ()  # the config's Durable Object migrations, with tags
 
 
-def deploy_metadata(spec: WorkerSpec, completion_jwt: str) -> dict[str, Any]:
+def migrations_to_upload(
+    migrations: Iterable[Mapping[str, Any]], live_tag: str | None
+) -> dict[str, Any] | None:
+    """``metadata.migrations`` as wrangler sends it, given the live script's migration tag: every
+    step for a script without one (new, or never migrated), the steps after it otherwise, every
+    step again (from ``old_tag``) when the config no longer has that tag, and ``None`` when up to
+    date or when there are none. A step is the config's table without its ``tag``. The API applies
+    the steps only if ``old_tag`` is the live tag."""
+    migrations = list(migrations)
+    if not migrations:
+        return None
+    tags = [m.get("tag") for m in migrations]
+    steps = [{k: v for k, v in m.items() if k != "tag"} for m in migrations]
+    if not live_tag:
+        return {"new_tag": tags[-1], "steps": steps}
+    after = tags.index(live_tag) + 1 if live_tag in tags else 0
+    if after == len(tags):
+        return None
+    return {"old_tag": live_tag, "new_tag": tags[-1], "steps": steps[after:]}
+
+
+def deploy_metadata(
+    spec: WorkerSpec, completion_jwt: str, live_migration_tag: str | None = None
+) -> dict[str, Any]:
     """The ``metadata`` part of the deploy (PROTOCOL.md 4.3). A Worker's says which bindings the
     platform keeps (``keep_bindings``), as wrangler's does; an assets-only deploy has no bindings
-    and says nothing of them, as wrangler's does not."""
+    and says nothing of them, as wrangler's does not. ``live_migration_tag`` is the live script's
+    Durable Object migration tag, which decides the migrations sent (:func:`migrations_to_upload`)."""
     assets = {"jwt": completion_jwt, "config": spec.assets.to_json()}
     date = spec.compatibility_date or datetime.date.today().isoformat()
     if spec.main_module is None:
@@ -275,7 +300,7 @@ def deploy_metadata(spec: WorkerSpec, completion_jwt: str) -> dict[str, Any]:
         if spec.tags:  # only when asked for: the plain assets-only form has no tags
             meta["tags"] = list(spec.tags)
         return meta
-    return {
+    meta = {
         "main_module": spec.main_module,
         "bindings": sort_bindings([*spec.bindings, {"name": spec.assets_binding, "type": "assets"}]),
         "compatibility_date": date,
@@ -284,3 +309,7 @@ def deploy_metadata(spec: WorkerSpec, completion_jwt: str) -> dict[str, Any]:
         "tags": list(spec.tags),
         "assets": assets,
     }
+    migrations = migrations_to_upload(spec.migrations, live_migration_tag)
+    if migrations is not None:
+        meta["migrations"] = migrations
+    return meta

@@ -21,7 +21,10 @@ from ..conftest import ACCOUNT
 from ..emulator.test_clients import WRANGLER, needs_wrangler
 from ..helpers import LiveEmulator, child_env, run_cli
 
-MAIN = "export default { fetch(request, env) { return env.ASSETS.fetch(request); } };\n"
+MAIN = (  # with the Durable Object classes the configs bind: wrangler checks they are exported
+    "export default { fetch(request, env) { return env.ASSETS.fetch(request); } };\n"
+    "export class Counter {}\nexport class Room {}\nexport class Tally {}\n"
+)
 BASE: dict[str, Any] = {
     "name": "parity-worker",
     "main": "index.js",
@@ -91,6 +94,31 @@ CASES: dict[str, dict[str, Any]] = {
         "ratelimits": [{"name": "LIMIT", "namespace_id": "1001", "simple": {"limit": 100, "period": 60}}],
         "vars": {"GREETING": "hi"},
     },
+    "others": {
+        "ai_search_namespaces": [{"binding": "SEARCH_NS", "namespace": "docs"}],
+        "ai_search": [{"binding": "SEARCH", "instance_name": "site-search"}],
+        "artifacts": [{"binding": "ARTIFACTS", "namespace": "builds"}],
+        "unsafe_hello_world": [{"binding": "HELLO", "enable_timer": True}],
+        "flagship": [{"binding": "FLAGS", "app_id": "app-1"}],
+        "vpc_services": [{"binding": "PRIVATE_API", "service_id": "svc-1"}],
+        "vpc_networks": [{"binding": "PRIVATE_NET", "network_id": "net-1"}],
+        "logfwdr": {"bindings": [{"name": "LOGS", "destination": "sink"}]},
+        "stream": {"binding": "STREAM"},
+        "media": {"binding": "MEDIA"},
+        "unsafe": {"bindings": [{"name": "RAW", "type": "some_future_kind", "setting": [1, "a"]}]},
+    },
+    "migrations": {
+        "durable_objects": {
+            "bindings": [
+                {"name": "COUNTER", "class_name": "Counter"},
+                {"name": "ROOMS", "class_name": "Room"},
+            ]
+        },
+        "migrations": [
+            {"tag": "v1", "new_sqlite_classes": ["Counter"]},
+            {"tag": "v2", "new_classes": ["Room"], "deleted_classes": ["Old"]},
+        ],
+    },
     "vars": {
         "vars": {
             "TEXT": "hello",
@@ -107,28 +135,33 @@ CASES: dict[str, dict[str, Any]] = {
 }
 
 
+def uploads(live: LiveEmulator) -> list[tuple[str, dict[str, Any]]]:
+    """The script name and metadata of each script upload ``live`` recorded (a deploy's PUT, or
+    wrangler's POST of a new version), in order."""
+    out = []
+    for r in live.app.requests:
+        ctype = r["headers"].get("content-type", "")
+        if r["method"] not in ("PUT", "POST") or not ctype.startswith("multipart/form-data"):
+            continue
+        if "/scripts/" not in r["path"]:
+            continue
+        boundary = ctype.split("boundary=", 1)[1].strip('"').encode()
+        parts = [p.partition(b"\r\n\r\n") for p in r["body"].split(b"--" + boundary)]
+        (body,) = [body for head, _, body in parts if b'name="metadata"' in head]
+        name = r["path"].split("/scripts/", 1)[1].removesuffix("/versions")
+        out.append((name, json.loads(body.rsplit(b"\r\n", 1)[0])))
+    return out
+
+
 def metadata(live: LiveEmulator) -> tuple[str, dict[str, Any]]:
     """The script name and metadata of the one script upload ``live`` recorded."""
-    uploads = [
-        r
-        for r in live.app.requests
-        if r["method"] in ("PUT", "POST")
-        and "/scripts/" in r["path"]
-        and r["headers"].get("content-type", "").startswith("multipart/form-data")
-    ]
-    assert len(uploads) == 1, [(r["method"], r["path"]) for r in live.app.requests]
-    (upload,) = uploads
-    boundary = upload["headers"]["content-type"].split("boundary=", 1)[1].strip('"').encode()
-    for part in upload["body"].split(b"--" + boundary):
-        head, _, body = part.partition(b"\r\n\r\n")
-        if b'name="metadata"' in head:
-            return upload["path"].split("/scripts/", 1)[1], json.loads(body.rsplit(b"\r\n", 1)[0])
-    raise AssertionError("no metadata part")
+    (upload,) = uploads(live)
+    return upload
 
 
 def project(tmp_path: Path, config: dict[str, Any]) -> Path:
     root = tmp_path / "project"
-    (root / "public").mkdir(parents=True)
+    (root / "public").mkdir(parents=True, exist_ok=True)
     (root / "public" / "index.html").write_text("<h1>parity</h1>\n")
     (root / "index.js").write_text(MAIN)
     (root / "wrangler.json").write_text(json.dumps({**BASE, **config}))
@@ -143,7 +176,7 @@ def credentials(live: LiveEmulator) -> dict[str, str]:
     }
 
 
-def wrangler_deploy(live: LiveEmulator, root: Path, *args: str) -> tuple[str, dict[str, Any]]:
+def wrangler_deploy(live: LiveEmulator, root: Path, *args: str) -> None:
     home = root.parent / "home"
     home.mkdir(exist_ok=True)
     env = {
@@ -157,15 +190,13 @@ def wrangler_deploy(live: LiveEmulator, root: Path, *args: str) -> tuple[str, di
     command = [WRANGLER, "deploy", "--x-provision=false", *args]
     proc = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return metadata(live)
 
 
-def assetsync_deploy(live: LiveEmulator, root: Path, *args: str) -> tuple[str, dict[str, Any]]:
+def assetsync_deploy(live: LiveEmulator, root: Path, *args: str) -> None:
     proc = run_cli(
         "sync", "--json", "--cache-dir", str(root.parent / "cache"), *args, cwd=root, env=credentials(live)
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return metadata(live)
 
 
 def assetsync_sends(wrangler: dict[str, Any]) -> dict[str, Any]:
@@ -188,8 +219,9 @@ def test_assetsync_sends_the_metadata_wrangler_sends(case: str, tmp_path: Path) 
         LiveEmulator(tmp_path / "w", record=True) as theirs,
         LiveEmulator(tmp_path / "a", record=True) as ours,
     ):
-        wrangler_name, wrangler = wrangler_deploy(theirs, root)
-        name, sent = assetsync_deploy(ours, root)
+        wrangler_deploy(theirs, root)
+        assetsync_deploy(ours, root)
+    (wrangler_name, wrangler), (name, sent) = metadata(theirs), metadata(ours)
     assert name == wrangler_name == "parity-worker"
     assert {key: sent.get(key) for key in COMPARED} == assetsync_sends(wrangler)
 
@@ -201,10 +233,48 @@ def test_a_namespace_deploy_sends_the_same_metadata(tmp_path: Path) -> None:
         LiveEmulator(tmp_path / "w", record=True) as theirs,
         LiveEmulator(tmp_path / "a", record=True) as ours,
     ):
-        wrangler_name, wrangler = wrangler_deploy(theirs, root, "--dispatch-namespace", "my-ns")
-        name, sent = assetsync_deploy(ours, root, "--namespace", "my-ns")
+        wrangler_deploy(theirs, root, "--dispatch-namespace", "my-ns")
+        assetsync_deploy(ours, root, "--namespace", "my-ns")
+    (wrangler_name, wrangler), (name, sent) = metadata(theirs), metadata(ours)
     assert name == wrangler_name == "parity-worker"
     assert {key: sent.get(key) for key in COMPARED} == assetsync_sends(wrangler)
+
+
+@needs_wrangler
+@pytest.mark.parametrize("namespace", [None, "my-ns"])
+def test_migrations_follow_the_live_tag_as_wranglers_do(namespace: str | None, tmp_path: Path) -> None:
+    """Deploy, add a migration and deploy, deploy unchanged: each tool sends its migrations from
+    the tag the live script has (the emulator refuses any other old_tag)."""
+    config = {
+        "durable_objects": {"bindings": [{"name": "COUNTER", "class_name": "Counter"}]},
+        "migrations": [{"tag": "v1", "new_sqlite_classes": ["Counter"]}],
+    }
+    added = {"tag": "v2", "renamed_classes": [{"from": "Counter", "to": "Tally"}]}
+    root = project(tmp_path, config)
+    where = ("--dispatch-namespace", namespace) if namespace else ()
+    with (
+        LiveEmulator(tmp_path / "w", record=True) as theirs,
+        LiveEmulator(tmp_path / "a", record=True) as ours,
+    ):
+        for step in range(3):
+            if step == 1:
+                project(tmp_path, {**config, "migrations": [*config["migrations"], added]})
+            wrangler_deploy(theirs, root, *where)
+            assetsync_deploy(ours, root, *(("--namespace", namespace) if namespace else ()))
+        wrangler, sent = uploads(theirs), uploads(ours)
+    assert (
+        [m.get("migrations") for _, m in sent]
+        == [m.get("migrations") for _, m in wrangler]
+        == [
+            {"new_tag": "v1", "steps": [{"new_sqlite_classes": ["Counter"]}]},
+            {
+                "old_tag": "v1",
+                "new_tag": "v2",
+                "steps": [{"renamed_classes": [{"from": "Counter", "to": "Tally"}]}],
+            },
+            None,
+        ]
+    )
 
 
 def test_the_deliberate_differences_are_only_those_written() -> None:

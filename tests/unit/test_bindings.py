@@ -21,9 +21,9 @@ from assetsync.project.bindings import (
     duplicate_name,
     unsent_parts,
 )
-from assetsync.project.migrations import config_migrations, migrations_to_upload
+from assetsync.project.migrations import config_migrations
 from assetsync.project.wrangler import load_config
-from assetsync.protocol import BINDING_ORDER
+from assetsync.protocol import BINDING_ORDER, migrations_to_upload
 
 
 def fail(key: KeyPath, problem: str, fix: str) -> NoReturn:

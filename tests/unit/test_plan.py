@@ -224,3 +224,19 @@ def test_an_assets_only_deploy_says_nothing_of_bindings_as_wrangler() -> None:
     for keep_vars in (False, True):
         meta = deploy_metadata(WorkerSpec(keep_vars=keep_vars), "J")
         assert "keep_bindings" not in meta and "bindings" not in meta
+
+
+def test_worker_deploy_metadata_carries_the_migrations_after_the_live_tag() -> None:
+    steps = ({"tag": "v1", "new_classes": ["A"]}, {"tag": "v2", "deleted_classes": ["A"]})
+    spec = WorkerSpec(main_module="w.js", migrations=steps)
+    assert deploy_metadata(spec, "J")["migrations"] == {
+        "new_tag": "v2",
+        "steps": [{"new_classes": ["A"]}, {"deleted_classes": ["A"]}],
+    }
+    assert deploy_metadata(spec, "J", "v1")["migrations"] == {
+        "old_tag": "v1",
+        "new_tag": "v2",
+        "steps": [{"deleted_classes": ["A"]}],
+    }
+    assert "migrations" not in deploy_metadata(spec, "J", "v2")  # up to date
+    assert "migrations" not in deploy_metadata(WorkerSpec(migrations=steps), "J")  # no Worker, no classes
