@@ -27,7 +27,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal, NoReturn
+from typing import Literal, NoReturn, cast
 
 from ..protocol import sort_bindings
 
@@ -102,37 +102,42 @@ class Entry:
         assert value is not None  # string() fails when a required field is absent
         return value
 
-    def number(self, field: str) -> float | None:
-        value = self.value.get(field, _MISSING)
-        if value is _MISSING:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self._bad(field, "a number", "Write a number, without quotes")
+    def named(self, field: str, what: str, rule: re.Pattern[str], noun: str, fix: str) -> str:
+        """A required ``field`` that must also follow ``rule`` (a name the platform restricts)."""
+        value = self.required(field, what)
+        if rule.fullmatch(value) is None:
+            self.fail((*self.key, field), f"is {describe(value)}, which is not {noun}", fix)
         return value
+
+    def _optional(self, field: str, ok: Callable[[object], bool], noun: str, fix: str) -> object:
+        """``field`` if it passes ``ok``; ``None`` when absent."""
+        value = self.value.get(field)
+        if field in self.value and not ok(value):
+            self._bad(field, noun, fix)
+        return value
+
+    def number(self, field: str) -> float | None:
+        def ok(v: object) -> bool:
+            return isinstance(v, int | float) and not isinstance(v, bool)
+
+        return cast(float | None, self._optional(field, ok, "a number", "Write a number, without quotes"))
 
     def boolean(self, field: str) -> bool | None:
-        value = self.value.get(field, _MISSING)
-        if value is _MISSING:
-            return None
-        if not isinstance(value, bool):
-            self._bad(field, "true or false", "Write true or false, without quotes")
-        return value
+        fix = "Write true or false, without quotes"
+        return cast(bool | None, self._optional(field, lambda v: isinstance(v, bool), "true or false", fix))
 
     def table(self, field: str) -> Mapping[str, object] | None:
-        value = self.value.get(field, _MISSING)
-        if value is _MISSING:
-            return None
-        if not isinstance(value, dict):
-            self._bad(field, "an object", "Write it as a table/object of fields")
-        return value
+        fix = "Write it as a table/object of fields"
+        return cast(
+            dict[str, object] | None, self._optional(field, lambda v: isinstance(v, dict), "an object", fix)
+        )
 
     def strings(self, field: str) -> list[str] | None:
-        value = self.value.get(field, _MISSING)
-        if value is _MISSING:
-            return None
-        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            self._bad(field, "an array of strings", 'Write a list such as ["a", "b"]')
-        return list(value)
+        def ok(v: object) -> bool:
+            return isinstance(v, list) and all(isinstance(item, str) for item in v)
+
+        value = self._optional(field, ok, "an array of strings", 'Write a list such as ["a", "b"]')
+        return None if value is None else list(cast(list[str], value))
 
 
 def _set(out: Binding, **fields: object) -> Binding:
@@ -173,13 +178,8 @@ def _durable_object(e: Entry) -> Binding:
 
 
 def _workflow(e: Entry) -> Binding:
-    name = e.required("name", "the Workflow's name")
-    if _WORKFLOW_NAME.fullmatch(name) is None:
-        e.fail(
-            (*e.key, "name"),
-            f"is {describe(name)}, which is not a Workflow name",
-            "Use 1-64 letters, digits, '_' or '-', starting with a letter, digit or '_'",
-        )
+    rule = "Use 1-64 letters, digits, '_' or '-', starting with a letter, digit or '_'"
+    name = e.named("name", "the Workflow's name", _WORKFLOW_NAME, "a Workflow name", rule)
     out: Binding = {"workflow_name": name, "class_name": e.required("class_name", "the Workflow's class")}
     return _set(out, script_name=e.string("script_name"))
 
@@ -190,13 +190,9 @@ def _queue(e: Entry) -> Binding:
 
 
 def _r2(e: Entry) -> Binding:
-    bucket = e.required("bucket_name", "the bucket's name (`wrangler r2 bucket list`)")
-    if _R2_BUCKET.fullmatch(bucket) is None:
-        e.fail(
-            (*e.key, "bucket_name"),
-            f"is {describe(bucket)}, which is not an R2 bucket name",
-            "Use 3-63 lowercase letters, digits or '-', starting and ending with a letter or digit",
-        )
+    what = "the bucket's name (`wrangler r2 bucket list`)"
+    rule = "Use 3-63 lowercase letters, digits or '-', starting and ending with a letter or digit"
+    bucket = e.named("bucket_name", what, _R2_BUCKET, "an R2 bucket name", rule)
     e.string("preview_bucket_name")
     return _set({"bucket_name": bucket}, jurisdiction=e.string("jurisdiction"))
 
