@@ -1,9 +1,10 @@
 """Read an existing Workers project's wrangler configuration (``wrangler.json``/``.jsonc``/``.toml``).
 
 assetsync publishes into projects that wrangler already manages, so it reads the same file wrangler
-would, the same way, and takes from it only what publishing assets needs: the Worker's name, entry
-point, compatibility settings, the ``assets`` table and the ``vars``. Everything else (bindings,
-routes, observability...) is ignored, not rejected: real configs carry many keys we do not use.
+would, the same way, and takes from it what a deploy says: the Worker's name, entry point,
+compatibility settings, the ``assets`` table, the ``vars``, every binding (:mod:`.bindings`),
+``keep_vars`` and Durable Object ``migrations``. Everything else (routes, observability...) is
+ignored, not rejected: real configs carry many keys we do not use.
 
 What wrangler does, and what we copy (checked in ``cloudflare/workers-sdk``:
 ``packages/wrangler/src/config/config-helpers.ts``, since moved to
