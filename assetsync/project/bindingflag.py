@@ -16,32 +16,32 @@ from .bindings import KeyPath, config_bindings, declare
 
 __all__ = ["FLAG_KINDS", "flag_binding"]
 
-FLAG_KINDS: Mapping[str, tuple[str, str | None]] = {
-    # KIND -> (the config key, the field VALUE fills; None for a kind without one: KIND:NAME)
-    "kv": ("kv_namespaces", "id"),
-    "r2": ("r2_buckets", "bucket_name"),
-    "d1": ("d1_databases", "database_id"),
-    "queue": ("queues", "queue"),
-    "service": ("services", "service"),
-    "durable_object": ("durable_objects", "class_name"),
-    "hyperdrive": ("hyperdrive", "id"),
-    "vectorize": ("vectorize", "index_name"),
-    "analytics_engine": ("analytics_engine_datasets", "dataset"),
-    "dispatch_namespace": ("dispatch_namespaces", "namespace"),
-    "mtls_certificate": ("mtls_certificates", "certificate_id"),
-    "ai": ("ai", None),
-    "browser": ("browser", None),
-    "images": ("images", None),
-    "version_metadata": ("version_metadata", None),
-    "worker_loader": ("worker_loaders", None),
+FLAG_KINDS: Mapping[str, tuple[str, str | None, str]] = {
+    # KIND -> (the config key, the field VALUE fills or None for KIND:NAME, what VALUE is)
+    "kv": ("kv_namespaces", "id", "NAMESPACE_ID"),
+    "r2": ("r2_buckets", "bucket_name", "BUCKET"),
+    "d1": ("d1_databases", "database_id", "DATABASE_ID"),
+    "queue": ("queues", "queue", "QUEUE"),
+    "service": ("services", "service", "WORKER"),
+    "durable_object": ("durable_objects", "class_name", "CLASS"),
+    "hyperdrive": ("hyperdrive", "id", "CONFIG_ID"),
+    "vectorize": ("vectorize", "index_name", "INDEX"),
+    "analytics_engine": ("analytics_engine_datasets", "dataset", "DATASET"),
+    "dispatch_namespace": ("dispatch_namespaces", "namespace", "NAMESPACE"),
+    "mtls_certificate": ("mtls_certificates", "certificate_id", "CERTIFICATE_ID"),
+    "ai": ("ai", None, ""),
+    "browser": ("browser", None, ""),
+    "images": ("images", None, ""),
+    "version_metadata": ("version_metadata", None, ""),
+    "worker_loader": ("worker_loaders", None, ""),
 }
 # the metadata's type names work too (kv_namespace:, plain_text:, as the flag always took)
 _ALIASES = {"kv_namespace": "kv", "r2_bucket": "r2", "durable_object_namespace": "durable_object"}
 SYNTAX = (
     "use KIND:NAME=VALUE (text, json, "
-    + ", ".join(kind for kind, (_, field) in FLAG_KINDS.items() if field)
+    + ", ".join(kind for kind, (_, field, _) in FLAG_KINDS.items() if field)
     + ") or KIND:NAME ("
-    + ", ".join(kind for kind, (_, field) in FLAG_KINDS.items() if not field)
+    + ", ".join(kind for kind, (_, field, _) in FLAG_KINDS.items() if not field)
     + ")"
 )
 
@@ -57,7 +57,7 @@ def flag_binding(text: str) -> dict[str, object]:
         raise UsageError(f"--binding {text!r}: {SYNTAX}")
     if kind in ("text", "plain_text", "json"):
         if not eq:
-            raise UsageError(f"--binding {text!r}: {SYNTAX}")
+            raise UsageError(f"--binding {text!r}: use {raw_kind}:NAME=VALUE")
         if kind != "json":
             return {"type": "plain_text", "name": name, "text": value}
         try:
@@ -69,9 +69,10 @@ def flag_binding(text: str) -> dict[str, object]:
             ) from None
     if kind not in FLAG_KINDS:
         raise UsageError(f"--binding {text!r}: unknown kind {raw_kind!r}; {SYNTAX}")
-    key, field = FLAG_KINDS[kind]
-    if (field is None) == bool(eq):
-        raise UsageError(f"--binding {text!r}: {SYNTAX}")
+    key, field, value_is = FLAG_KINDS[kind]
+    if (field is None) == bool(eq):  # the kind's own form, as its name was written
+        form = f"{raw_kind}:NAME=" + value_is if field else f"{raw_kind}:NAME, without a value"
+        raise UsageError(f"--binding {text!r}: use {form}")
 
     def fail(at: KeyPath, problem: str, fix: str) -> NoReturn:
         raise UsageError(

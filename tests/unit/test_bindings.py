@@ -421,12 +421,28 @@ def test_binding_flags_convert_as_the_config_does(text: str, binding: dict[str, 
     assert flag_binding(text) == binding
 
 
-@pytest.mark.parametrize("text", ["kv", "kvNAME=x", "kv:NAME", "kv:=x", "text:=x", "", "ai:AI=x", "text:T"])
+@pytest.mark.parametrize("text", ["kv", "kvNAME=x", "kv:=x", "text:=x", "", "nosuch:B=x"])
 def test_malformed_binding_flags_say_the_syntax(text: str) -> None:
     with pytest.raises(UsageError) as info:
         flag_binding(text)
-    assert str(info.value).startswith(f"--binding {text!r}: use KIND:NAME=VALUE (text, json, kv, r2, d1,")
+    assert "use KIND:NAME=VALUE (text, json, kv, r2, d1," in str(info.value)
     assert str(info.value).endswith("or KIND:NAME (ai, browser, images, version_metadata, worker_loader)")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("kv:NAME", "use kv:NAME=NAMESPACE_ID"),
+        ("kv_namespace:NAME", "use kv_namespace:NAME=NAMESPACE_ID"),
+        ("r2:B", "use r2:NAME=BUCKET"),
+        ("text:T", "use text:NAME=VALUE"),
+        ("ai:AI=x", "use ai:NAME, without a value"),
+    ],
+)
+def test_a_kind_written_in_the_wrong_form_says_its_own(text: str, message: str) -> None:
+    with pytest.raises(UsageError) as info:
+        flag_binding(text)
+    assert str(info.value) == f"--binding {text!r}: {message}"
 
 
 @pytest.mark.parametrize(
