@@ -241,7 +241,14 @@ class Syncer:
 
     async def _deploy(self, completion: str) -> dict[str, Any]:
         t0 = time.perf_counter()
-        metadata = deploy_metadata(self.spec, completion)
+        live_tag = None
+        if self.spec.main_module and self.spec.migrations:  # they start from the live script's tag
+
+            async def tag() -> str | None:
+                return await self.client.migration_tag(self.o.script, self.o.namespace)
+
+            live_tag = await self._retrying("reading the live migration tag", tag)
+        metadata = deploy_metadata(self.spec, completion, live_tag)
 
         async def call() -> dict[str, Any]:
             return await self.client.deploy(self.o.script, self.o.namespace, metadata, self.o.modules)

@@ -26,11 +26,12 @@ from .engine import SyncOptions
 from .errors import ConfigError, UsageError
 from .folder.build import BuildOptions
 from .folder.hashing import HashScheme
+from .project.bindingflag import flag_binding
 from .project.deployfiles import read_modules
 from .project.wrangler import CONFIG_FILE_NAMES, ProjectConfig, load_config
 from .protocol import FREE_PLAN_FILES, AssetsConfig, WorkerSpec
 from .retry import Backoff
-from .wire.plan import check_namespace, check_script_name, parse_binding, script_name_from_folder
+from .wire.plan import check_namespace, check_script_name, script_name_from_folder
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,7 +55,7 @@ class Settings:
     hash_scheme: str = "sha256"
     main: str | None = None
     assets_binding: str | None = None
-    bindings: tuple[str, ...] = ()  # "kv:NAME=NAMESPACE_ID" or "text:NAME=VALUE"
+    bindings: tuple[str, ...] = ()  # --binding: "kv:NAME=NAMESPACE_ID", "text:NAME=VALUE", ... (flag_binding)
     vars: tuple[str, ...] = ()  # "KEY:VALUE": plain_text bindings over the config's vars; the last wins
     keep_vars: bool = False  # keep the vars set elsewhere (also when the config's keep_vars says so)
     compatibility_date: str | None = None
@@ -191,6 +192,7 @@ def _worker_spec(s: Settings, cfg: ProjectConfig, main: str | None) -> tuple[Wor
         compatibility_flags=s.compatibility_flags or cfg.compatibility_flags,
         tags=s.tags,
         keep_vars=s.keep_vars or cfg.keep_vars,
+        migrations=cfg.migrations if main else (),
         assets=AssetsConfig(
             html_handling=s.html_handling or cfg.html_handling,
             not_found_handling=s.not_found_handling or cfg.not_found_handling,
@@ -215,7 +217,7 @@ def _bindings(s: Settings, cfg: ProjectConfig) -> tuple[tuple[dict[str, Any], ..
     """The config's vars and bindings, then the flags' (a flag's name replaces the config's);
     and the names the flags give."""
     cli_vars = parse_vars(s.vars)
-    flags = [parse_binding(b) for b in s.bindings]
+    flags = [flag_binding(b) for b in s.bindings]
     given: dict[str, str] = {name: "--var" for name in cli_vars}
     for binding in flags:
         name = str(binding["name"])

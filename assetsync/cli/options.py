@@ -107,8 +107,12 @@ worker_options = option_group(
         "--binding",
         "bindings",
         multiple=True,
-        metavar="TYPE:NAME=VALUE",
-        help="kv:NAME=NAMESPACE_ID or text:NAME=VALUE (repeatable).",
+        metavar="KIND:NAME[=VALUE]",
+        help="A binding, as the config would declare it: text:NAME=VALUE, json:NAME=JSON, "
+        "kv:NAME=NAMESPACE_ID, r2:NAME=BUCKET, d1:NAME=DATABASE_ID, queue:NAME=QUEUE, "
+        "service:NAME=WORKER, durable_object:NAME=CLASS, hyperdrive, vectorize, analytics_engine, "
+        "dispatch_namespace, mtls_certificate (NAME=ID); ai:NAME, browser:NAME, images:NAME, "
+        "version_metadata:NAME, worker_loader:NAME (repeatable).",
     ),
     click.option(
         "--var",

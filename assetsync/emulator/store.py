@@ -390,6 +390,20 @@ class Store:
         )
         return [self._script(r) for r in rows]
 
+    def migration_tag(self, account: str, namespace: str, name: str) -> str | None:
+        """The script's Durable Object migration tag: the ``new_tag`` of its newest version that
+        migrated (versions go with their script, so a script made anew starts without one)."""
+        rows = self._query(
+            "SELECT metadata FROM versions WHERE account=? AND namespace=? AND script=? "
+            "AND metadata LIKE '%\"migrations\"%' ORDER BY number DESC",
+            [account, namespace, name],
+        )
+        for (metadata,) in rows:
+            migrations = json.loads(metadata).get("migrations")
+            if isinstance(migrations, dict) and isinstance(migrations.get("new_tag"), str):
+                return str(migrations["new_tag"])
+        return None
+
     def delete_script(self, account: str, namespace: str, name: str) -> bool:
         with self._tx() as db:
             cur = db.execute(

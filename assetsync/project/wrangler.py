@@ -3,9 +3,10 @@
 assetsync publishes into projects that wrangler already manages, so it finds and reads the same
 file wrangler would, the same way, applies an environment by wrangler's rules
 (:mod:`.environments`), and takes from it what a deploy needs: the Worker's name, entry point,
-compatibility settings, the ``assets`` table, the ``vars``, ``keep_vars`` and the bindings
-(:mod:`.bindings`). Every other key is named in a warning (:attr:`ProjectConfig.warnings`): real
-configs carry keys assetsync has no use for, and none is dropped silently.
+compatibility settings, the ``assets`` table, the ``vars``, ``keep_vars``, the bindings
+(:mod:`.bindings`) and Durable Object ``migrations`` (:mod:`.migrations`). Every other key is
+named in a warning (:attr:`ProjectConfig.warnings`): real configs carry keys assetsync has no use
+for, and none is dropped silently.
 
 What wrangler does, and what we copy (checked in ``cloudflare/workers-sdk``,
 ``packages/workers-utils/src/config/config-helpers.ts`` and ``.../parse.ts`` next to it):
@@ -50,6 +51,7 @@ from .bindings import config_bindings
 from .configfile import CONFIG_FILE_NAMES, Format, describe, find_config, find_redirect, read_config
 from .environments import ResolvedEnv, apply_env, unused_key_warnings
 from .keylines import KeyPath, dotted
+from .migrations import config_migrations
 
 __all__ = ["CONFIG_FILE_NAMES", "ProjectConfig", "find_config", "load_config"]
 
@@ -92,6 +94,8 @@ class ProjectConfig:
     """Every other binding the config declares, as the deploy metadata carries it."""
     warnings: tuple[str, ...] = ()
     """One line per key assetsync does not act on (and per environment rule a config breaks)."""
+    migrations: tuple[Mapping[str, object], ...] = ()
+    """The Durable Object ``migrations``, with their tags (:mod:`.migrations`)."""
 
     def var_bindings(self, overrides: Mapping[str, str] = _EMPTY) -> tuple[dict[str, Any], ...]:
         """The ``vars`` as the bindings wrangler uploads for them (with a Worker only):
@@ -423,4 +427,5 @@ def _build(resolved: ResolvedEnv, src: _Source, env: str | None) -> ProjectConfi
         keep_vars=bool(_opt_bool(src, raw, "keep_vars")),
         bindings=bindings,
         warnings=(*resolved.warnings, *unused_key_warnings(src.path, resolved)),
+        migrations=config_migrations(raw, src.fail),
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,6 +181,71 @@ class AssetsConfig:
         return out
 
 
+# -- bindings ----------------------------------------------------------------------------------------
+
+# The order of the kinds in the metadata's ``bindings``, as wrangler's upload form writes them (each
+# kind in the order it was declared). The API does not care; sending the same list as wrangler does
+# makes the two deploys of one project compare equal, and the assets binding sits where wrangler
+# puts it. A type not listed (an ``unsafe`` binding's) goes last.
+BINDING_ORDER: tuple[str, ...] = (
+    "inherit",
+    "plain_text",
+    "json",
+    "secret_text",
+    "kv_namespace",
+    "send_email",
+    "durable_object_namespace",
+    "workflow",
+    "queue",
+    "r2_bucket",
+    "d1",
+    "vectorize",
+    "ai_search_namespace",
+    "ai_search",
+    "websearch",
+    "agent_memory",
+    "hyperdrive",
+    "secrets_store_secret",
+    "artifacts",
+    "unsafe_hello_world",
+    "flagship",
+    "ratelimit",
+    "vpc_service",
+    "vpc_network",
+    "service",
+    "analytics_engine",
+    "dispatch_namespace",
+    "mtls_certificate",
+    "pipelines",
+    "worker_loader",
+    "logfwdr",
+    "wasm_module",
+    "browser",
+    "ai",
+    "images",
+    "stream",
+    "media",
+    "version_metadata",
+    "assets",
+    "text_blob",
+    "data_blob",
+)
+_BINDING_RANK = {kind: rank for rank, kind in enumerate(BINDING_ORDER)}
+
+
+def sort_bindings(bindings: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``bindings`` in wrangler's order: by kind (:data:`BINDING_ORDER`), stable within a kind."""
+    last = len(BINDING_ORDER)
+    return sorted(map(dict, bindings), key=lambda b: _BINDING_RANK.get(str(b.get("type")), last))
+
+
+# A deploy replaces the Worker's bindings whole; ``keep_bindings`` names the types the platform
+# keeps from the live version. Current wrangler keeps secrets on every Worker deploy (set with
+# `wrangler secret put`, they are in no config) and, with keep_vars, the vars set elsewhere too.
+KEEP_SECRETS: tuple[str, ...] = ("secret_text", "secret_key")
+KEEP_VARS: tuple[str, ...] = ("plain_text", "json")
+
+
 @dataclass(frozen=True, slots=True)
 class WorkerSpec:
     """What a deploy says besides the assets."""
@@ -191,12 +256,39 @@ class WorkerSpec:
     compatibility_date: str | None = None  # None: the day of the deploy, as wrangler defaults it
     compatibility_flags: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
-    keep_vars: bool = False  # keep the script's plain_text/json bindings set elsewhere (keep_bindings)
     assets: AssetsConfig = field(default_factory=AssetsConfig)
+    keep_vars: bool = False  # keep the live version's plain_text/json bindings (wrangler's keep_vars)
+    migrations: tuple[Mapping[str, Any], ...] = ()  # the config's Durable Object migrations, with tags
 
 
-def deploy_metadata(spec: WorkerSpec, completion_jwt: str) -> dict[str, Any]:
-    """The ``metadata`` part of the deploy (PROTOCOL.md 4.3)."""
+def migrations_to_upload(
+    migrations: Iterable[Mapping[str, Any]], live_tag: str | None
+) -> dict[str, Any] | None:
+    """``metadata.migrations`` as wrangler sends it, given the live script's migration tag: every
+    step for a script without one (new, or never migrated), the steps after it otherwise, every
+    step again (from ``old_tag``) when the config no longer has that tag, and ``None`` when up to
+    date or when there are none. A step is the config's table without its ``tag``. The API applies
+    the steps only if ``old_tag`` is the live tag."""
+    migrations = list(migrations)
+    if not migrations:
+        return None
+    tags = [m.get("tag") for m in migrations]
+    steps = [{k: v for k, v in m.items() if k != "tag"} for m in migrations]
+    if not live_tag:
+        return {"new_tag": tags[-1], "steps": steps}
+    after = tags.index(live_tag) + 1 if live_tag in tags else 0
+    if after == len(tags):
+        return None
+    return {"old_tag": live_tag, "new_tag": tags[-1], "steps": steps[after:]}
+
+
+def deploy_metadata(
+    spec: WorkerSpec, completion_jwt: str, live_migration_tag: str | None = None
+) -> dict[str, Any]:
+    """The ``metadata`` part of the deploy (PROTOCOL.md 4.3). A Worker's says which bindings the
+    platform keeps (``keep_bindings``), as wrangler's does; an assets-only deploy has no bindings
+    and says nothing of them, as wrangler's does not. ``live_migration_tag`` is the live script's
+    Durable Object migration tag, which decides the migrations sent (:func:`migrations_to_upload`)."""
     assets = {"jwt": completion_jwt, "config": spec.assets.to_json()}
     date = spec.compatibility_date or datetime.date.today().isoformat()
     if spec.main_module is None:
@@ -208,11 +300,16 @@ def deploy_metadata(spec: WorkerSpec, completion_jwt: str) -> dict[str, Any]:
         if spec.tags:  # only when asked for: the plain assets-only form has no tags
             meta["tags"] = list(spec.tags)
         return meta
-    return {
+    meta = {
         "main_module": spec.main_module,
-        "bindings": [{"name": spec.assets_binding, "type": "assets"}, *map(dict, spec.bindings)],
+        "bindings": sort_bindings([*spec.bindings, {"name": spec.assets_binding, "type": "assets"}]),
         "compatibility_date": date,
         "compatibility_flags": list(spec.compatibility_flags),
+        "keep_bindings": [*KEEP_VARS, *KEEP_SECRETS] if spec.keep_vars else list(KEEP_SECRETS),
         "tags": list(spec.tags),
         "assets": assets,
     }
+    migrations = migrations_to_upload(spec.migrations, live_migration_tag)
+    if migrations is not None:
+        meta["migrations"] = migrations
+    return meta

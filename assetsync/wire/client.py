@@ -197,6 +197,25 @@ class ApiClient:
         _, result = await self._send("PUT", path, what="deploying", files=files)
         return result if isinstance(result, dict) else {}
 
+    async def migration_tag(self, script: str, namespace: str | None) -> str | None:
+        """The live script's Durable Object migration tag: ``None`` for a script that does not
+        exist yet or never migrated. A deploy with migrations must start from it."""
+        if namespace:
+            path = script_path(self.account_id, script, namespace)
+        else:  # the script as a service: one script's record, where wrangler lists every script
+            path = f"/accounts/{self.account_id}/workers/services/{script}"
+        try:
+            _, result = await self._send("GET", path, what="reading the live migration tag")
+        except RequestRefused as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if isinstance(result, dict) and not namespace:
+            result = result.get("default_environment")
+        record = result.get("script") if isinstance(result, dict) else None
+        tag = record.get("migration_tag") if isinstance(record, dict) else None
+        return tag if isinstance(tag, str) and tag else None
+
     # -- scripts in a dispatch namespace -------------------------------------------------
 
     async def _scripts_page(

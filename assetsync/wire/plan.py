@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from ..errors import ProtocolError, UsageError
 from ..folder.manifest import Manifest
@@ -103,16 +102,3 @@ def plan_uploads(
         if parts:
             out.append(Request(tuple(parts)))
     return out
-
-
-def parse_binding(text: str) -> dict[str, Any]:
-    """``kv:NAME=NAMESPACE_ID`` or ``text:NAME=VALUE`` (also ``kv_namespace:`` / ``plain_text:``)."""
-    kind, sep, rest = text.partition(":")
-    name, eq, value = rest.partition("=")
-    if not sep or not eq or not name:
-        raise UsageError(f"--binding {text!r}: use kv:NAME=NAMESPACE_ID or text:NAME=VALUE")
-    if kind in ("kv", "kv_namespace"):
-        return {"type": "kv_namespace", "name": name, "namespace_id": value}
-    if kind in ("text", "plain_text"):
-        return {"type": "plain_text", "name": name, "text": value}
-    raise UsageError(f"--binding {text!r}: unknown type {kind!r} (kv or text)")

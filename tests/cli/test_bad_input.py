@@ -679,7 +679,7 @@ def _bad_main_in_config(tmp: Path, live: LiveEmulator) -> Run:
     "bad-binding",
     "malformed --binding",
     code=2,
-    stderr="error: --binding 'kv:CACHE': use kv:NAME=NAMESPACE_ID or text:NAME=VALUE\n",
+    stderr="error: --binding 'kv:CACHE': use kv:NAME=NAMESPACE_ID\n",
 )
 def _bad_binding(tmp: Path, live: LiveEmulator) -> Run:
     main = make_tree(tmp / "src", {"index.js": ""}) / "index.js"

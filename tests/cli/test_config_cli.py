@@ -86,10 +86,10 @@ def test_sync_env_production_deploys_the_environments_bindings_and_vars(
     assert meta == again
     assert meta["main_module"] == "index.js"
     assert meta["bindings"] == [
-        {"name": "ASSETS", "type": "assets"},
         {"type": "plain_text", "name": "API", "text": "https://api.prod.example.com"},
         {"type": "json", "name": "RETRIES", "json": 3},
         {"type": "kv_namespace", "name": "CACHE", "namespace_id": "prod-namespace"},
+        {"name": "ASSETS", "type": "assets"},  # wrangler sends it after the others
     ]
     assert meta["compatibility_date"] == "2024-09-23"  # inherited from the top level
     assert meta["compatibility_flags"] == ["nodejs_compat"]  # the environment's own

@@ -124,11 +124,12 @@ def test_worker_with_main_from_flags(tmp_path: Path) -> None:
     assert live is not None and live.version is not None
     meta = store.version(live.version).metadata  # type: ignore[union-attr]
     assert meta["main_module"] == "index.js" and meta["tags"] == ["t"]
-    assert meta["bindings"] == [
-        {"name": "ASSETS", "type": "assets"},
+    assert meta["bindings"] == [  # wrangler's order: vars, then by kind, the assets near the end
         {"type": "plain_text", "name": "GREETING", "text": "hi"},
         {"type": "kv_namespace", "name": "CACHE", "namespace_id": "abc"},
+        {"name": "ASSETS", "type": "assets"},
     ]
+    assert meta["keep_bindings"] == ["secret_text", "secret_key"]
 
 
 def test_exit_codes(tmp_path: Path, emulator: LiveEmulator, recorded: LiveEmulator) -> None:

@@ -153,10 +153,10 @@ def test_every_way_in_deploys_the_same_environment(tmp_path: Path, recorded: Liv
     )
     assert library == command == watched
     assert library["bindings"] == [
-        {"name": "ASSETS", "type": "assets"},
         {"type": "plain_text", "name": "PLAN", "text": "pro"},
         {"type": "json", "name": "LIMITS", "json": {"rps": 5}},
         {"type": "kv_namespace", "name": "CACHE", "namespace_id": "prod"},
+        {"name": "ASSETS", "type": "assets"},  # wrangler sends it after the others
     ]
     assert library["compatibility_date"] == "2024-02-03"  # inherited
     assert {**tenant, "tags": []} == library  # sync-all names the script after its folder, the rest is alike

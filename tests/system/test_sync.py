@@ -180,9 +180,10 @@ def test_worker_metadata_and_modules(tmp_path: Path, recorded: LiveEmulator) -> 
     meta = json.loads(body.split(b"\r\n\r\n", 1)[1].split(b"\r\n--", 1)[0])
     assert meta["main_module"] == "index.js"
     assert meta["bindings"] == [
-        {"name": "STATIC", "type": "assets"},
         {"type": "plain_text", "name": "X", "text": "y"},
+        {"name": "STATIC", "type": "assets"},
     ]
+    assert meta["keep_bindings"] == ["secret_text", "secret_key"]
     assert meta["compatibility_date"] == "2025-03-04" and meta["compatibility_flags"] == ["nodejs_compat"]
     assert meta["tags"] == ["t1"]
     assert meta["assets"]["config"] == {

@@ -227,6 +227,9 @@ FIELD_CASES: list[tuple[str, str, Any]] = [
     (MINIMAL, "vars", {}),
     (MINIMAL, "bindings", ()),
     (MINIMAL, "warnings", ()),
+    (MINIMAL, "keep_vars", False),
+    (MINIMAL, "migrations", ()),
+    (TOML, "bindings", ({"name": "CACHE", "type": "kv_namespace", "namespace_id": "0123456789abcdef"},)),
 ]
 
 

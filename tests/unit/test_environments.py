@@ -366,12 +366,12 @@ def test_binding_names_given_twice_in_the_config_are_a_config_error(tmp_path: Pa
     with pytest.raises(ConfigError) as info:
         bindings(root)
     assert str(info.value) == (
-        f'{root / "wrangler.toml"}, line 5: the binding name "CACHE" is given twice (vars.CACHE and a '
-        "kv_namespace binding). Binding names must be unique: rename one of them."
+        f'{root / "wrangler.toml"}, line 7: kv_namespaces[0].binding "CACHE" is also the name of '
+        "vars.CACHE. Give each binding its own name: the Worker reaches each one as env.NAME."
     )
     (root / "wrangler.toml").write_text(head + 'binding = "A"\n[vars]\nA = "1"\n')
     with pytest.raises(
-        ConfigError, match=r'wrangler.toml: the plain_text binding "A" has the assets binding'
+        ConfigError, match=r'wrangler.toml, line 4: assets.binding "A" is also the name of vars.A'
     ):
         bindings(root)
 

@@ -13,7 +13,6 @@ from assetsync.wire.plan import (
     Request,
     check_namespace,
     check_script_name,
-    parse_binding,
     plan_uploads,
     script_name_from_folder,
 )
@@ -182,18 +181,31 @@ def test_assets_only_deploy_metadata() -> None:
     assert tagged["tags"] == ["a", "b"]
 
 
-def test_worker_deploy_metadata_binds_the_assets_first() -> None:
+def test_worker_deploy_metadata_orders_bindings_as_wrangler_and_keeps_secrets() -> None:
     spec = WorkerSpec(
         main_module="index.js",
         assets_binding="STATIC",
-        bindings=({"type": "plain_text", "name": "A", "text": "1"},),
+        bindings=(
+            {"type": "ai", "name": "AI"},
+            {"type": "plain_text", "name": "A", "text": "1"},
+            {"type": "some_future_kind", "name": "F"},
+            {"type": "kv_namespace", "name": "K", "namespace_id": "k"},
+        ),
         compatibility_date="2024-06-01",
     )
     assert deploy_metadata(spec, "JWT") == {
         "main_module": "index.js",
-        "bindings": [{"name": "STATIC", "type": "assets"}, {"type": "plain_text", "name": "A", "text": "1"}],
+        # wrangler's upload form: vars, then each kind in its order, the assets binding near the end
+        "bindings": [
+            {"type": "plain_text", "name": "A", "text": "1"},
+            {"type": "kv_namespace", "name": "K", "namespace_id": "k"},
+            {"type": "ai", "name": "AI"},
+            {"name": "STATIC", "type": "assets"},
+            {"type": "some_future_kind", "name": "F"},
+        ],
         "compatibility_date": "2024-06-01",
         "compatibility_flags": [],
+        "keep_bindings": ["secret_text", "secret_key"],  # as wrangler 4.164 sends on every deploy
         "tags": [],
         "assets": {"jwt": "JWT", "config": {}},
     }
@@ -202,28 +214,29 @@ def test_worker_deploy_metadata_binds_the_assets_first() -> None:
     ]
 
 
-@pytest.mark.parametrize(
-    ("text", "binding"),
-    [
-        ("kv:CACHE=abc123", {"type": "kv_namespace", "name": "CACHE", "namespace_id": "abc123"}),
-        ("kv_namespace:C=x", {"type": "kv_namespace", "name": "C", "namespace_id": "x"}),
-        ("text:GREETING=hello=world", {"type": "plain_text", "name": "GREETING", "text": "hello=world"}),
-        ("text:URL=https://x", {"type": "plain_text", "name": "URL", "text": "https://x"}),
-        ("plain_text:EMPTY=", {"type": "plain_text", "name": "EMPTY", "text": ""}),
-    ],
-)
-def test_parse_binding(text: str, binding: dict[str, str]) -> None:
-    assert parse_binding(text) == binding
+def test_keep_vars_keeps_the_vars_set_elsewhere_too() -> None:
+    meta = deploy_metadata(WorkerSpec(main_module="w.js", keep_vars=True), "J")
+    # wrangler: keepVars adds plain_text and json, then the secrets
+    assert meta["keep_bindings"] == ["plain_text", "json", "secret_text", "secret_key"]
 
 
-@pytest.mark.parametrize("text", ["kv", "kvNAME=x", "kv:NAME", "kv:=x", "text:=x", ""])
-def test_malformed_bindings_say_the_syntax(text: str) -> None:
-    with pytest.raises(UsageError) as info:
-        parse_binding(text)
-    assert str(info.value) == f"--binding {text!r}: use kv:NAME=NAMESPACE_ID or text:NAME=VALUE"
+def test_an_assets_only_deploy_says_nothing_of_bindings_as_wrangler() -> None:
+    for keep_vars in (False, True):
+        meta = deploy_metadata(WorkerSpec(keep_vars=keep_vars), "J")
+        assert "keep_bindings" not in meta and "bindings" not in meta
 
 
-def test_unknown_binding_type_is_named() -> None:
-    with pytest.raises(UsageError) as info:
-        parse_binding("r2:B=bucket")
-    assert str(info.value) == "--binding 'r2:B=bucket': unknown type 'r2' (kv or text)"
+def test_worker_deploy_metadata_carries_the_migrations_after_the_live_tag() -> None:
+    steps = ({"tag": "v1", "new_classes": ["A"]}, {"tag": "v2", "deleted_classes": ["A"]})
+    spec = WorkerSpec(main_module="w.js", migrations=steps)
+    assert deploy_metadata(spec, "J")["migrations"] == {
+        "new_tag": "v2",
+        "steps": [{"new_classes": ["A"]}, {"deleted_classes": ["A"]}],
+    }
+    assert deploy_metadata(spec, "J", "v1")["migrations"] == {
+        "old_tag": "v1",
+        "new_tag": "v2",
+        "steps": [{"deleted_classes": ["A"]}],
+    }
+    assert "migrations" not in deploy_metadata(spec, "J", "v2")  # up to date
+    assert "migrations" not in deploy_metadata(WorkerSpec(migrations=steps), "J")  # no Worker, no classes

@@ -83,6 +83,7 @@ class Deploys(RouteGroup):
     async def _new_version(self, request: Request) -> tuple[str, str, str, Version]:
         account, ns, script = self.addressed(request)
         metadata, modules = await self._script_body(request)
+        _check_migrations(metadata.get("migrations"), self.store.migration_tag(account, ns or "", script))
         manifest = self._assets(metadata, account, ns, script)
         version = self.store.create_version(account, ns or "", script, manifest, metadata, modules)
         return account, ns or "", script, version
@@ -180,6 +181,25 @@ def _check_metadata(metadata: dict[str, Any], modules: Modules) -> None:
     tags = metadata.get("tags")
     if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
         raise ApiError(400, BAD_REQUEST, "tags must be a list of strings")
+
+
+def _check_migrations(migrations: Any, live_tag: str | None) -> None:
+    """A 400 for Durable Object migrations that do not start from the script's live tag (the
+    platform applies steps to the state they were written against, or not at all)."""
+    if migrations is None:
+        return
+    if not isinstance(migrations, dict) or not isinstance(migrations.get("new_tag"), str):
+        raise ApiError(400, BAD_REQUEST, "migrations must be an object with a string new_tag")
+    if not isinstance(migrations.get("steps", []), list):
+        raise ApiError(400, BAD_REQUEST, "migrations.steps must be a list")
+    old = migrations.get("old_tag")
+    if old != live_tag:
+        raise ApiError(
+            400,
+            BAD_REQUEST,
+            f"migrations: old_tag is {old!r} but the script's migration tag is {live_tag!r}: "
+            "send the migrations after the live tag",
+        )
 
 
 def _check_assets_config(config: Any) -> None:

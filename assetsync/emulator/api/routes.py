@@ -51,5 +51,7 @@ class Api(ApiState):
             Route(script + "/settings", wr.patch_settings, methods=["PATCH"]),
             Route(script + "/secrets", wr.list_secrets, methods=["GET"]),
             Route(workers + "/subdomain", wr.account_subdomain, methods=["GET"]),
+            Route(f"/accounts/{ACCOUNT}/queues", wr.list_queues, methods=["GET"]),
+            Route(workers + "/scripts", wr.list_scripts, methods=["GET"]),
             Route(script + "/subdomain", wr.script_subdomain, methods=["GET", "POST"]),
         ]

@@ -27,6 +27,7 @@ def script_json(store: Store, s: Script, version: Version | None = None) -> dict
     if version is None and s.version:
         version = store.version(s.version)
     md = version.metadata if version else {}
+    tag = store.migration_tag(s.account, s.namespace, s.name)
     return {
         "id": s.name,
         "tag": hashlib.md5(f"{s.account}/{s.namespace}/{s.name}".encode()).hexdigest(),
@@ -47,6 +48,7 @@ def script_json(store: Store, s: Script, version: Version | None = None) -> dict
         "deployment_id": s.deployment,
         "pipeline_hash": None,
         "mutable_pipeline_id": None,
+        **({"migration_tag": tag} if tag else {}),  # what a deploy's migrations must start from
     }
 
 

@@ -2,7 +2,9 @@
 
 Before and after the deploy itself wrangler reads the service, the Worker, its deployments,
 settings and secrets, patches its settings (tags) and sets up its workers.dev subdomain
-(PROTOCOL.md 7). None of it changes what is served; the answers only have to satisfy wrangler.
+(PROTOCOL.md 7), checks that the queues a config binds exist and, for Durable Object migrations,
+lists the account's Workers. None of it changes what is served; the answers only have to satisfy
+wrangler.
 """
 
 from __future__ import annotations
@@ -79,6 +81,19 @@ class Wrangler(RouteGroup):
     async def list_secrets(self, request: Request) -> Response:
         self._live(request)
         return envelope([])
+
+    async def list_scripts(self, request: Request) -> Response:
+        """The account's Workers: wrangler reads a script's migration tag from this list."""
+        account = self.account(request)
+        return envelope([script_json(self.store, s) for s in self.store.scripts(account, "")])
+
+    async def list_queues(self, request: Request) -> Response:
+        """The queues asked for by ``name``, every one present. The emulator does not model
+        queues: like any other binding, a queue producer's is taken as it is written. wrangler
+        checks that its producers' queues exist before it deploys, so it must find them."""
+        self.account(request)
+        names = request.query_params.getlist("name")
+        return envelope([{"queue_id": hashlib.md5(n.encode()).hexdigest(), "queue_name": n} for n in names])
 
     async def account_subdomain(self, request: Request) -> Response:
         self.account(request)

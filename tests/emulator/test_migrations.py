@@ -1,0 +1,66 @@
+"""Durable Object migrations in the emulator: the live tag is kept, shown, and a deploy's
+migrations must start from it, as the platform requires; wrangler's queue check is answered."""
+
+from __future__ import annotations
+
+import pytest
+
+from ..conftest import ACCOUNT
+from ..helpers import LiveEmulator
+from .test_api import api, deploy, errors_of
+
+MODULE = {"index.js": b"export class Counter {}\nexport default {}"}
+
+
+def meta(**migrations: object) -> dict[str, object]:
+    return {"main_module": "index.js", "compatibility_date": "2025-01-01", "migrations": migrations}
+
+
+@pytest.mark.parametrize("ns", [None, "my-ns"])
+def test_migrations_start_from_the_live_tag(emulator: LiveEmulator, ns: str | None) -> None:
+    with api(emulator) as c:
+
+        def tag() -> object:
+            if ns:
+                path = f"/accounts/{ACCOUNT}/workers/dispatch/namespaces/{ns}/scripts/do"
+                return c.get(path).json()["result"]["script"].get("migration_tag")
+            listed = c.get(f"/accounts/{ACCOUNT}/workers/scripts").json()["result"]
+            service = c.get(f"/accounts/{ACCOUNT}/workers/services/do").json()["result"]
+            assert [s.get("migration_tag") for s in listed if s["id"] == "do"] == [
+                service["default_environment"]["script"].get("migration_tag")
+            ]
+            return service["default_environment"]["script"].get("migration_tag")
+
+        first = meta(new_tag="v1", steps=[{"new_sqlite_classes": ["Counter"]}])
+        assert deploy(c, first, "do", ns, MODULE).status_code == 200
+        assert tag() == "v1"
+        # the same migrations again, or from another tag: refused, and nothing changes
+        for wrong in (first, meta(old_tag="v0", new_tag="v2", steps=[])):
+            r = deploy(c, wrong, "do", ns, MODULE)
+            assert errors_of(r)[:2] == (400, 10021) and "the script's migration tag is 'v1'" in r.text
+        assert tag() == "v1"
+        assert deploy(
+            c, meta(old_tag="v1", new_tag="v2", steps=[{"deleted_classes": ["X"]}]), "do", ns, MODULE
+        ).is_success
+        assert tag() == "v2"
+        # a deploy without migrations keeps the tag
+        assert deploy(c, {"main_module": "index.js"}, "do", ns, MODULE).is_success
+        assert tag() == "v2"
+        bad_ones: list[dict[str, object]] = [{"steps": []}, {"new_tag": "v3", "steps": {}}]
+        for bad in bad_ones:
+            assert errors_of(deploy(c, {"main_module": "index.js", "migrations": bad}, "do", ns, MODULE))[
+                :2
+            ] == (400, 10021)
+
+
+def test_a_script_without_migrations_has_no_tag(emulator: LiveEmulator) -> None:
+    with api(emulator) as c:
+        assert deploy(c, {"main_module": "index.js"}, "plain", None, MODULE).is_success
+        (listed,) = c.get(f"/accounts/{ACCOUNT}/workers/scripts").json()["result"]
+        assert listed["id"] == "plain" and "migration_tag" not in listed
+
+
+def test_every_queue_asked_for_is_there(emulator: LiveEmulator) -> None:
+    with api(emulator) as c:
+        r = c.get(f"/accounts/{ACCOUNT}/queues", params=[("name", "jobs"), ("name", "mail"), ("page", "1")])
+    assert [q["queue_name"] for q in r.json()["result"]] == ["jobs", "mail"]
