@@ -196,6 +196,9 @@ class AssetsConfig:
         return out
 
 
+KEEP_ON_DEPLOY = ("secret_text", "secret_key")  # binding kinds a deploy keeps from the previous version
+
+
 @dataclass(frozen=True, slots=True)
 class WorkerSpec:
     """What a deploy says besides the assets."""
@@ -228,5 +231,8 @@ def deploy_metadata(spec: WorkerSpec, completion_jwt: str) -> dict[str, Any]:
         "compatibility_date": date,
         "compatibility_flags": list(spec.compatibility_flags),
         "tags": list(spec.tags),
+        # The binding list replaces the script's; secrets set apart from deploys stay, as with
+        # wrangler 4.164, which sends this on every deploy of a Worker.
+        "keep_bindings": list(KEEP_ON_DEPLOY),
         "assets": assets,
     }

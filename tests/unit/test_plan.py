@@ -195,6 +195,7 @@ def test_worker_deploy_metadata_binds_the_assets_first() -> None:
         "compatibility_date": "2024-06-01",
         "compatibility_flags": [],
         "tags": [],
+        "keep_bindings": ["secret_text", "secret_key"],
         "assets": {"jwt": "JWT", "config": {}},
     }
     assert deploy_metadata(WorkerSpec(main_module="w.js"), "J")["bindings"] == [
