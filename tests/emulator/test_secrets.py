@@ -136,8 +136,11 @@ def test_keep_bindings_keeps_those_kinds_and_replaces_the_rest(emulator: LiveEmu
         # keep_vars as wrangler sends it: plain_text and json survive too.
         worker(c, keep_bindings=["plain_text", "json", "secret_text", "secret_key"])
         assert set(names(settings(c)["bindings"])) == {"ASSETS", "NEW_VAR", "SHADOWED", "TOKEN"}
-        # Without keep_bindings the list is replaced whole: the secret is lost.
+        # Without keep_bindings, the secrets stay (a plain wrangler deploy sends none)...
         worker(c)
+        assert names(settings(c)["bindings"]) == {"ASSETS": "assets", "TOKEN": "secret_text"}
+        # ...and a keep_bindings that does not name them loses them.
+        worker(c, keep_bindings=["plain_text"])
         assert names(settings(c)["bindings"]) == {"ASSETS": "assets"}
         assert c.get(base("w", None) + "/secrets").json()["result"] == []
 
@@ -146,7 +149,8 @@ def test_inherit_takes_a_binding_as_it_was(emulator: LiveEmulator) -> None:
     with api(emulator) as c:
         worker(c)
         put_secret(c, "TOKEN")
-        r = worker(c, bindings=[{"name": "RENAMED", "type": "inherit", "old_name": "TOKEN"}])
+        renamed = [{"name": "RENAMED", "type": "inherit", "old_name": "TOKEN"}]
+        r = worker(c, bindings=renamed, keep_bindings=[])
         assert r.status_code == 200, r.text
         assert c.get(base("w", None) + "/secrets").json()["result"] == [
             {"name": "RENAMED", "type": "secret_text"}

@@ -2,9 +2,13 @@
 
 A deploy's ``bindings`` replace the script's, except the kinds its ``keep_bindings`` names: a
 binding of such a kind that the previous version had survives, unless the new list names one of
-the same name. ``{"type": "inherit", "name": N}`` (``old_name`` to rename) takes binding N as the
-previous version had it. Secret values are stored with the version but never shown: every
-answer goes through :func:`shown`. Pure functions over JSON values, apart from the errors.
+the same name. A deploy without ``keep_bindings`` keeps the secrets, as the API always did before
+the list existed: wrangler sends none on a plain deploy (and only with ``keep_vars`` asks for
+``secret_text`` and ``secret_key`` along with the vars), and warns only of secrets its config
+shadows, so a plain deploy must keep the others. ``{"type": "inherit", "name": N}`` (with
+``old_name`` to rename it) takes binding N as the previous version had it. Secret values are
+stored with the version but never shown: every answer goes through :func:`shown`. Pure
+functions over JSON values, apart from the errors.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any
 
 from ..envelope import BAD_REQUEST, ApiError
 
-SECRET_TYPES = ("secret_text", "secret_key")
+SECRET_TYPES = ("secret_text", "secret_key")  # also what a deploy without keep_bindings keeps
 BINDING_NAME_IN_USE = 10053  # "Binding name 'X' already in use."
 BINDING_NOT_FOUND = 10056  # "Binding 'X' not found."
 _KEY_MATERIAL = ("key_base64", "key_jwk")  # what a secret_key binding holds besides its description
@@ -67,8 +71,6 @@ def check_secret(b: Binding, where: str) -> None:
 
 def check_keep(raw: Any) -> tuple[str, ...]:
     """``keep_bindings``: binding types, or a 400."""
-    if raw is None:
-        return ()
     if not isinstance(raw, list) or not all(isinstance(k, str) for k in raw):
         raise ApiError(400, BAD_REQUEST, 'keep_bindings must be a list of binding types: ["secret_text"]')
     return tuple(raw)
@@ -78,7 +80,8 @@ def bindings_for(metadata: dict[str, Any], previous: list[Binding]) -> list[Bind
     """The bindings of the version a deploy's ``metadata`` makes, ``previous`` being the script's
     latest version's (none for a new script); a 400 for bindings the API would refuse."""
     new = check_bindings(metadata.get("bindings"))
-    return effective(new, check_keep(metadata.get("keep_bindings")), previous)
+    keep = metadata.get("keep_bindings")
+    return effective(new, SECRET_TYPES if keep is None else check_keep(keep), previous)
 
 
 def effective(
