@@ -210,7 +210,7 @@ def test_wrangler_secrets_round_trip_and_outlive_an_assetsync_sync(
     """wrangler's secret put, list, bulk (a settings PATCH in this wrangler) and delete, against
     the emulator; then wrangler's and assetsync's deploys of the same Worker keep what was set."""
     main = "export default { fetch(request, env) { return env.ASSETS.fetch(request); } };\n"
-    config = {
+    config: dict[str, object] = {
         "name": "secret-worker",
         "main": "index.js",
         "compatibility_date": "2025-01-01",
