@@ -244,6 +244,23 @@ def test_settings_patch_as_wrangler_sends_it(emulator: LiveEmulator) -> None:
         assert errors_of(r)[:2] == (400, 10201)
 
 
+def test_secrets_bulk_merge_patch(emulator: LiveEmulator) -> None:
+    """Newer wrangler's ``secret bulk``: set and delete in one version; null deletes."""
+    with api(emulator) as c:
+        worker(c, bindings=[{"name": "V", "type": "plain_text", "text": "x"}])
+        put_secret(c, "OLD")
+        patch = {"secrets": {"OLD": None, "NEW": {"name": "NEW", "text": VALUE, "type": "secret_text"}}}
+        r = c.patch(base("w", None) + "/secrets-bulk", json=patch)
+        assert r.status_code == 200 and VALUE not in r.text, r.text
+        assert names(settings(c)["bindings"]) == {"ASSETS": "assets", "V": "plain_text", "NEW": "secret_text"}
+        clash = c.patch(base("w", None) + "/secrets-bulk", json={"secrets": {"V": {"text": VALUE}}})
+        assert errors_of(clash)[:2] == (400, 10053)
+        assert errors_of(c.patch(base("w", None) + "/secrets-bulk", json={"secrets": [1]}))[:2] == (
+            400,
+            10021,
+        )
+
+
 def test_an_undeployed_newer_version_blocks_secret_edits(emulator: LiveEmulator) -> None:
     with api(emulator) as c:
         worker(c)

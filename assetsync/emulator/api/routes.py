@@ -64,6 +64,7 @@ class Api(ApiState):
             for route in (
                 Route(secrets_path(ACCOUNT, SCRIPT, where), sec.put_secret, methods=["PUT"]),
                 Route(secrets_path(ACCOUNT, SCRIPT, where), sec.list_secrets, methods=["GET"]),
+                Route(secrets_path(ACCOUNT, SCRIPT, where) + "-bulk", sec.bulk_secrets, methods=["PATCH"]),
                 Route(secrets_path(ACCOUNT, SCRIPT, where) + "/{secret}", sec.get_secret, methods=["GET"]),
                 Route(
                     secrets_path(ACCOUNT, SCRIPT, where) + "/{secret}", sec.delete_secret, methods=["DELETE"]

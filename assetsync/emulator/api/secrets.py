@@ -1,7 +1,8 @@
 """A script's secrets and settings, for an account's Workers and a dispatch namespace's alike.
 
-``PUT .../secrets`` sets one secret, ``GET .../secrets`` lists them (names and types: values never
-leave the emulator), ``GET``/``DELETE .../secrets/{name}`` read or remove one; ``GET .../settings``
+``PUT .../secrets`` sets one secret, ``PATCH .../secrets-bulk`` sets and removes several at once,
+``GET .../secrets`` lists them (names and types: values never leave the emulator),
+``GET``/``DELETE .../secrets/{name}`` read or remove one; ``GET .../settings``
 shows the live version's bindings (secrets without their values), compatibility date and flags
 and tags, and ``PATCH .../settings`` edits them (a multipart ``settings`` part, as wrangler and
 the SDKs send it, or a JSON body). As on the platform, each edit of a secret or a binding is a
@@ -50,6 +51,27 @@ class Secrets(RouteGroup):
             raise ApiError(400, BINDING_NAME_IN_USE, f"Binding name '{secret['name']}' already in use.")
         self._release(s, live, [b for b in live.bindings if b["name"] != secret["name"]] + [secret])
         return envelope(shown(secret))
+
+    async def bulk_secrets(self, request: Request) -> Response:
+        """``PATCH .../secrets-bulk``: ``{"secrets": {NAME: secret or null}}``, a JSON merge patch
+        (null deletes), as one new version: newer wrangler's ``secret bulk``."""
+        s, live = self._live(request)
+        body = await self.json_body(request)
+        patch = body.get("secrets") if isinstance(body, dict) else None
+        if not isinstance(patch, dict):
+            raise ApiError(
+                400, BAD_REQUEST, 'expected {"secrets": {"NAME": {"name", "text", "type"} or null}}'
+            )
+        bindings = list(live.bindings)
+        for name, given in patch.items():
+            old = _named(bindings, name)
+            if old is not None and old["type"] not in SECRET_TYPES:
+                raise ApiError(400, BINDING_NAME_IN_USE, f"Binding name '{name}' already in use.")
+            bindings = [b for b in bindings if b["name"] != name]
+            if given is not None:
+                bindings.append(_secret_of({**given, "name": name} if isinstance(given, dict) else given))
+        self._release(s, live, bindings)
+        return envelope(secrets_of(bindings))
 
     async def list_secrets(self, request: Request) -> Response:
         return envelope(secrets_of(self._live(request)[1].bindings))
