@@ -54,15 +54,18 @@ async def _call(
         return await retrying(what, call)
     except ApiError as exc:
         if exc.status == 404 and exc.code in (SCRIPT_NOT_FOUND, DISPATCH_SCRIPT_NOT_FOUND):
-            raise RequestRefused(
+            raise _refused(
+                exc,
                 f"{what}: there is no {_where(script, namespace)} (HTTP 404, code {exc.code}, on "
                 f"{exc.request}). Secrets belong to a deployed Worker: deploy it first (assetsync sync "
                 "--name ...), or check --name, --namespace and the account.",
-                status=exc.status,
-                code=exc.code,
-                request=exc.request,
             ) from None
         raise
+
+
+def _refused(exc: ApiError, message: str) -> RequestRefused:
+    """``exc`` said for what it means here."""
+    return RequestRefused(message, status=exc.status, code=exc.code, request=exc.request)
 
 
 async def put_secrets(
@@ -128,12 +131,10 @@ async def delete_secret(
         await _call(Retrier(retries), f"deleting secret {name}", script, namespace, delete)
     except RequestRefused as exc:
         if exc.status == 404 and exc.code == SECRET_NOT_FOUND:
-            raise RequestRefused(
+            raise _refused(
+                exc,
                 f"{_where(script, namespace)} has no secret {name!r} (HTTP 404, code {exc.code}, on "
                 f"{exc.request}): `assetsync secret list` shows those it has.",
-                status=exc.status,
-                code=exc.code,
-                request=exc.request,
             ) from None
         raise
 

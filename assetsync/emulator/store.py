@@ -320,7 +320,7 @@ class Store:
 
         if bindings is None:
             bindings = list(metadata.get("bindings") or [])
-        return self._new_version(account, namespace, script, manifest, metadata, bindings, add_modules)
+        return self._new_version((account, namespace, script), manifest, metadata, bindings, add_modules)
 
     def derive_version(
         self, base: Version, bindings: list[dict[str, Any]], metadata: dict[str, Any] | None = None
@@ -336,18 +336,17 @@ class Store:
 
         md = base.metadata if metadata is None else metadata
         where = (base.account, base.namespace, base.script)
-        return self._new_version(*where, base.manifest, md, bindings, copy_modules)
+        return self._new_version(where, base.manifest, md, bindings, copy_modules)
 
     def _new_version(
         self,
-        account: str,
-        namespace: str,
-        script: str,
+        where: tuple[str, str, str],  # account, namespace, script
         manifest: dict[str, list[Any]] | None,
         metadata: dict[str, Any],
         bindings: list[dict[str, Any]],
         add_modules: Callable[[sqlite3.Connection, str], None],
     ) -> Version:
+        account, namespace, script = where
         vid = str(uuid.uuid4())
         now = time.time()
         with self._tx() as db:
