@@ -4,6 +4,7 @@ secret that outlives assetsync's own redeploys."""
 from __future__ import annotations
 
 import json
+import pty
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -191,4 +192,54 @@ def test_a_missing_script_or_secret_is_exit_8(cli: Session) -> None:
     assert doc["ok"] is False and doc["error"]["exit_code"] == 8
     clash = cli.secret("put", "GREETING", input=VALUE)  # the name of another binding
     assert clash.returncode == 8 and "Binding name 'GREETING' already in use." in clash.stderr
+    cli.no_value_shown()
+
+
+def on_terminal(cli: Session, args: list[str], answers: list[tuple[str, str]]) -> tuple[int, str]:
+    """Run the CLI with a pseudo-terminal as its controlling terminal and stdin: each time the
+    output shows a prompt, type its answer. Returns the exit status and everything shown."""
+    import os
+    import select
+    import sys
+
+    from ..helpers import child_env
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the CLI, on the terminal
+        os.execve(sys.executable, [sys.executable, "-m", "assetsync", *args], child_env(cli.env))
+    shown, pending = b"", list(answers)
+    while True:
+        ready, _, _ = select.select([fd], [], [], 30)
+        assert ready, f"no output within 30s; shown: {shown!r}"
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the terminal closed: the child is done
+            break
+        if not chunk:
+            break
+        shown += chunk
+        if pending and pending[0][0].encode() in shown:
+            os.write(fd, pending.pop(0)[1].encode() + b"\r")
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    text = shown.decode(errors="replace")
+    cli.outputs.append(text)
+    return os.waitstatus_to_exitcode(status), text
+
+
+def test_on_a_terminal_the_value_is_asked_for_without_echo_and_deletion_asks(cli: Session) -> None:
+    cli.deploy("w")
+    where = ["--name", "w"]
+    code, shown = on_terminal(cli, ["secret", "put", "TTY_KEY", *where], [("Value of secret TTY_KEY", VALUE)])
+    assert code == 0 and "Set secret TTY_KEY of w" in shown, shown
+    store = cli.live.emulator.store
+    live = store.script(ACCOUNT, "", "w")
+    version = store.version(live.version) if live and live.version else None
+    assert (
+        version is not None and {"name": "TTY_KEY", "type": "secret_text", "text": VALUE} in version.bindings
+    )
+    code, shown = on_terminal(cli, ["secret", "delete", "TTY_KEY", *where], [("Delete secret TTY_KEY?", "n")])
+    assert code == 10 and "nothing was deleted" in shown, shown
+    code, shown = on_terminal(cli, ["secret", "delete", "TTY_KEY", *where], [("Delete secret TTY_KEY?", "y")])
+    assert code == 0 and "Deleted secret TTY_KEY of w" in shown, shown
     cli.no_value_shown()
