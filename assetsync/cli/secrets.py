@@ -17,7 +17,7 @@ from .app import EXIT_HELP, done, json_failure
 from .options import option_group, request_options, target_from, target_options
 
 _script_options = option_group(
-    click.option("--name", "script", required=True, metavar="SCRIPT", help="The Worker."),
+    click.option("--name", "script", required=True, metavar="SCRIPT", help="The Worker's name."),
     click.option(
         "--namespace",
         metavar="NS",
@@ -111,7 +111,7 @@ def _read_json_file(path: str) -> dict[str, str]:
 
 
 @secret.command("put", epilog=EXIT_HELP)
-@click.argument("key", required=False, metavar="NAME")
+@click.argument("key", required=False, metavar="[NAME]")
 @click.option(
     "--from-json",
     "from_json",
