@@ -2,8 +2,8 @@
 
 Before and after the deploy itself wrangler reads the service, the Worker and its deployments
 (and its settings and secrets, which :mod:`.secrets` answers), patches its non-versioned
-settings (tags) and sets up its workers.dev subdomain (PROTOCOL.md 7). None of it changes what is served; the
-answers only have to satisfy wrangler.
+settings (tags) and sets up its workers.dev subdomain (PROTOCOL.md 7). None of it changes what
+is served; the answers only have to satisfy wrangler.
 """
 
 from __future__ import annotations
