@@ -107,6 +107,17 @@ if TYPE_CHECKING:  # the exports: "X as X" marks a re-export for type checkers
         Backoff as Backoff,
         Retries as Retries,
     )
+    from .secrets import (
+        SecretInfo as SecretInfo,
+        delete_secret as delete_secret,
+        delete_secret_from as delete_secret_from,
+        list_secrets as list_secrets,
+        list_secrets_of as list_secrets_of,
+        put_secrets as put_secrets,
+        put_secrets_to as put_secrets_to,
+        script_settings as script_settings,
+        settings_of as settings_of,
+    )
     from .settings import (
         Settings as Settings,
         resolve as resolve,

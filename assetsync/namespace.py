@@ -9,9 +9,9 @@ one nobody saw. A script that is already gone counts as deleted.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from .errors import ApiError, AssetsyncError, UsageError
 from .events import DeletionJSON, error_json
@@ -20,7 +20,6 @@ from .retry import Retrier, Retries
 from .wire.client import ApiClient
 from .wire.target import Target
 
-T = TypeVar("T")
 DELETES_AT_ONCE = 8
 
 
@@ -159,8 +158,8 @@ def list_namespace(
     timeout: float = 60.0,
 ) -> list[ScriptInfo]:
     """The blocking form of :func:`list_scripts`, over a client of its own."""
-    return _blocking(
-        target, timeout, lambda client: list_scripts(client, namespace, with_tags, without_tags, retries)
+    return target.run(
+        lambda client: list_scripts(client, namespace, with_tags, without_tags, retries), timeout
     )
 
 
@@ -173,21 +172,8 @@ def delete_from_namespace(
     on_done: Callable[[Deletion], None] | None = None,
 ) -> list[Deletion]:
     """The blocking form of :func:`delete_scripts`, over a client of its own."""
-    return _blocking(
-        target,
-        timeout,
+    return target.run(
         lambda client: delete_scripts(client, namespace, names, retries, on_done=on_done),
+        timeout,
         max_connections=DELETES_AT_ONCE,
     )
-
-
-def _blocking(
-    target: Target, timeout: float, work: Callable[[ApiClient], Awaitable[T]], max_connections: int = 32
-) -> T:
-    """``work`` done over a client of its own, from code that is not async."""
-
-    async def run() -> T:
-        async with target.client(timeout=timeout, max_connections=max_connections) as client:
-            return await work(client)
-
-    return asyncio.run(run())

@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 
 from ..protocol import API_PREFIX, TOKEN_LIFETIME
 from .api import Api, Limits
+from .api.base import DEFAULT_SUBDOMAIN
 from .envelope import (
     BAD_REQUEST,
     HEADERS_TOO_LARGE,
@@ -48,6 +49,7 @@ class EmulatorConfig:
     dev: bool = False  # live reload: HTML gets a script that reloads on each new deploy
     token_ttl: float = TOKEN_LIFETIME
     limits: Limits = field(default_factory=Limits)
+    workers_subdomain: str | None = DEFAULT_SUBDOMAIN  # None: the account has none (GET .../subdomain is 404)
 
 
 class Emulator:
@@ -58,7 +60,7 @@ class Emulator:
         self.config = config
         self.store = Store(config.data_dir)
         self.tokens = Tokens(config.data_dir, config.api_tokens, config.token_ttl)
-        self.api = Api(self.store, self.tokens, config.limits)
+        self.api = Api(self.store, self.tokens, config.limits, config.workers_subdomain)
         self.reload = ReloadHub()
         self.api.on_deploy = self._deployed
         self.preview = Preview(self.store, on_html=inject if config.dev else None)

@@ -9,6 +9,7 @@ and the preview only serves recorded blobs.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -17,7 +18,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +43,8 @@ CREATE TABLE IF NOT EXISTS scripts (
     PRIMARY KEY (account, namespace, name)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS versions (
     id TEXT PRIMARY KEY, account TEXT NOT NULL, namespace TEXT NOT NULL, script TEXT NOT NULL,
-    number INTEGER NOT NULL, manifest TEXT, metadata TEXT NOT NULL, created REAL NOT NULL);
+    number INTEGER NOT NULL, manifest TEXT, metadata TEXT NOT NULL, created REAL NOT NULL,
+    bindings TEXT);
 CREATE TABLE IF NOT EXISTS modules (
     version TEXT NOT NULL, name TEXT NOT NULL, content_type TEXT NOT NULL, body BLOB NOT NULL,
     PRIMARY KEY (version, name)) WITHOUT ROWID;
@@ -92,8 +94,9 @@ class Version:
     script: str
     number: int
     manifest: dict[str, list[Any]] | None  # path -> [hash, size, content_type]
-    metadata: dict[str, Any]
+    metadata: dict[str, Any]  # as the deploy sent it
     created: float
+    bindings: list[dict[str, Any]]  # what the version has: sent, inherited and kept; secrets too
 
 
 class Store:
@@ -121,6 +124,15 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a data folder of an older emulator up to this schema (columns added since)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(versions)")}
+        if "bindings" not in columns:
+            # A version recorded before bindings were: its bindings are those its metadata sent.
+            with contextlib.suppress(sqlite3.OperationalError):  # another process added it first
+                self._db.execute("ALTER TABLE versions ADD COLUMN bindings TEXT")
 
     def _clear_tmp(self) -> None:
         """Partial uploads of a crashed emulator are garbage: nothing refers to them. Those of
@@ -299,7 +311,42 @@ class Store:
         manifest: dict[str, list[Any]] | None,
         metadata: dict[str, Any],
         modules: list[tuple[str, str, bytes]],
+        bindings: list[dict[str, Any]] | None = None,
     ) -> Version:
+        """A new version from a deploy; ``bindings`` default to those its metadata sent."""
+
+        def add_modules(db: sqlite3.Connection, vid: str) -> None:
+            db.executemany("INSERT INTO modules VALUES (?, ?, ?, ?)", [(vid, n, t, b) for n, t, b in modules])
+
+        if bindings is None:
+            bindings = list(metadata.get("bindings") or [])
+        return self._new_version((account, namespace, script), manifest, metadata, bindings, add_modules)
+
+    def derive_version(
+        self, base: Version, bindings: list[dict[str, Any]], metadata: dict[str, Any] | None = None
+    ) -> Version:
+        """A new version of ``base``'s script with its code and assets but other ``bindings`` (and
+        ``metadata``): what a secret or settings edit makes."""
+
+        def copy_modules(db: sqlite3.Connection, vid: str) -> None:
+            db.execute(
+                "INSERT INTO modules SELECT ?, name, content_type, body FROM modules WHERE version=?",
+                (vid, base.id),
+            )
+
+        md = base.metadata if metadata is None else metadata
+        where = (base.account, base.namespace, base.script)
+        return self._new_version(where, base.manifest, md, bindings, copy_modules)
+
+    def _new_version(
+        self,
+        where: tuple[str, str, str],  # account, namespace, script
+        manifest: dict[str, list[Any]] | None,
+        metadata: dict[str, Any],
+        bindings: list[dict[str, Any]],
+        add_modules: Callable[[sqlite3.Connection, str], None],
+    ) -> Version:
+        account, namespace, script = where
         vid = str(uuid.uuid4())
         now = time.time()
         with self._tx() as db:
@@ -309,7 +356,7 @@ class Store:
                 (account, namespace, script),
             ).fetchone()
             db.execute(
-                "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     vid,
                     account,
@@ -319,19 +366,29 @@ class Store:
                     None if manifest is None else _encode_manifest(manifest),
                     json.dumps(metadata),
                     now,
+                    json.dumps(bindings),
                 ),
             )
-            db.executemany("INSERT INTO modules VALUES (?, ?, ?, ?)", [(vid, n, t, b) for n, t, b in modules])
+            add_modules(db, vid)
             db.execute(
                 "INSERT INTO scripts (account, namespace, name, version, created, modified) "
                 "VALUES (?, ?, ?, NULL, ?, ?) ON CONFLICT DO NOTHING",
                 (account, namespace, script, now, now),
             )
-        version = Version(vid, account, namespace, script, number, manifest, metadata, now)
+        version = Version(vid, account, namespace, script, number, manifest, metadata, now, bindings)
         if len(self._versions) >= 64:
             self._versions.clear()
         self._versions[vid] = version
         return version
+
+    def latest_version(self, account: str, namespace: str, script: str) -> Version | None:
+        """The script's newest version, deployed or not (what the next upload inherits from)."""
+        rows = self._query(
+            "SELECT id FROM versions WHERE account=? AND namespace=? AND script=? "
+            "ORDER BY number DESC LIMIT 1",
+            [account, namespace, script],
+        )
+        return self.version(rows[0][0]) if rows else None
 
     def activate(
         self, account: str, namespace: str, script: str, version: str, tags: list[str] | None = None
@@ -425,16 +482,17 @@ class Store:
         if cached is not None:
             return cached
         rows = self._query(
-            "SELECT id, account, namespace, script, number, manifest, metadata, created "
+            "SELECT id, account, namespace, script, number, manifest, metadata, created, bindings "
             "FROM versions WHERE id=?",
             [vid],
         )
         if not rows:
             return None
         r = rows[0]
-        return Version(
-            r[0], r[1], r[2], r[3], r[4], None if r[5] is None else json.loads(r[5]), json.loads(r[6]), r[7]
-        )
+        metadata = json.loads(r[6])
+        bindings = json.loads(r[8]) if r[8] is not None else list(metadata.get("bindings") or [])
+        manifest = None if r[5] is None else json.loads(r[5])
+        return Version(r[0], r[1], r[2], r[3], r[4], manifest, metadata, r[7], bindings)
 
     def live_for_preview(self, name: str, namespace: str) -> Script | None:
         """The most recently deployed script called ``name`` (in ``namespace``, "" for none)."""

@@ -129,6 +129,21 @@ def upload_path(account: str) -> str:
     return f"/accounts/{account}/workers/assets/upload"
 
 
+def secrets_path(account: str, script: str, namespace: str | None = None) -> str:
+    """Where the script's secrets are set and listed (``/{name}``: one of them)."""
+    return script_path(account, script, namespace) + "/secrets"
+
+
+def settings_path(account: str, script: str, namespace: str | None = None) -> str:
+    """The script's settings: its live version's bindings (secrets without values), dates, tags."""
+    return script_path(account, script, namespace) + "/settings"
+
+
+def subdomain_path(account: str) -> str:
+    """The account's workers.dev subdomain (``{"subdomain": ...}``; 404, code 10007, if none)."""
+    return f"/accounts/{account}/workers/subdomain"
+
+
 def namespace_scripts_path(account: str, namespace: str) -> str:
     return f"/accounts/{account}/workers/dispatch/namespaces/{namespace}/scripts"
 

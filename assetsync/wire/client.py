@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict, Unpack
+from urllib.parse import quote
 
 import httpx
 
@@ -28,7 +29,18 @@ from ..errors import (
     RequestRefused,
     ServerError,
 )
-from ..protocol import NO_ROUTE, Module, namespace_scripts_path, script_path, session_path, upload_path
+from ..protocol import (
+    NO_ROUTE,
+    SCRIPT_NOT_FOUND,
+    Module,
+    namespace_scripts_path,
+    script_path,
+    secrets_path,
+    session_path,
+    settings_path,
+    subdomain_path,
+    upload_path,
+)
 from ..retry import Retrier, parse_retry_after
 from .body import MultipartBody
 
@@ -268,6 +280,64 @@ class ApiClient:
 
     async def delete_script(self, namespace: str, script: str) -> None:
         await self._send("DELETE", script_path(self.account_id, script, namespace), what=f"deleting {script}")
+
+    # -- a script's secrets and settings; the account's workers.dev subdomain ------------
+
+    async def put_secret(self, script: str, namespace: str | None, name: str, text: str) -> None:
+        """Set one secret of the script (a new version of it, live at once). The value goes into
+        the request body only."""
+        body = json.dumps({"name": name, "text": text, "type": "secret_text"}).encode()
+        path = secrets_path(self.account_id, script, namespace)
+        await self._send(
+            "PUT",
+            path,
+            what=f"setting secret {name}",
+            content=body,
+            headers={"Content-Type": "application/json"},
+        )
+
+    async def list_secrets(self, script: str, namespace: str | None) -> list[dict[str, Any]]:
+        """The script's secrets: ``{"name", "type"}`` each (the API never shows their values)."""
+        path = secrets_path(self.account_id, script, namespace)
+        _, result = await self._send("GET", path, what="listing secrets")
+        if not isinstance(result, list):
+            raise ProtocolError(
+                f"listing secrets: the result is not a list on GET {path}.", request=f"GET {path}"
+            )
+        return [r for r in result if isinstance(r, dict)]
+
+    async def delete_secret(self, script: str, namespace: str | None, name: str) -> None:
+        path = secrets_path(self.account_id, script, namespace) + "/" + quote(name, safe="")
+        await self._send("DELETE", path, what=f"deleting secret {name}", params={"url_encoded": "true"})
+
+    async def script_settings(self, script: str, namespace: str | None) -> dict[str, Any]:
+        """The script's settings: its bindings (secrets without values), compatibility date and
+        flags, tags..."""
+        path = settings_path(self.account_id, script, namespace)
+        _, result = await self._send("GET", path, what="reading settings")
+        if not isinstance(result, dict):
+            raise ProtocolError(
+                f"reading settings: the result is not an object on GET {path}.", request=f"GET {path}"
+            )
+        return result
+
+    async def account_subdomain(self) -> str | None:
+        """The account's workers.dev subdomain (``NAME`` of ``NAME.workers.dev``), or None when
+        it has none (the API answers 404, code 10007)."""
+        try:
+            _, result = await self._send("GET", subdomain_path(self.account_id), what="reading the subdomain")
+        except RequestRefused as exc:
+            if exc.status == 404 and exc.code == SCRIPT_NOT_FOUND:
+                return None
+            raise
+        name = result.get("subdomain") if isinstance(result, dict) else None
+        return name if isinstance(name, str) and name else None
+
+    async def script_subdomain(self, script: str) -> bool:
+        """Whether an account-level script is served on the workers.dev subdomain."""
+        path = script_path(self.account_id, script) + "/subdomain"
+        _, result = await self._send("GET", path, what=f"reading the subdomain of {script}")
+        return isinstance(result, dict) and result.get("enabled") is True
 
 
 async def _read_capped(response: httpx.Response, request: str, what: str) -> bytes:

@@ -7,10 +7,11 @@ module that imports the emulator.
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import UsageError
 from ..protocol import DEFAULT_API, is_account_id
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from .client import ApiClient
 
 LOCAL_ACCOUNT = "local"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,17 @@ class Target:
             timeout=timeout,
             max_connections=max_connections,
         )
+
+    def run(
+        self, work: Callable[[ApiClient], Awaitable[T]], timeout: float = 60.0, max_connections: int = 32
+    ) -> T:
+        """``work`` done over a client of its own, from code that is not async."""
+
+        async def run() -> T:
+            async with self.client(timeout=timeout, max_connections=max_connections) as client:
+                return await work(client)
+
+        return asyncio.run(run())
 
     def preview_url(self, script: str, namespace: str | None, port: int = 8787) -> str | None:
         if self.kind != "emulator":

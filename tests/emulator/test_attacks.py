@@ -119,7 +119,7 @@ def _routes() -> list[tuple[str, str]]:
 
     out = []
     for route in Api.routes(Api.__new__(Api)):  # the route table needs no state
-        path = route.path.format(account=ACCOUNT, script="site", namespace="ns")
+        path = route.path.format(account=ACCOUNT, script="site", namespace="ns", secret="KEY")
         for method in sorted(route.methods or ()):
             if method != "HEAD":  # HEAD answers have no body to check
                 out.append((method, "/client/v4" + path))

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -98,6 +99,13 @@ needs_wrangler = pytest.mark.skipif(
 
 
 def run_wrangler(live: LiveEmulator, project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return wrangler(live, project, "deploy", *args)
+
+
+def wrangler(
+    live: LiveEmulator, project: Path, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``wrangler ARGS`` in ``project`` against ``live``; it must succeed. ``stdin``: what it reads."""
     assert os.path.exists(WRANGLER), (
         f"wrangler is missing at {WRANGLER}: run .ci/run or npm install in .tools"
     )
@@ -111,7 +119,14 @@ def run_wrangler(live: LiveEmulator, project: Path, *args: str) -> subprocess.Co
         "HOME": str(project / "home"),
     }
     proc = subprocess.run(
-        [WRANGLER, "deploy", *args], cwd=project, env=env, capture_output=True, text=True, timeout=180
+        [WRANGLER, *args],
+        cwd=project,
+        env=env,
+        input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
@@ -186,3 +201,69 @@ def test_plain_wrangler_deploy_and_redeploy(emulator: LiveEmulator, tmp_path: Pa
     out = run_wrangler(emulator, project)
     assert "Found 1 new or modified static asset to upload" in out.stdout, out.stdout
     assert preview(emulator, "plain-worker", "/hello.txt").content == b"edited"
+
+
+@needs_wrangler
+def test_wrangler_secrets_round_trip_and_outlive_an_assetsync_sync(
+    emulator: LiveEmulator, tmp_path: Path
+) -> None:
+    """wrangler's secret put, list, bulk (a settings PATCH in this wrangler) and delete, against
+    the emulator; then wrangler's and assetsync's deploys of the same Worker keep what was set."""
+    main = "export default { fetch(request, env) { return env.ASSETS.fetch(request); } };\n"
+    config: dict[str, object] = {
+        "name": "secret-worker",
+        "main": "index.js",
+        "compatibility_date": "2025-01-01",
+        "assets": {"directory": "./public", "binding": "ASSETS"},
+        "vars": {"GREETING": "hi"},
+    }
+    project = make_project(tmp_path, config, main=main)
+    run_wrangler(emulator, project)
+    value = "wrangler-secret-value-93"
+    wrangler(emulator, project, "secret", "put", "API_KEY", stdin=value)
+    (project / "bulk.json").write_text(json.dumps({"BULK_A": value + "a", "BULK_B": value + "b"}))
+    wrangler(emulator, project, "secret", "bulk", "bulk.json")
+    listed = wrangler(emulator, project, "secret", "list")
+    assert value not in listed.stdout
+    assert {s["name"] for s in json.loads(listed.stdout[listed.stdout.index("[") :])} == {
+        "API_KEY",
+        "BULK_A",
+        "BULK_B",
+    }
+    wrangler(emulator, project, "secret", "delete", "BULK_B")
+    run_wrangler(emulator, project)  # a plain wrangler deploy sends no keep_bindings: secrets stay
+    env = {
+        "CLOUDFLARE_API_TOKEN": emulator.token,
+        "CLOUDFLARE_ACCOUNT_ID": ACCOUNT,
+        "CLOUDFLARE_API_BASE_URL": emulator.api,
+    }
+    synced = subprocess.run(
+        [sys.executable, "-m", "assetsync", "sync", "--no-cache"],
+        cwd=project,
+        env=child_env(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert synced.returncode == 0, synced.stderr
+    got = httpx.get(
+        f"{emulator.api}/accounts/{ACCOUNT}/workers/scripts/secret-worker/settings",
+        headers={"Authorization": f"Bearer {emulator.token}"},
+    )
+    assert value not in got.text
+    bindings = {b["name"]: b for b in got.json()["result"]["bindings"]}
+    assert {n: b["type"] for n, b in bindings.items()} == {
+        "ASSETS": "assets",
+        "GREETING": "plain_text",
+        "API_KEY": "secret_text",
+        "BULK_A": "secret_text",
+    }
+    store = emulator.emulator.store
+    live = store.script(ACCOUNT, "", "secret-worker")
+    assert live is not None and live.version is not None
+    version = store.version(live.version)
+    assert version is not None
+    assert {b["name"]: b.get("text") for b in version.bindings if b["type"] == "secret_text"} == {
+        "API_KEY": value,
+        "BULK_A": value + "a",
+    }

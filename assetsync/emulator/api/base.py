@@ -20,14 +20,23 @@ from ..store import Store
 from ..tokens import Tokens
 from .limits import Limits
 
+DEFAULT_SUBDOMAIN = "assetsync-local"  # the emulated account's workers.dev subdomain
+
 
 class ApiState:
     """The one store, token keeper and set of limits that all route groups of an emulator share."""
 
-    def __init__(self, store: Store, tokens: Tokens, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        tokens: Tokens,
+        limits: Limits | None = None,
+        subdomain: str | None = DEFAULT_SUBDOMAIN,
+    ) -> None:
         self.store = store
         self.tokens = tokens
         self.limits = limits or Limits()
+        self.subdomain = subdomain  # the account's workers.dev subdomain; None: it has none
         self.on_deploy: Callable[[str, str], None] | None = None  # (script, namespace) went live
 
 

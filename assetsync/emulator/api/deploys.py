@@ -19,6 +19,7 @@ from ..formdata import read_form
 from ..store import Version, scope_of
 from ..tokens import COMPLETION
 from .base import RouteGroup, parse_json
+from .bindings import bindings_for, shown
 from .shapes import deployment_json, etag, script_json
 
 log = logging.getLogger("assetsync.emulator")
@@ -43,7 +44,10 @@ class Deploys(RouteGroup):
                 "id": version.id,
                 "number": version.number,
                 "metadata": {"source": "wrangler"},
-                "resources": {"script": {"etag": etag(version), "handlers": ["fetch"]}, "bindings": []},
+                "resources": {
+                    "script": {"etag": etag(version), "handlers": ["fetch"]},
+                    "bindings": [shown(b) for b in version.bindings],
+                },
                 "startup_time_ms": 1,
             }
         )
@@ -84,8 +88,10 @@ class Deploys(RouteGroup):
         account, ns, script = self.addressed(request)
         metadata, modules = await self._script_body(request)
         _check_migrations(metadata.get("migrations"), self.store.migration_tag(account, ns or "", script))
+        previous = self.store.latest_version(account, ns or "", script)
+        bindings = bindings_for(metadata, previous.bindings if previous else [])
         manifest = self._assets(metadata, account, ns, script)
-        version = self.store.create_version(account, ns or "", script, manifest, metadata, modules)
+        version = self.store.create_version(account, ns or "", script, manifest, metadata, modules, bindings)
         return account, ns or "", script, version
 
     async def _script_body(self, request: Request) -> tuple[dict[str, Any], Modules]:

@@ -9,10 +9,19 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from ...protocol import namespace_scripts_path, script_path, session_path, upload_path
+from ...protocol import (
+    namespace_scripts_path,
+    script_path,
+    secrets_path,
+    session_path,
+    settings_path,
+    subdomain_path,
+    upload_path,
+)
 from .base import ApiState
 from .deploys import Deploys
 from .namespaces import Namespaces
+from .secrets import Secrets
 from .uploads import Uploads
 from .wrangler import Wrangler
 
@@ -24,7 +33,7 @@ class Api(ApiState):
 
     def routes(self) -> list[Route]:
         """The route table; it reads no state, so it can be listed without an emulator."""
-        up, dep, ns, wr = Uploads(self), Deploys(self), Namespaces(self), Wrangler(self)
+        up, dep, ns, wr, sec = Uploads(self), Deploys(self), Namespaces(self), Wrangler(self), Secrets(self)
         workers = f"/accounts/{ACCOUNT}/workers"
         script = script_path(ACCOUNT, SCRIPT)
         ns_script = script_path(ACCOUNT, SCRIPT, NAMESPACE)
@@ -45,13 +54,24 @@ class Api(ApiState):
             Route(script + "/versions", dep.create_version, methods=["POST"]),
             Route(script + "/deployments", wr.list_deployments, methods=["GET"]),
             Route(script + "/deployments", dep.create_deployment, methods=["POST"]),
-            Route(script + "/settings", wr.get_settings, methods=["GET"]),
             Route(script + "/script-settings", wr.get_settings, methods=["GET"]),
             Route(script + "/script-settings", wr.patch_settings, methods=["PATCH"]),
-            Route(script + "/settings", wr.patch_settings, methods=["PATCH"]),
-            Route(script + "/secrets", wr.list_secrets, methods=["GET"]),
-            Route(workers + "/subdomain", wr.account_subdomain, methods=["GET"]),
+            Route(subdomain_path(ACCOUNT), wr.account_subdomain, methods=["GET"]),
             Route(f"/accounts/{ACCOUNT}/queues", wr.list_queues, methods=["GET"]),
             Route(workers + "/scripts", wr.list_scripts, methods=["GET"]),
             Route(script + "/subdomain", wr.script_subdomain, methods=["GET", "POST"]),
+        ] + [  # secrets and settings, of an account's script and of a namespace's alike
+            route
+            for where in (None, NAMESPACE)
+            for route in (
+                Route(secrets_path(ACCOUNT, SCRIPT, where), sec.put_secret, methods=["PUT"]),
+                Route(secrets_path(ACCOUNT, SCRIPT, where), sec.list_secrets, methods=["GET"]),
+                Route(secrets_path(ACCOUNT, SCRIPT, where) + "-bulk", sec.bulk_secrets, methods=["PATCH"]),
+                Route(secrets_path(ACCOUNT, SCRIPT, where) + "/{secret}", sec.get_secret, methods=["GET"]),
+                Route(
+                    secrets_path(ACCOUNT, SCRIPT, where) + "/{secret}", sec.delete_secret, methods=["DELETE"]
+                ),
+                Route(settings_path(ACCOUNT, SCRIPT, where), sec.get_settings, methods=["GET"]),
+                Route(settings_path(ACCOUNT, SCRIPT, where), sec.patch_settings, methods=["PATCH"]),
+            )
         ]

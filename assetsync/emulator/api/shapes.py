@@ -11,6 +11,7 @@ import hashlib
 from typing import Any
 
 from ..store import Script, Store, Version
+from .bindings import shown
 
 
 def iso(ts: float) -> str:
@@ -45,7 +46,9 @@ def script_json(store: Store, s: Script, version: Version | None = None) -> dict
         "logpush": False,
         "placement_mode": None,
         "startup_time_ms": 1,
-        "deployment_id": s.deployment,
+        # What wrangler reads as the "Current Version ID": the live version's id, not the
+        # deployment's (that one is in GET .../deployments).
+        "deployment_id": version.id if version else None,
         "pipeline_hash": None,
         "mutable_pipeline_id": None,
         **({"migration_tag": tag} if tag else {}),  # what a deploy's migrations must start from
@@ -70,4 +73,17 @@ def settings_json(s: Script) -> dict[str, Any]:
         "tail_consumers": [],
         "observability": s.settings.get("observability", {"enabled": False}),
         "tags": s.tags,
+    }
+
+
+def full_settings_json(s: Script, live: Version) -> dict[str, Any]:
+    """``GET .../settings``: the script's settings and its live version's (secrets without values)."""
+    md = live.metadata
+    return {
+        **settings_json(s),
+        "bindings": [shown(b) for b in live.bindings],
+        "compatibility_date": md.get("compatibility_date"),
+        "compatibility_flags": md.get("compatibility_flags", []),
+        "placement": md.get("placement") or {},
+        "usage_model": "standard",
     }

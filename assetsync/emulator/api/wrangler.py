@@ -1,10 +1,10 @@
 """What a plain ``wrangler deploy`` asks along the way, answered as the recorded traces show.
 
-Before and after the deploy itself wrangler reads the service, the Worker, its deployments,
-settings and secrets, patches its settings (tags) and sets up its workers.dev subdomain
-(PROTOCOL.md 7), checks that the queues a config binds exist and, for Durable Object migrations,
-lists the account's Workers. None of it changes what is served; the answers only have to satisfy
-wrangler.
+Before and after the deploy itself wrangler reads the service, the Worker and its deployments
+(and its settings and secrets, which :mod:`.secrets` answers), patches its non-versioned
+settings (tags), sets up its workers.dev subdomain (PROTOCOL.md 7), checks that the queues a
+config binds exist and, for Durable Object migrations, lists the account's Workers. None of it
+changes what is served; the answers only have to satisfy wrangler.
 """
 
 from __future__ import annotations
@@ -78,10 +78,6 @@ class Wrangler(RouteGroup):
         self.store.update_script(s.account, s.namespace, s.name, **fields)
         return envelope(settings_json(self._live(request)))
 
-    async def list_secrets(self, request: Request) -> Response:
-        self._live(request)
-        return envelope([])
-
     async def list_scripts(self, request: Request) -> Response:
         """The account's Workers: wrangler reads a script's migration tag from this list."""
         account = self.account(request)
@@ -97,7 +93,13 @@ class Wrangler(RouteGroup):
 
     async def account_subdomain(self, request: Request) -> Response:
         self.account(request)
-        return envelope({"subdomain": "assetsync-local"})
+        if self.state.subdomain is None:  # as the API answers an account that never registered one
+            raise ApiError(
+                404,
+                SCRIPT_NOT_FOUND,
+                "This account has no workers.dev subdomain: register one on the dashboard (Workers & Pages).",
+            )
+        return envelope({"subdomain": self.state.subdomain})
 
     async def script_subdomain(self, request: Request) -> Response:
         s = self._live(request)
