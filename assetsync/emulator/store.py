@@ -5,6 +5,9 @@ namespace for Workers for Platforms. A blob is written to a temp file in the sam
 renamed into place, and only then recorded in SQLite: a crash leaves at worst an unrecorded
 file, which the next upload of that hash overwrites. A recorded blob is therefore always whole,
 and the preview only serves recorded blobs.
+
+(A little over 500 lines, on purpose: one class over one SQLite schema, whose transactions span
+its scripts, versions, bindings and blobs together; split, each half would need the other's.)
 """
 
 from __future__ import annotations

@@ -9,15 +9,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from ...protocol import (
-    namespace_scripts_path,
-    script_path,
-    secrets_path,
-    session_path,
-    settings_path,
-    subdomain_path,
-    upload_path,
-)
+from ... import protocol  # the API paths, built by the same functions the client uses
 from .base import ApiState
 from .deploys import Deploys
 from .namespaces import Namespaces
@@ -35,13 +27,13 @@ class Api(ApiState):
         """The route table; it reads no state, so it can be listed without an emulator."""
         up, dep, ns, wr, sec = Uploads(self), Deploys(self), Namespaces(self), Wrangler(self), Secrets(self)
         workers = f"/accounts/{ACCOUNT}/workers"
-        script = script_path(ACCOUNT, SCRIPT)
-        ns_script = script_path(ACCOUNT, SCRIPT, NAMESPACE)
-        ns_scripts = namespace_scripts_path(ACCOUNT, NAMESPACE)
+        script = protocol.script_path(ACCOUNT, SCRIPT)
+        ns_script = protocol.script_path(ACCOUNT, SCRIPT, NAMESPACE)
+        ns_scripts = protocol.namespace_scripts_path(ACCOUNT, NAMESPACE)
         return [
-            Route(session_path(ACCOUNT, SCRIPT), up.upload_session, methods=["POST"]),
-            Route(session_path(ACCOUNT, SCRIPT, NAMESPACE), up.upload_session, methods=["POST"]),
-            Route(upload_path(ACCOUNT), up.upload, methods=["POST"]),
+            Route(protocol.session_path(ACCOUNT, SCRIPT), up.upload_session, methods=["POST"]),
+            Route(protocol.session_path(ACCOUNT, SCRIPT, NAMESPACE), up.upload_session, methods=["POST"]),
+            Route(protocol.upload_path(ACCOUNT), up.upload, methods=["POST"]),
             Route(script, dep.deploy, methods=["PUT"]),
             Route(ns_script, dep.deploy, methods=["PUT"]),
             Route(ns_script, ns.get_script, methods=["GET"]),
@@ -56,7 +48,7 @@ class Api(ApiState):
             Route(script + "/deployments", dep.create_deployment, methods=["POST"]),
             Route(script + "/script-settings", wr.get_settings, methods=["GET"]),
             Route(script + "/script-settings", wr.patch_settings, methods=["PATCH"]),
-            Route(subdomain_path(ACCOUNT), wr.account_subdomain, methods=["GET"]),
+            Route(protocol.subdomain_path(ACCOUNT), wr.account_subdomain, methods=["GET"]),
             Route(f"/accounts/{ACCOUNT}/queues", wr.list_queues, methods=["GET"]),
             Route(workers + "/scripts", wr.list_scripts, methods=["GET"]),
             Route(script + "/subdomain", wr.script_subdomain, methods=["GET", "POST"]),
@@ -64,14 +56,24 @@ class Api(ApiState):
             route
             for where in (None, NAMESPACE)
             for route in (
-                Route(secrets_path(ACCOUNT, SCRIPT, where), sec.put_secret, methods=["PUT"]),
-                Route(secrets_path(ACCOUNT, SCRIPT, where), sec.list_secrets, methods=["GET"]),
-                Route(secrets_path(ACCOUNT, SCRIPT, where) + "-bulk", sec.bulk_secrets, methods=["PATCH"]),
-                Route(secrets_path(ACCOUNT, SCRIPT, where) + "/{secret}", sec.get_secret, methods=["GET"]),
+                Route(protocol.secrets_path(ACCOUNT, SCRIPT, where), sec.put_secret, methods=["PUT"]),
+                Route(protocol.secrets_path(ACCOUNT, SCRIPT, where), sec.list_secrets, methods=["GET"]),
                 Route(
-                    secrets_path(ACCOUNT, SCRIPT, where) + "/{secret}", sec.delete_secret, methods=["DELETE"]
+                    protocol.secrets_path(ACCOUNT, SCRIPT, where) + "-bulk",
+                    sec.bulk_secrets,
+                    methods=["PATCH"],
                 ),
-                Route(settings_path(ACCOUNT, SCRIPT, where), sec.get_settings, methods=["GET"]),
-                Route(settings_path(ACCOUNT, SCRIPT, where), sec.patch_settings, methods=["PATCH"]),
+                Route(
+                    protocol.secrets_path(ACCOUNT, SCRIPT, where) + "/{secret}",
+                    sec.get_secret,
+                    methods=["GET"],
+                ),
+                Route(
+                    protocol.secrets_path(ACCOUNT, SCRIPT, where) + "/{secret}",
+                    sec.delete_secret,
+                    methods=["DELETE"],
+                ),
+                Route(protocol.settings_path(ACCOUNT, SCRIPT, where), sec.get_settings, methods=["GET"]),
+                Route(protocol.settings_path(ACCOUNT, SCRIPT, where), sec.patch_settings, methods=["PATCH"]),
             )
         ]
