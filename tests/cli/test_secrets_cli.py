@@ -90,12 +90,13 @@ def test_a_secret_put_through_the_api_survives_an_assetsync_redeploy(cli: Sessio
     assert sent["keep_bindings"] == ["secret_text", "secret_key"]
     got = settings(cli.live, "w")
     assert VALUE not in got.text
-    assert got.json()["result"]["bindings"] == [
-        {"name": "ASSETS", "type": "assets"},
-        {"type": "kv_namespace", "name": "CACHE", "namespace_id": "abc"},
-        {"name": "GREETING", "type": "plain_text", "text": "hello"},
-        {"name": "API_KEY", "type": "secret_text"},
-    ]
+    by_name = {b["name"]: b for b in got.json()["result"]["bindings"]}  # the order is the deploy's
+    assert by_name == {
+        "ASSETS": {"name": "ASSETS", "type": "assets"},
+        "CACHE": {"type": "kv_namespace", "name": "CACHE", "namespace_id": "abc"},
+        "GREETING": {"name": "GREETING", "type": "plain_text", "text": "hello"},
+        "API_KEY": {"name": "API_KEY", "type": "secret_text"},
+    }
 
 
 def _metadata_part(body: bytes) -> str:
