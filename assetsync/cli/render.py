@@ -8,7 +8,6 @@ report's own ``to_json``, printed by the CLI on stdout.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from typing import TYPE_CHECKING, TextIO
@@ -28,6 +27,7 @@ from ..events import (
     Uploaded,
 )
 from ..folder.limits import human_size
+from ..wire.target import in_ci
 
 if TYPE_CHECKING:
     from ..watcher import DeployLine
@@ -38,7 +38,7 @@ def output_mode(quiet: bool, as_json: bool) -> str:
     errors (or the --json document) are wanted."""
     if quiet or as_json:
         return "quiet"
-    return "bar" if sys.stderr.isatty() and not os.environ.get("CI") else "lines"
+    return "bar" if sys.stderr.isatty() and not in_ci() else "lines"
 
 
 def deploy_line(line: DeployLine) -> str:

@@ -3,8 +3,9 @@
 Each call sends one request and turns its answer into a value or an exception from
 :mod:`assetsync.errors`; retrying is the caller's business (:mod:`assetsync.retry` decides), and a
 call of several requests (every page of a listing) takes the caller's :class:`~assetsync.retry.Retrier`.
-The API token and upload tokens go only into ``Authorization`` headers: no message, exception
-or log line carries them. Requests are named in errors by method and path.
+The API token and upload tokens go only into ``Authorization`` headers (a global API key and its
+email into ``X-Auth-Key`` / ``X-Auth-Email``, as wrangler sends them): no message, exception or
+log line carries them. Requests are named in errors by method and path.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from ..errors import (
 from ..protocol import NO_ROUTE, Module, namespace_scripts_path, script_path, session_path, upload_path
 from ..retry import Retrier, parse_retry_after
 from .body import MultipartBody
+from .target import credential
 
 MAX_ANSWER = 16 << 20  # an API answer larger than this is not one the protocol allows
 BASE_URL_SETTINGS = "--api-base, CLOUDFLARE_API_BASE_URL"
@@ -61,13 +63,23 @@ class ApiClient:
         token: str,
         account_id: str,
         *,
+        email: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 60.0,
         max_connections: int = 32,
     ) -> None:
+        """``token``: an API token, or with ``email`` the global API key of that email's user.
+        Either is checked for characters no header can carry (a
+        :class:`~assetsync.errors.UsageError` that does not show it)."""
         self.account_id = account_id
         self.timeout = timeout
-        self._token = token
+        self._token = credential(token, "the API token") or ""
+        self._email = credential(email, "the email") if email is not None else None
+        self._check = (
+            "Check CLOUDFLARE_API_KEY and CLOUDFLARE_EMAIL (the global API key of that email's user)"
+            if self._email
+            else "Check CLOUDFLARE_API_TOKEN (it needs the Workers Scripts edit permission)"
+        )
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             transport=transport,
@@ -98,7 +110,7 @@ class ApiClient:
     ) -> tuple[int, dict[str, Any]]:
         """Send one request; return (status, the whole envelope) or raise an ApiError."""
         request = f"{method} {path}"
-        headers = {**kw.get("headers", {}), "Authorization": f"Bearer {kw.get('token') or self._token}"}
+        headers = {**kw.get("headers", {}), **self._auth(kw.get("token"))}
         try:
             req = self._http.build_request(
                 method,
@@ -122,12 +134,27 @@ class ApiClient:
                 request=request,
             ) from None
         except httpx.HTTPError as exc:
-            raise NetworkError(f"{what}: {_describe(exc)} on {request}.", request=request) from None
+            text = self._scrub(f"{what}: {_describe(exc)} on {request}.", kw.get("token"))
+            raise NetworkError(text, request=request) from None
         status = response.status_code
         envelope = _parse(raw)
         if 200 <= status < 300 and envelope is not None and envelope.get("success") is not False:
             return status, envelope
-        raise _error(status, envelope, raw, request, what, response.headers)
+        raise _error(status, envelope, raw, request, what, response.headers, self._check)
+
+    def _auth(self, token: str | None) -> dict[str, str]:
+        """The credential headers: an upload token's, else the API token's or global key's."""
+        if token is None and self._email is not None:
+            return {"X-Auth-Key": self._token, "X-Auth-Email": self._email}
+        return {"Authorization": f"Bearer {token or self._token}"}
+
+    def _scrub(self, text: str, token: str | None) -> str:
+        """``text`` with every credential this request carried cut out (an HTTP library's error
+        may quote a header)."""
+        for secret in (token, self._token, self._email):
+            if secret:
+                text = text.replace(secret, "<credential>")
+        return text
 
     # -- the asset upload protocol -------------------------------------------------------
 
@@ -309,7 +336,13 @@ def _describe(exc: httpx.HTTPError) -> str:
 
 
 def _error(
-    status: int, envelope: dict[str, Any] | None, raw: bytes, request: str, what: str, headers: httpx.Headers
+    status: int,
+    envelope: dict[str, Any] | None,
+    raw: bytes,
+    request: str,
+    what: str,
+    headers: httpx.Headers,
+    check: str = "Check CLOUDFLARE_API_TOKEN (it needs the Workers Scripts edit permission)",
 ) -> ApiError:
     code, message = None, ""
     if envelope is not None:
@@ -342,11 +375,7 @@ def _error(
             **kw,
         )
     if status in (401, 403):
-        return AuthError(
-            f"{what}: {detail} on {request}. Check CLOUDFLARE_API_TOKEN (it needs the Workers Scripts "
-            "edit permission) and the account id.",
-            **kw,
-        )
+        return AuthError(f"{what}: {detail} on {request}. {check} and the account id.", **kw)
     if status == 429:
         return RateLimited(f"{what}: rate limited ({detail}) on {request}.", **kw)
     if status >= 500:
