@@ -47,7 +47,7 @@ from types import MappingProxyType
 from typing import Any, Literal, NoReturn
 
 from ..errors import ConfigError
-from ..protocol import HTML_HANDLING, NOT_FOUND_HANDLING, is_date
+from ..protocol import HTML_HANDLING, NOT_FOUND_HANDLING, api_today, date_problem
 from .jsonc import JsoncError, parse_jsonc
 from .keylines import KeyPath, json_key_lines, toml_key_lines
 
@@ -348,12 +348,9 @@ def _compatibility_date(src: _Source, raw: Mapping[str, object]) -> str | None:
             f"is {_describe(text, src.fmt)}, written with an en or em dash",
             'Use plain hyphens (-), as in "2024-09-23"',
         )
-    if not is_date(text):
-        src.fail(
-            key,
-            f"is {_describe(text, src.fmt)}, which is not a date in YYYY-MM-DD form",
-            'Write a real date such as "2024-09-23"',
-        )
+    words = date_problem(text, api_today())  # the flag's words too: the rule is the API's
+    if words is not None:
+        src.fail(key, f"is {text!r}, {words[0]}", words[1])
     return text
 
 

@@ -50,6 +50,17 @@ def is_account_id(value: str) -> bool:
     return _is_segment(value)
 
 
+# A binding is a property of the Worker's ``env``; wrangler's docs ask for a valid JavaScript
+# variable name, which is what ``env.NAME`` (and a service Worker's global) can reach.
+BINDING_NAME_RE = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+BINDING_NAME_RULE = "a JavaScript identifier: letters, digits, '_' or '$', not starting with a digit"
+
+
+def is_binding_name(name: str) -> bool:
+    """Whether ``name`` can name a binding of a Worker."""
+    return BINDING_NAME_RE.fullmatch(name) is not None
+
+
 # -- formats ---------------------------------------------------------------------------------------
 
 HASH_RE = re.compile(r"[0-9a-f]{32}")  # a manifest hash, to the server an opaque key
@@ -75,6 +86,30 @@ def is_date(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def api_today() -> str:
+    """Today as the API counts days: in UTC. A compatibility date after it is refused, and a
+    deploy that names none gets it (the local date may be a day ahead of UTC)."""
+    return datetime.datetime.now(datetime.UTC).date().isoformat()
+
+
+def date_problem(value: str, today: str) -> tuple[str, str] | None:
+    """Why the API would refuse ``value`` as a compatibility date on ``today`` (YYYY-MM-DD, UTC),
+    and what to write instead, as two phrases (``"is '...', <problem>. <fix>"``); None if it
+    would not. The one wording of the rule, whether the date came from a flag or a config."""
+    if not is_date(value):
+        return (
+            "which is not a real date in YYYY-MM-DD form",
+            f"Write a day that exists, such as {today} (today, in UTC).",
+        )
+    if value > today:  # YYYY-MM-DD strings sort as their days do
+        return (
+            f"which is after today ({today} in UTC, the day the API goes by): the API refuses a "
+            "compatibility date in the future",
+            f"Use {today} or an earlier date.",
+        )
+    return None
 
 
 # -- asset serving (assets.config), the default of each first ----------------------------------------
@@ -197,7 +232,7 @@ class WorkerSpec:
 def deploy_metadata(spec: WorkerSpec, completion_jwt: str) -> dict[str, Any]:
     """The ``metadata`` part of the deploy (PROTOCOL.md 4.3)."""
     assets = {"jwt": completion_jwt, "config": spec.assets.to_json()}
-    date = spec.compatibility_date or datetime.date.today().isoformat()
+    date = spec.compatibility_date or api_today()
     if spec.main_module is None:
         meta: dict[str, Any] = {
             "assets": assets,
