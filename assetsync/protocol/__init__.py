@@ -250,3 +250,23 @@ def deploy_metadata(spec: WorkerSpec, completion_jwt: str) -> dict[str, Any]:
         "tags": list(spec.tags),
         "assets": assets,
     }
+
+
+_UUID_HEX = re.compile(r"[0-9a-f]{32}")
+
+
+def version_id_of(answer: Mapping[str, Any]) -> str | None:
+    """The id of the version a deploy made live, from the deploy's answer: its ``version_id``, else
+    its ``deployment_id`` as wrangler reads it (the id of the new version, which wrangler shows as
+    "Current Version ID": 32 hex digits become a hyphenated UUID)."""
+    given = answer.get("version_id")
+    if isinstance(given, str) and given:
+        return given
+    raw = answer.get("deployment_id")
+    if not isinstance(raw, str) or not raw:
+        return None
+    if "-" in raw:
+        return raw
+    if _UUID_HEX.fullmatch(raw.lower()) is None:
+        return None
+    return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"

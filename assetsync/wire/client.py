@@ -29,7 +29,15 @@ from ..errors import (
     RequestRefused,
     ServerError,
 )
-from ..protocol import NO_ROUTE, Module, namespace_scripts_path, script_path, session_path, upload_path
+from ..protocol import (
+    NO_ROUTE,
+    SCRIPT_NOT_FOUND,
+    Module,
+    namespace_scripts_path,
+    script_path,
+    session_path,
+    upload_path,
+)
 from ..retry import Retrier, parse_retry_after
 from .body import MultipartBody
 from .target import credential
@@ -224,6 +232,31 @@ class ApiClient:
         _, result = await self._send("PUT", path, what="deploying", files=files)
         return result if isinstance(result, dict) else {}
 
+    # -- where a deploy went (information only) ------------------------------------------
+
+    async def account_subdomain(self) -> str | None:
+        """The account's workers.dev subdomain (``<sub>`` of ``<script>.<sub>.workers.dev``), or
+        None when the account has none (the API answers 404, code 10007, as wrangler expects)."""
+        path = f"/accounts/{self.account_id}/workers/subdomain"
+        try:
+            _, result = await self._send("GET", path, what="reading the workers.dev subdomain")
+        except RequestRefused as exc:
+            if exc.status == 404 and exc.code in (None, SCRIPT_NOT_FOUND):
+                return None
+            raise
+        sub = result.get("subdomain") if isinstance(result, dict) else None
+        if not isinstance(sub, str) or not _SUBDOMAIN.fullmatch(sub.lower()):
+            raise ProtocolError(f"the answer to GET {path} has no valid 'subdomain'.", request=f"GET {path}")
+        return sub.lower()
+
+    async def workers_dev_enabled(self, script: str) -> bool:
+        """Whether the script answers on its workers.dev URL (its ``subdomain.enabled`` flag)."""
+        path = script_path(self.account_id, script) + "/subdomain"
+        _, result = await self._send("GET", path, what="reading the script's workers.dev setting")
+        if not isinstance(result, dict) or not isinstance(result.get("enabled"), bool):
+            raise ProtocolError(f"the answer to GET {path} has no 'enabled' flag.", request=f"GET {path}")
+        return bool(result["enabled"])
+
     # -- scripts in a dispatch namespace -------------------------------------------------
 
     async def _scripts_page(
@@ -313,6 +346,7 @@ def _parse(raw: bytes) -> dict[str, Any] | None:
 
 
 _TOKEN = re.compile(r"[\x21-\x7e]{1,8192}")  # what may follow "Bearer " in a header
+_SUBDOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")  # one DNS label: it goes into a URL
 
 
 def _token_like(value: object) -> bool:
