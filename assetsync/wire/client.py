@@ -158,9 +158,10 @@ class ApiClient:
 
     def _scrub(self, text: str, token: str | None) -> str:
         """``text`` with every credential this request carried cut out (an HTTP library's error
-        may quote a header)."""
+        may quote a header). One under 8 characters is no real credential, and cutting it out
+        would mangle the words around it."""
         for secret in (token, self._token, self._email):
-            if secret:
+            if secret and len(secret) >= 8:
                 text = text.replace(secret, "<credential>")
         return text
 

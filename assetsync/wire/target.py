@@ -171,8 +171,8 @@ def api_target(
     if account and secret:
         if not is_account_id(account):
             raise UsageError(
-                f"account id {account!r} ({ACCOUNT_SETTING}) cannot be part of an API path: a "
-                "Cloudflare account id is 32 hex digits, shown on the dashboard's Workers overview."
+                f"account id {account!r} (CLOUDFLARE_ACCOUNT_ID or --account-id) cannot be part of an API "
+                "path: a Cloudflare account id is 32 hex digits, shown on the dashboard's Workers overview."
             )
         return Target("api", base or DEFAULT_API, account, secret, email=sender)
     if account or secret or base:

@@ -60,7 +60,8 @@ class Run:
 
 
 GOOD = "cfat-RECOGNISABLE-good-7d1e0b9a"  # the API token every row runs with, unless it says
-TOKENS = {GOOD: None, "cfat-RECOGNISABLE-other-account": OTHER}
+OTHER_TOKEN = "cfat-RECOGNISABLE-other-account"  # a token of another account
+TOKENS = {GOOD: None, OTHER_TOKEN: OTHER}
 KEY, EMAIL = "cfgk-RECOGNISABLE-key-5c2e41", "owner.recognisable@example.com"  # a global API key
 # Every credential a row may hand the CLI: none may ever appear in its output.
 CREDENTIALS = (*TOKENS, KEY, EMAIL, "RECOGNISABLE", "not-the-token", "a.b.c", "X-Evil", "pa55word")
@@ -516,7 +517,7 @@ def _bad_token(tmp: Path, live: LiveEmulator) -> Run:
     "Scripts edit permission) and the account id.\n",
 )
 def _other_account(tmp: Path, live: LiveEmulator) -> Run:
-    return Run([str(site(tmp))], env={"CLOUDFLARE_API_TOKEN": "other-account-token"})
+    return Run([str(site(tmp))], env={"CLOUDFLARE_API_TOKEN": OTHER_TOKEN})
 
 
 @refused(
@@ -581,7 +582,7 @@ def _token_line_break(tmp: Path, live: LiveEmulator) -> Run:
     "value is not shown here).\n",
 )
 def _token_space(tmp: Path, live: LiveEmulator) -> Run:
-    return Run([str(site(tmp))], env={"CLOUDFLARE_API_TOKEN": f"{GOOD} cfat-RECOGNISABLE-other-account"})
+    return Run([str(site(tmp))], env={"CLOUDFLARE_API_TOKEN": f"{GOOD} {OTHER_TOKEN}"})
 
 
 @refused(

@@ -136,9 +136,10 @@ def test_worker_with_main_from_flags(tmp_path: Path) -> None:
 
 def test_exit_codes(tmp_path: Path, emulator: LiveEmulator, recorded: LiveEmulator) -> None:
     base = ("--cache-dir", str(tmp_path / "c"))
-    proc = run_cli("sync", str(tmp_path / "missing"), "--local-data", str(tmp_path / "d"), *base)
+    local = ("--local", "--local-data", str(tmp_path / "d"))
+    proc = run_cli("sync", str(tmp_path / "missing"), *local, *base)
     assert proc.returncode == 4 and "no such folder" in proc.stderr
-    proc = run_cli("sync", str(SITE), "--name", "Bad Name", "--local-data", str(tmp_path / "d"), *base)
+    proc = run_cli("sync", str(SITE), "--name", "Bad Name", *local, *base)
     assert proc.returncode == 2 and "not a valid Worker name" in proc.stderr
     creds = {"CLOUDFLARE_ACCOUNT_ID": ACCOUNT, "CLOUDFLARE_API_BASE_URL": emulator.api}
     proc = run_cli("sync", str(SITE), *base, env={**creds, "CLOUDFLARE_API_TOKEN": "wrong-token"})

@@ -217,3 +217,27 @@ def test_the_version_id_is_read_from_the_deploy_answer_as_wrangler_reads_it() ->
     assert version_id_of({"deployment_id": "not-an-id"}) == "not-an-id"
     assert version_id_of({"deployment_id": "zz"}) is None
     assert version_id_of({"id": "site"}) is None
+
+
+def test_an_http_librarys_error_that_quotes_a_credential_is_shown_without_it() -> None:
+    """Defence in depth: a credential is checked before it goes into a header, but should the
+    HTTP library's error quote one anyway, the message assetsync shows has it cut out."""
+    import asyncio
+
+    import httpx
+
+    from assetsync.errors import NetworkError
+    from assetsync.wire.client import ApiClient
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.LocalProtocolError(f"Illegal header value {request.headers['authorization']!r}")
+
+    async def open_session() -> None:
+        async with ApiClient(
+            "http://127.0.0.1:9/client/v4", SECRET, ACCOUNT, transport=httpx.MockTransport(refuse)
+        ) as c:
+            await c.open_session("site", None, "{}")
+
+    with pytest.raises(NetworkError) as info:
+        asyncio.run(open_session())
+    assert SECRET not in str(info.value) and "Illegal header value 'Bearer <credential>'" in str(info.value)
