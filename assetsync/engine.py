@@ -23,11 +23,11 @@ from .errors import ApiError, FilesChanging, NetworkError, NothingToPublish, Ser
 from .events import Built, Deployed, Event, Restarting, Retrying, SessionOpened, SyncReport, Uploaded
 from .folder.build import BuildOptions, BuildResult, build
 from .project.deployfiles import read_root_file
-from .protocol import Module, WorkerSpec, deploy_metadata, session_path
+from .protocol import Module, WorkerSpec, deploy_metadata, session_path, version_id_of
 from .retry import Backoff, Concurrency, Retrier, Retries, Retry, Verdict, classify
 from .wire.body import FileChanged, MultipartBody
 from .wire.client import ApiClient, UploadSession
-from .wire.plan import Request, plan_uploads
+from .wire.plan import Request, check_spec, plan_uploads
 from .wire.target import Target
 
 T = TypeVar("T")
@@ -256,7 +256,9 @@ class Syncer:
         result = await self._retrying("deploying", call, token="completion")
         seconds = time.perf_counter() - t0
         self.report.durations["deploy"] = seconds
-        self.report.deployment_id = result.get("deployment_id") or result.get("id")
+        deployment = result.get("deployment_id")
+        self.report.deployment_id = deployment if isinstance(deployment, str) and deployment else None
+        self.report.version_id = version_id_of(result)
         self.report.preview_url = self.target.preview_url(self.o.script, self.o.namespace)
         self.emit(Deployed(self.o.script, self.o.namespace, self.report.deployment_id, seconds))
         return result
@@ -270,7 +272,32 @@ class Syncer:
         if self.o.dry_run and self.o.offline:
             self.report.durations["total"] = time.perf_counter() - t0
             return self.report
-        return await self.publish(result, t0=t0)
+        report = await self.publish(result, t0=t0)
+        if not self.o.dry_run:
+            await self.locate()
+        return report
+
+    async def locate(self) -> None:
+        """Where an account's own Worker on the API answers: its workers.dev URL, when the account
+        has a workers.dev subdomain and the script's workers.dev route is on (read, not set: the
+        script keeps the setting it has). Information only: one try each, and a failure leaves
+        the report's fields None rather than fail a deploy that is done."""
+        if self.target.kind != "api" or self.o.namespace:
+            return  # a namespace's script answers through its dispatch Worker, not on workers.dev
+        calls = (self.client.account_subdomain(), self.client.workers_dev_enabled(self.o.script))
+        try:
+            async with asyncio.timeout(min(10.0, self.o.timeout)):
+                subdomain, enabled = await asyncio.gather(*calls, return_exceptions=True)
+        except TimeoutError:
+            return
+        if isinstance(subdomain, BaseException) or isinstance(enabled, BaseException):
+            for failed in (subdomain, enabled):
+                if isinstance(failed, BaseException) and not isinstance(failed, Exception):
+                    raise failed  # Ctrl-C, cancellation: not this lookup's to swallow
+            return
+        self.report.workers_dev_enabled = enabled
+        if subdomain and enabled:
+            self.report.workers_dev_url = f"https://{self.o.script}.{subdomain}.workers.dev"
 
     async def publish(
         self,
@@ -288,6 +315,7 @@ class Syncer:
         every change anyway, turns it off).
         """
         t0 = time.perf_counter() if t0 is None else t0
+        check_spec(self.o.worker, self.o.modules)  # what the deploy would refuse, before any upload
         self.spec = self._with_root_files(self.o.worker)
         if self._shared_slots is None:  # each publish of a watch loop starts from the configured limit
             self.slots = UploadSlots(Concurrency(self.o.concurrency))

@@ -133,10 +133,15 @@ class SyncReport:
     requests: int = 0
     retries: int = 0
     sessions: int = 0
-    deployment_id: str | None = None
+    deployment_id: str | None = None  # as the deploy answer names it
     preview_url: str | None = None
     dry_run: bool = False
     durations: dict[str, float] = field(default_factory=dict)
+    version_id: str | None = None  # the version that went live (protocol.version_id_of)
+    # An account's own Worker on the API: its workers.dev URL, when the account has a subdomain and
+    # the script's workers.dev route is on; that route's setting (None: not asked, or no answer).
+    workers_dev_url: str | None = None
+    workers_dev_enabled: bool | None = None
     plan: list[list[str]] = field(default_factory=list)  # dry runs: the manifest keys per request
 
     @property
@@ -163,6 +168,9 @@ class SyncReport:
             "retries": self.retries,
             "sessions": self.sessions,
             "deployment_id": self.deployment_id,
+            "version_id": self.version_id,
+            "workers_dev_url": self.workers_dev_url,
+            "workers_dev_enabled": self.workers_dev_enabled,
             "preview_url": self.preview_url,
             "dry_run": self.dry_run,
             "durations": {k: round(v, 4) for k, v in self.durations.items()},

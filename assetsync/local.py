@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Mapping
 from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from .errors import AuthError
 from .protocol import API_PREFIX
-from .wire.target import LOCAL_ACCOUNT, Target, api_target
+from .wire.target import LOCAL_ACCOUNT, Target, api_target, in_ci, no_credentials_in_ci
 
 if TYPE_CHECKING:
     import httpx
@@ -52,11 +54,28 @@ def resolve_target(
     api_token: str | None = None,
     api_base: str | None = None,
     local_data: str | None = None,
-    env: dict[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    local: bool = False,
+    api_key: str | None = None,
+    email: str | None = None,
 ) -> Target:
-    """The API when an account id and token are known (flags or environment), else the embedded
-    emulator over ``local_data``."""
-    return api_target(account_id, api_token, api_base, env) or embedded_target(local_data)
+    """The API when an account id and credentials are known (arguments or environment), else the
+    embedded emulator over ``local_data``; ``local``: the emulator whatever the environment holds.
+
+    In CI (:func:`~assetsync.wire.target.in_ci`) no credentials is an
+    :class:`~assetsync.errors.AuthError` unless ``local`` is set: a job whose secrets are missing
+    must fail, not pass having published nothing where it matters.
+    """
+    if local:
+        return embedded_target(local_data)
+    env = os.environ if env is None else env
+    target = api_target(account_id, api_token, api_base, env, api_key=api_key, email=email)
+    if target is not None:
+        return target
+    if in_ci(env):
+        raise AuthError(no_credentials_in_ci())
+    return embedded_target(local_data)
 
 
 class PreviewServer:

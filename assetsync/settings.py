@@ -31,7 +31,14 @@ from .project.deployfiles import read_modules
 from .project.wrangler import CONFIG_FILE_NAMES, ProjectConfig, load_config
 from .protocol import FREE_PLAN_FILES, AssetsConfig, WorkerSpec
 from .retry import Backoff
-from .wire.plan import check_namespace, check_script_name, script_name_from_folder
+from .wire.plan import (
+    check_binding_name,
+    check_compatibility_date,
+    check_main_module,
+    check_namespace,
+    check_script_name,
+    script_name_from_folder,
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,6 +138,7 @@ def resolve_project(s: Settings) -> Project:
         build = replace(build, ignore=build.ignore + tuple(f"/{n}" for n in CONFIG_FILE_NAMES))
     main = s.main or cfg.main
     spec, dropped = _worker_spec(s, cfg, main)
+    _check_before_upload(s, cfg, main, spec)
     modules = read_modules(main, "--main" if s.main else f"{cfg.path}: main") if main else ()
     options = replace(
         run_options(s), script=name, namespace=s.namespace, build=build, worker=spec, modules=modules
@@ -150,6 +158,34 @@ def run_options(s: Settings) -> SyncOptions:
         attempts=d.attempts if s.attempts is None else s.attempts,
         backoff=d.backoff if s.backoff is None else s.backoff,
     )
+
+
+def _check_before_upload(s: Settings, cfg: ProjectConfig, main: str | None, spec: WorkerSpec) -> None:
+    """What the API would refuse only at the deploy, after the upload, refused now, naming where
+    it was set: a main module that is not JavaScript, a compatibility date that is not a real day
+    or is in the future, an assets binding that is not a binding name. A flag's problem is a
+    :class:`UsageError`; the config's, a :class:`ConfigError` in the same words."""
+    if main:
+        check_main_module(main, "--main" if s.main else f"{cfg.path}: main")
+    checks = (
+        (
+            check_compatibility_date,
+            spec.compatibility_date,
+            s.compatibility_date,
+            "--compatibility-date",
+            "compatibility_date",
+        ),
+        (
+            check_binding_name,
+            s.assets_binding or cfg.assets_binding,
+            s.assets_binding,
+            "--assets-binding",
+            "assets.binding",
+        ),
+    )
+    for check, value, flag, flag_name, key in checks:
+        if value:
+            check(value, flag_name if flag else f"{cfg.path}: {key}", UsageError if flag else ConfigError)
 
 
 def _same_folder(a: str, b: str) -> bool:

@@ -176,6 +176,12 @@ target_options = option_group(
         help="The embedded emulator's data folder, when no credentials are given "
         "[default: the one assetsync serve uses].",
     ),
+    click.option(
+        "--local",
+        is_flag=True,
+        help="Use the local emulator on purpose, whatever credentials the environment holds. In CI "
+        "(CI set) without credentials this is needed: assetsync otherwise stops with exit 6.",
+    ),
 )
 
 
@@ -269,9 +275,18 @@ def settings_from(p: Params) -> Settings:
 
 
 def target_from(p: Params) -> Target:
-    """The target the target options name: the API with credentials, else the embedded emulator."""
+    """The target the target options name: the API with credentials, else the embedded emulator
+    (which, in CI, takes ``--local``); ``--local`` with an account or API base given on the
+    command line is a contradiction, not a choice."""
+    from ..errors import UsageError
     from ..local import resolve_target
 
+    if p.get("local"):
+        ctx = click.get_current_context(silent=True)
+        for name, flag in (("account_id", "--account-id"), ("api_base", "--api-base")):
+            if ctx is not None and ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
+                raise UsageError(f"--local and {flag} contradict each other: drop one of them")
+        return resolve_target(local_data=p["local_data"], local=True)
     return resolve_target(p["account_id"], None, p["api_base"], p["local_data"])
 
 
@@ -301,5 +316,5 @@ def prepare(
 
     settings = replace(settings_from(p), dry_run=dry_run, offline=offline, allow_empty=allow_empty)
     folder, opts = resolve(settings, warn)
-    target = resolve_target(local_data=p["local_data"], env={}) if local else target_from(p)
+    target = resolve_target(local_data=p["local_data"], local=True) if local else target_from(p)
     return Prepared(folder, opts, target, lambda: resolve(settings, warn)[1])

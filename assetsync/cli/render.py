@@ -8,7 +8,6 @@ report's own ``to_json``, printed by the CLI on stdout.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from typing import TYPE_CHECKING, TextIO
@@ -28,6 +27,7 @@ from ..events import (
     Uploaded,
 )
 from ..folder.limits import human_size
+from ..wire.target import in_ci
 
 if TYPE_CHECKING:
     from ..watcher import DeployLine
@@ -38,7 +38,7 @@ def output_mode(quiet: bool, as_json: bool) -> str:
     errors (or the --json document) are wanted."""
     if quiet or as_json:
         return "quiet"
-    return "bar" if sys.stderr.isatty() and not os.environ.get("CI") else "lines"
+    return "bar" if sys.stderr.isatty() and not in_ci() else "lines"
 
 
 def deploy_line(line: DeployLine) -> str:
@@ -128,8 +128,8 @@ class Renderer(_StatusLine):
 
     def finish(self, report: SyncReport) -> None:
         self._clear_bar()
-        if report.preview_url:
-            self.say(f"Preview: {report.preview_url}  (start the preview server with: assetsync serve)")
+        for line in where_it_went(report):
+            self.say(line)
 
     def _draw(self) -> None:
         now = time.monotonic()
@@ -148,6 +148,41 @@ class Renderer(_StatusLine):
             f"ETA {eta:.0f}s "
         )
         self._show(line)
+
+
+def where_it_went(report: SyncReport) -> list[str]:
+    """The lines that say where a deploy went: the preview of the local emulator; on the API an
+    account's Worker's workers.dev URL (or why there is none) or a namespace's script; and the
+    version and deployment ids the deploy answered with."""
+    if report.dry_run:
+        return []
+    if report.preview_url:
+        return [f"Preview: {report.preview_url}  (start the preview server with: assetsync serve)"]
+    lines = []
+    if report.namespace:
+        lines.append(
+            f"Live as script {report.script} in dispatch namespace {report.namespace}: requests reach it "
+            "through the namespace's dispatch Worker"
+        )
+    elif report.workers_dev_url:
+        lines.append(f"URL: {report.workers_dev_url}")
+    elif report.workers_dev_enabled is False:
+        lines.append(
+            f"workers.dev: off for {report.script}, so it answers only on its routes and custom domains "
+            "(turn workers.dev on in the dashboard, under the Worker's Settings > Domains & Routes)"
+        )
+    elif report.workers_dev_enabled:
+        lines.append(
+            "workers.dev: the account has no workers.dev subdomain yet (choose one in the dashboard, "
+            "Workers & Pages), so there is no workers.dev URL"
+        )
+    version, deployment = report.version_id, report.deployment_id
+    ids = [f"Version: {version}"] if version else []
+    if deployment and deployment.replace("-", "") != (version or "").replace("-", ""):
+        ids.append(f"Deployment: {deployment}")  # on Cloudflare it is the version's id, said once
+    if ids:
+        lines.append("  ".join(ids))
+    return lines
 
 
 class TenantsRenderer(_StatusLine):

@@ -51,6 +51,13 @@ def _token_pairs(tokens: tuple[str, ...], account_tokens: tuple[str, ...]) -> di
     metavar="ACCOUNT=TOKEN",
     help="API token accepted only for that account (repeatable).",
 )
+@click.option(
+    "--api-key",
+    envvar="ASSETSYNC_EMULATOR_API_KEY",
+    help="A global API key to accept for every account, with --email: what CLOUDFLARE_API_KEY and "
+    "CLOUDFLARE_EMAIL send (X-Auth-Key / X-Auth-Email). None is accepted without it.",
+)
+@click.option("--email", envvar="ASSETSYNC_EMULATOR_EMAIL", help="The email that goes with --api-key.")
 @number_option("--max-files", click.IntRange(min=1), FREE_PLAN_FILES, "Files per version.")
 @number_option(
     "--bucket-mib",
@@ -74,6 +81,8 @@ def serve(
     data_dir: str | None,
     tokens: tuple[str, ...],
     account_tokens: tuple[str, ...],
+    api_key: str | None,
+    email: str | None,
     max_files: int,
     bucket_mib: int,
     bucket_files: int,
@@ -85,6 +94,8 @@ def serve(
     Real clients work against it unchanged: point CLOUDFLARE_API_BASE_URL (wrangler) or
     CLOUDFLARE_BASE_URL (the Python SDK) at the API base it prints.
     """
+    if (api_key is None) != (email is None):
+        raise click.UsageError("--api-key and --email go together: give both, or neither")
     gc.enable()
     from ..emulator.api import Limits
     from ..emulator.app import create_app
@@ -93,6 +104,7 @@ def serve(
     app = create_app(
         data_dir or default_data_dir(),
         api_tokens=_token_pairs(tokens, account_tokens),
+        api_keys={email: api_key} if email and api_key else None,
         token_ttl=token_ttl,
         limits=Limits(max_files=max_files, bucket_bytes=bucket_mib << 20, bucket_files=bucket_files),
     )

@@ -39,9 +39,10 @@ def sync(
 ) -> None:
     """Publish FOLDER: upload what the server lacks, then deploy.
 
-    With CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN set it publishes to the API (or the
-    server at --api-base); without credentials it syncs into the local emulator, which
-    `assetsync serve` then previews. Settings come from flags, then wrangler.toml /
+    With CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN (or CLOUDFLARE_API_KEY with
+    CLOUDFLARE_EMAIL) set it publishes to the API (or the server at --api-base) and says where
+    it went; without credentials it syncs into the local emulator, which `assetsync serve` then
+    previews (in CI, only with --local). Settings come from flags, then wrangler.toml /
     wrangler.json(c), then defaults.
     """
     import json
@@ -50,9 +51,10 @@ def sync(
     from ..errors import Interrupted, UsageError
     from .render import Renderer, output_mode
 
-    if offline and not dry_run:
-        raise UsageError("--offline only goes with --dry-run")
-    prepared = prepare(params, dry_run=dry_run, offline=offline, allow_empty=allow_empty)
+    with json_failure(as_json):  # a refusal before the sync is a JSON document too
+        if offline and not dry_run:
+            raise UsageError("--offline only goes with --dry-run")
+        prepared = prepare(params, dry_run=dry_run, offline=offline, allow_empty=allow_empty)
     folder, options, target = prepared.folder, prepared.options, prepared.target
     name, namespace = options.script, options.namespace
 

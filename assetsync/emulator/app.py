@@ -46,6 +46,7 @@ class EmulatorConfig:
 
     data_dir: str
     api_tokens: dict[str, str | None] | None = None  # token -> account it may use (None: any)
+    api_keys: dict[str, str] | None = None  # email -> its global API key (every account)
     dev: bool = False  # live reload: HTML gets a script that reloads on each new deploy
     token_ttl: float = TOKEN_LIFETIME
     limits: Limits = field(default_factory=Limits)
@@ -59,7 +60,7 @@ class Emulator:
         os.makedirs(config.data_dir, exist_ok=True)
         self.config = config
         self.store = Store(config.data_dir)
-        self.tokens = Tokens(config.data_dir, config.api_tokens, config.token_ttl)
+        self.tokens = Tokens(config.data_dir, config.api_tokens, config.token_ttl, config.api_keys)
         self.api = Api(self.store, self.tokens, config.limits, config.workers_subdomain)
         self.reload = ReloadHub()
         self.api.on_deploy = self._deployed

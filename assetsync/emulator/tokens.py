@@ -1,4 +1,4 @@
-"""Credentials: the API token(s) and the upload / completion JWTs the emulator issues.
+"""Credentials: the API token(s), global API keys, and the upload / completion JWTs the emulator issues.
 
 JWTs are real HS256 tokens (PyJWT) with ``exp``, bound to account, scope (an account's Workers
 or one dispatch namespace), script and upload session, so one tenant's token can neither upload
@@ -21,6 +21,7 @@ import jwt
 from ..protocol import TOKEN_LIFETIME
 from .envelope import AUTH_ERROR, UPLOAD_TOKEN_INVALID, ApiError
 
+UNKNOWN_AUTH_KEY = 9103  # the API's code for an X-Auth-Key / X-Auth-Email pair it does not know
 UPLOAD = "upload"
 COMPLETION = "completion"
 # Why PyJWT refused a token, in words a client's user can act on (first match wins: a bad
@@ -69,21 +70,34 @@ class Tokens:
     """Checks API tokens and mints / verifies the session JWTs."""
 
     def __init__(
-        self, data_dir: str, api_tokens: dict[str, str | None] | None = None, ttl: float = TOKEN_LIFETIME
+        self,
+        data_dir: str,
+        api_tokens: dict[str, str | None] | None = None,
+        ttl: float = TOKEN_LIFETIME,
+        api_keys: dict[str, str] | None = None,
     ) -> None:
-        """``api_tokens`` maps token -> account it is limited to (None: every account)."""
+        """``api_tokens`` maps token -> account it is limited to (None: every account);
+        ``api_keys`` maps an email -> the global API key of its user (every account), as
+        ``X-Auth-Email`` / ``X-Auth-Key`` carry them. No key is accepted unless configured."""
         self._key = _read_or_create_secret(
             os.path.join(data_dir, "jwt-secret"), lambda: secrets.token_hex(32)
         )
         if api_tokens is None:
             api_tokens = {load_api_token(data_dir): None}
         self._api_tokens = dict(api_tokens)
+        self._api_keys = dict(api_keys or {})
         self.ttl = ttl
         # What "now" is for minting and expiry; tests move it forward to expire tokens on cue.
         self.clock: Callable[[], float] = time.time
 
-    def check_api(self, header: str | None, account: str) -> None:
-        """Accept the request's bearer API token for ``account``, or raise a 401/403 ApiError."""
+    def check_api(
+        self, header: str | None, account: str, key: str | None = None, email: str | None = None
+    ) -> None:
+        """Accept the request's bearer API token for ``account`` (or, with no ``Authorization``
+        header, its global API ``key`` and ``email``), or raise a 401/403 ApiError."""
+        if header is None and (key is not None or email is not None):
+            self._check_key(key, email)
+            return
         token = _bearer(header)
         allowed = None
         found = False
@@ -98,6 +112,13 @@ class Tokens:
             raise ApiError(401, AUTH_ERROR, "Authentication error: invalid API token")
         if allowed is not None and allowed != account:
             raise ApiError(403, AUTH_ERROR, "Authentication error: this token has no access to that account")
+
+    def _check_key(self, key: str | None, email: str | None) -> None:
+        known = self._api_keys.get(email or "")
+        if key is None or email is None:
+            raise ApiError(400, AUTH_ERROR, "Authentication error: X-Auth-Key and X-Auth-Email go together")
+        if known is None or not hmac.compare_digest(known.encode(), key.encode()):
+            raise ApiError(403, UNKNOWN_AUTH_KEY, "Unknown X-Auth-Key or X-Auth-Email")
 
     def mint(self, kind: str, account: str, namespace: str | None, script: str, session: str) -> str:
         now = int(self.clock())

@@ -46,7 +46,7 @@ from types import MappingProxyType
 from typing import Any, NoReturn
 
 from ..errors import ConfigError, UsageError
-from ..protocol import HTML_HANDLING, NOT_FOUND_HANDLING, is_date
+from ..protocol import HTML_HANDLING, NOT_FOUND_HANDLING, api_today, date_problem
 from .bindings import config_bindings
 from .configfile import CONFIG_FILE_NAMES, Format, describe, find_config, find_redirect, read_config
 from .environments import ResolvedEnv, apply_env, unused_key_warnings
@@ -253,12 +253,9 @@ def _compatibility_date(src: _Source, raw: Mapping[str, object]) -> str | None:
             f"is {describe(text, src.fmt)}, written with an en or em dash",
             'Use plain hyphens (-), as in "2024-09-23"',
         )
-    if not is_date(text):
-        src.fail(
-            key,
-            f"is {describe(text, src.fmt)}, which is not a date in YYYY-MM-DD form",
-            'Write a real date such as "2024-09-23"',
-        )
+    words = date_problem(text, api_today())  # the flag's words too: the rule is the API's
+    if words is not None:
+        src.fail(key, f"is {describe(text, src.fmt)}, {words[0]}", words[1])
     return text
 
 

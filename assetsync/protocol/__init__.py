@@ -50,6 +50,17 @@ def is_account_id(value: str) -> bool:
     return _is_segment(value)
 
 
+# A binding is a property of the Worker's ``env``; wrangler's docs ask for a valid JavaScript
+# variable name, which is what ``env.NAME`` (and a service Worker's global) can reach.
+BINDING_NAME_RE = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+BINDING_NAME_RULE = "a JavaScript identifier: letters, digits, '_' or '$', not starting with a digit"
+
+
+def is_binding_name(name: str) -> bool:
+    """Whether ``name`` can name a binding of a Worker."""
+    return BINDING_NAME_RE.fullmatch(name) is not None
+
+
 # -- formats ---------------------------------------------------------------------------------------
 
 HASH_RE = re.compile(r"[0-9a-f]{32}")  # a manifest hash, to the server an opaque key
@@ -75,6 +86,30 @@ def is_date(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def api_today() -> str:
+    """Today as the API counts days: in UTC. A compatibility date after it is refused, and a
+    deploy that names none gets it (the local date may be a day ahead of UTC)."""
+    return datetime.datetime.now(datetime.UTC).date().isoformat()
+
+
+def date_problem(value: str, today: str) -> tuple[str, str] | None:
+    """Why the API would refuse ``value`` as a compatibility date on ``today`` (YYYY-MM-DD, UTC),
+    and what to write instead, as two phrases (``"is '...', <problem>. <fix>"``); None if it
+    would not. The one wording of the rule, whether the date came from a flag or a config."""
+    if not is_date(value):
+        return (
+            "which is not a real date in YYYY-MM-DD form",
+            f"Write a day that exists, such as {today} (today, in UTC).",
+        )
+    if value > today:  # YYYY-MM-DD strings sort as their days do
+        return (
+            f"which is after today ({today} in UTC, the day the API goes by): the API refuses a "
+            "compatibility date in the future",
+            f"Use {today} or an earlier date.",
+        )
+    return None
 
 
 # -- asset serving (assets.config), the default of each first ----------------------------------------
@@ -305,7 +340,7 @@ def deploy_metadata(
     and says nothing of them, as wrangler's does not. ``live_migration_tag`` is the live script's
     Durable Object migration tag, which decides the migrations sent (:func:`migrations_to_upload`)."""
     assets = {"jwt": completion_jwt, "config": spec.assets.to_json()}
-    date = spec.compatibility_date or datetime.date.today().isoformat()
+    date = spec.compatibility_date or api_today()
     if spec.main_module is None:
         meta: dict[str, Any] = {
             "assets": assets,
@@ -328,3 +363,23 @@ def deploy_metadata(
     if migrations is not None:
         meta["migrations"] = migrations
     return meta
+
+
+_UUID_HEX = re.compile(r"[0-9a-f]{32}")
+
+
+def version_id_of(answer: Mapping[str, Any]) -> str | None:
+    """The id of the version a deploy made live, from the deploy's answer: its ``version_id``, else
+    its ``deployment_id`` as wrangler reads it (the id of the new version, which wrangler shows as
+    "Current Version ID": 32 hex digits become a hyphenated UUID)."""
+    given = answer.get("version_id")
+    if isinstance(given, str) and given:
+        return given
+    raw = answer.get("deployment_id")
+    if not isinstance(raw, str) or not raw:
+        return None
+    if "-" in raw:
+        return raw
+    if _UUID_HEX.fullmatch(raw.lower()) is None:
+        return None
+    return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"

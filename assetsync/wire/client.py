@@ -3,8 +3,9 @@
 Each call sends one request and turns its answer into a value or an exception from
 :mod:`assetsync.errors`; retrying is the caller's business (:mod:`assetsync.retry` decides), and a
 call of several requests (every page of a listing) takes the caller's :class:`~assetsync.retry.Retrier`.
-The API token and upload tokens go only into ``Authorization`` headers: no message, exception
-or log line carries them. Requests are named in errors by method and path.
+The API token and upload tokens go only into ``Authorization`` headers (a global API key and its
+email into ``X-Auth-Key`` / ``X-Auth-Email``, as wrangler sends them): no message, exception or
+log line carries them. Requests are named in errors by method and path.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from ..protocol import (
 )
 from ..retry import Retrier, parse_retry_after
 from .body import MultipartBody
+from .target import credential
 
 MAX_ANSWER = 16 << 20  # an API answer larger than this is not one the protocol allows
 BASE_URL_SETTINGS = "--api-base, CLOUDFLARE_API_BASE_URL"
@@ -73,13 +75,23 @@ class ApiClient:
         token: str,
         account_id: str,
         *,
+        email: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 60.0,
         max_connections: int = 32,
     ) -> None:
+        """``token``: an API token, or with ``email`` the global API key of that email's user.
+        Either is checked for characters no header can carry (a
+        :class:`~assetsync.errors.UsageError` that does not show it)."""
         self.account_id = account_id
         self.timeout = timeout
-        self._token = token
+        self._token = credential(token, "the API token") or ""
+        self._email = credential(email, "the email") if email is not None else None
+        self._check = (
+            "Check CLOUDFLARE_API_KEY and CLOUDFLARE_EMAIL (the global API key of that email's user)"
+            if self._email
+            else "Check CLOUDFLARE_API_TOKEN (it needs the Workers Scripts edit permission)"
+        )
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             transport=transport,
@@ -110,7 +122,7 @@ class ApiClient:
     ) -> tuple[int, dict[str, Any]]:
         """Send one request; return (status, the whole envelope) or raise an ApiError."""
         request = f"{method} {path}"
-        headers = {**kw.get("headers", {}), "Authorization": f"Bearer {kw.get('token') or self._token}"}
+        headers = {**kw.get("headers", {}), **self._auth(kw.get("token"))}
         try:
             req = self._http.build_request(
                 method,
@@ -134,12 +146,28 @@ class ApiClient:
                 request=request,
             ) from None
         except httpx.HTTPError as exc:
-            raise NetworkError(f"{what}: {_describe(exc)} on {request}.", request=request) from None
+            text = self._scrub(f"{what}: {_describe(exc)} on {request}.", kw.get("token"))
+            raise NetworkError(text, request=request) from None
         status = response.status_code
         envelope = _parse(raw)
         if 200 <= status < 300 and envelope is not None and envelope.get("success") is not False:
             return status, envelope
-        raise _error(status, envelope, raw, request, what, response.headers)
+        raise _error(status, envelope, raw, request, what, response.headers, self._check)
+
+    def _auth(self, token: str | None) -> dict[str, str]:
+        """The credential headers: an upload token's, else the API token's or global key's."""
+        if token is None and self._email is not None:
+            return {"X-Auth-Key": self._token, "X-Auth-Email": self._email}
+        return {"Authorization": f"Bearer {token or self._token}"}
+
+    def _scrub(self, text: str, token: str | None) -> str:
+        """``text`` with every credential this request carried cut out (an HTTP library's error
+        may quote a header). One under 8 characters is no real credential, and cutting it out
+        would mangle the words around it."""
+        for secret in (token, self._token, self._email):
+            if secret and len(secret) >= 8:
+                text = text.replace(secret, "<credential>")
+        return text
 
     # -- the asset upload protocol -------------------------------------------------------
 
@@ -227,6 +255,31 @@ class ApiClient:
         record = result.get("script") if isinstance(result, dict) else None
         tag = record.get("migration_tag") if isinstance(record, dict) else None
         return tag if isinstance(tag, str) and tag else None
+
+    # -- where a deploy went (information only) ------------------------------------------
+
+    async def account_subdomain(self) -> str | None:
+        """The account's workers.dev subdomain (``<sub>`` of ``<script>.<sub>.workers.dev``), or
+        None when the account has none (the API answers 404, code 10007, as wrangler expects)."""
+        path = subdomain_path(self.account_id)
+        try:
+            _, result = await self._send("GET", path, what="reading the workers.dev subdomain")
+        except RequestRefused as exc:
+            if exc.status == 404 and exc.code in (None, SCRIPT_NOT_FOUND):
+                return None
+            raise
+        sub = result.get("subdomain") if isinstance(result, dict) else None
+        if not isinstance(sub, str) or not _SUBDOMAIN.fullmatch(sub.lower()):
+            raise ProtocolError(f"the answer to GET {path} has no valid 'subdomain'.", request=f"GET {path}")
+        return sub.lower()
+
+    async def workers_dev_enabled(self, script: str) -> bool:
+        """Whether the script answers on its workers.dev URL (its ``subdomain.enabled`` flag)."""
+        path = script_path(self.account_id, script) + "/subdomain"
+        _, result = await self._send("GET", path, what="reading the script's workers.dev setting")
+        if not isinstance(result, dict) or not isinstance(result.get("enabled"), bool):
+            raise ProtocolError(f"the answer to GET {path} has no 'enabled' flag.", request=f"GET {path}")
+        return bool(result["enabled"])
 
     # -- scripts in a dispatch namespace -------------------------------------------------
 
@@ -321,24 +374,6 @@ class ApiClient:
             )
         return result
 
-    async def account_subdomain(self) -> str | None:
-        """The account's workers.dev subdomain (``NAME`` of ``NAME.workers.dev``), or None when
-        it has none (the API answers 404, code 10007)."""
-        try:
-            _, result = await self._send("GET", subdomain_path(self.account_id), what="reading the subdomain")
-        except RequestRefused as exc:
-            if exc.status == 404 and exc.code == SCRIPT_NOT_FOUND:
-                return None
-            raise
-        name = result.get("subdomain") if isinstance(result, dict) else None
-        return name if isinstance(name, str) and name else None
-
-    async def script_subdomain(self, script: str) -> bool:
-        """Whether an account-level script is served on the workers.dev subdomain."""
-        path = script_path(self.account_id, script) + "/subdomain"
-        _, result = await self._send("GET", path, what=f"reading the subdomain of {script}")
-        return isinstance(result, dict) and result.get("enabled") is True
-
 
 async def _read_capped(response: httpx.Response, request: str, what: str) -> bytes:
     """The answer's body, refused once it is bigger than any API answer can be.
@@ -375,6 +410,7 @@ def _parse(raw: bytes) -> dict[str, Any] | None:
 
 
 _TOKEN = re.compile(r"[\x21-\x7e]{1,8192}")  # what may follow "Bearer " in a header
+_SUBDOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")  # one DNS label: it goes into a URL
 
 
 def _token_like(value: object) -> bool:
@@ -398,7 +434,13 @@ def _describe(exc: httpx.HTTPError) -> str:
 
 
 def _error(
-    status: int, envelope: dict[str, Any] | None, raw: bytes, request: str, what: str, headers: httpx.Headers
+    status: int,
+    envelope: dict[str, Any] | None,
+    raw: bytes,
+    request: str,
+    what: str,
+    headers: httpx.Headers,
+    check: str = "Check CLOUDFLARE_API_TOKEN (it needs the Workers Scripts edit permission)",
 ) -> ApiError:
     code, message = None, ""
     if envelope is not None:
@@ -431,11 +473,7 @@ def _error(
             **kw,
         )
     if status in (401, 403):
-        return AuthError(
-            f"{what}: {detail} on {request}. Check CLOUDFLARE_API_TOKEN (it needs the Workers Scripts "
-            "edit permission) and the account id.",
-            **kw,
-        )
+        return AuthError(f"{what}: {detail} on {request}. {check} and the account id.", **kw)
     if status == 429:
         return RateLimited(f"{what}: rate limited ({detail}) on {request}.", **kw)
     if status >= 500:

@@ -4,18 +4,32 @@
   hash the server names is one of ours, and splitting buckets that are larger than we want in
   one request.
 - :func:`check_script_name`, :func:`check_namespace` and :func:`script_name_from_folder` word
-  Workers' naming rules (:mod:`assetsync.protocol`) as errors for the user.
+  Workers' naming rules (:mod:`assetsync.protocol`) as errors for the user; so do
+  :func:`check_binding_name`, :func:`check_compatibility_date` and :func:`check_main_module` for
+  what a deploy says, and :func:`check_spec` checks a whole Worker spec before anything is sent.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ..errors import ProtocolError, UsageError
+from ..errors import AssetsyncError, ConfigError, ProtocolError, UsageError
 from ..folder.manifest import Manifest
-from ..protocol import NAMESPACE_RULE, SCRIPT_NAME_RULE, is_namespace, is_script_name
+from ..protocol import (
+    BINDING_NAME_RULE,
+    NAMESPACE_RULE,
+    SCRIPT_NAME_RULE,
+    Module,
+    WorkerSpec,
+    api_today,
+    date_problem,
+    is_binding_name,
+    is_namespace,
+    is_script_name,
+)
 from .body import PartSource
 
 
@@ -35,6 +49,65 @@ def check_namespace(namespace: str) -> str:
             "(the name shown by `wrangler dispatch-namespace list`)."
         )
     return namespace
+
+
+def check_binding_name(name: str, where: str, error: type[AssetsyncError] = UsageError) -> str:
+    """``name`` if it can name a binding; else ``error``, naming ``where`` it was set (the flag, or
+    the config file and key)."""
+    if not is_binding_name(name):
+        raise error(f"{where} is {name!r}, which is not a binding name: use {BINDING_NAME_RULE}.")
+    return name
+
+
+def check_compatibility_date(
+    value: str, where: str, error: type[AssetsyncError] = UsageError, today: str | None = None
+) -> str:
+    """``value`` if the API takes it as a compatibility date on ``today`` (default
+    :func:`~assetsync.protocol.api_today`, in UTC): a real day, not after today. Else ``error`` in
+    the words of :func:`~assetsync.protocol.date_problem`; ``where`` names the flag, or the config
+    file and key."""
+    words = date_problem(value, today or api_today())
+    if words is not None:
+        raise error(f"{where} is {value!r}, {words[0]}. {words[1]}")
+    return value
+
+
+# What a main module written in a language the runtime does not run is, by its extension.
+_UNBUILT = {".ts": "TypeScript", ".mts": "TypeScript", ".cts": "TypeScript", ".tsx": "TSX", ".jsx": "JSX"}
+
+
+def check_main_module(path: str, where: str) -> str:
+    """``path`` if it can be a Worker's main module as it is (``.js`` / ``.mjs``); else a
+    :class:`ConfigError` that says what to point ``where`` at instead. assetsync uploads modules
+    as they are: it does not bundle or compile."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext in _UNBUILT:
+        raise ConfigError(
+            f"{where} {path} is {_UNBUILT[ext]}, and assetsync does not bundle or compile: it uploads "
+            "the Worker's JavaScript modules as they are. Build first and point it at the JavaScript "
+            "that comes out, e.g. `wrangler deploy --dry-run --outdir dist` (then dist/index.js) or "
+            "`esbuild src/index.ts --bundle --format=esm --outfile=dist/index.js`."
+        )
+    if ext not in (".js", ".mjs"):
+        raise ConfigError(
+            f"{where} {path} is not a .js or .mjs file: a Worker's main module is an ES module."
+        )
+    return path
+
+
+def check_spec(spec: WorkerSpec, modules: Sequence[Module]) -> None:
+    """A Worker spec the API would refuse at the deploy, refused before any upload instead: its
+    compatibility date, assets binding name, and a main module that is not among ``modules``."""
+    if spec.compatibility_date is not None:
+        check_compatibility_date(spec.compatibility_date, "the compatibility date")
+    check_binding_name(spec.assets_binding, "the assets binding")
+    if spec.main_module is not None:
+        names = [m.name for m in modules]
+        if spec.main_module not in names:
+            raise UsageError(
+                f"the main module {spec.main_module!r} is not among the modules to upload "
+                f"({', '.join(names) or 'none'}): pass its file with the modules."
+            )
 
 
 def script_name_from_folder(folder_name: str) -> str:

@@ -30,7 +30,7 @@ def test_readme_first_command_syncs_into_the_embedded_emulator(tmp_path: Path) -
             "CLOUDFLARE_ACCOUNT_ID": "",
             "CLOUDFLARE_API_TOKEN": "",
             "CLOUDFLARE_API_BASE_URL": "",
-            "CI": "1",
+            "CI": "",  # a person's shell: in CI, no credentials is an error unless --local says so
         },
     )
     assert proc.returncode == 0, proc.stderr
@@ -49,6 +49,7 @@ def test_json_summary_is_the_only_stdout(tmp_path: Path) -> None:
     args = (
         "sync",
         str(SITE),
+        "--local",
         "--local-data",
         str(tmp_path / "d"),
         "--cache-dir",
@@ -74,6 +75,7 @@ def test_wrangler_config_is_read_and_flags_win(tmp_path: Path) -> None:
     data = tmp_path / "data"
     proc = run_cli(
         "sync",
+        "--local",
         "--local-data",
         str(data),
         "--cache-dir",
@@ -106,6 +108,7 @@ def test_worker_with_main_from_flags(tmp_path: Path) -> None:
         "w1",
         "--main",
         str(worker / "index.js"),
+        "--local",
         "--local-data",
         str(data),
         "--binding",
@@ -134,9 +137,10 @@ def test_worker_with_main_from_flags(tmp_path: Path) -> None:
 
 def test_exit_codes(tmp_path: Path, emulator: LiveEmulator, recorded: LiveEmulator) -> None:
     base = ("--cache-dir", str(tmp_path / "c"))
-    proc = run_cli("sync", str(tmp_path / "missing"), "--local-data", str(tmp_path / "d"), *base)
+    local = ("--local", "--local-data", str(tmp_path / "d"))
+    proc = run_cli("sync", str(tmp_path / "missing"), *local, *base)
     assert proc.returncode == 4 and "no such folder" in proc.stderr
-    proc = run_cli("sync", str(SITE), "--name", "Bad Name", "--local-data", str(tmp_path / "d"), *base)
+    proc = run_cli("sync", str(SITE), "--name", "Bad Name", *local, *base)
     assert proc.returncode == 2 and "not a valid Worker name" in proc.stderr
     creds = {"CLOUDFLARE_ACCOUNT_ID": ACCOUNT, "CLOUDFLARE_API_BASE_URL": emulator.api}
     proc = run_cli("sync", str(SITE), *base, env={**creds, "CLOUDFLARE_API_TOKEN": "wrong-token"})
@@ -178,7 +182,7 @@ def test_exit_codes(tmp_path: Path, emulator: LiveEmulator, recorded: LiveEmulat
 
 
 def test_dry_run_and_offline(tmp_path: Path) -> None:
-    args = ("sync", str(SITE), "--local-data", str(tmp_path / "d"), "--no-cache")
+    args = ("sync", str(SITE), "--local", "--local-data", str(tmp_path / "d"), "--no-cache")
     proc = run_cli(*args, "--dry-run", "--json")
     summary = json_document(proc.stdout)
     assert (

@@ -53,7 +53,7 @@ def test_library_cli_and_sync_all_deploy_the_same_settings(tmp_path: Path, recor
     for meta in (library, command, tenant, watched):
         del meta["assets"]["jwt"]
     assert library == command == watched
-    assert library["compatibility_date"] == datetime.date.today().isoformat()
+    assert library["compatibility_date"] == datetime.datetime.now(datetime.UTC).date().isoformat()
     assert library["assets"]["config"] == {
         "_headers": PROJECT["_headers"],
         "_redirects": PROJECT["_redirects"],

@@ -220,7 +220,10 @@ def test_every_request_first_answered_with_an_html_page_is_retried(
     with proxied(tmp_path, plan) as (live, proxy):
         report = run(tmp_path, site, live, proxy)
         assert_deployed(live.emulator.store, ACCOUNT, "site", site)
-    assert report.retries == 3 and proxy.counts[Fault.HTML_200] == 3  # session, upload, deploy
+    assert report.retries == 3  # session, upload, deploy
+    # ... and the two workers.dev lookups after it, information only: tried once, nothing reported
+    assert proxy.counts[Fault.HTML_200] == 5
+    assert (report.workers_dev_url, report.workers_dev_enabled) == (None, None)
 
 
 def test_session_answered_result_null_is_asked_again(tmp_path: Path, tried: Callable[..., None]) -> None:

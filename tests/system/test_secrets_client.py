@@ -85,7 +85,7 @@ def test_subdomains(emulator: LiveEmulator, tmp_path: Path) -> None:
 
     async def ask(live: LiveEmulator) -> tuple[str | None, bool]:
         async with target(live).client() as client:
-            return await client.account_subdomain(), await client.script_subdomain("w")
+            return await client.account_subdomain(), await client.workers_dev_enabled("w")
 
     assert asyncio.run(ask(emulator)) == ("assetsync-local", False)
     httpx.post(

@@ -386,7 +386,7 @@ def test_per_tenant_config_reaches_the_deploy(tmp_path: Path, recorded: LiveEmul
             start = body.index("{")
             meta[r["path"].rsplit("/", 1)[1]] = json.JSONDecoder().raw_decode(body[start:])[0]
     assert (
-        meta["a"]["compatibility_date"] == datetime.date.today().isoformat()
+        meta["a"]["compatibility_date"] == datetime.datetime.now(datetime.UTC).date().isoformat()
         and meta["b"]["compatibility_date"] == "2024-06-07"
     )
     # The flag, over c's config.

@@ -391,7 +391,11 @@ VALUE_CASES: list[tuple[str, str, list[str]]] = [
     ("wrangler.json", '{\n  "name": ["a"]\n}', ["line 2:", "name is an array", "must be a string"]),
     ("wrangler.toml", 'name = "ok"\nmain = ""\n', ["line 2:", "main is empty"]),
     ("wrangler.toml", 'compatibility_date = "2024-9-1"\n', ["line 1:", "compatibility_date", "YYYY-MM-DD"]),
-    ("wrangler.toml", 'compatibility_date = "2024-02-30"\n', ["line 1:", "not a date in YYYY-MM-DD form"]),
+    (
+        "wrangler.toml",
+        'compatibility_date = "2024-02-30"\n',
+        ["line 1:", "not a real date in YYYY-MM-DD form"],
+    ),
     (
         "wrangler.json",
         '{"compatibility_date": "2024\u201309\u201323"}',

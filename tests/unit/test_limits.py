@@ -143,7 +143,7 @@ def test_cli_checks_limits_before_reading_any_file(tmp_path: Path, limit: str) -
     site = tmp_path / "site"
     max_files = over_the_limit(site, limit)
     with Opens(site) as opens:
-        args = ("--local-data", str(tmp_path / "data"), "--cache-dir", str(tmp_path / "cache"))
+        args = ("--local", "--local-data", str(tmp_path / "data"), "--cache-dir", str(tmp_path / "cache"))
         proc = run_cli("sync", str(site), *args, "--max-files", str(max_files), cwd=tmp_path)
         assert proc.returncode == 5, proc.stderr
         expected = "/big.bin  26,214,401 bytes" if limit == "size" else "3 files, over the limit of 2"

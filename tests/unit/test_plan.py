@@ -174,7 +174,8 @@ def test_assets_only_deploy_metadata() -> None:
     spec = WorkerSpec(compatibility_flags=("nodejs_compat",), assets=AssetsConfig(html_handling="none"))
     assert deploy_metadata(spec, "JWT") == {
         "assets": {"jwt": "JWT", "config": {"html_handling": "none"}},
-        "compatibility_date": datetime.date.today().isoformat(),  # no date set: the day of the deploy
+        # no date set: the day of the deploy, in UTC as the API counts days
+        "compatibility_date": datetime.datetime.now(datetime.UTC).date().isoformat(),
         "compatibility_flags": ["nodejs_compat"],
     }
     tagged = deploy_metadata(WorkerSpec(tags=("a", "b")), "JWT")

@@ -57,7 +57,10 @@ class RouteGroup:
     def account(self, request: Request) -> str:
         """The account the request's path names, once its API token is accepted for it."""
         account = request.path_params["account"]
-        self.state.tokens.check_api(request.headers.get("authorization"), account)
+        headers = request.headers
+        self.state.tokens.check_api(
+            headers.get("authorization"), account, headers.get("x-auth-key"), headers.get("x-auth-email")
+        )
         return str(account)
 
     def addressed(self, request: Request) -> tuple[str, str | None, str]:
