@@ -240,6 +240,40 @@ def test_a_namespace_deploy_sends_the_same_metadata(tmp_path: Path) -> None:
     assert {key: sent.get(key) for key in COMPARED} == assetsync_sends(wrangler)
 
 
+ENVIRONMENTS: dict[str, Any] = {
+    "vars": {"STAGE": "top"},
+    "kv_namespaces": [{"binding": "CACHE", "id": "top-cache"}],
+    "compatibility_flags": ["nodejs_compat"],
+    "env": {
+        "production": {
+            "vars": {"STAGE": "production", "LIMITS": {"rps": 5}},
+            "kv_namespaces": [{"binding": "CACHE", "id": "prod-cache"}],
+            "r2_buckets": [{"binding": "FILES", "bucket_name": "prod-files"}],
+        },
+        "staging": {"name": "parity-staging", "vars": {"STAGE": "staging"}},
+    },
+}
+
+
+@needs_wrangler
+@pytest.mark.parametrize(
+    ("env", "script"), [("production", "parity-worker-production"), ("staging", "parity-staging")]
+)
+def test_an_environment_deploys_what_wranglers_does(env: str, script: str, tmp_path: Path) -> None:
+    """``--env``: the environment's own bindings and vars, the top level's inherited settings, and
+    the script named as wrangler names it (``<name>-<env>``, or the environment's own name)."""
+    root = project(tmp_path, ENVIRONMENTS)
+    with (
+        LiveEmulator(tmp_path / "w", record=True) as theirs,
+        LiveEmulator(tmp_path / "a", record=True) as ours,
+    ):
+        wrangler_deploy(theirs, root, "--env", env)
+        assetsync_deploy(ours, root, "--env", env)
+    (wrangler_name, wrangler), (name, sent) = metadata(theirs), metadata(ours)
+    assert name == wrangler_name == script
+    assert {key: sent.get(key) for key in COMPARED} == assetsync_sends(wrangler)
+
+
 @needs_wrangler
 @pytest.mark.parametrize("namespace", [None, "my-ns"])
 def test_migrations_follow_the_live_tag_as_wranglers_do(namespace: str | None, tmp_path: Path) -> None:
