@@ -255,7 +255,7 @@ def _compatibility_date(src: _Source, raw: Mapping[str, object]) -> str | None:
         )
     words = date_problem(text, api_today())  # the flag's words too: the rule is the API's
     if words is not None:
-        src.fail(key, f"is {describe(text, src.fmt)}, {words[0]}", words[1])
+        src.fail(key, f"is {text!r}, {words[0]}", words[1])
     return text
 
 

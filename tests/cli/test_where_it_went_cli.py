@@ -62,11 +62,12 @@ def test_an_account_worker_with_workers_dev_on_gets_its_url(tmp_path: Path, reco
     assert doc["workers_dev_url"] == "https://site.acme-co.workers.dev" and doc["workers_dev_enabled"] is True
     store = recorded.emulator.store
     live = store.script(ACCOUNT, "", "site")
-    assert live is not None and doc["deployment_id"] == live.deployment
-    # The emulator's answer names no version of its own: its deployment_id is read as wrangler does.
-    assert doc["version_id"] == live.deployment and doc["schema"] == 1
+    # As the API's, the emulator's answer carries the new version's id as its deployment_id, which
+    # is read as wrangler reads it.
+    assert live is not None and doc["deployment_id"] == live.version
+    assert doc["version_id"] == live.version and doc["schema"] == 1
     (said,) = [line for line in lines if line.startswith("Version: ")]  # of the first of the two deploys
-    assert len(said) == len(f"Version: {live.deployment}") and said != f"Version: {live.deployment}"
+    assert len(said) == len(f"Version: {live.version}") and said != f"Version: {live.version}"
 
 
 def test_the_scripts_own_workers_dev_setting_is_read_not_changed(
