@@ -198,7 +198,11 @@ def test_a_missing_script_or_secret_is_exit_8(cli: Session) -> None:
 
 def on_terminal(cli: Session, args: list[str], answers: list[tuple[str, str]]) -> tuple[int, str]:
     """Run the CLI with a pseudo-terminal as its controlling terminal and stdin: each time the
-    output shows a prompt, type its answer. Returns the exit status and everything shown."""
+    output shows a prompt, type its answer. Returns the exit status and everything shown.
+
+    A hidden prompt is answered only once its last character is shown: getpass turns echo off
+    (and flushes what was typed ahead) before writing it, while click 8.1 writes the text before
+    calling getpass, so an answer typed on seeing the text alone would be echoed, then dropped."""
     import os
     import select
     import sys
@@ -231,7 +235,8 @@ def on_terminal(cli: Session, args: list[str], answers: list[tuple[str, str]]) -
 def test_on_a_terminal_the_value_is_asked_for_without_echo_and_deletion_asks(cli: Session) -> None:
     cli.deploy("w")
     where = ["--name", "w"]
-    code, shown = on_terminal(cli, ["secret", "put", "TTY_KEY", *where], [("Value of secret TTY_KEY", VALUE)])
+    prompt = "Value of secret TTY_KEY: "
+    code, shown = on_terminal(cli, ["secret", "put", "TTY_KEY", *where], [(prompt, VALUE)])
     assert code == 0 and "Set secret TTY_KEY of w" in shown, shown
     store = cli.live.emulator.store
     live = store.script(ACCOUNT, "", "w")
