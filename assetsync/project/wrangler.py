@@ -345,24 +345,6 @@ def _check_legacy_env(src: _Source, raw: Mapping[str, object], env: str | None) 
         )
 
 
-def _unique_names(src: _Source, vars_: list[str], bindings: tuple[Mapping[str, object], ...]) -> None:
-    """Binding names must be unique within the config (wrangler checks it too)."""
-    seen: dict[str, KeyPath | str] = {}
-    named: list[tuple[object, KeyPath | str]] = [(v, src.written(("vars", v))) for v in vars_]
-    named += [(b.get("name"), f"a {b.get('type')} binding") for b in bindings]
-    for name, what in named:
-        if not isinstance(name, str):
-            continue
-        first = seen.setdefault(name, what)
-        if first is not what:
-            var = next((w for w in (first, what) if isinstance(w, tuple)), ())
-            both = " and ".join(dotted(w) if isinstance(w, tuple) else w for w in (first, what))
-            raise ConfigError(
-                f'{src.where(var)}: the binding name "{name}" is given twice ({both}). '
-                "Binding names must be unique: rename one of them."
-            )
-
-
 def _build(resolved: ResolvedEnv, src: _Source, env: str | None) -> ProjectConfig:
     """Validate the fields we use (the environment applied) and assemble the ProjectConfig."""
     raw = resolved.values
@@ -404,7 +386,6 @@ def _build(resolved: ResolvedEnv, src: _Source, env: str | None) -> ProjectConfi
 
     plain, encoded = _vars(src, raw)
     bindings = tuple(MappingProxyType(b) for b in config_bindings(raw, src.fail))
-    _unique_names(src, [*plain, *encoded], bindings)
 
     return ProjectConfig(
         path=src.path,
