@@ -15,27 +15,33 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from .errors import ApiError, FilesChanging, NetworkError, NothingToPublish, ServerError
 from .events import Built, Deployed, Event, Restarting, Retrying, SessionOpened, SyncReport, Uploaded
 from .folder.build import BuildOptions, BuildResult, build
+from .pacing import (
+    DEFAULT_CONCURRENCY,
+    RESEND_MARGIN,
+    RESEND_SECONDS,
+    START_CONCURRENCY,
+    Governor,
+    Meter,
+    piece_size,
+    resend_from,
+)
 from .project.deployfiles import read_root_file
 from .protocol import Module, WorkerSpec, deploy_metadata, session_path, version_id_of
 from .retry import Backoff, Concurrency, Retrier, Retries, Retry, Verdict, classify
-from .wire.body import FileChanged, MultipartBody
+from .wire.body import FileChanged, MultipartBody, PartSource
 from .wire.client import ApiClient, UploadSession
 from .wire.plan import Request, check_spec, plan_uploads
 from .wire.target import Target
 
 T = TypeVar("T")
 MAX_SESSIONS = 4  # fresh sessions (expired tokens, changed files) before giving up
-# Uploads in flight. benchmarks/sync.py on loopback cannot tell 1 from 8 (the emulator's ingest is
-# the limit at every setting); against the real API, requests in flight hide the round trip, and
-# the AIMD limit backs off by itself when the server pushes back. wrangler keeps 3.
-DEFAULT_CONCURRENCY = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +56,6 @@ class SyncOptions:
     concurrency: int = DEFAULT_CONCURRENCY
     attempts: int = 6  # per request, the first included
     timeout: float = 60.0  # seconds without progress before a request counts as stalled
-    min_rate: float = 1 << 20  # bytes/s an upload must at least reach, for its overall deadline
     dry_run: bool = False
     offline: bool = False  # with dry_run: do not even ask the server
     allow_empty: bool = False  # deploy a folder with no files (it empties the live site)
@@ -94,7 +99,7 @@ class Syncer:
         # Uploads in flight: this run's own limit, or one shared by several runs (sync-all), so
         # that a server pushing back slows every run down, and N runs never mean N x the load.
         self._shared_slots = slots
-        self.slots = slots or UploadSlots(Concurrency(options.concurrency))
+        self.slots = slots or UploadSlots.up_to(options.concurrency)
         self.concurrency = self.slots.concurrency
         self.report = SyncReport(
             target="emulator" if target.kind == "emulator" else target.base_url,
@@ -176,44 +181,67 @@ class Syncer:
         return session
 
     async def _upload_one(self, jwt: str, request: Request, index: int, total: int) -> str | None:
+        """Send one planned request's parts; returns the last upload token answered.
+
+        A try that fails mid-body costs what it had not finished: its retry carries only the parts
+        that had not reached the connection (:func:`~assetsync.pacing.resend_from`). After a second
+        failure the rest goes in requests half the size, down to one part each.
+        """
         what = f"upload request {index + 1}/{total}"
-        deadline = self.o.timeout + request.raw_bytes * 4 / 3 / self.o.min_rate
+        pending = list(request.parts)
+        cap: int | None = None  # most raw bytes in one try, once tries of this request failed
+        failures = 0
+        token: str | None = None
 
         async def call() -> str | None:
+            nonlocal cap, failures
+            batch = _leading(pending, cap)
             async with self.slots:
-                body = MultipartBody(request.parts, on_progress=self._progress)
-                sent_before = self.report.uploaded_bytes
+                body = MultipartBody(batch, on_progress=self._progress, piece=self.slots.piece)
                 try:
-                    async with asyncio.timeout(deadline):
-                        token = await self.client.upload(jwt, body)
-                except TimeoutError:
-                    self._unsent(self.report.uploaded_bytes - sent_before)
-                    rate = self.o.min_rate / 1e6
-                    raise NetworkError(
-                        f"{what}: not finished within {deadline:.0f}s (under {rate:.1f} MB/s).",
-                        request="POST /workers/assets/upload",
-                    ) from None
-                except BaseException:
-                    self._unsent(self.report.uploaded_bytes - sent_before)
+                    answer = await self.client.upload(jwt, body)
+                except BaseException as exc:
+                    self._unsent(body.sent_raw)
+                    if isinstance(exc, NetworkError) and body.sent:
+                        delivered = resend_from(body.ends, body.sent, self.slots.margin())
+                        self._delivered(batch[:delivered])
+                        del pending[:delivered]
+                        failures += 1
+                        if failures >= 2 and len(batch) > delivered + 1:
+                            cap = max(1, sum(p.size for p in batch[delivered:]) // 2)
                     raise
-                self.concurrency.on_success()
-                self.emit(Uploaded(0, len(request.parts)))
-                return token
+            del pending[: len(batch)]
+            self.concurrency.on_success()
+            self.emit(Uploaded(0, len(batch)))
+            self.report.requests += 1
+            self.report.uploaded += len(batch)
+            return answer
 
-        token = await self._retrying(what, call, token="upload")
-        self.report.requests += 1
-        self.report.uploaded += len(request.parts)
+        while pending:
+            answer = await self._retrying(what, call, token="upload")
+            token = answer or token
         return token
 
     def _progress(self, raw: int) -> None:
         self.report.uploaded_bytes += raw
+        self.slots.sent(raw)
         self.emit(Uploaded(raw))
 
     def _unsent(self, raw: int) -> None:
-        """A failed request's bytes do not count as uploaded."""
+        """A failed request's bytes do not count as uploaded (the link carried them all the same)."""
         if raw:
             self.report.uploaded_bytes -= raw
+            self.report.resent_bytes += raw
             self.emit(Uploaded(-raw))
+
+    def _delivered(self, parts: Sequence[PartSource]) -> None:
+        """Parts of a failed request taken as received: they count as uploaded after all."""
+        raw = sum(p.size for p in parts)
+        if parts:
+            self.report.uploaded_bytes += raw
+            self.report.resent_bytes -= raw
+            self.report.uploaded += len(parts)
+            self.emit(Uploaded(raw, len(parts)))
 
     async def _upload_all(self, session: UploadSession, requests: list[Request]) -> str:
         """Upload every request; returns the completion token."""
@@ -266,28 +294,42 @@ class Syncer:
     # -- the run -------------------------------------------------------------------------
 
     async def run(self) -> SyncReport:
-        """Build the manifest of the folder, then :meth:`publish` it."""
+        """Build the manifest of the folder, then :meth:`publish` it, and say where it went."""
         t0 = time.perf_counter()
         result = self._build()
         if self.o.dry_run and self.o.offline:
             self.report.durations["total"] = time.perf_counter() - t0
             return self.report
-        report = await self.publish(result, t0=t0)
-        if not self.o.dry_run:
-            await self.locate()
+        if self.o.dry_run or self.target.kind != "api" or self.o.namespace:
+            # A namespace's script answers through its dispatch Worker, not on workers.dev.
+            return await self.publish(result, t0=t0)
+        # The lookups go out with the session, on connections of their own: on a far link they
+        # then cost no round trip of their own.
+        lookups = asyncio.ensure_future(self._lookups())
+        try:
+            report = await self.publish(result, t0=t0)
+            await self._locate(lookups)
+        finally:
+            lookups.cancel()
         return report
 
-    async def locate(self) -> None:
+    async def _lookups(self) -> tuple[object, object]:
+        calls = (self.client.account_subdomain(), self.client.workers_dev_enabled(self.o.script))
+        subdomain, enabled = await asyncio.gather(*calls, return_exceptions=True)
+        return subdomain, enabled
+
+    async def _locate(self, lookups: asyncio.Future[tuple[object, object]]) -> None:
         """Where an account's own Worker on the API answers: its workers.dev URL, when the account
         has a workers.dev subdomain and the script's workers.dev route is on (read, not set: the
-        script keeps the setting it has). Information only: one try each, and a failure leaves
-        the report's fields None rather than fail a deploy that is done."""
-        if self.target.kind != "api" or self.o.namespace:
-            return  # a namespace's script answers through its dispatch Worker, not on workers.dev
-        calls = (self.client.account_subdomain(), self.client.workers_dev_enabled(self.o.script))
+        script keeps the setting it has, so asking before the deploy is as good as after, unless
+        the script is new). Information only: one try each, and a failure leaves the report's
+        fields None rather than fail a deploy that is done."""
         try:
             async with asyncio.timeout(min(10.0, self.o.timeout)):
-                subdomain, enabled = await asyncio.gather(*calls, return_exceptions=True)
+                subdomain, enabled = await lookups
+                if isinstance(enabled, Exception):  # a new script: it is there only now
+                    ask = self.client.workers_dev_enabled(self.o.script)
+                    (enabled,) = await asyncio.gather(ask, return_exceptions=True)
         except TimeoutError:
             return
         if isinstance(subdomain, BaseException) or isinstance(enabled, BaseException):
@@ -295,7 +337,7 @@ class Syncer:
                 if isinstance(failed, BaseException) and not isinstance(failed, Exception):
                     raise failed  # Ctrl-C, cancellation: not this lookup's to swallow
             return
-        self.report.workers_dev_enabled = enabled
+        self.report.workers_dev_enabled = bool(enabled)
         if subdomain and enabled:
             self.report.workers_dev_url = f"https://{self.o.script}.{subdomain}.workers.dev"
 
@@ -318,7 +360,7 @@ class Syncer:
         check_spec(self.o.worker, self.o.modules)  # what the deploy would refuse, before any upload
         self.spec = self._with_root_files(self.o.worker)
         if self._shared_slots is None:  # each publish of a watch loop starts from the configured limit
-            self.slots = UploadSlots(Concurrency(self.o.concurrency))
+            self.slots = UploadSlots.up_to(self.o.concurrency)
             self.concurrency = self.slots.concurrency
         self.report.files, self.report.bytes = len(result.manifest), result.manifest.total_bytes
         for attempt in range(MAX_SESSIONS):
@@ -346,9 +388,11 @@ class Syncer:
                     if recheck and (path := result.changed()) is not None:
                         raise _Restart(f"{path} changed after it was hashed", files_changed=True)
                 finally:
-                    self.report.durations["upload"] = (
+                    up = self.report.durations["upload"] = (
                         self.report.durations.get("upload", 0.0) + time.perf_counter() - t_up
                     )
+                    if self.report.uploaded_bytes and up > 0:
+                        self.report.upload_rate = self.report.uploaded_bytes / up
                 await self._deploy(completion)
             except _Restart as restart:
                 if attempt + 1 >= MAX_SESSIONS:
@@ -369,17 +413,66 @@ class Syncer:
         raise AssertionError("unreachable")
 
 
+def _leading(parts: list[PartSource], cap: int | None) -> list[PartSource]:
+    """The first of ``parts`` that fit in ``cap`` raw bytes (None: all of them), at least one."""
+    if cap is None:
+        return list(parts)
+    out: list[PartSource] = []
+    size = 0
+    for p in parts:
+        if out and size + p.size > cap:
+            break
+        out.append(p)
+        size += p.size
+    return out
+
+
 class UploadSlots:
-    """An async semaphore whose size follows a :class:`Concurrency` limit as it changes.
+    """The uploads in flight: an async semaphore whose size follows a :class:`Concurrency` limit,
+    and the link they share, measured (:class:`~assetsync.pacing.Meter`) and steered by a
+    :class:`~assetsync.pacing.Governor` within ``ceiling`` (default: the limit it starts at).
 
     One instance may be shared by several :class:`Syncer` runs on the same event loop: it is
-    then the one global limit on uploads in flight.
+    then the one global limit on uploads in flight, and the one measure of the link.
     """
 
-    def __init__(self, concurrency: Concurrency) -> None:
+    def __init__(
+        self,
+        concurrency: Concurrency,
+        ceiling: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.concurrency = concurrency
         self.busy = 0
+        self.meter = Meter()
+        self.governor = Governor(concurrency, ceiling or concurrency.limit)
+        self.clock = clock
         self._cond = asyncio.Condition()
+
+    @classmethod
+    def up_to(cls, ceiling: int) -> UploadSlots:
+        """Slots that start at :data:`START_CONCURRENCY` (or ``ceiling``, if lower) and follow the
+        link up to ``ceiling``."""
+        return cls(Concurrency(min(START_CONCURRENCY, ceiling)), ceiling)
+
+    def sent(self, raw: int) -> None:
+        """``raw`` more file bytes handed to a connection: measure, and steer."""
+        now = self.clock()
+        self.meter.add(raw, now)
+        self.governor.tick(self.meter.total, now, self.busy)
+
+    def piece(self) -> int:
+        """Bytes an upload hands to its connection at a time (:func:`~assetsync.pacing.piece_size`)."""
+        return piece_size(self.meter.rate(self.clock()), self.busy)
+
+    def margin(self) -> int:
+        """Body bytes a failed upload may have handed over that never arrived (in buffers on the way)."""
+        rate = self.meter.rate(self.clock()) or 0.0
+        return int(RESEND_MARGIN + rate / max(1, self.busy) * RESEND_SECONDS)
+
+    def rate(self) -> float | None:
+        """The measured upload rate (bytes/s), or None before there is one."""
+        return self.meter.rate(self.clock())
 
     async def __aenter__(self) -> None:
         async with self._cond:

@@ -129,6 +129,8 @@ class SyncReport:
     bytes: int = 0
     uploaded: int = 0
     uploaded_bytes: int = 0
+    resent_bytes: int = 0  # file bytes sent more than once (of tries that failed mid-body)
+    upload_rate: float | None = None  # uploaded_bytes / the upload's seconds: the link as measured
     skipped: int = 0
     requests: int = 0
     retries: int = 0
@@ -163,6 +165,8 @@ class SyncReport:
             "bytes": self.bytes,
             "uploaded": self.uploaded,
             "uploaded_bytes": self.uploaded_bytes,
+            "resent_bytes": self.resent_bytes,
+            "upload_rate": None if self.upload_rate is None else round(self.upload_rate),
             "skipped": self.skipped,
             "requests": self.requests,
             "retries": self.retries,

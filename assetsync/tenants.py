@@ -40,7 +40,7 @@ from .events import (
 )
 from .namespace import delete_scripts, list_scripts
 from .protocol import SCRIPT_NAME_RULE, is_script_name
-from .retry import Concurrency, Retries
+from .retry import Retries
 from .settings import Settings, resolve_project, run_options
 from .wire.client import ApiClient
 from .wire.plan import check_namespace as check_namespace_name
@@ -252,7 +252,7 @@ async def sync_all_async(
             if ask and confirm_prune is not None and not confirm_prune(report.prune_candidates):
                 raise NotConfirmed("pruning was not confirmed: nothing was deployed or deleted.")
 
-        slots = UploadSlots(Concurrency(o.concurrency))  # the one limit for every tenant
+        slots = UploadSlots.up_to(o.concurrency)  # the one limit for every tenant
         gate = asyncio.Semaphore(max(1, options.tenants_at_once))
         builds = asyncio.Semaphore(max(1, options.builds_at_once or os.cpu_count() or 1))
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import click
 
+from ..pacing import DEFAULT_CONCURRENCY, START_CONCURRENCY
 from ..protocol import FREE_PLAN_FILES, HTML_HANDLING, NOT_FOUND_HANDLING
 from .app import warn
 
@@ -187,7 +188,13 @@ target_options = option_group(
 
 # How long to wait for the server, and how often to ask.
 request_options = option_group(
-    number_option("--timeout", click.FloatRange(min=1), 60, "Seconds a request may wait for the server."),
+    number_option(
+        "--timeout",
+        click.FloatRange(min=1),
+        60,
+        "Seconds a request may go without progress (no byte sent or answered) before it counts as "
+        "stalled and is retried. A slow link is never a stall: uploads take as long as the link needs.",
+    ),
     number_option(
         "--attempts",
         click.IntRange(1, 20),
@@ -200,7 +207,7 @@ request_options = option_group(
 
 def concurrency_option(help: str) -> Decorator:
     """Uploads in flight: ``help`` says across what."""
-    return number_option("--concurrency", click.IntRange(1, 64), 4, help)
+    return number_option("--concurrency", click.IntRange(1, 64), DEFAULT_CONCURRENCY, help)
 
 
 # Options shared by the commands that deploy (sync, watch, dev): target, script, settings.
@@ -225,7 +232,11 @@ deploy_options = option_group(
     ),
     env_option,
     target_options,
-    concurrency_option("Uploads in flight (adapts down when the server pushes back)."),
+    concurrency_option(
+        f"Most uploads in flight. A run starts at {START_CONCURRENCY} and follows the measured "
+        "throughput: more while they add to it (a far link), fewer when they only split a full one, "
+        "and half as many when the server pushes back."
+    ),
     request_options,
 )
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import pybase64
 import xxhash
 
-CHUNK = 3 << 18  # 768 KiB of file bytes a read: a multiple of 3, so base64 pieces concatenate
-WRITE_SIZE = 1 << 20  # bytes handed to the connection at a time
+CHUNK = 3 << 18  # 768 KiB of file bytes a read at most: a multiple of 3, so base64 pieces concatenate
+WRITE_SIZE = 1 << 20  # bytes handed to the connection at a time, unless the caller paces them
 
 
 class FileChanged(Exception):
@@ -62,9 +62,13 @@ class MultipartBody:
         parts: Sequence[PartSource],
         boundary: str | None = None,
         on_progress: Callable[[int], None] | None = None,
+        piece: Callable[[], int] | None = None,
     ) -> None:
+        """``piece()`` says how many bytes to hand to the connection at a time (asked before each
+        read, so it follows the link as it is measured); default :data:`WRITE_SIZE`."""
         self.parts = list(parts)
         self.on_progress = on_progress
+        self.piece = piece or (lambda: WRITE_SIZE)
         self.boundary = boundary or "assetsync-" + uuid.uuid4().hex
         self._heads = [
             (
@@ -79,17 +83,24 @@ class MultipartBody:
             len(h) + b64_len(p.size) + 2 for h, p in zip(self._heads, self.parts, strict=True)
         ) + len(self._tail)
         self.raw_bytes = sum(p.size for p in self.parts)
+        ends, end = [], 0
+        for h, p in zip(self._heads, self.parts, strict=True):
+            end += len(h) + b64_len(p.size) + 2
+            ends.append(end)
+        self.ends: tuple[int, ...] = tuple(ends)  # where each part's bytes end in the body
         self.sent_raw = 0  # file bytes whose encoding has been handed to the transport
+        self.sent = 0  # body bytes handed to the transport
 
     @property
     def content_type(self) -> str:
         return f"multipart/form-data; boundary={self.boundary}"
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        """The body, in pieces of about :data:`WRITE_SIZE`: small parts are gathered, since each
-        write costs the HTTP stack more than copying a few KiB (measured: 15-20% of client CPU)."""
-        self.sent_raw = 0
-        out = _Gather(self._sent)
+        """The body, in pieces of about ``piece()`` bytes: small parts are gathered, since each
+        write costs the HTTP stack more than copying a few KiB (measured: 15-20% of client CPU);
+        on a slow link pieces get small, so that a write that takes ``--timeout`` means a stall."""
+        self.sent_raw = self.sent = 0
+        out = _Gather(self._sent, self.piece)
         for head, part in zip(self._heads, self.parts, strict=True):
             if piece := out.add(head, 0):
                 yield piece
@@ -102,7 +113,7 @@ class MultipartBody:
             try:
                 if not _same(os.fstat(fd), part):
                     raise FileChanged(part.path)
-                while chunk := os.read(fd, CHUNK):
+                while chunk := os.read(fd, _read_size(out.size)):
                     read += len(chunk)
                     if read > part.size:
                         raise FileChanged(part.path)
@@ -125,30 +136,39 @@ class MultipartBody:
         if out.buf:
             yield out.take()
 
-    def _sent(self, raw: int) -> None:
+    def _sent(self, raw: int, size: int) -> None:
         self.sent_raw += raw
+        self.sent += size
         if self.on_progress is not None and raw:
             self.on_progress(raw)
 
 
-class _Gather:
-    """Collects body pieces; hands them out once about :data:`WRITE_SIZE` bytes are ready."""
+def _read_size(piece: int) -> int:
+    """File bytes to read for a piece of ``piece`` body bytes: a multiple of 3 (base64 quanta)."""
+    return max(3 << 10, min(CHUNK, piece // 4 * 3))
 
-    def __init__(self, on_sent: Callable[[int], None]) -> None:
+
+class _Gather:
+    """Collects body pieces; hands them out once about ``piece()`` bytes are ready."""
+
+    def __init__(self, on_sent: Callable[[int, int], None], piece: Callable[[], int]) -> None:
         self.buf = bytearray()
         self.raw = 0
         self.on_sent = on_sent
+        self.piece = piece
+        self.size = piece()
 
     def add(self, data: bytes, raw: int) -> bytes | None:
         self.buf += data
         self.raw += raw
-        return self.take() if len(self.buf) >= WRITE_SIZE else None
+        return self.take() if len(self.buf) >= self.size else None
 
     def take(self) -> bytes:
         piece = bytes(self.buf)
         self.buf.clear()
-        self.on_sent(self.raw)
+        self.on_sent(self.raw, len(piece))
         self.raw = 0
+        self.size = self.piece()
         return piece
 
 

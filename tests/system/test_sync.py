@@ -268,7 +268,9 @@ def test_fatal_errors_are_not_retried_and_nothing_deploys(tmp_path: Path, record
     site = make_tree(tmp_path / "site", SITE)
     with pytest.raises(AuthError, match="HTTP 401"):
         sync(str(site), options(tmp_path), target(recorded, token="wrong"))
-    assert len(recorded.app.requests) == 1
+    # Each request tried once: the session, and the workers.dev lookups that go out with it.
+    sent = [(r["method"], r["path"].rsplit("/", 1)[-1]) for r in recorded.app.requests]
+    assert sorted(sent) == [("GET", "subdomain"), ("GET", "subdomain"), ("POST", "assets-upload-session")]
     recorded.app.faults.append(("POST", "/workers/assets/upload", envelope_error(400, 10021, "bad part")))
     with pytest.raises(RequestRefused, match="bad part"):
         sync(str(site), options(tmp_path), target(recorded))

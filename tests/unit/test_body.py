@@ -104,3 +104,24 @@ def test_bytes_that_differ_from_the_hashed_ones_are_caught_even_under_the_same_s
     with pytest.raises(FileChanged):
         asyncio.run(collect(body))
     assert body.sent_raw < part.size  # the last piece, with the part's end, was held back
+
+
+@pytest.mark.parametrize("piece", [16 << 10, 64 << 10, 100_000, WRITE_SIZE])
+def test_paced_pieces_are_small_and_the_body_is_the_same(tmp_path: Path, piece: int) -> None:
+    """A slow link gets small writes (a write that takes --timeout then means a stall), and the
+    bytes are those of an unpaced body; ``ends`` says where each part ends in them."""
+    parts, _ = parts_for(tmp_path, [0, 5, 3 * CHUNK + 7, 40_000, 1])
+    plain = asyncio.run(collect(MultipartBody(parts, boundary="b")))
+    paced = MultipartBody(parts, boundary="b", piece=lambda: piece)
+    pieces = [p for p in asyncio.run(_pieces(paced))]
+    assert b"".join(pieces) == plain
+    assert max(len(p) for p in pieces) < 2 * max(piece, 4 << 10) + 200  # one piece and a head at most
+    assert paced.sent == len(plain)
+    for end, part in zip(paced.ends, parts, strict=True):
+        head = plain[:end]
+        assert head.endswith(b"\r\n") and part.hash.encode() in head
+        assert plain[end:].startswith(b"--b")  # the next part or the closing boundary follows
+
+
+async def _pieces(body: MultipartBody) -> list[bytes]:
+    return [piece async for piece in body]
