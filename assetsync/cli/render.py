@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
 from ..events import (
@@ -27,10 +28,14 @@ from ..events import (
     Uploaded,
 )
 from ..folder.limits import human_size
+from ..pacing import Meter
 from ..wire.target import in_ci
 
 if TYPE_CHECKING:
     from ..watcher import DeployLine
+
+
+LINE_EVERY = 10.0  # seconds between progress lines where there is no bar (CI logs, pipes)
 
 
 def output_mode(quiet: bool, as_json: bool) -> str:
@@ -83,18 +88,32 @@ class _StatusLine:
 class Renderer(_StatusLine):
     """Consumes events; ``mode`` is "bar" (a terminal), "lines" (CI, pipes) or "quiet"."""
 
-    def __init__(self, mode: str, stream: TextIO | None = None, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        mode: str,
+        stream: TextIO | None = None,
+        verbose: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__(mode, stream, verbose)
+        self.clock = clock
         self.total_files = self.total_bytes = 0
         self.sent_bytes = self.done_files = 0
         self.t_upload = 0.0
+        self.meter = Meter()  # the rate shown and the ETA: the last seconds' rate, not the average
+        self._last_line = 0.0
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Uploaded):
             self.sent_bytes += event.bytes
             self.done_files += event.files
+            now = self.clock()
+            self.meter.add(event.bytes, now)
             if self.mode == "bar":
-                self._draw()
+                self._draw(now)
+            elif self.mode == "lines" and now - self._last_line >= LINE_EVERY:
+                self._last_line = now
+                self.say(f"uploading: {self._progress(now)}")
         elif isinstance(event, Built):
             if self.verbose or self.mode == "lines":
                 self.say(
@@ -104,7 +123,8 @@ class Renderer(_StatusLine):
         elif isinstance(event, SessionOpened):
             self.total_files, self.total_bytes = event.missing_files, event.missing_bytes
             self.sent_bytes = self.done_files = 0
-            self.t_upload = time.monotonic()
+            self.t_upload = self._last_line = self.clock()
+            self.meter = Meter()
             if event.missing_files:
                 self.say(
                     f"Uploading {event.missing_files:,} of {event.files:,} files "
@@ -120,9 +140,10 @@ class Renderer(_StatusLine):
             self.say(f"opening a new upload session: {event.reason}")
         elif isinstance(event, Deployed):
             if self.total_files:
-                took = time.monotonic() - self.t_upload
+                took = self.clock() - self.t_upload - event.seconds
                 size = human_size(self.total_bytes)
-                self.say(f"Uploaded {self.total_files:,} files ({size}) in {took:.2f}s")
+                rate = f" at {human_size(self.total_bytes / took)}/s" if took > 0.5 else ""
+                self.say(f"Uploaded {self.total_files:,} files ({size}) in {took:.2f}s{rate}")
             where = f" in namespace {event.namespace}" if event.namespace else ""
             self.say(f"Deployed {event.script}{where} in {event.seconds:.2f}s")
 
@@ -131,23 +152,35 @@ class Renderer(_StatusLine):
         for line in where_it_went(report):
             self.say(line)
 
-    def _draw(self) -> None:
-        now = time.monotonic()
+    def _draw(self, now: float) -> None:
         if now - self._last_draw < 0.1 and self.sent_bytes < self.total_bytes:
             return
         self._last_draw = now
         frac = self.sent_bytes / self.total_bytes if self.total_bytes else 1.0
         width = 24
         filled = int(width * min(1.0, frac))
-        elapsed = max(1e-6, now - self.t_upload)
-        rate = self.sent_bytes / elapsed
-        eta = (self.total_bytes - self.sent_bytes) / rate if rate > 0 else 0
-        line = (
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done_files:,}/{self.total_files:,} files  "
-            f"{human_size(self.sent_bytes)}/{human_size(self.total_bytes)}  {human_size(rate)}/s  "
-            f"ETA {eta:.0f}s "
-        )
-        self._show(line)
+        bar = f"[{'#' * filled}{'.' * (width - filled)}]"
+        self._show(f"\r{bar} {self.done_files:,}/{self.total_files:,} files  {self._progress(now)} ")
+
+    def _progress(self, now: float) -> str:
+        """Bytes sent of all, the link's rate over the last seconds, and the time left at that
+        rate (none until there is a rate to go by)."""
+        done = f"{human_size(max(0, self.sent_bytes))}/{human_size(self.total_bytes)}"
+        rate = self.meter.rate(now)
+        if not rate:
+            return f"{done}  measuring the link"
+        left = max(0, self.total_bytes - self.sent_bytes) / rate
+        return f"{done}  {human_size(rate)}/s  ETA {_duration(left)}"
+
+
+def _duration(seconds: float) -> str:
+    """``seconds`` as a person reads it: 45s, 3m20s, 1h05m."""
+    s = int(seconds + 0.5)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
 def where_it_went(report: SyncReport) -> list[str]:

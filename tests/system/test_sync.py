@@ -342,3 +342,32 @@ def test_renderer_modes() -> None:
     r = Renderer("quiet", quiet)
     r(SessionOpened(3, 2, 200, 1))
     assert quiet.getvalue() == ""
+
+
+def test_progress_shows_the_links_recent_rate_and_an_eta_by_it() -> None:
+    """On a slow link CI logs get a progress line every 10 s; the rate is the last seconds' (the
+    link's now, not an average over a faster start), and the ETA goes by it."""
+    import io
+
+    from assetsync.cli.render import Renderer
+    from assetsync.events import Deployed, SessionOpened, Uploaded
+
+    now = [0.0]
+    out = io.StringIO()
+    r = Renderer("lines", out, clock=lambda: now[0])
+    r(SessionOpened(10, 10, 4_000_000, 4))
+    r(Uploaded(1_000_000))  # a burst into buffers at the start
+    for _ in range(20):  # then 50 KB/s for 20 s
+        now[0] += 1.0
+        r(Uploaded(50_000))
+    lines = [line for line in out.getvalue().splitlines() if line.startswith("uploading:")]
+    assert len(lines) == 2  # at 10 s and 20 s, not per event
+    assert lines[-1] == "uploading: 1.9 MiB/3.8 MiB  48.8 KiB/s  ETA 40s"
+    r(Uploaded(-50_000))  # a failed try's bytes: taken from the total, not from the rate
+    r(Deployed("site", None, None, 0.5))
+    assert "in 19.50s at 200.3 KiB/s" in out.getvalue()
+    bar = io.StringIO()
+    r = Renderer("bar", bar, clock=lambda: 5.0)
+    r(SessionOpened(10, 10, 4_000_000, 4))
+    r(Uploaded(1000))
+    assert "measuring the link" in bar.getvalue()
