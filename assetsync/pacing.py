@@ -35,7 +35,7 @@ MAX_PIECE = 1 << 20
 FIRST_PIECE = 64 << 10  # before anything is measured: small enough for a 100 KB/s link
 PIECE_SECONDS = 0.25  # a write should take about this long at the measured rate
 RESEND_MARGIN = 256 << 10  # bytes a failed request may have handed over that never arrived
-RESEND_SECONDS = 2.0  # ...and the bytes of this much link time, at the request's measured rate
+RESEND_SECONDS = 0.5  # ...and this much link time at its measured rate (a far link's bytes in flight)
 
 
 class Meter:

@@ -70,6 +70,22 @@ class UploadSession:
     buckets: list[list[str]]
 
 
+def _stalled(exc: httpx.TimeoutException, what: str, request: str, timeout: float) -> str:
+    """What a request that made no progress for ``timeout`` seconds was waiting for."""
+    if isinstance(exc, httpx.WriteTimeout):
+        waiting = f"no bytes of the request moved for {timeout:g}s: the link stalled"
+    elif isinstance(exc, httpx.ConnectTimeout):
+        waiting = f"no connection within {min(10.0, timeout):g}s"
+    elif isinstance(exc, httpx.PoolTimeout):
+        waiting = f"no free connection within {timeout:g}s"
+    else:
+        waiting = f"no answer within {timeout:g}s"
+    return (
+        f"{what}: {waiting} on {request}. A slow link is not a stall (uploads take as long as it "
+        "needs); assetsync retries, and --timeout sets how long no progress is tolerated."
+    )
+
+
 def _network(limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
     """The transport to the network: httpx's, with :data:`NOTSENT_LOWAT` on every connection
     where the system has the option (Linux, macOS)."""
@@ -153,11 +169,7 @@ class ApiClient:
         except ApiError:
             raise
         except httpx.TimeoutException as exc:
-            raise NetworkError(
-                f"{what}: no answer within {self.timeout:g}s ({type(exc).__name__}) on {request}. "
-                "The server may be overloaded; assetsync retries, or raise --timeout.",
-                request=request,
-            ) from None
+            raise NetworkError(_stalled(exc, what, request, self.timeout), request=request) from None
         except httpx.HTTPError as exc:
             text = self._scrub(f"{what}: {_describe(exc)} on {request}.", kw.get("token"))
             raise NetworkError(text, request=request) from None
