@@ -1,5 +1,5 @@
 """The link simulator over real sockets on 127.0.0.1: what passes, what it counts, how it resets
-and stalls.
+and stalls, and ``assetsync serve --link``.
 
 Every wait here is for an event, a byte or a line, with a timeout; no assertion is on wall time
 (the bottleneck's arithmetic is checked in tests/unit/test_link.py). The one kind of quiet wait,
@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -28,9 +29,10 @@ from assetsync.retry import Backoff
 from assetsync.wire.target import Target
 
 from ..conftest import ACCOUNT
-from ..helpers import WAIT, LiveEmulator, make_tree
+from ..helpers import WAIT, LiveEmulator, cli_running, make_tree, run_cli
 
 QUIET = 0.3  # seconds in which a stalled link must move nothing
+LINK_LINE = re.compile(r"assetsync emulator: API through the link \((.+)\) at (http://\S+/client/v4)")
 
 
 class Upstream:
@@ -272,3 +274,30 @@ def test_a_slow_link_pushes_back_on_its_sender() -> None:
             ahead.append(sent - upstream.received)
             upstream.wait_received(upstream.received + 1)
         assert max(ahead) < 600_000, ahead
+
+
+def test_serve_link_prints_the_shaped_api_and_serves_through_it(tmp_path: Path) -> None:
+    args = ["serve", "--port", "0", "--data", str(tmp_path / "data"), "--token", "tok"]
+    with cli_running(*args, "--link", "50mbit/20ms,reset=0", env={}) as (_, lines):
+        direct = lines.expect(lambda line: "API base:" in line).split("API base:")[1].strip()
+        m = LINK_LINE.fullmatch(lines.expect(lambda line: "through the link" in line))
+        assert m is not None and m[1] == "50 Mbit/s up, 50 Mbit/s down, 20 ms RTT"
+        shaped = m[2]
+        assert shaped != direct
+        lines.expect(
+            lambda line: line.endswith(f"the API base {direct} and the previews are direct, unshaped")
+        )
+        for base in (direct, shaped):
+            r = httpx.get(
+                f"{base}/accounts/abc/workers/dispatch/namespaces/ns/scripts",
+                headers={"Authorization": "Bearer tok"},
+                timeout=WAIT,
+            )
+            assert r.status_code == 200 and r.json()["result"] == []
+
+
+def test_serve_refuses_a_bad_link_saying_why() -> None:
+    proc = run_cli("serve", "--port", "0", "--link", "8mb/40ms")
+    assert proc.returncode == 2
+    assert "Invalid value for '--link': link '8mb/40ms': rate '8mb' has an unknown unit 'mb'" in proc.stderr
+    assert "Examples: 8mbit/40ms" in proc.stderr
