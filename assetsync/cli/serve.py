@@ -7,12 +7,16 @@ the other commands reach the emulator through :mod:`assetsync.local`.
 from __future__ import annotations
 
 import gc
+from typing import TYPE_CHECKING
 
 import click
 
 from ..protocol import FREE_PLAN_FILES, TOKEN_LIFETIME
 from .app import EXIT_HELP
 from .options import number_option
+
+if TYPE_CHECKING:
+    from ..emulator.link import LinkSpec
 
 
 def _token_pairs(tokens: tuple[str, ...], account_tokens: tuple[str, ...]) -> dict[str, str | None] | None:
@@ -26,6 +30,18 @@ def _token_pairs(tokens: tuple[str, ...], account_tokens: tuple[str, ...]) -> di
             raise click.BadParameter("use ACCOUNT_ID=TOKEN", param_hint="--account-token")
         out[token] = account
     return out
+
+
+def _link(ctx: click.Context, param: click.Parameter, value: str | None) -> LinkSpec | None:
+    """``--link``'s text as a :class:`LinkSpec`; bad text is a usage error (exit 2) that says why."""
+    if value is None:
+        return None
+    from ..emulator.link import LinkSpec
+
+    try:
+        return LinkSpec.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @click.command(epilog=EXIT_HELP)
@@ -73,6 +89,16 @@ def _token_pairs(tokens: tuple[str, ...], account_tokens: tuple[str, ...]) -> di
     "Lifetime of upload and completion tokens, in seconds.",
 )
 @click.option(
+    "--link",
+    metavar="SPEC",
+    callback=_link,
+    help="Also serve the API through a simulated network link, on another free port (printed), to "
+    "try a deploy on a slow or distant uplink: RATE/RTT, e.g. 8mbit/40ms (a home uplink), "
+    "2mbit/100ms, 100kB/200ms; then any of up=RATE, down=RATE, rtt=80ms, reset=1% (requests cut "
+    "by a TCP reset), seed=N, as in 8mbit/40ms,up=2mbit,reset=1%. Rates in bit, kbit, mbit, gbit "
+    "or B, kB, MB, KiB, MiB per second, or unlimited. The API base printed first stays direct.",
+)
+@click.option(
     "--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="warning"
 )
 def serve(
@@ -87,6 +113,7 @@ def serve(
     bucket_mib: int,
     bucket_files: int,
     token_ttl: float,
+    link: LinkSpec | None,
     log_level: str,
 ) -> None:
     """Run the local emulator of the Cloudflare asset API, with previews of what it deploys.
@@ -108,4 +135,4 @@ def serve(
         token_ttl=token_ttl,
         limits=Limits(max_files=max_files, bucket_bytes=bucket_mib << 20, bucket_files=bucket_files),
     )
-    run(app, host, port, log_level)
+    run(app, host, port, log_level, link=link)

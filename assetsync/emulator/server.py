@@ -6,6 +6,7 @@ other machines can reach), and the banner that tells a client where the API and 
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import socket
@@ -15,6 +16,7 @@ from typing import Any
 from ..errors import UsageError
 from ..protocol import API_PREFIX
 from .app import Emulator
+from .link import LinkProxy, LinkSpec
 
 
 def default_data_dir() -> str:
@@ -75,6 +77,20 @@ def banner(app: Emulator, host: str, port: int) -> str:
     return "\n".join(lines)
 
 
+def link_banner(spec: LinkSpec, url: str, direct: str) -> str:
+    """The lines ``serve --link`` adds: the shaped API base, in a line scripts can match
+    (``API through the link (DESCRIPTION) at URL``), then that the banner's own is not shaped."""
+    return (
+        f"assetsync emulator: API through the link ({spec.describe()}) at {url}{API_PREFIX}\n"
+        f"assetsync emulator: the API base {direct}{API_PREFIX} and the previews are direct, unshaped"
+    )
+
+
+def _loopback_for(host: str) -> str:
+    """Where a proxy on this machine reaches a server listening on ``host``."""
+    return {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+
+
 def listen(host: str, port: int) -> socket.socket:
     """A listening socket; port 0 picks a free one (the banner then shows which).
 
@@ -100,11 +116,21 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run(app: Emulator, host: str, port: int, log_level: str = "warning", **kw: Any) -> None:
-    """Serve ``app`` until interrupted."""
+def run(
+    app: Emulator, host: str, port: int, log_level: str = "warning", link: LinkSpec | None = None, **kw: Any
+) -> None:
+    """Serve ``app`` until interrupted; with ``link``, also through a :class:`LinkProxy` on
+    another free port of ``host``, in a thread of its own."""
     import uvicorn
 
     sock = listen(host, port)
-    print(banner(app, host, sock.getsockname()[1]), file=sys.stderr, flush=True)
-    config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off", **kw)
-    uvicorn.Server(config).run(sockets=[sock])
+    bound = sock.getsockname()[1]
+    print(banner(app, host, bound), file=sys.stderr, flush=True)
+    with contextlib.ExitStack() as stack:
+        if link is not None:
+            upstream = (_loopback_for(sock.getsockname()[0]), bound)  # "localhost": the address it took
+            proxy = stack.enter_context(LinkProxy(upstream, link, host=host))
+            direct = f"http://{f'[{host}]' if ':' in host else host}:{bound}"
+            print(link_banner(link, proxy.url, direct), file=sys.stderr, flush=True)
+        config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off", **kw)
+        uvicorn.Server(config).run(sockets=[sock])
