@@ -175,7 +175,10 @@ def test_a_deploy_through_resets_retries_them_and_deploys(tmp_path: Path, record
     with LinkProxy(("127.0.0.1", recorded.port), LinkSpec()) as proxy:
         proxy.cut(after=200, count=2)  # the first two requests die in their headers
         target = Target("api", proxy.url + "/client/v4", ACCOUNT, recorded.token)
-        report = sync(str(site), _options(tmp_path, backoff=Backoff(base=0.001, cap=0.002)), target)
+        # In a namespace: only the session, uploads and the deploy go out (no workers.dev lookups,
+        # which are tried once each), so both cuts hit requests that are retried.
+        options = _options(tmp_path, namespace="ns", backoff=Backoff(base=0.001, cap=0.002))
+        report = sync(str(site), options, target)
         stats = proxy.stats
     assert report.deployment_id and report.retries == 2
     assert stats.resets == 2 and stats.requests == len(recorded.app.requests) + 2  # the cut ones never got in
