@@ -88,13 +88,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common import BenchError
-from common.clients import Clients, assetsync_json, check_wrangler
+from common.clients import Clients, assetsync_json, check_wrangler, open_rig
 from common.lifecycle import guarded, note
 from common.machine import loadavg, tool_version
-from common.options import add_repeat, add_workdir, add_wrangler, parse
+from common.options import add_wrangler, parse, parser
 from common.processes import Run, Spawner
 from common.servers import Emulator, Servers
-from common.snapshot import changed_since, git_state, take_snapshot
+from common.snapshot import changed_since, git_state
 from common.tables import (
     KIB,
     MIB,
@@ -108,7 +108,6 @@ from common.tables import (
     verdict as exit_status,
 )
 from common.trees import SEED, WORDS, Tree, TreeSpec, ensure, log_uniform, read_all, set_past_mtimes
-from common.workdirs import WorkFolder
 from sync_deploys import WRANGLER_UPLOADED_RE, Deploys, EditedFile
 
 DESCRIPTION = (
@@ -676,21 +675,16 @@ def row_keys(text: str) -> list[str]:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=DESCRIPTION)
-    p.add_argument(
-        "--quick",
-        action="store_true",
-        help="small sites (6 MiB; 2,000 files; 1 MiB) and rows " + ",".join(QUICK_ROWS),
+    p = parser(
+        DESCRIPTION,
+        "network",
+        "sites, caches and emulator data",
+        "small sites (6 MiB; 2,000 files; 1 MiB) and rows " + ",".join(QUICK_ROWS),
+        ("runs per cell on the shaped rows, the best kept (loopback: at least 3)", 1),
     )
     p.add_argument(
-        "--rows",
-        type=row_keys,
-        metavar="KEY,...",
-        help="rows to run: " + ", ".join(link.key for link in ROWS),
+        "--rows", type=row_keys, metavar="KEY,...", help="rows to run: " + ", ".join(r.key for r in ROWS)
     )
-    add_repeat(p, "runs per cell on the shaped rows, the best kept (loopback: at least 3)", default=1)
-    add_workdir(p, "network", "sites, caches and emulator data")
-    p.add_argument("--keep", action="store_true", help="keep the sites (else deleted at exit)")
     p.add_argument("--skip-wrangler", action="store_true", help="measure assetsync alone")
     add_wrangler(p)
     p.add_argument("--check", action="store_true", help="exit 1 if a target is missed or a run misbehaved")
@@ -708,21 +702,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         wrangler: Path = args.wrangler.absolute()
         if not args.skip_wrangler:
             check_wrangler(wrangler, ", or pass --skip-wrangler")
-        work = stack.enter_context(WorkFolder(args.workdir, "network", args.keep))
-        runs = work.runs()
-        work.kept = (
-            f"kept everything in {work.path} (the next run reuses the sites; delete {runs.parent} when done)"
-        )
-        spawner = stack.enter_context(Spawner())
-        snapshot = work.path / "snapshot"
-        clients = Clients(work.path, spawner, wrangler, snapshot)
-        work.add(*clients.folders, snapshot)
-        state["digest"] = digest = take_snapshot(snapshot, clients.python_env)
-        servers = stack.enter_context(Servers(runs, clients.python_env, snapshot))
-        deploys = Deploys(clients)
-        bench = state["bench"] = Bench(deploys, servers, spawner, tools, args.repeat)
+        rig = open_rig(stack, args.workdir, "network", args.keep, wrangler)
+        work, runs, clients, state["digest"] = rig.work, rig.runs, rig.clients, rig.digest
+        bench = state["bench"] = Bench(Deploys(clients), rig.servers, rig.spawner, tools, args.repeat)
         bench.res.rows = rows
-        print_header(args, rows, work.path, clients, f"{git_state()}, sources {digest}")
+        print_header(args, rows, work.path, clients, f"{git_state()}, sources {rig.digest}")
         sys.stdout.flush()
 
         sites = state["sites"] = make_sites(work.path, args.quick)
