@@ -96,16 +96,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common.clients import Clients, check_wrangler
+from common.clients import check_wrangler, open_rig
 from common.lifecycle import guarded, note
 from common.machine import loadavg, tool_version
 from common.options import add_wrangler, parse, parser
-from common.processes import MEMORY_NOTE, Run, Spawner
+from common.processes import MEMORY_NOTE, Run
 from common.servers import Emulator, Servers
-from common.snapshot import changed_since, git_state, take_snapshot
+from common.snapshot import changed_since, git_state
 from common.tables import MIB, Row, Target, TargetTable, human, mib, missed, print_warnings, verdict
 from common.trees import Tree, ensure_big, read_all, set_past_mtimes, site_spec
-from common.workdirs import WorkFolder
 from sync_deploys import Deploys, EditedFile, assetsync_says, fmt_cpu, wrangler_says
 from sync_sweep import Sweep, bench_sweep, default_concurrency, print_sweep
 
@@ -371,17 +370,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     def measure(stack: contextlib.ExitStack) -> None:
         nonlocal digest
         check_wrangler(wrangler)
-        work = stack.enter_context(WorkFolder(args.workdir, "sync", args.keep))
-        runs = work.runs()
-        work.kept = (
-            f"kept everything in {work.path} (the next run reuses the sites; delete {runs.parent} when done)"
-        )
-        spawner = stack.enter_context(Spawner())
-        snapshot = work.path / "snapshot"
-        clients = Clients(work.path, spawner, wrangler, snapshot)
-        work.add(*clients.folders, snapshot)
-        digest = take_snapshot(snapshot, clients.python_env)
-        servers = stack.enter_context(Servers(runs, clients.python_env, snapshot))
+        rig = open_rig(stack, args.workdir, "sync", args.keep, wrangler)
+        work, clients, servers, digest = rig.work, rig.clients, rig.servers, rig.digest
         deploys = Deploys(clients)
         res.sweep.default = default_concurrency(clients)
         print_header(args, work.path, wrangler, clients.node_env, f"{git_state()}, sources {digest}")

@@ -23,7 +23,9 @@ from typing import Any
 from common import BenchError
 from common.machine import REPO
 from common.processes import Run, Spawner, cpu_spent
-from common.servers import Emulator
+from common.servers import Emulator, Servers
+from common.snapshot import take_snapshot
+from common.workdirs import WorkFolder
 
 NAMESPACE = "bench"
 COMPAT_DATE = "2025-01-01"
@@ -121,3 +123,33 @@ class Clients:
         """``wrangler deploy --dispatch-namespace bench`` in a project folder."""
         argv = [str(self.wrangler), "deploy", "--dispatch-namespace", NAMESPACE]
         return self.run(emu, argv, self.node_env, project, label, pss=pss)
+
+
+@dataclasses.dataclass(frozen=True)
+class Rig:
+    """What a deploy benchmark runs on: its work folder (``runs`` for the emulators' data), the
+    spawner, both clients on a snapshot of the package (``digest``), and the servers."""
+
+    work: WorkFolder
+    runs: Path
+    spawner: Spawner
+    clients: Clients
+    servers: Servers
+    digest: str
+
+
+def open_rig(stack: contextlib.ExitStack, workdir: Path | None, name: str, keep: bool, wrangler: Path) -> Rig:
+    """The :class:`Rig` of a benchmark ``name``, each part stopped or removed by ``stack``; with
+    ``keep`` the generated sites stay for the next run (emulator data is never reused)."""
+    work = stack.enter_context(WorkFolder(workdir, name, keep))
+    runs = work.runs()
+    work.kept = (
+        f"kept everything in {work.path} (the next run reuses the sites; delete {runs.parent} when done)"
+    )
+    spawner = stack.enter_context(Spawner())
+    snapshot = work.path / "snapshot"
+    clients = Clients(work.path, spawner, wrangler, snapshot)
+    work.add(*clients.folders, snapshot)
+    digest = take_snapshot(snapshot, clients.python_env)
+    servers = stack.enter_context(Servers(runs, clients.python_env, snapshot))
+    return Rig(work, runs, spawner, clients, servers, digest)

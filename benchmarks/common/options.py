@@ -11,13 +11,15 @@ from pathlib import Path
 from common.clients import default_wrangler
 
 
-def parser(description: str, name: str, holds: str, quick: str) -> argparse.ArgumentParser:
+def parser(
+    description: str, name: str, holds: str, quick: str, repeat: tuple[str, int] | None = None
+) -> argparse.ArgumentParser:
     """A parser with the options of a benchmark that makes its data in a work folder: ``--quick``
-    (smaller data, as ``quick`` says), ``--repeat``, ``--workdir`` (see :func:`add_workdir`) and
-    ``--keep``."""
+    (smaller data, as ``quick`` says), ``--repeat`` (``repeat``: its help and default, if not
+    :func:`add_repeat`'s), ``--workdir`` (see :func:`add_workdir`) and ``--keep``."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--quick", action="store_true", help=quick)
-    add_repeat(p)
+    add_repeat(p, *(repeat or ()))
     add_workdir(p, name, holds)
     p.add_argument("--keep", action="store_true", help=f"keep the {holds} (else deleted at exit)")
     return p

@@ -6,6 +6,7 @@ and registered with :class:`Servers`, which stops every one whatever happens.
 
 from __future__ import annotations
 
+import copy
 import re
 import subprocess
 import sys
@@ -22,6 +23,10 @@ from common.processes import cpu_seconds, stop_process
 
 READY_TIMEOUT_S = 60.0
 API_BASE_RE = re.compile(r"^\s*API base:\s*(http://127\.0\.0\.1:\d+/client/v4)\s*$")
+# What `serve --link SPEC` adds to its banner once the link listens (after the API base line).
+LINK_RE = re.compile(
+    r"^assetsync emulator: API through the link \(.*\) at (http://127\.0\.0\.1:\d+/client/v4)\s*$"
+)
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 
 
@@ -128,7 +133,9 @@ class ServerProcess:
 
 class Emulator(ServerProcess):
     """``assetsync serve`` on a port of its own choosing, with its data in ``data``; ``profile``:
-    run under cProfile, which writes that file when the server stops."""
+    run under cProfile, which writes that file when the server stops; ``link``: also serve through
+    ``--link SPEC``, whose API base is :attr:`shaped` (clients reach it through :meth:`via_link`).
+    """
 
     def __init__(
         self,
@@ -138,17 +145,34 @@ class Emulator(ServerProcess):
         cwd: Path = REPO,
         profile: Path | None = None,
         label: str = "emulator",
+        link: str | None = None,
     ) -> None:
         serve = ["-m", "assetsync", "serve", "--host", "127.0.0.1", "--port", "0", "--data", str(data)]
+        serve += ["--link", link] if link else []
         profiler = ["-m", "cProfile", "-o", str(profile)] if profile is not None else []
-        super().__init__(label, [sys.executable, *profiler, *serve], API_BASE_RE, env=env, cwd=cwd)
+        ready = LINK_RE if link else API_BASE_RE  # the link's line comes last
+        super().__init__(label, [sys.executable, *profiler, *serve], ready, env=env, cwd=cwd)
         self.data = data
-        self.api = self.url
+        self.shaped = self.url if link else None
+        self.api = self.direct = (
+            next(m.group(1) for m in map(API_BASE_RE.match, self.output.matching("API base:")) if m)
+            if link
+            else self.url
+        )
         self.token = (data / "api-token").read_text().strip()
+
+    def via_link(self) -> Emulator:
+        """The same server as clients see it through its link: :attr:`api` (what
+        :meth:`credentials` hands out) is the shaped API base; previews stay direct."""
+        if self.shaped is None:
+            raise BenchError(f"{self.label} was started without --link")
+        view = copy.copy(self)
+        view.api = self.shaped
+        return view
 
     @property
     def origin(self) -> str:
-        parts = urllib.parse.urlsplit(self.api)
+        parts = urllib.parse.urlsplit(self.direct)
         return f"{parts.scheme}://{parts.netloc}"
 
     def credentials(self) -> dict[str, str]:
@@ -196,15 +220,20 @@ class Servers:
     ) -> ServerProcess:
         return self._add(lambda: ServerProcess(label, argv, ready, env=env or self.env, cwd=self.cwd))
 
-    def emulator(self, label: str, data: Path | None = None, profile: Path | None = None) -> Emulator:
-        """An emulator on ``data`` (made if missing), else on a fresh folder named for ``label``."""
+    def emulator(
+        self, label: str, data: Path | None = None, profile: Path | None = None, link: str | None = None
+    ) -> Emulator:
+        """An emulator on ``data`` (made if missing), else on a fresh folder named for ``label``;
+        with ``link``, also through ``serve --link link``."""
         if data is None:
             if self.runs is None:
                 raise BenchError("an emulator needs a data folder")
             self._seq += 1
             data = self.runs / f"{self._seq:03d}-{label}" / "emulator"
         data.mkdir(parents=True, exist_ok=True)
-        return self._add(lambda: Emulator(data, env=self.env, cwd=self.cwd, profile=profile, label=label))
+        return self._add(
+            lambda: Emulator(data, env=self.env, cwd=self.cwd, profile=profile, label=label, link=link)
+        )
 
     def stop(self, server: ServerProcess) -> None:
         server.stop()
