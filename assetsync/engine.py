@@ -470,10 +470,6 @@ class UploadSlots:
         rate = self.meter.rate(self.clock()) or 0.0
         return int(RESEND_MARGIN + rate / max(1, self.busy) * RESEND_SECONDS)
 
-    def rate(self) -> float | None:
-        """The measured upload rate (bytes/s), or None before there is one."""
-        return self.meter.rate(self.clock())
-
     async def __aenter__(self) -> None:
         async with self._cond:
             await self._cond.wait_for(lambda: self.busy < self.concurrency.limit)

@@ -49,8 +49,8 @@ class Meter:
         self._samples: deque[tuple[float, int]] = deque()
 
     def add(self, n: int, now: float) -> None:
-        """Count ``n`` more bytes sent by ``now`` (negative: bytes of a failed request taken back
-        from the total shown, but never from the rate: the link did carry them)."""
+        """Count ``n`` more bytes sent by ``now``. Zero or less is ignored: a failed request's
+        bytes taken back from what a run shows as uploaded still went over the link."""
         if n <= 0:
             return
         self.total += n

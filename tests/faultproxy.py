@@ -26,12 +26,13 @@ import json
 import random
 import re
 import socket
-import struct
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from assetsync.emulator.link import reset_connection
 
 PART_NAME_RE = re.compile(rb'name="([^"]*)"')
 REASONS = {200: "OK", 201: "Created", 202: "Accepted", 429: "Too Many Requests", 500: "Internal Server Error"}
@@ -181,15 +182,6 @@ def _canned(fault: Fault, retry_after: int) -> _Response:
     if fault is Fault.HTML_200:
         return _html(200)
     raise AssertionError(fault)
-
-
-def _reset(writer: asyncio.StreamWriter) -> None:
-    """Close with RST (SO_LINGER 0), as a crashed peer or a middlebox does, not with FIN."""
-    sock = writer.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    writer.transport.abort()
 
 
 async def _read_head(reader: asyncio.StreamReader) -> tuple[str, list[tuple[str, str]]] | None:
@@ -365,7 +357,7 @@ class FaultProxy:
             return True
         if fault is Fault.RESET_REQUEST:
             await self._forward(request, start, reader, cut=request.length // 2)
-            _reset(writer)
+            reset_connection(writer)
             return False
         response = await self._forward(request, start, reader)
         assert response is not None
@@ -392,7 +384,7 @@ class FaultProxy:
         writer.write(head + body[: len(body) // 2])
         await writer.drain()
         if fault is Fault.RESET_RESPONSE:
-            _reset(writer)
+            reset_connection(writer)
         else:  # TRUNCATED: the Content-Length promised more than arrives before the close
             writer.close()
         return False
@@ -441,7 +433,7 @@ class FaultProxy:
                 await up_writer.drain()
             await up_writer.drain()
             if cut is not None:
-                _reset(up_writer)
+                reset_connection(up_writer)
                 return None
             head = await _read_head(up_reader)
             if head is None:  # as a killed emulator does: the client sees a dropped connection

@@ -294,8 +294,9 @@ class _Conn:
     closed: bool = False
 
 
-def _rst(writer: asyncio.StreamWriter) -> None:
-    """Close with RST (SO_LINGER 0), as a dropped link or a middlebox does, not with FIN."""
+def reset_connection(writer: asyncio.StreamWriter) -> None:
+    """Close with RST (SO_LINGER 0), as a dropped link, a crashed peer or a middlebox does, not
+    with FIN: the peer sees ECONNRESET."""
     sock = writer.get_extra_info("socket")
     if sock is not None:
         with contextlib.suppress(OSError):
@@ -470,7 +471,7 @@ class LinkProxy:
                 client_w.close()
                 server_w.close()
         except OSError:  # the server cannot be reached: so the client learns at once
-            _rst(client_w)
+            reset_connection(client_w)
         except asyncio.CancelledError:
             pass  # the proxy is closing; nobody awaits this task
         finally:
@@ -497,8 +498,8 @@ class LinkProxy:
         conn.closed = True
         if counted:
             self._counts["resets"] += 1
-        _rst(conn.client_w)
-        _rst(conn.server_w)
+        reset_connection(conn.client_w)
+        reset_connection(conn.server_w)
         me = asyncio.current_task()
         for task in conn.tasks:
             if task is not me:

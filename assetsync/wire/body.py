@@ -16,6 +16,7 @@ a complete part under a stale hash.
 
 from __future__ import annotations
 
+import itertools
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -79,15 +80,14 @@ class MultipartBody:
             for p in self.parts
         ]
         self._tail = f"--{self.boundary}--\r\n".encode("latin-1")
-        self.length = sum(
-            len(h) + b64_len(p.size) + 2 for h, p in zip(self._heads, self.parts, strict=True)
-        ) + len(self._tail)
+        # Where each part's bytes end in the body; the closing boundary follows the last.
+        self.ends = tuple(
+            itertools.accumulate(
+                len(h) + b64_len(p.size) + 2 for h, p in zip(self._heads, self.parts, strict=True)
+            )
+        )
+        self.length = (self.ends[-1] if self.ends else 0) + len(self._tail)
         self.raw_bytes = sum(p.size for p in self.parts)
-        ends, end = [], 0
-        for h, p in zip(self._heads, self.parts, strict=True):
-            end += len(h) + b64_len(p.size) + 2
-            ends.append(end)
-        self.ends: tuple[int, ...] = tuple(ends)  # where each part's bytes end in the body
         self.sent_raw = 0  # file bytes whose encoding has been handed to the transport
         self.sent = 0  # body bytes handed to the transport
 
