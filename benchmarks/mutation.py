@@ -102,14 +102,14 @@ MODULES: dict[str, Module] = {
         ),
     ),
     "redirects": Module(
-        "assetsync/emulator/preview/redirects.py",
+        "assetsync/protocol/assetrules/redirects.py",
         (
             "tests/emulator/test_preview_rules.py",
             "tests/emulator/test_redirects.py",
         ),
     ),
     "headers": Module(
-        "assetsync/emulator/preview/headers.py",
+        "assetsync/protocol/assetrules/headers.py",
         (
             "tests/emulator/test_preview_rules.py",
             "tests/emulator/test_headers.py",

@@ -10,13 +10,13 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from assetsync.emulator.preview.headers import HeaderOp, apply_header_ops, parse_headers
-from assetsync.emulator.preview.redirects import (
+from assetsync.emulator.preview.resolve import Resolution, Site, SiteConfig
+from assetsync.protocol.assetrules.headers import HeaderOp, apply_header_ops, parse_headers
+from assetsync.protocol.assetrules.redirects import (
     MAX_DYNAMIC_RULES,
     MAX_STATIC_RULES,
     parse_redirects,
 )
-from assetsync.emulator.preview.resolve import Resolution, Site, SiteConfig
 
 AUTO, FORCE, DROP, NONE = "auto-trailing-slash", "force-trailing-slash", "drop-trailing-slash", "none"
 HTML_MODES = (AUTO, FORCE, DROP, NONE)

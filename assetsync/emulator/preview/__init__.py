@@ -1,7 +1,6 @@
 """Deployed sites served as Workers Static Assets would serve them, for previews in the browser.
 
 :mod:`.app` answers preview requests from the store; :mod:`.resolve` decides each answer from
-the deployed manifest and its ``_redirects`` (:mod:`.redirects`) and ``_headers``
-(:mod:`.headers`) rules, which share :mod:`.urls` and :mod:`.rules`; :mod:`.livereload` reloads
-open pages in dev mode.
+the deployed manifest and its ``_redirects`` and ``_headers`` rules, read by the parsers the client
+shares (:mod:`assetsync.protocol.assetrules`); :mod:`.livereload` reloads open pages in dev mode.
 """

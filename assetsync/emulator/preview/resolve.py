@@ -73,10 +73,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from ...protocol import HTML_HANDLING, NOT_FOUND_HANDLING
-from .headers import HeaderUpdate, ParsedHeaders, parse_headers
-from .redirects import ParsedRedirects, parse_redirects
-from .rules import ParseWarning
-from .urls import collapse_slashes, decode_path, encode_path, search_string
+from ...protocol.assetrules.headers import HeaderUpdate, ParsedHeaders, parse_headers
+from ...protocol.assetrules.redirects import ParsedRedirects, parse_redirects
+from ...protocol.assetrules.rules import ParseWarning
+from ...protocol.assetrules.urls import collapse_slashes, decode_path, encode_path, search_string
 
 __all__ = [
     "Resolution",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assetsync.emulator.preview.headers import HeaderOp, HeaderRule, apply_header_ops, parse_headers
+from assetsync.protocol.assetrules.headers import HeaderOp, HeaderRule, apply_header_ops, parse_headers
 
 
 def test_a_rule_sets_its_header_on_a_matching_path() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from assetsync.emulator.preview.redirects import RedirectMatch, RedirectRule, parse_redirects
-from assetsync.emulator.preview.rules import ParseWarning, RulePattern
-from assetsync.emulator.preview.urls import (
+from assetsync.protocol.assetrules.redirects import RedirectMatch, RedirectRule, parse_redirects
+from assetsync.protocol.assetrules.rules import ParseWarning, RulePattern
+from assetsync.protocol.assetrules.urls import (
     PATH_ENCODE,
     decode_path,
     decode_uri_component,
