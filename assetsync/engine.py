@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from .errors import ApiError, FilesChanging, NetworkError, NothingToPublish, ServerError
+from .errors import ApiError, ConfigError, FilesChanging, NetworkError, NothingToPublish, ServerError
 from .events import Built, Deployed, Event, Restarting, Retrying, SessionOpened, SyncReport, Uploaded
 from .folder.build import BuildOptions, BuildResult, build
 from .pacing import (
@@ -34,6 +34,7 @@ from .pacing import (
 )
 from .project.deployfiles import read_root_file
 from .protocol import Module, WorkerSpec, deploy_metadata, session_path, version_id_of
+from .protocol.assetrules.check import rule_problems
 from .retry import Backoff, Concurrency, Retrier, Retries, Retry, Verdict, classify
 from .wire.body import FileChanged, MultipartBody, PartSource
 from .wire.client import ApiClient, UploadSession
@@ -59,6 +60,7 @@ class SyncOptions:
     dry_run: bool = False
     offline: bool = False  # with dry_run: do not even ask the server
     allow_empty: bool = False  # deploy a folder with no files (it empties the live site)
+    strict_rules: bool = False  # a _redirects/_headers line the platform would ignore is an error
     backoff: Backoff = field(default_factory=Backoff)
 
 
@@ -96,6 +98,7 @@ class Syncer:
             Retries(options.attempts, options.backoff), on_retry=self._retried, sleep=sleep
         )
         self.spec = options.worker  # what the deploy says: each publish adds the root files
+        self._rules_checked: tuple[str | None, str | None] | None = None  # the texts last checked
         # Uploads in flight: this run's own limit, or one shared by several runs (sync-all), so
         # that a server pushing back slows every run down, and N runs never mean N x the load.
         self._shared_slots = slots
@@ -141,11 +144,34 @@ class Syncer:
 
     def _with_root_files(self, spec: WorkerSpec) -> WorkerSpec:
         """``spec`` with the folder's root ``_headers`` and ``_redirects``, read anew for every
-        publish (they configure the deployment, PROTOCOL.md section 4), unless set by the caller."""
+        publish (they configure the deployment, PROTOCOL.md section 4), unless set by the caller,
+        and checked (:meth:`_check_rules`)."""
         a = spec.assets
         headers = a.headers if a.headers is not None else read_root_file(self.root, "_headers")
         redirects = a.redirects if a.redirects is not None else read_root_file(self.root, "_redirects")
+        self._check_rules(redirects, headers, a.html_handling)
         return replace(spec, assets=replace(a, headers=headers, redirects=redirects))
+
+    def _check_rules(self, redirects: str | None, headers: str | None, html_handling: str | None) -> None:
+        """Say each line of ``_redirects``/``_headers`` the platform would reject or ignore, as
+        ``FILE:LINE: why``, once per text; with ``strict_rules`` they stop the run, before any
+        request. The parsers are the ones the emulator's preview serves with."""
+        if self._rules_checked == (redirects, headers):
+            return
+        self._rules_checked = (redirects, headers)
+        lines = [
+            f"{os.path.join(self.root, w.file)}{'' if w.line is None else f':{w.line}'}: {w.message}"
+            + (f" (the line: {w.text.strip()})" if w.text and w.text.strip() else "")
+            for w in rule_problems(redirects=redirects, headers=headers, html_handling=html_handling)
+        ]
+        if lines and self.o.strict_rules:
+            raise ConfigError(
+                f"{len(lines)} line(s) of _redirects/_headers would be ignored by the platform "
+                "(--strict makes that an error; nothing was uploaded):\n  " + "\n  ".join(lines)
+            )
+        for line in lines:
+            if self.warn is not None:
+                self.warn(line)
 
     async def _retrying(self, what: str, call: Callable[[], Awaitable[T]], *, token: str | None = None) -> T:
         """``call()``, retried as :class:`~assetsync.retry.Retrier` decides.
@@ -297,6 +323,7 @@ class Syncer:
         """Build the manifest of the folder, then :meth:`publish` it, and say where it went."""
         t0 = time.perf_counter()
         result = self._build()
+        self.spec = self._with_root_files(self.o.worker)  # bad rules stop the run before any request
         if self.o.dry_run and self.o.offline:
             self.report.durations["total"] = time.perf_counter() - t0
             return self.report

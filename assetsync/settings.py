@@ -83,6 +83,7 @@ class Settings:
     dry_run: bool = False
     offline: bool = False
     allow_empty: bool = False
+    strict_rules: bool = False  # --strict: a _redirects/_headers line the platform ignores is an error
 
 
 def build_options(s: Settings, tenant: str | None = None) -> BuildOptions:
@@ -150,7 +151,13 @@ def run_options(s: Settings) -> SyncOptions:
     """What holds for a whole run, whatever it publishes: the engine's knobs (concurrency,
     timeout, attempts, back-off) and the run's mode, from ``s`` over :class:`SyncOptions`' defaults;
     no script, folder or config yet."""
-    d = SyncOptions(script="", dry_run=s.dry_run, offline=s.offline, allow_empty=s.allow_empty)
+    d = SyncOptions(
+        script="",
+        dry_run=s.dry_run,
+        offline=s.offline,
+        allow_empty=s.allow_empty,
+        strict_rules=s.strict_rules,
+    )
     return replace(
         d,
         concurrency=d.concurrency if s.concurrency is None else s.concurrency,

@@ -186,6 +186,25 @@ class Step:
     error: str | None = None  # the message shown for a failure
 
 
+class _Unrepeated:
+    """Passes a deploy's warning on unless the deploy before said it too: a ``_redirects`` line
+    that stays wrong is said when it appears, not again on every save."""
+
+    def __init__(self, say: Callable[[str], None]) -> None:
+        self.say = say
+        self._before: set[str] = set()
+        self._now: set[str] = set()
+
+    def __call__(self, line: str) -> None:
+        self._now.add(line)
+        if line not in self._before:
+            self.say(line)
+
+    def next_round(self) -> None:
+        """A new deploy starts: what the last one said is what not to repeat."""
+        self._before, self._now = self._now, set()
+
+
 class Watcher:
     """Keeps a folder deployed: the watch loop. ``run()`` returns when ``stop`` is set."""
 
@@ -229,6 +248,7 @@ class Watcher:
         self._wake = asyncio.Event()
         self._lock = threading.Lock()
         self._incoming: list[tuple[list[str], float]] = []
+        self._deploy_warnings = _Unrepeated(say)
 
     # -- events arrive on the source's thread ---------------------------------------------
 
@@ -325,7 +345,10 @@ class Watcher:
             return Step(cause, "failed", str(exc))
         if self.deployed is not None and result.manifest == self.deployed and self.deploys:
             return Step(cause, "unchanged")  # a touch, or a save of the same bytes: nothing to deploy
-        syncer = Syncer(self.folder, self.options, self.target, self.client, self.on_event, self.say)
+        self._deploy_warnings.next_round()
+        syncer = Syncer(
+            self.folder, self.options, self.target, self.client, self.on_event, self._deploy_warnings
+        )
         try:
             # No stat pass over every file before the deploy: a change after the build raises an
             # event, and the follow-up deploy carries it.

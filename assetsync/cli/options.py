@@ -143,6 +143,13 @@ worker_options = option_group(
         metavar="true|false|GLOBS",
         help="true, false, or comma-separated route globs.",
     ),
+    click.option(
+        "--strict",
+        "strict_rules",
+        is_flag=True,
+        help="Lines of _redirects or _headers that the platform would ignore are errors (exit 3, "
+        "before any upload), not warnings.",
+    ),
 )
 
 
@@ -274,6 +281,7 @@ def settings_from(p: Params) -> Settings:
         html_handling=p.get("html_handling"),
         not_found_handling=p.get("not_found_handling"),
         run_worker_first=_run_worker_first(p.get("run_worker_first")),
+        strict_rules=p.get("strict_rules", False),
         ignore=p["ignore"],
         default_ignores=not p["no_default_ignores"],
         max_files=p["max_files"],
