@@ -20,6 +20,7 @@ from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
 
 from ..protocol import API_PREFIX, TOKEN_LIFETIME
+from ..protocol.previews import PreviewAddress
 from .api import Api, Limits
 from .api.base import DEFAULT_SUBDOMAIN
 from .envelope import (
@@ -32,7 +33,6 @@ from .envelope import (
     ApiError,
     error_response,
 )
-from ..protocol.previews import PreviewAddress
 from .preview.app import Preview, preview_target
 from .preview.livereload import PATH as LIVERELOAD_PATH, ReloadHub, inject
 from .store import Store

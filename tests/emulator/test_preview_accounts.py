@@ -91,10 +91,8 @@ def test_a_short_address_several_accounts_share_lists_each_full_address(
     ]
     for link in links:  # each one serves its own account's site
         url = urlsplit(link)
-        if url.hostname:  # host style: sent to the emulator's socket with that Host
-            got = by_host(emulator, url.netloc, url.path)
-        else:
-            got = httpx.get(emulator.origin + link)
+        # Host style: sent to the emulator's socket with that Host; path style: as it is.
+        got = by_host(emulator, url.netloc, url.path) if url.hostname else httpx.get(emulator.origin + link)
         account = next(a for a in ACCOUNTS if a in link)
         assert got.text == f"<h1>{account}/{NS}/site</h1>"
 
@@ -139,7 +137,9 @@ def test_sync_prints_the_address_serve_gives_the_local_accounts_site(tmp_path: P
     data, folder = tmp_path / "data", tmp_path / "mine" / "site"
     folder.mkdir(parents=True)
     (folder / "index.html").write_text("<h1>mine</h1>")
-    done = run_cli("sync", str(folder), "--local", "--local-data", str(data), "--cache-dir", str(tmp_path / "c"))
+    done = run_cli(
+        "sync", str(folder), "--local", "--local-data", str(data), "--cache-dir", str(tmp_path / "c")
+    )
     assert done.returncode == 0, done.stderr
     assert "Preview: http://site.localhost:8787/" in done.stderr
     proc = subprocess.Popen(
