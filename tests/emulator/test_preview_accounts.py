@@ -5,9 +5,6 @@ served only when it names one script, and the index shows every account's row.""
 from __future__ import annotations
 
 import re
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,6 +17,7 @@ from assetsync.protocol.previews import PreviewAddress
 from assetsync.wire.target import LOCAL_ACCOUNT, Target
 
 from ..helpers import LiveEmulator, run_cli
+from .test_preview import serve_command
 
 ACCOUNTS = [f"{d}" * 32 for d in "abcd"]  # four Cloudflare-shaped ids: 32 lowercase hex
 NS = "tenants"
@@ -142,14 +140,8 @@ def test_sync_prints_the_address_serve_gives_the_local_accounts_site(tmp_path: P
     )
     assert done.returncode == 0, done.stderr
     assert "Preview: http://site.localhost:8787/" in done.stderr
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "assetsync", "serve", "--port", "0", "--data", str(data)],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stderr is not None
-        api = next(line.split()[-1] for line in iter(proc.stderr.readline, "") if "API base:" in line)
+    with serve_command(data) as banner:
+        api = next(line.split()[-1] for line in banner if "API base:" in line)
         origin = api.removesuffix("/client/v4")
         token = (data / "api-token").read_text().strip()
         other = tmp_path / "other"
@@ -161,6 +153,3 @@ def test_sync_prints_the_address_serve_gives_the_local_accounts_site(tmp_path: P
         assert httpx.get(f"{origin}/__preview/site@{LOCAL_ACCOUNT}/").text == "<h1>mine</h1>"
         other_host = f"site.{ACCOUNTS[0]}.localhost"
         assert httpx.get(origin, headers={"Host": other_host}).text == "<h1>other</h1>"
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=20)
