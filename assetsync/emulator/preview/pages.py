@@ -26,11 +26,13 @@ def address_of(script: Script) -> PreviewAddress:
     return PreviewAddress(script.name, script.namespace, script.account)
 
 
-def _link(url: str | None) -> str:
-    if url is None:
-        return "<td>(path only)</td>"
+def _anchor(url: str) -> str:
     shown = html.escape(url)
-    return f"<td><a href='{shown}'><code>{shown}</code></a></td>"
+    return f"<a href='{shown}'><code>{shown}</code></a>"
+
+
+def _link(url: str | None) -> str:
+    return "<td>(path only)</td>" if url is None else f"<td>{_anchor(url)}</td>"
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
@@ -51,8 +53,7 @@ def index_page(live: list[Script], short: list[bool], port: int | str) -> HTMLRe
         short_cell = "<td></td>"
         if reaches:
             short_host, short_path = address.short().urls("", port)
-            shown = " or ".join(html.escape(u) for u in (short_host, short_path) if u)
-            short_cell = f"<td><code>{shown}</code></td>"
+            short_cell = f"<td>{' or '.join(_anchor(u) for u in (short_host, short_path) if u)}</td>"
         rows.append(
             f"<tr><td><code>{html.escape(script.account)}</code></td>"
             f"<td>{html.escape(script.namespace) or '&ndash;'}</td><td>{html.escape(script.name)}</td>"
