@@ -94,7 +94,7 @@ class PreviewServer:
         self._sock = listen(host, port)
         self.port: int = self._sock.getsockname()[1]
         self.origin = f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
-        app = create_app(data_dir, dev=True)
+        app = create_app(data_dir, dev=True, default_account=LOCAL_ACCOUNT)
         self._server = uvicorn.Server(
             uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
         )

@@ -118,8 +118,10 @@ def dev(host: str, port: int, poll: bool, rescan: float, quiet: bool, **params: 
     with PreviewServer(prepared.target.data_dir, host, port) as server:
         target = server.target
         folder = os.path.abspath(prepared.folder)
-        preview = target.preview_url(prepared.options.script, prepared.options.namespace, server.port)
-        click.echo(f"Preview: {preview}  (or {server.origin}/__preview/{prepared.options.script}/)", err=True)
+        address = target.preview_address(prepared.options.script, prepared.options.namespace)
+        assert address is not None  # the preview server is the emulator
+        host_url, path_url = address.urls(server.origin, server.port)
+        click.echo(f"Preview: {host_url}  (or {path_url})" if host_url else f"Preview: {path_url}", err=True)
         click.echo(f"Watching {folder} (Ctrl-C stops)", err=True)
         _keep_deployed(folder, prepared, target, poll, rescan, quiet)
     click.echo("stopped", err=True)

@@ -127,6 +127,7 @@ def serve(
     from ..emulator.api import Limits
     from ..emulator.app import create_app
     from ..emulator.server import default_data_dir, run
+    from ..wire.target import LOCAL_ACCOUNT
 
     app = create_app(
         data_dir or default_data_dir(),
@@ -134,5 +135,6 @@ def serve(
         api_keys={email: api_key} if email and api_key else None,
         token_ttl=token_ttl,
         limits=Limits(max_files=max_files, bucket_bytes=bucket_mib << 20, bucket_files=bucket_files),
+        default_account=LOCAL_ACCOUNT,  # what sync and dev deploy to without credentials
     )
     run(app, host, port, log_level, link=link)

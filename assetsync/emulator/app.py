@@ -20,6 +20,7 @@ from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
 
 from ..protocol import API_PREFIX, TOKEN_LIFETIME
+from ..protocol.previews import PreviewAddress
 from .api import Api, Limits
 from .api.base import DEFAULT_SUBDOMAIN
 from .envelope import (
@@ -51,6 +52,7 @@ class EmulatorConfig:
     token_ttl: float = TOKEN_LIFETIME
     limits: Limits = field(default_factory=Limits)
     workers_subdomain: str | None = DEFAULT_SUBDOMAIN  # None: the account has none (GET .../subdomain is 404)
+    default_account: str | None = None  # whose script a preview address without an account means first
 
 
 class Emulator:
@@ -64,7 +66,9 @@ class Emulator:
         self.api = Api(self.store, self.tokens, config.limits, config.workers_subdomain)
         self.reload = ReloadHub()
         self.api.on_deploy = self._deployed
-        self.preview = Preview(self.store, on_html=inject if config.dev else None)
+        self.preview = Preview(
+            self.store, on_html=inject if config.dev else None, default_account=config.default_account
+        )
         self._api_app = Starlette(
             routes=[Mount(API_PREFIX, routes=self.api.routes())],
             exception_handlers={
@@ -140,12 +144,12 @@ class Emulator:
             await self._api_app(scope, receive, send)
 
     async def _preview(
-        self, scope: Scope, receive: Receive, send: Send, target: tuple[str, str, str, str]
+        self, scope: Scope, receive: Receive, send: Send, target: tuple[PreviewAddress, str, str]
     ) -> None:
         request = Request(scope, receive)
-        script, ns, path, base = target
+        address, path, base = target
         try:
-            response = await self.preview.serve(request, script, ns, path, base)
+            response = await self.preview.serve(request, address, path, base)
         except Exception:
             log.exception("preview of %s failed", path)
             response = Response(b"Internal error in the emulator's preview", 500)

@@ -64,8 +64,8 @@ def banner(app: Emulator, host: str, port: int) -> str:
         f"  data:     {app.config.data_dir}",
         f"  API base: {base}",
         f"  token:    {token_note}",
-        f"  previews: http://<script>.localhost:{port}/  (WfP: http://<script>.<namespace>.localhost:{port}/)",
-        f"            or http://{shown}:{port}/__preview/<script>/  (list: http://{shown}:{port}/)",
+        f"  previews: http://<script>[.<namespace>][.<account>].localhost:{port}/  (list: http://{shown}:{port}/)",
+        f"            or http://{shown}:{port}/__preview/<script>[.<namespace>][@<account>]/",
         "  use it:   export CLOUDFLARE_API_BASE_URL=" + base,
     ]
     if app.config.api_tokens is None:

@@ -497,17 +497,21 @@ class Store:
         manifest = None if r[5] is None else json.loads(r[5])
         return Version(r[0], r[1], r[2], r[3], r[4], manifest, metadata, r[7], bindings)
 
-    def live_for_preview(self, name: str, namespace: str) -> Script | None:
-        """The most recently deployed script called ``name`` (in ``namespace``, "" for none)."""
+    def live_for_preview(self, name: str, namespace: str) -> list[Script]:
+        """Every account's live script called ``name`` (in ``namespace``, "" for none), by account.
+
+        All of them, not one: which one a preview address means is the preview's to decide."""
         rows = self._query(
             f"SELECT {self._SCRIPT_COLS} FROM scripts "
-            "WHERE namespace=? AND name=? AND version IS NOT NULL ORDER BY modified DESC LIMIT 1",
+            "WHERE namespace=? AND name=? AND version IS NOT NULL ORDER BY account",
             [namespace, name],
         )
-        return self._script(rows[0]) if rows else None
+        return [self._script(r) for r in rows]
 
     def all_live(self) -> list[Script]:
+        """Every live script, by account, then namespace ("" first), then name."""
         rows = self._query(
-            f"SELECT {self._SCRIPT_COLS} FROM scripts WHERE version IS NOT NULL ORDER BY namespace, name"
+            f"SELECT {self._SCRIPT_COLS} FROM scripts WHERE version IS NOT NULL "
+            "ORDER BY account, namespace, name"
         )
         return [self._script(r) for r in rows]

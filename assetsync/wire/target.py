@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from ..errors import UsageError
 from ..protocol import DEFAULT_API, is_account_id
+from ..protocol.previews import PreviewAddress
 
 if TYPE_CHECKING:
     import httpx
@@ -80,11 +81,21 @@ class Target:
 
         return asyncio.run(run())
 
-    def preview_url(self, script: str, namespace: str | None, port: int = 8787) -> str | None:
+    def preview_address(self, script: str, namespace: str | None) -> PreviewAddress | None:
+        """Where the emulator's preview server shows this script (None: not the emulator). The local
+        account is the one the preview server's short addresses mean first, so it needs none."""
         if self.kind != "emulator":
             return None
-        host = f"{script}.{namespace}.localhost" if namespace else f"{script}.localhost"
-        return f"http://{host}:{port}/"
+        account = None if self.account_id == LOCAL_ACCOUNT else self.account_id
+        return PreviewAddress(script, namespace or "", account)
+
+    def preview_url(self, script: str, namespace: str | None, port: int = 8787) -> str | None:
+        """The host-style preview URL, else (a name no host label can hold) the path-style one."""
+        address = self.preview_address(script, namespace)
+        if address is None:
+            return None
+        host_url, path_url = address.urls(f"http://127.0.0.1:{port}", port)
+        return host_url or path_url
 
 
 def in_ci(env: Mapping[str, str] | None = None) -> bool:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -109,8 +111,9 @@ def test_paths_never_leave_the_manifest(emulator: LiveEmulator, path: str) -> No
     assert r.content in (b"", b"Not Found", b"Bad Request: the path is not valid UTF-8")
 
 
-def test_serve_command_prints_a_banner_and_serves(tmp_path: Path) -> None:
-    data = tmp_path / "data"
+@contextlib.contextmanager
+def serve_command(data: Path) -> Iterator[list[str]]:
+    """``assetsync serve`` on a free port over ``data``, running until the block ends: its banner."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "assetsync", "serve", "--port", "0", "--data", str(data)],
         stderr=subprocess.PIPE,
@@ -118,7 +121,15 @@ def test_serve_command_prints_a_banner_and_serves(tmp_path: Path) -> None:
     )
     try:
         assert proc.stderr is not None
-        lines = [proc.stderr.readline() for _ in range(8)]
+        yield [proc.stderr.readline() for _ in range(8)]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+
+
+def test_serve_command_prints_a_banner_and_serves(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with serve_command(data) as lines:
         banner = "".join(lines)
         assert "assetsync emulator" in banner and str(data) in banner
         token = (data / "api-token").read_text().strip()
@@ -130,9 +141,6 @@ def test_serve_command_prints_a_banner_and_serves(tmp_path: Path) -> None:
             timeout=10,
         )
         assert r.status_code == 200 and r.json()["result"] == []
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=20)
 
 
 def test_public_bind_warns(tmp_path: Path) -> None:

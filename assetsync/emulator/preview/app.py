@@ -1,10 +1,12 @@
 """The preview server: deployed sites served as the platform would serve them.
 
-A site is addressed by host, ``<script>.localhost`` (or ``<script>.<namespace>.localhost`` for a
-Workers for Platforms user worker), or, for clients that cannot resolve ``*.localhost``, by path:
-``/__preview/<script>/...`` and ``/__preview/<script>.<namespace>/...`` (a dot never appears in a
-script name, so the two cannot be confused). The request path is percent-decoded and looked up
-only in the deployed manifest: no request path ever reaches the filesystem.
+A site is addressed by host, ``<script>[.<namespace>][.<account>].localhost``, or, for clients
+that cannot resolve ``*.localhost``, by path, ``/__preview/<script>[.<namespace>][@<account>]/...``
+(the grammar: :mod:`assetsync.protocol.previews`). An address without the account means the
+default account's script, else the only one; when several accounts have it, the answer is a 300
+listing each one's full address, so no account's script ever stands in for another's. The
+request path is percent-decoded and looked up only in the deployed manifest: no request path
+ever reaches the filesystem.
 """
 
 from __future__ import annotations
@@ -12,37 +14,19 @@ from __future__ import annotations
 import html
 from collections.abc import AsyncIterator, Callable, MutableMapping
 from typing import Any
-from urllib.parse import quote, unquote, unquote_to_bytes
+from urllib.parse import unquote_to_bytes
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 
 from ...protocol import HTML_HANDLING, NOT_FOUND_HANDLING
 from ...protocol.contenttypes import UNKNOWN
-from ..store import Store, Version, scope_of
+from ...protocol.previews import PREVIEW_PREFIX as PREFIX, PreviewAddress, parse_host, parse_segment
+from ..store import Script, Store, Version, scope_of
+from .pages import address_of, choices_page, index_page
 from .resolve import Resolution, Site, SiteConfig
 
-PREFIX = "/__preview/"
 CHUNK = 256 * 1024
-
-
-def split_host(host: str) -> tuple[str, str] | None:
-    """``(script, namespace)`` from a ``*.localhost`` Host header, or None."""
-    name = host.rsplit(":", 1)[0].lower().rstrip(".")
-    if not name.endswith(".localhost"):
-        return None
-    labels = name[: -len(".localhost")].split(".")
-    if len(labels) == 1 and labels[0]:
-        return labels[0], ""
-    if len(labels) == 2 and all(labels):
-        return labels[0], labels[1]
-    return None
-
-
-def split_site(segment: str) -> tuple[str, str]:
-    """``(script, namespace)`` from the first path segment of a path-style preview URL."""
-    script, _, ns = segment.partition(".")
-    return script, ns
 
 
 async def _file_chunks(path: str) -> AsyncIterator[bytes]:
@@ -54,9 +38,15 @@ async def _file_chunks(path: str) -> AsyncIterator[bytes]:
 class Preview:
     """Serves the live version of each deployed script."""
 
-    def __init__(self, store: Store, on_html: Callable[[bytes, str], bytes] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        on_html: Callable[[bytes, str], bytes] | None = None,
+        default_account: str | None = None,
+    ) -> None:
         self.store = store
         self.on_html = on_html  # dev mode injects its live-reload script here
+        self.default_account = default_account  # what a short address means first
         self._sites: dict[str, Site] = {}
 
     def _site(self, version: Version) -> Site:
@@ -80,19 +70,21 @@ class Preview:
             self._sites[version.id] = site
         return site
 
-    async def serve(
-        self, request: Request, script: str, namespace: str, path: str, base: str = ""
-    ) -> Response:
-        """Answer ``path`` (as on the wire: percent-encoded or raw UTF-8) for the named script."""
-        live = self.store.live_for_preview(script, namespace)
-        version = self.store.version(live.version) if live and live.version else None
+    def candidates(self, address: PreviewAddress) -> list[Script]:
+        """The live scripts ``address`` may mean: one, none, or (a short one) several accounts'."""
+        live = self.store.live_for_preview(address.script, address.namespace)
+        if address.account is not None:
+            return [s for s in live if s.account == address.account]
+        return [s for s in live if s.account == self.default_account] or live
+
+    async def serve(self, request: Request, address: PreviewAddress, path: str, base: str = "") -> Response:
+        """Answer ``path`` (as on the wire: percent-encoded or raw UTF-8) for the addressed script."""
+        live = self.candidates(address)
+        if len(live) > 1:
+            return _choices(request, live, path, base)
+        version = self.store.version(live[0].version) if live and live[0].version else None
         if version is None or version.manifest is None:
-            where = f" in namespace {namespace!r}" if namespace else ""
-            return HTMLResponse(
-                f"<h1>404</h1><p>No Worker with assets called {html.escape(script)!s}{html.escape(where)} "
-                "has been deployed to this emulator.</p>",
-                404,
-            )
+            return _not_found(address)
         try:
             decoded = unquote_to_bytes((path or "/").encode("latin-1")).decode("utf-8")
         except UnicodeDecodeError:
@@ -145,19 +137,13 @@ class Preview:
         return response
 
     def index(self, host: str) -> HTMLResponse:
-        """A page listing every deployed site with its preview links."""
-        port = host.rsplit(":", 1)[1] if ":" in host.rsplit("]", 1)[-1] else "80"
-        rows = []
-        for s in self.store.all_live():
-            site = f"{s.name}.{s.namespace}" if s.namespace else s.name
-            rows.append(
-                f"<li><a href='{PREFIX}{quote(site)}/'>{html.escape(site)}</a> "
-                f"(<code>http://{html.escape(site)}.localhost:{html.escape(port)}/</code>)</li>"
-            )
-        body = "".join(rows) or "<li>nothing deployed yet</li>"
-        return HTMLResponse(
-            f"<!doctype html><title>assetsync emulator</title><h1>Deployed sites</h1><ul>{body}</ul>"
-        )
+        """A page listing every deployed site: account, namespace, script, and their addresses."""
+        live = self.store.all_live()
+        return index_page(live, [self._short_reaches(s) for s in live], _port(host, None))
+
+    def _short_reaches(self, script: Script) -> bool:
+        """Whether the script's short address means it (and no other account's)."""
+        return self.candidates(address_of(script).short()) == [script]
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:
@@ -171,8 +157,39 @@ def _status_text(status: int) -> bytes:
     return {404: b"Not Found", 405: b"Method Not Allowed"}.get(status, b"")
 
 
-def preview_target(scope: MutableMapping[str, Any]) -> tuple[str, str, str, str] | None:
-    """For an ASGI request scope: (script, namespace, path, base) if it is a preview request."""
+def _port(host: str, server: tuple[str, int] | None) -> str:
+    """The port a request's ``Host`` header names, else the one it arrived on."""
+    if ":" in host.rsplit("]", 1)[-1]:
+        return host.rsplit(":", 1)[1]
+    return str(server[1]) if server else "80"
+
+
+def _not_found(address: PreviewAddress) -> HTMLResponse:
+    where = f" in namespace {address.namespace!r}" if address.namespace else ""
+    if address.account is not None:
+        where += f" of account {address.account!r}"
+    return HTMLResponse(
+        f"<h1>404</h1><p>No Worker with assets called {html.escape(address.script)}{html.escape(where)} "
+        "has been deployed to this emulator. <a href='/'>Every deployed site</a>.</p>",
+        404,
+    )
+
+
+def _choices(request: Request, live: list[Script], path: str, base: str) -> HTMLResponse:
+    """300 Multiple Choices: the short address is several accounts' script; each full address."""
+    server = request.scope.get("server")
+    port = _port(request.headers.get("host", ""), server)
+    if base:  # came by path: the same origin serves the full path-style addresses
+        origin = ""
+    else:  # came by host: the address the connection reached (a *.localhost host would mean a site)
+        ip = server[0] if server else "127.0.0.1"
+        origin = f"http://{f'[{ip}]' if ':' in ip else ip}:{port}"
+    query = f"?{request.url.query}" if request.url.query else ""
+    return choices_page(live, path + query, origin, port)
+
+
+def preview_target(scope: MutableMapping[str, Any]) -> tuple[PreviewAddress, str, str] | None:
+    """For an ASGI request scope: (address, path, base) if it is a preview request."""
     host = ""
     for key, value in scope.get("headers", []):
         if key == b"host":
@@ -180,12 +197,10 @@ def preview_target(scope: MutableMapping[str, Any]) -> tuple[str, str, str, str]
             break
     raw_path = scope.get("raw_path") or scope["path"].encode()
     path = raw_path.split(b"?", 1)[0].decode("latin-1")  # bytes kept 1:1; decoded as UTF-8 later
-    target = split_host(host)
-    if target is not None:
-        return target[0], target[1], path, ""
+    address = parse_host(host)
+    if address is not None:
+        return address, path, ""
     if path.startswith(PREFIX):
         segment, _, rest = path[len(PREFIX) :].partition("/")
-        script, ns = split_site(unquote(segment))
-        base = PREFIX + segment
-        return script, ns, "/" + rest, base
+        return parse_segment(segment), "/" + rest, PREFIX + segment
     return None
