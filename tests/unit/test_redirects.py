@@ -222,10 +222,18 @@ def test_infinity_is_no_status() -> None:
     assert [r.status for r in parse_redirects("/a /b 0x12D\n/c /d 3.07e2").rules] == [301, 307]
 
 
-def test_a_directive_of_exactly_1000_characters_is_kept() -> None:
-    line = f"/{'a' * 497} /{'b' * 496} 301"
-    assert len(line) == 1000
-    assert len(parse_redirects(line).rules) == 1
+def test_a_line_of_exactly_2000_characters_comment_included_is_kept_and_one_more_is_not() -> None:
+    rule = f"/{'a' * 900} /{'b' * 900} 301"
+    line = f"  {rule} # {'c' * (2000 - len(rule) - 3)}  "  # surrounding whitespace is trimmed first
+    assert len(line.strip()) == 2000
+    parsed = parse_redirects(f"{line}\n{line.replace('# ', '#  ')}")
+    assert [r.line for r in parsed.rules] == [1]
+    assert [(w.line, w.text, w.kind) for w in parsed.warnings] == [(2, None, "rejected")]
+    assert parsed.warnings[0].message.startswith(
+        "This line is 2,001 characters long, over the limit of 2,000"
+    )
+    # A full-line comment is skipped before it is measured.
+    assert parse_redirects(f"#{'c' * 5000}\n/a /b").warnings == ()
 
 
 LOOP = (
@@ -265,6 +273,6 @@ def test_a_bad_line_is_reported_with_its_text_and_the_next_lines_still_count(bad
 
 
 def test_an_over_long_line_is_skipped_and_the_next_lines_still_count() -> None:
-    parsed = parse_redirects(f"/{'a' * 1000} /b\n/next /there")
-    assert [(w.line, w.text) for w in parsed.warnings] == [(None, None)]
+    parsed = parse_redirects(f"/{'a' * 2000} /b\n/next /there")
+    assert [(w.line, w.text) for w in parsed.warnings] == [(1, None)]
     assert [r.source for r in parsed.rules] == ["/next"]

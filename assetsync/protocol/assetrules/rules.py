@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 from .urls import CAPTURE_ENCODE, decode_segments, pct_encode
 
@@ -123,14 +124,24 @@ def substitute(template: str, captures: Mapping[str, str]) -> str:
     return _PLACEHOLDER.sub(repl, template)
 
 
+WarningKind = Literal["rejected", "ignored"]
+
+
 @dataclass(frozen=True, slots=True)
 class ParseWarning:
-    """A line of ``_redirects`` or ``_headers`` that was ignored, or a limit that was hit."""
+    """A line of ``_redirects`` or ``_headers`` that was ignored, or a limit that was hit.
+
+    ``kind`` says whose verdict it is: ``"rejected"`` lines are the ones Cloudflare's own parser
+    drops (wrangler warns about each); ``"ignored"`` lines pass Cloudflare's parser but can never
+    take effect there (a pattern that cannot compile, a block replaced by a later one for the
+    same path, a header the runtime would refuse), so they are dropped here and said out loud.
+    """
 
     file: str
     message: str
     line: int | None = None
     text: str | None = None
+    kind: WarningKind = "rejected"
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
