@@ -17,15 +17,14 @@ Docs: https://developers.cloudflare.com/workers/static-assets/redirects/ (source
   (so ``/a /b#frag`` keeps its fragment). Blank lines are skipped. Lines are split on ``\\n`` and
   trimmed (JavaScript ``trim``).
 * A line may be at most 2,000 characters, measured after trimming and before its inline comment is
-  cut, so a comment counts (``MAX_LINE_LENGTH`` in ``constants.ts``, checked in
-  ``parseRedirects.ts`` at workers-sdk f8308360283f97d33e188aee2e19c1ef9c09524a, where
-  ``parseRedirects.invalid.test.ts`` rejects a 4,005-character line and ``.valid.test.ts`` shows
-  the limit is the whole line). The docs say 1,000 ("Each redirect declaration has a
-  1,000-character limit", developers.cloudflare.com/workers/static-assets/redirects/ and the
-  Pages ``_redirects`` page). The platform applies the code's number: wrangler runs this very
-  parser before it uploads the config and the asset worker only sees the rules it kept, so
-  a 1,500-character rule deploys and works. Lines starting with ``#`` are skipped first, so a long
-  full-line comment never counts.
+  cut, so a comment counts; a line starting with ``#`` is skipped before it is measured. Sources:
+  ``MAX_LINE_LENGTH`` in ``utils/configuration/constants.ts`` and its use in ``parseRedirects.ts``
+  at workers-sdk f8308360283f97d33e188aee2e19c1ef9c09524a (``parseRedirects.invalid.test.ts``
+  rejects a 4,005-character line; the same code is bundled in wrangler 4.86's ``cli.js``). The docs
+  say 1,000 ("Each redirect declaration has a 1,000-character limit",
+  https://developers.cloudflare.com/workers/platform/limits/#redirects). The platform applies the
+  code's number: wrangler runs this parser before it uploads the config and the asset worker only
+  sees the rules it kept, so a 1,500-character rule deploys and is served.
 * Status defaults to 302; allowed are 200, 301, 302, 303, 307, 308 (parsed with JavaScript
   ``Number``, so ``0x12D`` is 301). 200 is a rewrite ("proxying") and may only point at a relative
   path on the same site: a destination with a host is an invalid line for 200.
