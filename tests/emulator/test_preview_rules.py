@@ -707,7 +707,7 @@ def test_headers_normalise_paths_like_cloudflare() -> None:
         "/nons:/&@%+~%7B%7Dense",
         "https://yeah.com/",
     ]
-    assert parsed.operations("/some page with spaces") == (HeaderOp("set", "a", "1"),)
+    assert parsed.operations("/some%20page%20with%20spaces") == (HeaderOp("set", "a", "1"),)
 
 
 def test_header_rule_limit_keeps_101_like_cloudflare_and_line_limit_is_2000() -> None:

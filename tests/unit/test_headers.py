@@ -102,3 +102,12 @@ def test_a_set_after_an_append_replaces_every_earlier_value() -> None:
     update = apply_header_ops(ops)
     assert update.headers == (("x", "2"), ("y", "3"))
     assert update.remove == ("x", "y")
+
+
+def test_a_bare_percent_in_a_rule_path_matches_the_path_as_sent() -> None:
+    parsed = parse_headers("/100%/*\n  X-Pct: :splat\n/%\n  X-Bare: 1\n/50%-off%21.txt\n  X-Sale: 1\n")
+    assert parsed.update("/100%/a%20b").headers == (("x-pct", "a%20b"),)
+    assert parsed.update("/%").headers == (("x-bare", "1"),)
+    assert parsed.update("/50%-off%21.txt").headers == (("x-sale", "1"),)
+    for other_spelling in ("/100%25/a", "/%25", "/50%-off!.txt"):
+        assert parsed.update(other_spelling).headers == ()

@@ -15,6 +15,7 @@ from assetsync.protocol.assetrules.urls import (
     normalize_path,
     pct_encode,
     request_hostname,
+    request_pathname,
     split_reference,
     validate_url,
 )
@@ -105,6 +106,22 @@ def test_validate_url() -> None:
 
 
 @pytest.mark.parametrize(
+    ("target", "pathname"),
+    [
+        ("/", "/"),
+        ("/100%/a%2Fb%41", "/100%/a%2Fb%41"),  # escapes stay as sent, a bare % stays bare
+        ("/caf\xc3\xa9 x", "/caf%C3%A9%20x"),  # raw UTF-8 bytes (as latin-1) and a space
+        ("/a/%2e%2E/b/./c\\d", "/b/c/d"),
+        ("//a//b", "//a//b"),
+        ('/<"{`}>', "/%3C%22%7B%60%7D%3E"),
+        ("/[a]:@!$&'()*+,;=", "/[a]:@!$&'()*+,;="),
+    ],
+)
+def test_request_pathname_is_what_the_url_parser_leaves(target: str, pathname: str) -> None:
+    assert request_pathname(target) == pathname
+
+
+@pytest.mark.parametrize(
     ("host", "name"),
     [
         (None, None),
@@ -126,9 +143,11 @@ def test_request_hostname(host: str | None, name: str | None) -> None:
 # -------------------------------------------------------------------------------- rule patterns
 
 
-def test_pattern_literals_are_decoded_segment_by_segment() -> None:
-    assert location("/x%zz/%41 /b", "/x%zz/A") == "/b"
-    assert location("/x%zz/%41/* /b", "/x%zz/A/c") == "/b"
+def test_pattern_literals_match_the_path_as_sent_never_decoded() -> None:
+    assert location("/x%zz/%41 /b", "/x%zz/%41") == "/b"
+    assert location("/x%zz/%41 /b", "/x%zz/A") is None
+    assert location("/x%zz/%41/* /b", "/x%zz/%41/c") == "/b"
+    assert location("/50%-off%21/* /b/:splat", "/50%-off%21/a%2Fb") == "/b/a%2Fb"
 
 
 def test_placeholders_in_paths_take_dots() -> None:
@@ -139,8 +158,9 @@ def test_placeholders_in_paths_take_dots() -> None:
 def test_host_patterns() -> None:
     p = RulePattern("https://example.com/%41/b/*")
     assert repr(p) == "RulePattern('https://example.com/%41/b/*')" and p.cross_host
-    assert p.match("/A/b/c", "example.com") == {"splat": "c"}
-    assert p.match("/A/b/c", None) is None
+    assert p.match("/%41/b/c", "example.com") == {"splat": "c"}
+    assert p.match("/A/b/c", "example.com") is None
+    assert p.match("/%41/b/c", None) is None
     assert RulePattern("https://example.com").match("", "example.com") == {}
     assert RulePattern("https://:host").match("", "example.com") == {"host": "example.com"}
     # A host placeholder before an escaped character stops at dots; before another, it does not.

@@ -139,7 +139,8 @@ class ParsedHeaders:
     _compiled: tuple[tuple[RulePattern, HeaderRule], ...] = field(repr=False)
 
     def operations(self, path: str, *, host: str | None = None) -> tuple[HeaderOp, ...]:
-        """Every operation for the decoded request ``path`` (and ``Host``), in Cloudflare's order."""
+        """Every operation for the request pathname ``path`` (as sent: see
+        :func:`.urls.request_pathname`) and ``Host``, in Cloudflare's order."""
         hostname = request_hostname(host)
         ops: list[HeaderOp] = []
         set_before: set[str] = set()

@@ -55,7 +55,7 @@ Docs: https://developers.cloudflare.com/workers/static-assets/redirects/ (source
   request's own origin is sent as a relative path. (workers-sdk PR #12627, which would have merged
   the two query strings, was closed rather than merged in the copy consulted.)
 
-Matching works on the already percent-decoded request path (see :mod:`.rules`).
+Matching works on the request's pathname as sent, never decoded (see :mod:`.rules`).
 """
 
 from __future__ import annotations
@@ -70,7 +70,6 @@ from .urls import (
     JS_WHITESPACE,
     QUERY_ENCODE,
     collapse_slashes,
-    decode_segments,
     js_split_whitespace,
     js_trim,
     normalize_path,
@@ -170,7 +169,8 @@ class ParsedRedirects:
     _dynamic: tuple[tuple[RulePattern, RedirectRule], ...] = field(repr=False)
 
     def match(self, path: str, *, query: str = "", host: str | None = None) -> RedirectMatch | None:
-        """The first rule matching the decoded ``path``, with its computed ``Location``.
+        """The first rule matching the request pathname ``path`` (as sent: see
+        :func:`.urls.request_pathname`), with its computed ``Location``.
 
         ``query`` is the request's raw query string (with or without ``?``), kept in the
         ``Location`` when the destination has none; ``host`` is the request's ``Host`` (only
@@ -335,7 +335,7 @@ def parse_redirects(
     dynamic: list[tuple[RulePattern, RedirectRule]] = []
     for rule in rules:
         if rule.static:
-            static_rules.setdefault(decode_segments(rule.source), rule)
+            static_rules.setdefault(rule.source, rule)
             continue
         try:
             dynamic.append((RulePattern(rule.source), rule))

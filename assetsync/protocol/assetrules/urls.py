@@ -32,8 +32,6 @@ def js_split_whitespace(s: str) -> list[str]:
 PATH_ENCODE = frozenset(' "#<>?`{}')
 QUERY_ENCODE = frozenset(' "#<>')
 FRAGMENT_ENCODE = frozenset(' "<>`')
-# A capture from a decoded path goes back into a URL or header value: a literal % must be %25 again.
-CAPTURE_ENCODE = PATH_ENCODE | {"%"}
 
 
 def pct_encode(s: str, extra: frozenset[str]) -> str:
@@ -134,6 +132,17 @@ def normalize_path(path: str) -> str:
         else:
             out.append(pct_encode(seg, PATH_ENCODE))
     return "/" + "/".join(out)
+
+
+def request_pathname(target: str) -> str:
+    """``new URL(request.url).pathname`` for the path of a request target (its bytes as latin-1).
+
+    What ``_redirects`` and ``_headers`` rules are matched against: escapes stay as sent (``%41``
+    is not ``A``, a bare ``%`` stays bare), bytes beyond ASCII and the WHATWG path set are
+    percent-encoded, ``\\`` is ``/`` and dot segments (``%2e`` too) are resolved.
+    """
+    raw = "".join(f"%{ord(c):02X}" if ord(c) > 0x7F else c for c in target)
+    return normalize_path(raw.replace("\\", "/"))
 
 
 _C0_OR_SPACE = "".join(chr(c) for c in range(0x21))
