@@ -85,6 +85,22 @@ def test_normalize_path_resolves_dot_segments(path: str, normal: str) -> None:
     assert normalize_path(path) == normal
 
 
+@pytest.mark.parametrize(
+    ("path", "pathname"),
+    [("/..", ""), ("/%2E%2e", ""), ("/a/../..", ""), ("/./..", ""), ("/a/..", "/"), ("/../a/..", "/")],
+)
+def test_a_rule_path_emptied_by_dot_segments_stays_empty_as_in_node(path: str, pathname: str) -> None:
+    assert extract_pathname(path, False, False) == pathname
+    assert normalize_path(path) == "/"  # a request's https: URL always keeps its root
+
+
+def test_a_source_of_dot_dot_never_matches_the_root() -> None:
+    parsed = parse_redirects("/.. /elsewhere\n/a/%2e%2e/.. /x")
+    assert [r.source for r in parsed.rules] == [""]
+    assert [w.message for w in parsed.warnings] == ["Ignoring duplicate rule for path ."]
+    assert parsed.match("/") is None
+
+
 def test_extract_pathname_drops_trailing_controls_and_spaces() -> None:
     assert extract_pathname("/a \x01", False, False) == "/a"
     assert extract_pathname("a\tb\n", False, False) == "/ab"

@@ -114,24 +114,29 @@ _SINGLE_DOT = frozenset({".", "%2e"})
 _DOUBLE_DOT = frozenset({"..", ".%2e", "%2e.", "%2e%2e"})
 
 
-def normalize_path(path: str) -> str:
-    """A WHATWG URL path: dot segments (also ``%2e`` forms) resolved, the path set percent-encoded."""
+def normalize_path(path: str, *, special: bool = True) -> str:
+    """A WHATWG URL path: dot segments (also ``%2e`` forms) resolved, the path set percent-encoded.
+
+    ``special=False`` is a non-special scheme's path, where Node's URL (the parser wrangler runs)
+    leaves a path emptied by ``..`` empty: ``relative:///..`` has the pathname ``""``, not ``"/"``.
+    """
     segments = path.split("/")[1:] if path.startswith("/") else path.split("/")
     out: list[str] = []
     last = len(segments) - 1
     for i, seg in enumerate(segments):
         low = seg.lower()
         if low in _DOUBLE_DOT:
-            if out:
+            popped = bool(out)
+            if popped:
                 out.pop()
-            if i == last:
+            if i == last and (special or popped):
                 out.append("")
         elif low in _SINGLE_DOT:
             if i == last:
                 out.append("")
         else:
             out.append(pct_encode(seg, PATH_ENCODE))
-    return "/" + "/".join(out)
+    return "/" + "/".join(out) if out or special else ""
 
 
 def request_pathname(target: str) -> str:
@@ -155,7 +160,7 @@ def extract_pathname(path: str, include_search: bool, include_hash: bool) -> str
         path = "/" + path
     path = path.rstrip(_C0_OR_SPACE).translate(_TAB_NEWLINE)
     p, query, fragment = split_reference(path)
-    out = normalize_path(p)
+    out = normalize_path(p, special=False)
     if include_search and query:
         out += "?" + pct_encode(query, QUERY_ENCODE)
     if include_hash and fragment:
