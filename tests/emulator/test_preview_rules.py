@@ -443,7 +443,7 @@ def test_docs_example_file_parses_cleanly() -> None:
         ("/* /index.html 200", "Infinite loop detected"),
         ("/x/* /index 301", "Infinite loop detected"),
         ("/ /index.html", "Infinite loop detected"),
-        ("/a/*/b/* /c", "more than one splat"),
+        ("/a/*/b/* /c", "more than one splat"),  # _redirects: Cloudflare keeps it, it never matches
         ("/a/* /b/:splat/:splat", ""),  # fine: the destination may repeat
         ("/p/:id/:id /q", "the placeholder :id more than once"),
         ("/s/*/:splat /q", "both a splat (*) and a :splat placeholder"),
@@ -481,13 +481,17 @@ def test_redirect_parsing_details() -> None:
     assert [(w.line, w.message) for w in parsed.warnings] == [(3, "Ignoring duplicate rule for path /a.")]
 
 
-def test_redirect_line_length_limit_is_1000_without_the_comment() -> None:
-    ok = f"/{'a' * 400} /{'b' * 400} 301  # {'c' * 2000}"
-    long = f"/{'a' * 500} /{'b' * 500} 301"
+def test_redirect_line_length_limit_is_2000_with_the_comment() -> None:
+    ok = f"/{'a' * 900} /{'b' * 900} 301"
+    long = f"/{'a' * 400} /{'b' * 400} 301  # {'c' * 2000}"
     parsed = parse_redirects(f"{ok}\n{long}")
     assert len(parsed.rules) == 1
-    assert [w.message for w in parsed.warnings] == [
-        "Ignoring line 2 as the redirect directive exceeds the maximum allowed length of 1000."
+    assert [(w.line, w.message) for w in parsed.warnings] == [
+        (
+            2,
+            "This line is 2,811 characters long, over the limit of 2,000 (an inline comment counts "
+            "too), so it is ignored. Shorten it.",
+        )
     ]
 
 
@@ -681,7 +685,8 @@ def test_headers_apply_to_redirects_404s_and_405s_and_match_the_original_path() 
         ("/lonely", "No headers specified"),
         ("/b\n  X(bad): 1", "not a valid HTTP header name or value"),
         ("/b\n  ! Bad Name", "not a valid header name"),
-        ("/a/*/b/*\n  X: 1", "more than one splat"),
+        ("/a/*/b/*\n  X: 1", "Only one wildcard is allowed per rule"),
+        ("/a/*/:splat\n  X: 1", "Cannot combine a wildcard * with a :splat placeholder"),
     ],
 )
 def test_invalid_header_lines_are_warnings(text: str, message: str) -> None:
@@ -702,7 +707,7 @@ def test_headers_normalise_paths_like_cloudflare() -> None:
         "/nons:/&@%+~%7B%7Dense",
         "https://yeah.com/",
     ]
-    assert parsed.operations("/some page with spaces") == (HeaderOp("set", "a", "1"),)
+    assert parsed.operations("/some%20page%20with%20spaces") == (HeaderOp("set", "a", "1"),)
 
 
 def test_header_rule_limit_keeps_101_like_cloudflare_and_line_limit_is_2000() -> None:
@@ -716,8 +721,8 @@ def test_header_rule_limit_keeps_101_like_cloudflare_and_line_limit_is_2000() ->
     huge = f"{'a' * 1000}: {'b' * 1005}"
     parsed = parse_headers(f"/a\n  Name: Value\n  {'#' * 2010}\n  {huge}\n")
     assert parsed.rules[0].set == (("name", "Value"),)
-    assert [w.message for w in parsed.warnings] == [
-        "Ignoring line 4 as it exceeds the maximum allowed length of 2000."
+    assert [(w.line, w.message) for w in parsed.warnings] == [
+        (4, "This line is 2,007 characters long, over the limit of 2,000, so it is ignored. Shorten it.")
     ]
 
 

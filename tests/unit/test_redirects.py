@@ -15,6 +15,7 @@ from assetsync.protocol.assetrules.urls import (
     normalize_path,
     pct_encode,
     request_hostname,
+    request_pathname,
     split_reference,
     validate_url,
 )
@@ -84,6 +85,22 @@ def test_normalize_path_resolves_dot_segments(path: str, normal: str) -> None:
     assert normalize_path(path) == normal
 
 
+@pytest.mark.parametrize(
+    ("path", "pathname"),
+    [("/..", ""), ("/%2E%2e", ""), ("/a/../..", ""), ("/./..", ""), ("/a/..", "/"), ("/../a/..", "/")],
+)
+def test_a_rule_path_emptied_by_dot_segments_stays_empty_as_in_node(path: str, pathname: str) -> None:
+    assert extract_pathname(path, False, False) == pathname
+    assert normalize_path(path) == "/"  # a request's https: URL always keeps its root
+
+
+def test_a_source_of_dot_dot_never_matches_the_root() -> None:
+    parsed = parse_redirects("/.. /elsewhere\n/a/%2e%2e/.. /x")
+    assert [r.source for r in parsed.rules] == [""]
+    assert [w.message for w in parsed.warnings] == ["Ignoring duplicate rule for path ."]
+    assert parsed.match("/") is None
+
+
 def test_extract_pathname_drops_trailing_controls_and_spaces() -> None:
     assert extract_pathname("/a \x01", False, False) == "/a"
     assert extract_pathname("a\tb\n", False, False) == "/ab"
@@ -102,6 +119,22 @@ def test_validate_url() -> None:
         None,
         "Specifying ports is not supported. Skipping absolute URL https://x.com:8443/a.",
     )
+
+
+@pytest.mark.parametrize(
+    ("target", "pathname"),
+    [
+        ("/", "/"),
+        ("/100%/a%2Fb%41", "/100%/a%2Fb%41"),  # escapes stay as sent, a bare % stays bare
+        ("/caf\xc3\xa9 x", "/caf%C3%A9%20x"),  # raw UTF-8 bytes (as latin-1) and a space
+        ("/a/%2e%2E/b/./c\\d", "/b/c/d"),
+        ("//a//b", "//a//b"),
+        ('/<"{`}>', "/%3C%22%7B%60%7D%3E"),
+        ("/[a]:@!$&'()*+,;=", "/[a]:@!$&'()*+,;="),
+    ],
+)
+def test_request_pathname_is_what_the_url_parser_leaves(target: str, pathname: str) -> None:
+    assert request_pathname(target) == pathname
 
 
 @pytest.mark.parametrize(
@@ -126,9 +159,11 @@ def test_request_hostname(host: str | None, name: str | None) -> None:
 # -------------------------------------------------------------------------------- rule patterns
 
 
-def test_pattern_literals_are_decoded_segment_by_segment() -> None:
-    assert location("/x%zz/%41 /b", "/x%zz/A") == "/b"
-    assert location("/x%zz/%41/* /b", "/x%zz/A/c") == "/b"
+def test_pattern_literals_match_the_path_as_sent_never_decoded() -> None:
+    assert location("/x%zz/%41 /b", "/x%zz/%41") == "/b"
+    assert location("/x%zz/%41 /b", "/x%zz/A") is None
+    assert location("/x%zz/%41/* /b", "/x%zz/%41/c") == "/b"
+    assert location("/50%-off%21/* /b/:splat", "/50%-off%21/a%2Fb") == "/b/a%2Fb"
 
 
 def test_placeholders_in_paths_take_dots() -> None:
@@ -139,8 +174,9 @@ def test_placeholders_in_paths_take_dots() -> None:
 def test_host_patterns() -> None:
     p = RulePattern("https://example.com/%41/b/*")
     assert repr(p) == "RulePattern('https://example.com/%41/b/*')" and p.cross_host
-    assert p.match("/A/b/c", "example.com") == {"splat": "c"}
-    assert p.match("/A/b/c", None) is None
+    assert p.match("/%41/b/c", "example.com") == {"splat": "c"}
+    assert p.match("/A/b/c", "example.com") is None
+    assert p.match("/%41/b/c", None) is None
     assert RulePattern("https://example.com").match("", "example.com") == {}
     assert RulePattern("https://:host").match("", "example.com") == {"host": "example.com"}
     # A host placeholder before an escaped character stops at dots; before another, it does not.
@@ -222,10 +258,18 @@ def test_infinity_is_no_status() -> None:
     assert [r.status for r in parse_redirects("/a /b 0x12D\n/c /d 3.07e2").rules] == [301, 307]
 
 
-def test_a_directive_of_exactly_1000_characters_is_kept() -> None:
-    line = f"/{'a' * 497} /{'b' * 496} 301"
-    assert len(line) == 1000
-    assert len(parse_redirects(line).rules) == 1
+def test_a_line_of_exactly_2000_characters_comment_included_is_kept_and_one_more_is_not() -> None:
+    rule = f"/{'a' * 900} /{'b' * 900} 301"
+    line = f"  {rule} # {'c' * (2000 - len(rule) - 3)}  "  # surrounding whitespace is trimmed first
+    assert len(line.strip()) == 2000
+    parsed = parse_redirects(f"{line}\n{line.replace('# ', '#  ')}")
+    assert [r.line for r in parsed.rules] == [1]
+    assert [(w.line, w.text, w.kind) for w in parsed.warnings] == [(2, None, "rejected")]
+    assert parsed.warnings[0].message.startswith(
+        "This line is 2,001 characters long, over the limit of 2,000"
+    )
+    # A full-line comment is skipped before it is measured.
+    assert parse_redirects(f"#{'c' * 5000}\n/a /b").warnings == ()
 
 
 LOOP = (
@@ -265,6 +309,6 @@ def test_a_bad_line_is_reported_with_its_text_and_the_next_lines_still_count(bad
 
 
 def test_an_over_long_line_is_skipped_and_the_next_lines_still_count() -> None:
-    parsed = parse_redirects(f"/{'a' * 1000} /b\n/next /there")
-    assert [(w.line, w.text) for w in parsed.warnings] == [(None, None)]
+    parsed = parse_redirects(f"/{'a' * 2000} /b\n/next /there")
+    assert [(w.line, w.text) for w in parsed.warnings] == [(1, None)]
     assert [r.source for r in parsed.rules] == ["/next"]

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 
 from ...protocol import HTML_HANDLING, NOT_FOUND_HANDLING
+from ...protocol.assetrules.urls import request_pathname
 from ...protocol.contenttypes import UNKNOWN
 from ...protocol.previews import PREVIEW_PREFIX as PREFIX, PreviewAddress, parse_host, parse_segment
 from ..store import Script, Store, Version, scope_of
@@ -90,7 +91,11 @@ class Preview:
         except UnicodeDecodeError:
             return Response(b"Bad Request: the path is not valid UTF-8", 400)
         res = self._site(version).resolve(
-            request.method, decoded, query=request.url.query, host=request.headers.get("host")
+            request.method,
+            decoded,
+            query=request.url.query,
+            host=request.headers.get("host"),
+            raw_path=request_pathname(path or "/"),
         )
         return self._respond(request, version, res, base)
 

@@ -275,21 +275,26 @@ class Site:
 
     # ---------------------------------------------------------------------------------- requests
 
-    def resolve(self, method: str, path: str, *, query: str = "", host: str | None = None) -> Resolution:
+    def resolve(
+        self, method: str, path: str, *, query: str = "", host: str | None = None, raw_path: str | None = None
+    ) -> Resolution:
         """Answer ``method`` on the percent-decoded ``path``.
 
         ``query`` is the request's raw query string (with or without ``?``); it is carried into
         redirects. ``host`` is the request's ``Host``; it only matters for ``https://host/...``
         rules in ``_headers`` and for ``_redirects`` destinations on the same origin.
+        ``raw_path`` is the pathname as sent (``urls.request_pathname``), which ``_headers`` and
+        ``_redirects`` rules match; without it, the canonical encoding of ``path``.
         """
-        update = self._headers.update(path, host=host) if self._headers else _NO_HEADERS
-        status, asset, location = self._answer(method, path, query, host)
+        sent = raw_path if raw_path is not None else encode_path(path)
+        update = self._headers.update(sent, host=host) if self._headers else _NO_HEADERS
+        status, asset, location = self._answer(method, path, sent, query, host)
         return Resolution(status, asset, location, update.headers, update.remove)
 
     def _answer(
-        self, method: str, path: str, query: str, host: str | None
+        self, method: str, path: str, sent: str, query: str, host: str | None
     ) -> tuple[int, str | None, str | None]:
-        match = self._redirects.match(path, query=query, host=host) if self._redirects else None
+        match = self._redirects.match(sent, query=query, host=host) if self._redirects else None
         if match is not None and not match.is_rewrite:
             return match.status, None, match.location
         if match is not None:  # a 200 rewrite: look up the destination's path instead

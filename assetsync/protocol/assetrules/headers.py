@@ -16,8 +16,10 @@ Docs: https://developers.cloudflare.com/workers/static-assets/headers/ (source
   is ignored with a warning.
 * A line that starts with ``/`` or with ``<non-space>://`` opens a rule. ``https://host/path`` rules
   are allowed (no port); other absolute URLs are invalid. The path is normalised like a URL path
-  (dot segments resolved, spaces etc. percent-encoded). An opened rule with no header lines is
-  dropped ("No headers specified").
+  (dot segments resolved, spaces etc. percent-encoded). A path with two splats, or a splat and
+  ``:splat``, is rejected (a splat is ``:splat`` at runtime). The header lines under a rejected
+  path are skipped without a word. An opened rule with no header lines is dropped ("No headers
+  specified").
 * Inside a rule, ``Name: value`` (split at the first ``:``, both trimmed, the name lower-cased)
   sets a header; a name containing a space, an empty name or an empty value is an invalid line.
   Repeating a name in one rule joins the values with ``", "``. ``! Name`` (exclamation mark and a
@@ -39,8 +41,9 @@ Docs: https://developers.cloudflare.com/workers/static-assets/headers/ (source
 Beyond Cloudflare: a header name that is not an HTTP token, or a value with NUL/CR/LF or a
 character beyond U+00FF (not a ``ByteString``), would make ``Headers.set``/``delete`` throw at
 request time; such lines are dropped here with a warning instead. A rule whose pattern cannot
-compile (two splats, a repeated placeholder), which Cloudflare silently never matches, gets a
-warning too, as does a repeated path block. Also, ``No headers specified`` is reported at the
+compile (a repeated placeholder), which Cloudflare silently never matches, gets a
+warning too, as does a repeated path block: these carry ``kind="ignored"``, Cloudflare's own
+rejections ``kind="rejected"``. Also, ``No headers specified`` is reported at the
 empty rule's own line (Cloudflare reports the line of the next path).
 """
 
@@ -50,7 +53,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .rules import ParseWarning, RulePattern, substitute
+from .rules import ParseWarning, RulePattern, WarningKind, substitute
 from .urls import JS_WHITESPACE, js_trim, request_hostname, validate_url
 
 __all__ = [
@@ -136,7 +139,8 @@ class ParsedHeaders:
     _compiled: tuple[tuple[RulePattern, HeaderRule], ...] = field(repr=False)
 
     def operations(self, path: str, *, host: str | None = None) -> tuple[HeaderOp, ...]:
-        """Every operation for the decoded request ``path`` (and ``Host``), in Cloudflare's order."""
+        """Every operation for the request pathname ``path`` (as sent: see
+        :func:`.urls.request_pathname`) and ``Host``, in Cloudflare's order."""
         hostname = request_hostname(host)
         ops: list[HeaderOp] = []
         set_before: set[str] = set()
@@ -159,6 +163,25 @@ class ParsedHeaders:
         return apply_header_ops(self.operations(path, host=host))
 
 
+_SPLAT_PLACEHOLDER = re.compile(r":splat(?![A-Za-z0-9_])")
+
+
+def _wildcard_error(path: str) -> str:
+    """Why a rule path with more than one splat cannot work (``*`` becomes ``:splat``), or ``""``."""
+    splats = path.count("*")
+    if splats > 1:
+        return (
+            "Only one wildcard is allowed per rule. Use a named placeholder (e.g. :project) "
+            f"instead. Skipping {path}."
+        )
+    if splats and _SPLAT_PLACEHOLDER.search(path):
+        return (
+            "Cannot combine a wildcard * with a :splat placeholder because wildcards are "
+            f"converted to :splat at runtime. Skipping {path}."
+        )
+    return ""
+
+
 @dataclass
 class _OpenRule:
     path: str
@@ -176,9 +199,13 @@ def parse_headers(
     complete: list[_OpenRule] = []
     warnings: list[ParseWarning] = []
     rule: _OpenRule | None = None
+    # After a rejected path line, its header lines go with it, unreported (as on Cloudflare).
+    skip_until_next_path = False
 
-    def warn(message: str, lineno: int | None = None, line: str | None = None) -> None:
-        warnings.append(ParseWarning("_headers", message, lineno, line))
+    def warn(
+        message: str, lineno: int | None = None, line: str | None = None, kind: WarningKind = "rejected"
+    ) -> None:
+        warnings.append(ParseWarning("_headers", message, lineno, line, kind))
 
     def close(current: _OpenRule) -> None:
         if current.headers or current.unset:
@@ -192,24 +219,36 @@ def parse_headers(
         if not line or line.startswith("#"):
             continue
         if len(line) > max_line_length:
-            warn(f"Ignoring line {lineno} as it exceeds the maximum allowed length of {max_line_length}.")
+            warn(
+                f"This line is {len(line):,} characters long, over the limit of {max_line_length:,}, "
+                "so it is ignored. Shorten it.",
+                lineno,
+            )
             continue
 
         if _LINE_IS_PROBABLY_A_PATH.match(line):
+            skip_until_next_path = False
             if len(complete) >= max_rules:
                 warn(
                     f"Maximum number of rules supported is {max_rules}. "
-                    f"Skipping remaining {len(lines) - i} lines of file."
+                    f"Skipping remaining {len(lines) - i} lines of file.",
+                    lineno,
                 )
                 break
             if rule is not None:
                 close(rule)
             path, error = validate_url(line, only_relative=False, disallow_ports=True)
-            if path is None:
+            if path is not None:
+                error = _wildcard_error(path)
+            if path is None or error:
                 warn(error, lineno, line)
                 rule = None
+                skip_until_next_path = True
                 continue
             rule = _OpenRule(path, line, lineno, {}, [])
+            continue
+
+        if skip_until_next_path:
             continue
 
         if HEADER_SEPARATOR not in line:
@@ -220,7 +259,7 @@ def parse_headers(
                 if _TOKEN.fullmatch(name):
                     rule.unset.append(name.lower())
                 else:
-                    warn(f"Ignoring removal of {name!r}: not a valid header name", lineno, line)
+                    warn(f"Ignoring removal of {name!r}: not a valid header name", lineno, line, "ignored")
             else:
                 warn("Expected a colon-separated header pair (e.g. name: value)", lineno, line)
             continue
@@ -241,7 +280,7 @@ def parse_headers(
             warn(f"Path should come before header ({name}: {value})", lineno, line)
             continue
         if not _TOKEN.fullmatch(name) or _BAD_VALUE.search(value):
-            warn("Ignoring header: not a valid HTTP header name or value", lineno, line)
+            warn("Ignoring header: not a valid HTTP header name or value", lineno, line, "ignored")
             continue
         existing = rule.headers.get(name)
         rule.headers[name] = f"{existing}, {value}" if existing else value
@@ -257,6 +296,7 @@ def parse_headers(
                 f"(line {by_path[r.path].line}), keeping its place in the order",
                 r.line,
                 r.text,
+                "ignored",
             )
         by_path[r.path] = r
 
@@ -268,5 +308,5 @@ def parse_headers(
         try:
             compiled.append((RulePattern(hr.path), hr))
         except ValueError as exc:
-            warn(str(exc)[0].upper() + str(exc)[1:] + ".", hr.line, None)
+            warn(str(exc)[0].upper() + str(exc)[1:] + ".", hr.line, None, "ignored")
     return ParsedHeaders(rules, tuple(warnings), tuple(compiled))

@@ -16,9 +16,15 @@ Docs: https://developers.cloudflare.com/workers/static-assets/redirects/ (source
   tokens is an invalid line. A ``#`` at the start of a line, or after whitespace, starts a comment
   (so ``/a /b#frag`` keeps its fragment). Blank lines are skipped. Lines are split on ``\\n`` and
   trimmed (JavaScript ``trim``).
-* A rule, not counting its comment, may be at most 1,000 characters (``MAX_REDIRECT_LINE_LENGTH``;
-  the docs say "Each redirect declaration has a 1,000-character limit"; older workers-sdk versions
-  used 2,000 for the whole line).
+* A line may be at most 2,000 characters, measured after trimming and before its inline comment is
+  cut, so a comment counts; a line starting with ``#`` is skipped before it is measured. Sources:
+  ``MAX_LINE_LENGTH`` in ``utils/configuration/constants.ts`` and its use in ``parseRedirects.ts``
+  at workers-sdk f8308360283f97d33e188aee2e19c1ef9c09524a (``parseRedirects.invalid.test.ts``
+  rejects a 4,005-character line; the same code is bundled in wrangler 4.86's ``cli.js``). The docs
+  say 1,000 ("Each redirect declaration has a 1,000-character limit",
+  https://developers.cloudflare.com/workers/platform/limits/#redirects). The platform applies the
+  code's number: wrangler runs this parser before it uploads the config and the asset worker only
+  sees the rules it kept, so a 1,500-character rule deploys and is served.
 * Status defaults to 302; allowed are 200, 301, 302, 303, 307, 308 (parsed with JavaScript
   ``Number``, so ``0x12D`` is 301). 200 is a rewrite ("proxying") and may only point at a relative
   path on the same site: a destination with a host is an invalid line for 200.
@@ -49,7 +55,7 @@ Docs: https://developers.cloudflare.com/workers/static-assets/redirects/ (source
   request's own origin is sent as a relative path. (workers-sdk PR #12627, which would have merged
   the two query strings, was closed rather than merged in the copy consulted.)
 
-Matching works on the already percent-decoded request path (see :mod:`.rules`).
+Matching works on the request's pathname as sent, never decoded (see :mod:`.rules`).
 """
 
 from __future__ import annotations
@@ -58,13 +64,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .rules import ParseWarning, RulePattern, is_dynamic, substitute
+from .rules import ParseWarning, RulePattern, WarningKind, is_dynamic, substitute
 from .urls import (
     FRAGMENT_ENCODE,
     JS_WHITESPACE,
     QUERY_ENCODE,
     collapse_slashes,
-    decode_segments,
     js_split_whitespace,
     js_trim,
     normalize_path,
@@ -91,7 +96,7 @@ __all__ = [
 
 MAX_STATIC_RULES = 2_000
 MAX_DYNAMIC_RULES = 100
-MAX_LINE_LENGTH = 1_000
+MAX_LINE_LENGTH = 2_000
 DEFAULT_STATUS = 302
 PERMITTED_STATUSES = frozenset({200, 301, 302, 303, 307, 308})
 
@@ -164,7 +169,8 @@ class ParsedRedirects:
     _dynamic: tuple[tuple[RulePattern, RedirectRule], ...] = field(repr=False)
 
     def match(self, path: str, *, query: str = "", host: str | None = None) -> RedirectMatch | None:
-        """The first rule matching the decoded ``path``, with its computed ``Location``.
+        """The first rule matching the request pathname ``path`` (as sent: see
+        :func:`.urls.request_pathname`), with its computed ``Location``.
 
         ``query`` is the request's raw query string (with or without ``?``), kept in the
         ``Location`` when the destination has none; ``host`` is the request's ``Host`` (only
@@ -189,7 +195,8 @@ class ParsedRedirects:
         return None
 
 
-_COMMENT = re.compile(f"(^|[{JS_WHITESPACE}]+)#.*\\Z", re.DOTALL)
+# JavaScript's /\s+#.*$/: "." stops at line terminators, "$" is the end of the line.
+_INLINE_COMMENT = re.compile(f"[{JS_WHITESPACE}]+#[^\\n\\r\u2028\u2029]*\\Z")
 _JS_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 _JS_RADIX = re.compile(r"0([xX][0-9A-Fa-f]+|[oO][0-7]+|[bB][01]+)", re.ASCII)
 _LOOP_SOURCE_SPLAT = re.compile(r".*/\*\Z", re.DOTALL)
@@ -226,21 +233,24 @@ def parse_redirects(
     static_count = dynamic_count = 0
     can_create_static = True
 
-    def warn(message: str, lineno: int | None = None, line: str | None = None) -> None:
-        warnings.append(ParseWarning("_redirects", message, lineno, line))
+    def warn(
+        message: str, lineno: int | None = None, line: str | None = None, kind: WarningKind = "rejected"
+    ) -> None:
+        warnings.append(ParseWarning("_redirects", message, lineno, line, kind))
 
     for i, source_line in enumerate(lines):
         lineno = i + 1
-        directive = _COMMENT.sub("", js_trim(source_line), count=1)
-        if not directive:
+        line = js_trim(source_line)
+        if not line or line.startswith("#"):
             continue
-        if len(directive) > max_line_length:
+        if len(line) > max_line_length:
             warn(
-                f"Ignoring line {lineno} as the redirect directive exceeds the maximum allowed "
-                f"length of {max_line_length}."
+                f"This line is {len(line):,} characters long, over the limit of {max_line_length:,} "
+                "(an inline comment counts too), so it is ignored. Shorten it.",
+                lineno,
             )
             continue
-        tokens = js_split_whitespace(directive)
+        tokens = js_split_whitespace(_INLINE_COMMENT.sub("", line, count=1))
         if not 2 <= len(tokens) <= 3:
             warn(
                 f"Expected exactly 2 or 3 whitespace-separated tokens. Got {len(tokens)}.",
@@ -260,7 +270,11 @@ def parse_redirects(
         if static:
             static_count += 1
             if static_count > max_static_rules:
-                warn(f"Maximum number of static rules supported is {max_static_rules}. Skipping line.")
+                warn(
+                    f"Maximum number of static rules supported is {max_static_rules}. Skipping line.",
+                    lineno,
+                    source_line,
+                )
                 continue
         else:
             dynamic_count += 1
@@ -268,7 +282,8 @@ def parse_redirects(
             if dynamic_count > max_dynamic_rules:
                 warn(
                     f"Maximum number of dynamic rules supported is {max_dynamic_rules}. "
-                    f"Skipping remaining {len(lines) - i} lines of file."
+                    f"Skipping remaining {len(lines) - i} lines of file.",
+                    lineno,
                 )
                 break
 
@@ -320,10 +335,10 @@ def parse_redirects(
     dynamic: list[tuple[RulePattern, RedirectRule]] = []
     for rule in rules:
         if rule.static:
-            static_rules.setdefault(decode_segments(rule.source), rule)
+            static_rules.setdefault(rule.source, rule)
             continue
         try:
             dynamic.append((RulePattern(rule.source), rule))
         except ValueError as exc:
-            warn(str(exc)[0].upper() + str(exc)[1:] + ".", rule.line, None)
+            warn(str(exc)[0].upper() + str(exc)[1:] + ".", rule.line, None, "ignored")
     return ParsedRedirects(tuple(rules), tuple(warnings), static_rules, tuple(dynamic))

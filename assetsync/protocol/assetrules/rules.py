@@ -5,10 +5,11 @@ a splat ``*`` matches greedily (``/`` included) and is referenced as ``:splat``;
 ``:[A-Za-z]\\w*`` match one or more characters other than ``/``; a pattern that repeats a name
 fails to compile on Cloudflare and silently never matches, here it is a warning.
 
-Matching here works on the already percent-decoded request path: the literal parts of each pattern
-are percent-decoded too, and each capture is percent-encoded again (URL path set, plus ``%``) before
-it is substituted into a destination or header value. Cloudflare compares the raw, encoded path;
-the two agree whenever the client sent the canonical encoding. Pure and I/O-free.
+Matching works, as on Cloudflare, on the request's pathname as the URL parser leaves it
+(``new URL(request.url).pathname``: percent-escapes kept as sent, raw UTF-8 and the WHATWG path set
+percent-encoded, see :func:`.urls.request_pathname`), against the normalised rule text, never
+decoded. So ``/100%/*`` matches a request for ``/100%/x`` but not ``/100%25/x``, and a capture is
+substituted into a destination or header value exactly as it was sent. Pure and I/O-free.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-
-from .urls import CAPTURE_ENCODE, decode_segments, pct_encode
+from typing import Literal
 
 _PATTERN_TOKEN = re.compile(r"\*|:[A-Za-z][A-Za-z0-9_]*")
 _PLACEHOLDER = re.compile(r":([A-Za-z][A-Za-z0-9_]*)")
@@ -78,7 +78,7 @@ class RulePattern:
         pos = 0
         for m in _PATTERN_TOKEN.finditer(text):
             literal = text[pos : m.start()]
-            yield re.escape(literal if in_host else decode_segments(literal))
+            yield re.escape(literal)
             token = m.group()
             if token == "*":
                 yield f"(?P<splat>{_SPLAT_RE})"
@@ -89,10 +89,10 @@ class RulePattern:
                 yield f"(?P<{token[1:]}>{cls})"
             pos = m.end()
         tail = text[pos:]
-        yield re.escape(tail if in_host else decode_segments(tail))
+        yield re.escape(tail)
 
     def match(self, path: str, hostname: str | None) -> dict[str, str] | None:
-        """The captures (re-encoded for a URL) if ``path`` matches, else ``None``.
+        """The captures if the request pathname ``path`` (as sent, not decoded) matches, else ``None``.
 
         Rules with a host only match when ``hostname`` is given; the request's scheme and port are
         ignored, as on Cloudflare (the test string is always ``https://{hostname}{path}``).
@@ -106,7 +106,7 @@ class RulePattern:
         m = self._regex.fullmatch(subject)
         if m is None:
             return None
-        return {k: pct_encode(v, CAPTURE_ENCODE) for k, v in m.groupdict().items() if v is not None}
+        return {k: v for k, v in m.groupdict().items() if v is not None}
 
     def __repr__(self) -> str:
         return f"RulePattern({self.source!r})"
@@ -123,14 +123,24 @@ def substitute(template: str, captures: Mapping[str, str]) -> str:
     return _PLACEHOLDER.sub(repl, template)
 
 
+WarningKind = Literal["rejected", "ignored"]
+
+
 @dataclass(frozen=True, slots=True)
 class ParseWarning:
-    """A line of ``_redirects`` or ``_headers`` that was ignored, or a limit that was hit."""
+    """A line of ``_redirects`` or ``_headers`` that was ignored, or a limit that was hit.
+
+    ``kind`` says whose verdict it is: ``"rejected"`` lines are the ones Cloudflare's own parser
+    drops (wrangler warns about each); ``"ignored"`` lines pass Cloudflare's parser but can never
+    take effect there (a pattern that cannot compile, a block replaced by a later one for the
+    same path, a header the runtime would refuse), so they are dropped here and said out loud.
+    """
 
     file: str
     message: str
     line: int | None = None
     text: str | None = None
+    kind: WarningKind = "rejected"
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file

@@ -32,8 +32,6 @@ def js_split_whitespace(s: str) -> list[str]:
 PATH_ENCODE = frozenset(' "#<>?`{}')
 QUERY_ENCODE = frozenset(' "#<>')
 FRAGMENT_ENCODE = frozenset(' "<>`')
-# A capture from a decoded path goes back into a URL or header value: a literal % must be %25 again.
-CAPTURE_ENCODE = PATH_ENCODE | {"%"}
 
 
 def pct_encode(s: str, extra: frozenset[str]) -> str:
@@ -116,24 +114,40 @@ _SINGLE_DOT = frozenset({".", "%2e"})
 _DOUBLE_DOT = frozenset({"..", ".%2e", "%2e.", "%2e%2e"})
 
 
-def normalize_path(path: str) -> str:
-    """A WHATWG URL path: dot segments (also ``%2e`` forms) resolved, the path set percent-encoded."""
+def normalize_path(path: str, *, special: bool = True) -> str:
+    """A WHATWG URL path: dot segments (also ``%2e`` forms) resolved, the path set percent-encoded.
+
+    ``special=False`` is a non-special scheme's path, where Node's URL (the parser wrangler runs)
+    leaves a path emptied by ``..`` empty: ``relative:///..`` has the pathname ``""``, not ``"/"``.
+    """
     segments = path.split("/")[1:] if path.startswith("/") else path.split("/")
     out: list[str] = []
     last = len(segments) - 1
     for i, seg in enumerate(segments):
         low = seg.lower()
         if low in _DOUBLE_DOT:
-            if out:
+            popped = bool(out)
+            if popped:
                 out.pop()
-            if i == last:
+            if i == last and (special or popped):
                 out.append("")
         elif low in _SINGLE_DOT:
             if i == last:
                 out.append("")
         else:
             out.append(pct_encode(seg, PATH_ENCODE))
-    return "/" + "/".join(out)
+    return "/" + "/".join(out) if out or special else ""
+
+
+def request_pathname(target: str) -> str:
+    """``new URL(request.url).pathname`` for the path of a request target (its bytes as latin-1).
+
+    What ``_redirects`` and ``_headers`` rules are matched against: escapes stay as sent (``%41``
+    is not ``A``, a bare ``%`` stays bare), bytes beyond ASCII and the WHATWG path set are
+    percent-encoded, ``\\`` is ``/`` and dot segments (``%2e`` too) are resolved.
+    """
+    raw = "".join(f"%{ord(c):02X}" if ord(c) > 0x7F else c for c in target)
+    return normalize_path(raw.replace("\\", "/"))
 
 
 _C0_OR_SPACE = "".join(chr(c) for c in range(0x21))
@@ -146,7 +160,7 @@ def extract_pathname(path: str, include_search: bool, include_hash: bool) -> str
         path = "/" + path
     path = path.rstrip(_C0_OR_SPACE).translate(_TAB_NEWLINE)
     p, query, fragment = split_reference(path)
-    out = normalize_path(p)
+    out = normalize_path(p, special=False)
     if include_search and query:
         out += "?" + pct_encode(query, QUERY_ENCODE)
     if include_hash and fragment:
