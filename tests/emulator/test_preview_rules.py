@@ -190,9 +190,9 @@ def test_keys_with_spaces_and_non_ascii_redirect_to_encoded_locations() -> None:
     assert get(s, "/docs/a b.html") == Resolution(307, location="/docs/a%20b")
     assert get(s, "/café") == Resolution(307, location="/caf%C3%A9/")
     assert get(s, "/café/") == Resolution(200, "/café/index.html")
-    # A key that looks encoded is served at its literal (decoded) path only.
-    assert get(s, "/bin%2F") == Resolution(200, "/bin%2F")
-    assert get(s, "/bin/").status == 404
+    # A key that looks encoded is served at its own encoding (its % encoded again) only.
+    assert get(s, "/bin%252F") == Resolution(200, "/bin%2F")
+    assert get(s, "/bin%2F").status == 404 and get(s, "/bin/").status == 404
 
 
 def test_html_handling_redirects_keep_the_query_string() -> None:

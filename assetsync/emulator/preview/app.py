@@ -12,18 +12,24 @@ from __future__ import annotations
 import html
 from collections.abc import AsyncIterator, Callable, MutableMapping
 from typing import Any
-from urllib.parse import quote, unquote, unquote_to_bytes
+from urllib.parse import quote, unquote
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 
 from ...protocol import HTML_HANDLING, NOT_FOUND_HANDLING
+from ...protocol.assetrules.urls import request_pathname
 from ...protocol.contenttypes import UNKNOWN
 from ..store import Store, Version, scope_of
+from .ranges import Unsatisfiable, byte_range
 from .resolve import Resolution, Site, SiteConfig
 
 PREFIX = "/__preview/"
 CHUNK = 256 * 1024
+CACHE_CONTROL = "public, max-age=0, must-revalidate"  # asset-worker/src/constants.ts
+# The asset worker reports HIT when reading the asset took at most 100 ms, else MISS; the preview
+# reads a local file, so it always says HIT (a fixed value keeps responses independent of timing).
+CACHE_STATUS = "HIT"
 
 
 def split_host(host: str) -> tuple[str, str] | None:
@@ -45,9 +51,11 @@ def split_site(segment: str) -> tuple[str, str]:
     return script, ns
 
 
-async def _file_chunks(path: str) -> AsyncIterator[bytes]:
+async def _file_chunks(path: str, start: int, length: int) -> AsyncIterator[bytes]:
     with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
+        f.seek(start)
+        while length > 0 and (chunk := f.read(min(CHUNK, length))):
+            length -= len(chunk)
             yield chunk
 
 
@@ -93,12 +101,9 @@ class Preview:
                 "has been deployed to this emulator.</p>",
                 404,
             )
-        try:
-            decoded = unquote_to_bytes((path or "/").encode("latin-1")).decode("utf-8")
-        except UnicodeDecodeError:
-            return Response(b"Bad Request: the path is not valid UTF-8", 400)
+        pathname = request_pathname((path or "/").encode("latin-1"))
         res = self._site(version).resolve(
-            request.method, decoded, query=request.url.query, host=request.headers.get("host")
+            request.method, pathname, query=request.url.query, host=request.headers.get("host")
         )
         return self._respond(request, version, res, base)
 
@@ -109,40 +114,52 @@ class Preview:
             if base and location.startswith("/"):
                 location = base + location
             headers["location"] = location
-        response: Response
-        if res.asset is None:
-            response = Response(
-                b"" if request.method == "HEAD" else _status_text(res.status), res.status, headers
-            )
-        else:
-            digest, size, ctype = version.manifest[res.asset]  # type: ignore[index]
-            etag = f'"{digest}"'
-            headers["etag"] = etag
-            headers["cache-control"] = "public, max-age=0, must-revalidate"
-            if ctype and ctype != UNKNOWN:  # the platform serves no Content-Type then
-                headers["content-type"] = ctype
-            if res.status == 200 and _etag_matches(request.headers.get("if-none-match"), etag):
-                response = Response(b"", 304, headers)
-            else:
-                blob = self.store.blob_path(scope_of(version.account, version.namespace or None), digest)
-                if request.method == "HEAD":
-                    headers["content-length"] = str(size)
-                    response = Response(b"", res.status, headers)
-                elif self.on_html is not None and ctype.startswith("text/html"):
-                    with open(blob, "rb") as f:
-                        site = (
-                            f"{version.script}.{version.namespace}" if version.namespace else version.script
-                        )
-                        response = Response(self.on_html(f.read(), site), res.status, headers)
-                else:
-                    headers["content-length"] = str(size)
-                    response = StreamingResponse(_file_chunks(blob), res.status, headers)
+        # Redirects, 404 without a 404 page, 405: the platform sends no body and no asset headers.
+        response = (
+            Response(b"", res.status, headers) if res.asset is None else self._asset(request, version, res)
+        )
         for name in res.remove:
             if name.lower() in response.headers:
                 del response.headers[name.lower()]
         for name, value in res.headers:
             response.headers.append(name, value)
         return response
+
+    def _asset(self, request: Request, version: Version, res: Resolution) -> Response:
+        """The asset ``res`` names, with the headers the platform's asset worker and cache add."""
+        digest, size, ctype = version.manifest[res.asset]  # type: ignore[index]
+        etag = f'"{digest}"'
+        headers = {"etag": etag}
+        if ctype and ctype != UNKNOWN:  # the platform serves no Content-Type then
+            headers["content-type"] = ctype
+        if "authorization" not in request.headers and "range" not in request.headers:
+            headers["cache-control"] = CACHE_CONTROL
+        headers["cf-cache-status"] = CACHE_STATUS
+        if _etag_matches(request.headers.get("if-none-match"), etag):
+            return Response(b"", 304, headers)
+        blob = self.store.blob_path(scope_of(version.account, version.namespace or None), digest)
+        head = request.method.upper() == "HEAD"
+        if not head and self.on_html is not None and ctype.startswith("text/html"):
+            with open(blob, "rb") as f:
+                site = f"{version.script}.{version.namespace}" if version.namespace else version.script
+                return Response(self.on_html(f.read(), site), res.status, headers)
+        status, start, length = res.status, 0, size
+        wanted = (
+            byte_range(
+                request.headers.get("range"), size, etag=etag, if_range=request.headers.get("if-range")
+            )
+            if res.status == 200
+            else None
+        )
+        if isinstance(wanted, Unsatisfiable):
+            return Response(b"", 416, {"content-range": wanted.content_range})
+        if wanted is not None:
+            status, start, length = 206, wanted.start, wanted.length
+            headers["content-range"] = wanted.content_range
+        headers["content-length"] = str(length)
+        if head:
+            return Response(b"", status, headers)
+        return StreamingResponse(_file_chunks(blob, start, length), status, headers)
 
     def index(self, host: str) -> HTMLResponse:
         """A page listing every deployed site with its preview links."""
@@ -165,10 +182,6 @@ def _etag_matches(header: str | None, etag: str) -> bool:
         return False
     candidates = [c.strip().removeprefix("W/") for c in header.split(",")]
     return etag in candidates or "*" in candidates
-
-
-def _status_text(status: int) -> bytes:
-    return {404: b"Not Found", 405: b"Method Not Allowed"}.get(status, b"")
 
 
 def preview_target(scope: MutableMapping[str, Any]) -> tuple[str, str, str, str] | None:

@@ -76,7 +76,14 @@ from ...protocol import HTML_HANDLING, NOT_FOUND_HANDLING
 from ...protocol.assetrules.headers import HeaderUpdate, ParsedHeaders, parse_headers
 from ...protocol.assetrules.redirects import ParsedRedirects, parse_redirects
 from ...protocol.assetrules.rules import ParseWarning
-from ...protocol.assetrules.urls import collapse_slashes, decode_path, encode_path, search_string
+from ...protocol.assetrules.urls import (
+    PATH_ENCODE,
+    decode_path,
+    decode_segments,
+    encode_path,
+    pct_encode,
+    search_string,
+)
 
 __all__ = [
     "Resolution",
@@ -276,28 +283,31 @@ class Site:
     # ---------------------------------------------------------------------------------- requests
 
     def resolve(self, method: str, path: str, *, query: str = "", host: str | None = None) -> Resolution:
-        """Answer ``method`` on the percent-decoded ``path``.
+        """Answer ``method`` on the request URL's ``path`` as the client sent it.
 
-        ``query`` is the request's raw query string (with or without ``?``); it is carried into
-        redirects. ``host`` is the request's ``Host``; it only matters for ``https://host/...``
-        rules in ``_headers`` and for ``_redirects`` destinations on the same origin.
+        ``path`` is percent-encoded as on the wire (``/%5Bx%5D`` and ``/[x]`` differ: the second
+        is redirected to the first); characters a URL parser would percent-encode (non-ASCII,
+        spaces, ...) may also be given raw. Dot segments are expected to be resolved already
+        (:func:`~assetsync.protocol.assetrules.urls.request_pathname`). ``query`` is the request's
+        raw query string (with or without ``?``); it is carried into redirects. ``host`` is the
+        request's ``Host``; it only matters for ``https://host/...`` rules in ``_headers`` and for
+        ``_redirects`` destinations on the same origin.
         """
-        update = self._headers.update(path, host=host) if self._headers else _NO_HEADERS
-        status, asset, location = self._answer(method, path, query, host)
+        pathname = pct_encode(path, PATH_ENCODE)
+        decoded = decode_segments(pathname)
+        update = self._headers.update(decoded, host=host) if self._headers else _NO_HEADERS
+        status, asset, location = self._answer(method, pathname, decoded, query, host)
         return Resolution(status, asset, location, update.headers, update.remove)
 
     def _answer(
-        self, method: str, path: str, query: str, host: str | None
+        self, method: str, pathname: str, decoded: str, query: str, host: str | None
     ) -> tuple[int, str | None, str | None]:
-        match = self._redirects.match(path, query=query, host=host) if self._redirects else None
+        match = self._redirects.match(decoded, query=query, host=host) if self._redirects else None
         if match is not None and not match.is_rewrite:
             return match.status, None, match.location
         if match is not None:  # a 200 rewrite: look up the destination's path instead
-            raw = match.pathname
-            decoded = decode_path(raw)
-        else:
-            raw = encode_path(path)  # the client is assumed to have sent the canonical encoding
-            decoded = collapse_slashes(path)
+            pathname = match.pathname
+        decoded = decode_path(pathname)
         unsafe = _unsafe(decoded)
         intent = self._not_found("/") if unsafe else self._intent(decoded, False)
         if intent is None:
@@ -305,8 +315,10 @@ class Site:
         if method.upper() not in _SERVE_METHODS:
             return 405, None, None
         if not unsafe:
+            # The canonical URL is the decoded path encoded again: any other spelling that finds
+            # an asset (``/[x]``, ``/a%2ehtml``, ``//a``, a segment that is not UTF-8) redirects.
             destination = encode_path(intent.redirect or decoded)
-            if intent.redirect or (intent.asset is not None and destination != raw):
+            if intent.redirect or (intent.asset is not None and destination != pathname):
                 return 307, None, destination + search_string(query)
         if intent.asset is None:
             return 500, None, None

@@ -136,6 +136,17 @@ def normalize_path(path: str) -> str:
     return "/" + "/".join(out)
 
 
+def request_pathname(raw: bytes) -> str:
+    """``new URL(request.url).pathname`` for a request target's raw path bytes.
+
+    As the WHATWG URL parser does for an ``http(s)`` URL: ``\\`` is a ``/``, dot segments (also
+    ``%2e`` forms) are resolved, and bytes outside printable ASCII plus the path percent-encode set
+    are percent-encoded, byte by byte (so bytes that are not UTF-8 stay as their own ``%XX``).
+    """
+    text = "".join(chr(b) if 0x20 < b < 0x7F else f"%{b:02X}" for b in raw.replace(b"\\", b"/"))
+    return normalize_path(text or "/")
+
+
 _C0_OR_SPACE = "".join(chr(c) for c in range(0x21))
 _TAB_NEWLINE = str.maketrans("", "", "\t\n\r")
 
