@@ -1,8 +1,8 @@
 """What the preview server answers: html_handling, not_found_handling, _redirects and _headers.
 
-The html_handling tables are Cloudflare's own (workers-sdk ``packages/workers-shared/asset-worker/
-tests/test-cases/html-handling-test-cases.ts``), minus the cases about raw percent-encoding, which a
-resolver given decoded paths cannot see.
+The html_handling table is Cloudflare's (workers-sdk ``fixtures/workers-shared-asset-config/
+test-cases/html-handling-test-cases.ts``, condensed to one request per row); the full upstream
+tables, encoding included, run over real sockets in ``tests/upstream``.
 """
 
 from __future__ import annotations

@@ -3,8 +3,23 @@
 A site is addressed by host, ``<script>.localhost`` (or ``<script>.<namespace>.localhost`` for a
 Workers for Platforms user worker), or, for clients that cannot resolve ``*.localhost``, by path:
 ``/__preview/<script>/...`` and ``/__preview/<script>.<namespace>/...`` (a dot never appears in a
-script name, so the two cannot be confused). The request path is percent-decoded and looked up
-only in the deployed manifest: no request path ever reaches the filesystem.
+script name, so the two cannot be confused). The request path is read as the platform's URL parser
+reads it (:func:`~assetsync.protocol.assetrules.urls.request_pathname`) and looked up only in the
+deployed manifest: no request path ever reaches the filesystem.
+
+Cloudflare facts this relies on
+-------------------------------
+From workers-sdk ``packages/workers-shared`` (commit f8308360283f97d33e188aee2e19c1ef9c09524a):
+``asset-worker/src/handler.ts`` decides the answer (see :mod:`.resolve`); ``utils/responses.ts``
+gives 404 (no intent), 405, 500 and every redirect a null body, and 304 a null body with the
+asset's headers; ``asset-worker/src/utils/headers.ts`` adds to an asset (200, a 404 page, 304):
+``ETag`` (the quoted content hash), ``Content-Type`` when the asset has one, ``Cache-Control:
+public, max-age=0, must-revalidate`` (``constants.ts``) only when the request has neither
+``Authorization`` nor ``Range``, and ``CF-Cache-Status`` (see :data:`CACHE_STATUS`); then
+``_headers`` rules apply to every response, redirects included. ``If-None-Match`` holding the
+asset's ETag (strong or ``W/``) gets 304 for a 404 page too. A HEAD is a GET without the body.
+Byte ranges are answered as Cloudflare's cache answers them (:mod:`.ranges`); in dev mode an HTML
+page with the live-reload script injected is always sent whole.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 A :class:`Site` is built once per deployed version from its asset paths (manifest keys such as
 ``/index.html``, raw UTF-8, starting with ``/``) and a :class:`SiteConfig`. :meth:`Site.resolve`
-then takes a method and an already percent-decoded path and returns a :class:`Resolution`: serve
-manifest key K with status 200 or 404, redirect (status and ``Location``), or a bodiless 404/405.
+then takes a method and the request URL's pathname (percent-encoded as sent) and returns a
+:class:`Resolution`: serve manifest key K with status 200 or 404, redirect (status and
+``Location``), or a bodiless 404/405.
 The path is only ever looked up in the given set; nothing touches a filesystem.
 
 Cloudflare facts this relies on
@@ -13,21 +14,26 @@ Docs: https://developers.cloudflare.com/workers/static-assets/routing/advanced/h
 ``_redirects``/``_headers`` pages (see :mod:`.redirects` and :mod:`.headers`). Code, in
 ``cloudflare/workers-sdk`` package ``workers-shared``: ``asset-worker/src/handler.ts``
 (``getResponseOrAssetIntent``, ``getIntent``, the four ``htmlHandling*`` functions, ``notFound``,
-``safeRedirect``, ``decodePath``/``encodePath``, ``handleRedirects``) and its test table
-``asset-worker/tests/test-cases/html-handling-test-cases.ts``.
+``safeRedirect``, ``decodePath``/``encodePath``, ``handleRedirects``), at workers-sdk commit
+f8308360283f97d33e188aee2e19c1ef9c09524a. Its tests (``fixtures/workers-shared-asset-config/``
+and ``asset-worker/tests/handler.test.ts``) are ported in ``tests/upstream`` and all pass.
 
 Order of work for one request (``handler.ts``):
 
 1. ``_redirects`` first, for every method: a 301/302/303/307/308 rule answers at once; a 200 rule
    rewrites the path that is looked up (the URL the client sees does not change).
-2. The path is decoded segment by segment and runs of ``/`` collapse to one. Then html_handling
-   finds an *intent*: an asset to serve (200, or 404 for a 404 page) or a path to redirect to.
+2. The pathname (what ``new URL(request.url).pathname`` gives: dot segments resolved, characters
+   outside the URL path set percent-encoded) is decoded segment by segment with
+   ``decodeURIComponent``; a segment that does not decode (a stray ``%``, bytes that are not
+   UTF-8, as in ``/%A0``) is kept as sent. Runs of ``/`` collapse to one. Then html_handling finds
+   an *intent*: an asset to serve (200, or 404 for a 404 page) or a path to redirect to.
 3. No intent: 404 with no body, whatever the method.
 4. An intent but a method other than GET or HEAD: 405. (HEAD is answered like GET.)
 5. The canonical URL of what is served is the decoded path re-encoded with ``encodeURIComponent``
-   per segment; if html_handling wants a redirect, or an asset was found but the request's path is
-   not canonical (e.g. ``//a`` for ``/a``), answer 307 to the canonical path plus the request's
-   query string.
+   per segment; if html_handling wants a redirect, or an asset was found but the pathname differs
+   from its canonical form (``/[x]`` for ``/%5Bx%5D``, ``/a%2ebin`` for ``/a.bin``, ``/bin%2F``
+   for ``/bin/``, ``//a`` for ``/a``, ``/%A0%A0`` for ``/%25A0%25A0``), answer 307 to the
+   canonical path plus the request's query string.
 6. Otherwise serve the asset with the intent's status.
 7. ``_headers`` rules, matched on the original request path, are attached to every response.
 
@@ -58,13 +64,11 @@ not_found_handling (default ``none``), when html_handling found nothing:
 * If there is no such file, 404 without a body.
 
 Beyond Cloudflare (which never sees a raw one: its URL parser resolves dot segments first), a
-decoded path with a ``.`` or ``..`` segment, a NUL, or no leading ``/`` matches no asset: it gets
-not_found_handling as if requested at ``/`` (so only ``/404.html`` for ``404-page``). Cloudflare
-also 307s a request whose raw path is not canonically encoded (``/[x]`` to ``/%5Bx%5D``); given
-only the decoded path, this module assumes the client's encoding was canonical, except for
-repeated slashes, which it still redirects. This emulates an assets-only Worker: there is no user
-Worker to fall through to, so ``run_worker_first`` and the ``Sec-Fetch-Mode: navigate`` rule do
-not apply.
+decoded path with a ``.`` or ``..`` segment (``/a/..%2Fb``), a NUL, or no leading ``/`` matches no
+asset: it gets not_found_handling as if requested at ``/`` (so only ``/404.html`` for
+``404-page``), where Cloudflare would look the odd key up and find nothing. This emulates an
+assets-only Worker: there is no user Worker to fall through to, so ``run_worker_first`` and the
+``Sec-Fetch-Mode: navigate`` rule do not apply.
 """
 
 from __future__ import annotations
