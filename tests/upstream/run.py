@@ -13,9 +13,11 @@ from typing import Any
 
 from ..emulator.test_api import publish
 from ..helpers import LiveEmulator
-from .asset_worker_cases import CASES, Case
+from .asset_worker_cases import CASES as WORKER_CASES, Case
+from .fixture_cases import CASES as FIXTURE_CASES
 from .html_handling_cases import ENCODING, HTML_HANDLING, HtmlCase
 
+CASES = WORKER_CASES + FIXTURE_CASES
 PREVIEW = "/__preview/"
 FILLER = "/unrelated.txt"  # a site must hold some file; this one no case asks for
 

@@ -1,8 +1,8 @@
 """Cloudflare's own asset-serving tests, run against the preview over real sockets.
 
-The cases are data (see :mod:`.html_handling_cases` and :mod:`.asset_worker_cases`, which cite
-their upstream files); every applicable one runs here, with an id naming its upstream file and
-case. Cases that cannot apply to an assets-only preview stay in the data with their reason.
+The cases are data (:mod:`.html_handling_cases`, :mod:`.asset_worker_cases`, :mod:`.fixture_cases`,
+each citing its upstream files); every applicable one runs here, with an id naming its upstream
+file and case. Cases that cannot apply to an assets-only preview stay in the data with their reason.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from ..helpers import LiveEmulator
-from .asset_worker_cases import CASES, Case
+from .asset_worker_cases import Case
 from .html_handling_cases import HtmlCase
-from .run import Previews, check_case, check_html, html_cases
+from .run import CASES, Previews, check_case, check_html, html_cases
 
 
 @pytest.fixture(scope="module")
