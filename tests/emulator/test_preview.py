@@ -106,9 +106,8 @@ def test_wfp_host_and_path_prefix_addressing(emulator: LiveEmulator) -> None:
 def test_paths_never_leave_the_manifest(emulator: LiveEmulator, path: str) -> None:
     publish(emulator, SITE)
     r = httpx.get(f"{emulator.origin}{path}", headers={"Host": "site.localhost"})
-    assert r.status_code in (307, 400, 404), (path, r.status_code)
-    assert b"root:" not in r.content and b"SQLite" not in r.content
-    assert r.content in (b"", b"Not Found", b"Bad Request: the path is not valid UTF-8")
+    assert r.status_code in (307, 404), (path, r.status_code)
+    assert r.content == b""  # a redirect or a 404 without a 404 page: no body at all
 
 
 @contextlib.contextmanager

@@ -1,8 +1,8 @@
 """What the preview server answers: html_handling, not_found_handling, _redirects and _headers.
 
-The html_handling tables are Cloudflare's own (workers-sdk ``packages/workers-shared/asset-worker/
-tests/test-cases/html-handling-test-cases.ts``), minus the cases about raw percent-encoding, which a
-resolver given decoded paths cannot see.
+The html_handling table is Cloudflare's (workers-sdk ``fixtures/workers-shared-asset-config/
+test-cases/html-handling-test-cases.ts``, condensed to one request per row); the full upstream
+tables, encoding included, run over real sockets in ``tests/upstream``.
 """
 
 from __future__ import annotations
@@ -190,9 +190,9 @@ def test_keys_with_spaces_and_non_ascii_redirect_to_encoded_locations() -> None:
     assert get(s, "/docs/a b.html") == Resolution(307, location="/docs/a%20b")
     assert get(s, "/café") == Resolution(307, location="/caf%C3%A9/")
     assert get(s, "/café/") == Resolution(200, "/café/index.html")
-    # A key that looks encoded is served at its literal (decoded) path only.
-    assert get(s, "/bin%2F") == Resolution(200, "/bin%2F")
-    assert get(s, "/bin/").status == 404
+    # A key that looks encoded is served at its own encoding (its % encoded again) only.
+    assert get(s, "/bin%252F") == Resolution(200, "/bin%2F")
+    assert get(s, "/bin%2F").status == 404 and get(s, "/bin/").status == 404
 
 
 def test_html_handling_redirects_keep_the_query_string() -> None:
@@ -313,7 +313,8 @@ def test_405_also_for_a_not_found_page_and_head_is_like_get() -> None:
         ("/blog/* https://blog.example.net/:splat 301", "/blog/a/b", 301, "https://blog.example.net/a/b"),
         ("/u/:user/p/:post /people/:user?post=:post", "/u/ann/p/7", 302, "/people/ann?post=7"),
         ("/m/:title /media/:title", "/m/a b", 302, "/media/a%20b"),
-        ("/m/:title /media/:title", "/m/50%", 302, "/media/50%25"),
+        ("/m/:title /media/:title", "/m/50%25", 302, "/media/50%25"),
+        ("/m/:title /media/:title", "/m/50%", 302, "/media/50%"),  # substituted as sent
         ("/m/:title /media/:title", "/m/é", 302, "/media/%C3%A9"),
         ("/p/:id_2 /q/:id_2/:id", "/p/9", 302, "/q/9/:id"),  # whole names; unknown ones stay
         ("/page/ /page2/#fragment 301", "/page/", 301, "/page2/#fragment"),

@@ -134,7 +134,7 @@ def test_validate_url() -> None:
     ],
 )
 def test_request_pathname_is_what_the_url_parser_leaves(target: str, pathname: str) -> None:
-    assert request_pathname(target) == pathname
+    assert request_pathname(target.encode("latin-1")) == pathname
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,23 @@ that cannot resolve ``*.localhost``, by path, ``/__preview/<script>[.<namespace>
 (the grammar: :mod:`assetsync.protocol.previews`). An address without the account means the
 default account's script, else the only one; when several accounts have it, the answer is a 300
 listing each one's full address, so no account's script ever stands in for another's. The
-request path is percent-decoded and looked up only in the deployed manifest: no request path
-ever reaches the filesystem.
+request path is read as the platform's URL parser reads it
+(:func:`~assetsync.protocol.assetrules.urls.request_pathname`) and looked up only in the deployed
+manifest: no request path ever reaches the filesystem.
+
+Cloudflare facts this relies on
+-------------------------------
+From workers-sdk ``packages/workers-shared`` (commit f8308360283f97d33e188aee2e19c1ef9c09524a):
+``asset-worker/src/handler.ts`` decides the answer (see :mod:`.resolve`); ``utils/responses.ts``
+gives 404 (no intent), 405, 500 and every redirect a null body, and 304 a null body with the
+asset's headers; ``asset-worker/src/utils/headers.ts`` adds to an asset (200, a 404 page, 304):
+``ETag`` (the quoted content hash), ``Content-Type`` when the asset has one, ``Cache-Control:
+public, max-age=0, must-revalidate`` (``constants.ts``) only when the request has neither
+``Authorization`` nor ``Range``, and ``CF-Cache-Status`` (see :data:`CACHE_STATUS`); then
+``_headers`` rules apply to every response, redirects included. ``If-None-Match`` holding the
+asset's ETag (strong or ``W/``) gets 304 for a 404 page too. A HEAD is a GET without the body.
+Byte ranges are answered as Cloudflare's cache answers them (:mod:`.ranges`); in dev mode an HTML
+page with the live-reload script injected is always sent whole.
 """
 
 from __future__ import annotations
@@ -14,7 +29,6 @@ from __future__ import annotations
 import html
 from collections.abc import AsyncIterator, Callable, MutableMapping
 from typing import Any
-from urllib.parse import unquote_to_bytes
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
@@ -25,14 +39,21 @@ from ...protocol.contenttypes import UNKNOWN
 from ...protocol.previews import PREVIEW_PREFIX as PREFIX, PreviewAddress, parse_host, parse_segment
 from ..store import Script, Store, Version, scope_of
 from .pages import address_of, choices_page, index_page
+from .ranges import Unsatisfiable, byte_range
 from .resolve import Resolution, Site, SiteConfig
 
 CHUNK = 256 * 1024
+CACHE_CONTROL = "public, max-age=0, must-revalidate"  # asset-worker/src/constants.ts
+# The asset worker reports HIT when reading the asset took at most 100 ms, else MISS; the preview
+# reads a local file, so it always says HIT (a fixed value keeps responses independent of timing).
+CACHE_STATUS = "HIT"
 
 
-async def _file_chunks(path: str) -> AsyncIterator[bytes]:
+async def _file_chunks(path: str, start: int, length: int) -> AsyncIterator[bytes]:
     with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
+        f.seek(start)
+        while length > 0 and (chunk := f.read(min(CHUNK, length))):
+            length -= len(chunk)
             yield chunk
 
 
@@ -86,16 +107,9 @@ class Preview:
         version = self.store.version(live[0].version) if live and live[0].version else None
         if version is None or version.manifest is None:
             return _not_found(address)
-        try:
-            decoded = unquote_to_bytes((path or "/").encode("latin-1")).decode("utf-8")
-        except UnicodeDecodeError:
-            return Response(b"Bad Request: the path is not valid UTF-8", 400)
+        pathname = request_pathname((path or "/").encode("latin-1"))
         res = self._site(version).resolve(
-            request.method,
-            decoded,
-            query=request.url.query,
-            host=request.headers.get("host"),
-            raw_path=request_pathname(path or "/"),
+            request.method, pathname, query=request.url.query, host=request.headers.get("host")
         )
         return self._respond(request, version, res, base)
 
@@ -106,40 +120,52 @@ class Preview:
             if base and location.startswith("/"):
                 location = base + location
             headers["location"] = location
-        response: Response
-        if res.asset is None:
-            response = Response(
-                b"" if request.method == "HEAD" else _status_text(res.status), res.status, headers
-            )
-        else:
-            digest, size, ctype = version.manifest[res.asset]  # type: ignore[index]
-            etag = f'"{digest}"'
-            headers["etag"] = etag
-            headers["cache-control"] = "public, max-age=0, must-revalidate"
-            if ctype and ctype != UNKNOWN:  # the platform serves no Content-Type then
-                headers["content-type"] = ctype
-            if res.status == 200 and _etag_matches(request.headers.get("if-none-match"), etag):
-                response = Response(b"", 304, headers)
-            else:
-                blob = self.store.blob_path(scope_of(version.account, version.namespace or None), digest)
-                if request.method == "HEAD":
-                    headers["content-length"] = str(size)
-                    response = Response(b"", res.status, headers)
-                elif self.on_html is not None and ctype.startswith("text/html"):
-                    with open(blob, "rb") as f:
-                        site = (
-                            f"{version.script}.{version.namespace}" if version.namespace else version.script
-                        )
-                        response = Response(self.on_html(f.read(), site), res.status, headers)
-                else:
-                    headers["content-length"] = str(size)
-                    response = StreamingResponse(_file_chunks(blob), res.status, headers)
+        # Redirects, 404 without a 404 page, 405: the platform sends no body and no asset headers.
+        response = (
+            Response(b"", res.status, headers) if res.asset is None else self._asset(request, version, res)
+        )
         for name in res.remove:
             if name.lower() in response.headers:
                 del response.headers[name.lower()]
         for name, value in res.headers:
             response.headers.append(name, value)
         return response
+
+    def _asset(self, request: Request, version: Version, res: Resolution) -> Response:
+        """The asset ``res`` names, with the headers the platform's asset worker and cache add."""
+        digest, size, ctype = version.manifest[res.asset]  # type: ignore[index]
+        etag = f'"{digest}"'
+        headers = {"etag": etag}
+        if ctype and ctype != UNKNOWN:  # the platform serves no Content-Type then
+            headers["content-type"] = ctype
+        if "authorization" not in request.headers and "range" not in request.headers:
+            headers["cache-control"] = CACHE_CONTROL
+        headers["cf-cache-status"] = CACHE_STATUS
+        if _etag_matches(request.headers.get("if-none-match"), etag):
+            return Response(b"", 304, headers)
+        blob = self.store.blob_path(scope_of(version.account, version.namespace or None), digest)
+        head = request.method.upper() == "HEAD"
+        if not head and self.on_html is not None and ctype.startswith("text/html"):
+            with open(blob, "rb") as f:
+                site = f"{version.script}.{version.namespace}" if version.namespace else version.script
+                return Response(self.on_html(f.read(), site), res.status, headers)
+        status, start, length = res.status, 0, size
+        wanted = (
+            byte_range(
+                request.headers.get("range"), size, etag=etag, if_range=request.headers.get("if-range")
+            )
+            if res.status == 200
+            else None
+        )
+        if isinstance(wanted, Unsatisfiable):
+            return Response(b"", 416, {"content-range": wanted.content_range})
+        if wanted is not None:
+            status, start, length = 206, wanted.start, wanted.length
+            headers["content-range"] = wanted.content_range
+        headers["content-length"] = str(length)
+        if head:
+            return Response(b"", status, headers)
+        return StreamingResponse(_file_chunks(blob, start, length), status, headers)
 
     def index(self, host: str) -> HTMLResponse:
         """A page listing every deployed site: account, namespace, script, and their addresses."""
@@ -156,10 +182,6 @@ def _etag_matches(header: str | None, etag: str) -> bool:
         return False
     candidates = [c.strip().removeprefix("W/") for c in header.split(",")]
     return etag in candidates or "*" in candidates
-
-
-def _status_text(status: int) -> bytes:
-    return {404: b"Not Found", 405: b"Method Not Allowed"}.get(status, b"")
 
 
 def _port(host: str, server: tuple[str, int] | None) -> str:

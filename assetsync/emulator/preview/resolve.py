@@ -2,8 +2,9 @@
 
 A :class:`Site` is built once per deployed version from its asset paths (manifest keys such as
 ``/index.html``, raw UTF-8, starting with ``/``) and a :class:`SiteConfig`. :meth:`Site.resolve`
-then takes a method and an already percent-decoded path and returns a :class:`Resolution`: serve
-manifest key K with status 200 or 404, redirect (status and ``Location``), or a bodiless 404/405.
+then takes a method and the request URL's pathname (percent-encoded as sent) and returns a
+:class:`Resolution`: serve manifest key K with status 200 or 404, redirect (status and
+``Location``), or a bodiless 404/405.
 The path is only ever looked up in the given set; nothing touches a filesystem.
 
 Cloudflare facts this relies on
@@ -13,21 +14,26 @@ Docs: https://developers.cloudflare.com/workers/static-assets/routing/advanced/h
 ``_redirects``/``_headers`` pages (see :mod:`.redirects` and :mod:`.headers`). Code, in
 ``cloudflare/workers-sdk`` package ``workers-shared``: ``asset-worker/src/handler.ts``
 (``getResponseOrAssetIntent``, ``getIntent``, the four ``htmlHandling*`` functions, ``notFound``,
-``safeRedirect``, ``decodePath``/``encodePath``, ``handleRedirects``) and its test table
-``asset-worker/tests/test-cases/html-handling-test-cases.ts``.
+``safeRedirect``, ``decodePath``/``encodePath``, ``handleRedirects``), at workers-sdk commit
+f8308360283f97d33e188aee2e19c1ef9c09524a. Its tests (``fixtures/workers-shared-asset-config/``
+and ``asset-worker/tests/handler.test.ts``) are ported in ``tests/upstream`` and all pass.
 
 Order of work for one request (``handler.ts``):
 
 1. ``_redirects`` first, for every method: a 301/302/303/307/308 rule answers at once; a 200 rule
    rewrites the path that is looked up (the URL the client sees does not change).
-2. The path is decoded segment by segment and runs of ``/`` collapse to one. Then html_handling
-   finds an *intent*: an asset to serve (200, or 404 for a 404 page) or a path to redirect to.
+2. The pathname (what ``new URL(request.url).pathname`` gives: dot segments resolved, characters
+   outside the URL path set percent-encoded) is decoded segment by segment with
+   ``decodeURIComponent``; a segment that does not decode (a stray ``%``, bytes that are not
+   UTF-8, as in ``/%A0``) is kept as sent. Runs of ``/`` collapse to one. Then html_handling finds
+   an *intent*: an asset to serve (200, or 404 for a 404 page) or a path to redirect to.
 3. No intent: 404 with no body, whatever the method.
 4. An intent but a method other than GET or HEAD: 405. (HEAD is answered like GET.)
 5. The canonical URL of what is served is the decoded path re-encoded with ``encodeURIComponent``
-   per segment; if html_handling wants a redirect, or an asset was found but the request's path is
-   not canonical (e.g. ``//a`` for ``/a``), answer 307 to the canonical path plus the request's
-   query string.
+   per segment; if html_handling wants a redirect, or an asset was found but the pathname differs
+   from its canonical form (``/[x]`` for ``/%5Bx%5D``, ``/a%2ebin`` for ``/a.bin``, ``/bin%2F``
+   for ``/bin/``, ``//a`` for ``/a``, ``/%A0%A0`` for ``/%25A0%25A0``), answer 307 to the
+   canonical path plus the request's query string.
 6. Otherwise serve the asset with the intent's status.
 7. ``_headers`` rules, matched on the original request path, are attached to every response.
 
@@ -58,13 +64,11 @@ not_found_handling (default ``none``), when html_handling found nothing:
 * If there is no such file, 404 without a body.
 
 Beyond Cloudflare (which never sees a raw one: its URL parser resolves dot segments first), a
-decoded path with a ``.`` or ``..`` segment, a NUL, or no leading ``/`` matches no asset: it gets
-not_found_handling as if requested at ``/`` (so only ``/404.html`` for ``404-page``). Cloudflare
-also 307s a request whose raw path is not canonically encoded (``/[x]`` to ``/%5Bx%5D``); given
-only the decoded path, this module assumes the client's encoding was canonical, except for
-repeated slashes, which it still redirects. This emulates an assets-only Worker: there is no user
-Worker to fall through to, so ``run_worker_first`` and the ``Sec-Fetch-Mode: navigate`` rule do
-not apply.
+decoded path with a ``.`` or ``..`` segment (``/a/..%2Fb``), a NUL, or no leading ``/`` matches no
+asset: it gets not_found_handling as if requested at ``/`` (so only ``/404.html`` for
+``404-page``), where Cloudflare would look the odd key up and find nothing. This emulates an
+assets-only Worker: there is no user Worker to fall through to, so ``run_worker_first`` and the
+``Sec-Fetch-Mode: navigate`` rule do not apply.
 """
 
 from __future__ import annotations
@@ -76,7 +80,13 @@ from ...protocol import HTML_HANDLING, NOT_FOUND_HANDLING
 from ...protocol.assetrules.headers import HeaderUpdate, ParsedHeaders, parse_headers
 from ...protocol.assetrules.redirects import ParsedRedirects, parse_redirects
 from ...protocol.assetrules.rules import ParseWarning
-from ...protocol.assetrules.urls import collapse_slashes, decode_path, encode_path, search_string
+from ...protocol.assetrules.urls import (
+    PATH_ENCODE,
+    decode_path,
+    encode_path,
+    pct_encode,
+    search_string,
+)
 
 __all__ = [
     "Resolution",
@@ -275,34 +285,31 @@ class Site:
 
     # ---------------------------------------------------------------------------------- requests
 
-    def resolve(
-        self, method: str, path: str, *, query: str = "", host: str | None = None, raw_path: str | None = None
-    ) -> Resolution:
-        """Answer ``method`` on the percent-decoded ``path``.
+    def resolve(self, method: str, path: str, *, query: str = "", host: str | None = None) -> Resolution:
+        """Answer ``method`` on the request URL's ``path`` as the client sent it.
 
-        ``query`` is the request's raw query string (with or without ``?``); it is carried into
-        redirects. ``host`` is the request's ``Host``; it only matters for ``https://host/...``
-        rules in ``_headers`` and for ``_redirects`` destinations on the same origin.
-        ``raw_path`` is the pathname as sent (``urls.request_pathname``), which ``_headers`` and
-        ``_redirects`` rules match; without it, the canonical encoding of ``path``.
+        ``path`` is percent-encoded as on the wire (``/%5Bx%5D`` and ``/[x]`` differ: the second
+        is redirected to the first); characters a URL parser would percent-encode (non-ASCII,
+        spaces, ...) may also be given raw. Dot segments are expected to be resolved already
+        (:func:`~assetsync.protocol.assetrules.urls.request_pathname`). ``query`` is the request's
+        raw query string (with or without ``?``); it is carried into redirects. ``host`` is the
+        request's ``Host``; it only matters for ``https://host/...`` rules in ``_headers`` and for
+        ``_redirects`` destinations on the same origin.
         """
-        sent = raw_path if raw_path is not None else encode_path(path)
-        update = self._headers.update(sent, host=host) if self._headers else _NO_HEADERS
-        status, asset, location = self._answer(method, path, sent, query, host)
+        pathname = pct_encode(path, PATH_ENCODE)  # what rules match: as sent, never decoded
+        update = self._headers.update(pathname, host=host) if self._headers else _NO_HEADERS
+        status, asset, location = self._answer(method, pathname, query, host)
         return Resolution(status, asset, location, update.headers, update.remove)
 
     def _answer(
-        self, method: str, path: str, sent: str, query: str, host: str | None
+        self, method: str, pathname: str, query: str, host: str | None
     ) -> tuple[int, str | None, str | None]:
-        match = self._redirects.match(sent, query=query, host=host) if self._redirects else None
+        match = self._redirects.match(pathname, query=query, host=host) if self._redirects else None
         if match is not None and not match.is_rewrite:
             return match.status, None, match.location
         if match is not None:  # a 200 rewrite: look up the destination's path instead
-            raw = match.pathname
-            decoded = decode_path(raw)
-        else:
-            raw = encode_path(path)  # the client is assumed to have sent the canonical encoding
-            decoded = collapse_slashes(path)
+            pathname = match.pathname
+        decoded = decode_path(pathname)
         unsafe = _unsafe(decoded)
         intent = self._not_found("/") if unsafe else self._intent(decoded, False)
         if intent is None:
@@ -310,8 +317,10 @@ class Site:
         if method.upper() not in _SERVE_METHODS:
             return 405, None, None
         if not unsafe:
+            # The canonical URL is the decoded path encoded again: any other spelling that finds
+            # an asset (``/[x]``, ``/a%2ehtml``, ``//a``, a segment that is not UTF-8) redirects.
             destination = encode_path(intent.redirect or decoded)
-            if intent.redirect or (intent.asset is not None and destination != raw):
+            if intent.redirect or (intent.asset is not None and destination != pathname):
                 return 307, None, destination + search_string(query)
         if intent.asset is None:
             return 500, None, None

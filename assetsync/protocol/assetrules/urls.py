@@ -139,15 +139,15 @@ def normalize_path(path: str, *, special: bool = True) -> str:
     return "/" + "/".join(out) if out or special else ""
 
 
-def request_pathname(target: str) -> str:
-    """``new URL(request.url).pathname`` for the path of a request target (its bytes as latin-1).
+def request_pathname(raw: bytes) -> str:
+    """``new URL(request.url).pathname`` for a request target's raw path bytes.
 
-    What ``_redirects`` and ``_headers`` rules are matched against: escapes stay as sent (``%41``
-    is not ``A``, a bare ``%`` stays bare), bytes beyond ASCII and the WHATWG path set are
-    percent-encoded, ``\\`` is ``/`` and dot segments (``%2e`` too) are resolved.
+    As the WHATWG URL parser does for an ``http(s)`` URL: ``\\`` is a ``/``, dot segments (also
+    ``%2e`` forms) are resolved, and bytes outside printable ASCII plus the path percent-encode set
+    are percent-encoded, byte by byte (so bytes that are not UTF-8 stay as their own ``%XX``).
     """
-    raw = "".join(f"%{ord(c):02X}" if ord(c) > 0x7F else c for c in target)
-    return normalize_path(raw.replace("\\", "/"))
+    text = "".join(chr(b) if 0x20 < b < 0x7F else f"%{b:02X}" for b in raw.replace(b"\\", b"/"))
+    return normalize_path(text or "/")
 
 
 _C0_OR_SPACE = "".join(chr(c) for c in range(0x21))
