@@ -34,7 +34,7 @@ from .envelope import (
     error_response,
 )
 from .preview.app import Preview, preview_target
-from .preview.livereload import PATH as LIVERELOAD_PATH, ReloadHub, inject
+from .preview.livereload import PATH as LIVERELOAD_PATH, ReloadHub, inject, site_key
 from .store import Store
 from .tokens import Tokens
 
@@ -88,8 +88,8 @@ class Emulator:
             return load_api_token(self.config.data_dir)
         return next((t for t, acct in self.config.api_tokens.items() if acct is None), None)
 
-    def _deployed(self, script: str, namespace: str) -> None:
-        self.reload.publish(f"{script}.{namespace}" if namespace else script)
+    def _deployed(self, account: str, script: str, namespace: str) -> None:
+        self.reload.publish(site_key(account, script, namespace))
 
     def _oversized(self, scope: Scope) -> ApiError | None:
         """The 414 or 431 for a request past the platform's URL and header limits, or None."""

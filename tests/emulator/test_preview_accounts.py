@@ -153,3 +153,32 @@ def test_sync_prints_the_address_serve_gives_the_local_accounts_site(tmp_path: P
         assert httpx.get(f"{origin}/__preview/site@{LOCAL_ACCOUNT}/").text == "<h1>mine</h1>"
         other_host = f"site.{ACCOUNTS[0]}.localhost"
         assert httpx.get(origin, headers={"Host": other_host}).text == "<h1>other</h1>"
+
+
+def test_live_reload_names_the_account_so_another_accounts_deploy_reloads_nothing(tmp_path: Path) -> None:
+    """In dev mode a page reloads on a notice carrying its own site's key; a deploy of the same
+    script name under another account carries that account's key, which the page ignores."""
+    import json
+    import queue
+    import threading
+
+    with LiveEmulator(tmp_path / "data", dev=True) as live:
+        deploy(live, tmp_path / "a", ACCOUNTS[0])
+        page = by_host(live, f"site.{ACCOUNTS[0]}.localhost").text
+        assert json.dumps(f"{ACCOUNTS[0]}/site") in page  # the key the page reloads on
+        notices: queue.Queue[str] = queue.Queue()
+        listening = threading.Event()
+
+        def listen() -> None:
+            with httpx.stream("GET", f"{live.origin}/__assetsync/livereload", timeout=30) as r:
+                for line in r.iter_lines():
+                    listening.set()  # the stream's first line (retry:) came: the page is subscribed
+                    if line.startswith("data: "):
+                        notices.put(json.loads(line[6:]))
+
+        threading.Thread(target=listen, daemon=True).start()
+        assert listening.wait(30)
+        deploy(live, tmp_path / "b", ACCOUNTS[1])
+        assert notices.get(timeout=30) == f"{ACCOUNTS[1]}/site"
+        deploy(live, tmp_path / "a2", ACCOUNTS[0])
+        assert notices.get(timeout=30) == f"{ACCOUNTS[0]}/site"

@@ -37,7 +37,8 @@ class ApiState:
         self.tokens = tokens
         self.limits = limits or Limits()
         self.subdomain = subdomain  # the account's workers.dev subdomain; None: it has none
-        self.on_deploy: Callable[[str, str], None] | None = None  # (script, namespace) went live
+        # (account, script, namespace) of each script that went live
+        self.on_deploy: Callable[[str, str, str], None] | None = None
 
 
 class RouteGroup:

@@ -33,7 +33,7 @@ class Deploys(RouteGroup):
     async def deploy(self, request: Request) -> Response:
         account, ns, script, version = await self._new_version(request)
         live = self.store.activate(account, ns, script, version.id, version.metadata.get("tags"))
-        self._went_live(script, ns)
+        self._went_live(account, script, ns)
         log.info("deployed %s%s version %d", f"{ns}/" if ns else "", script, version.number)
         return envelope(script_json(self.store, live, version))
 
@@ -77,12 +77,12 @@ class Deploys(RouteGroup):
         if version is None or (version.account, version.namespace, version.script) != (account, "", script):
             raise ApiError(404, SCRIPT_NOT_FOUND, f"version {chosen.get('version_id')} of {script} not found")
         live = self.store.activate(account, "", script, version.id)
-        self._went_live(script, "")
+        self._went_live(account, script, "")
         return envelope(deployment_json(live, version))
 
-    def _went_live(self, script: str, ns: str) -> None:
+    def _went_live(self, account: str, script: str, ns: str) -> None:
         if self.state.on_deploy is not None:
-            self.state.on_deploy(script, ns)
+            self.state.on_deploy(account, script, ns)
 
     async def _new_version(self, request: Request) -> tuple[str, str, str, Version]:
         account, ns, script = self.addressed(request)

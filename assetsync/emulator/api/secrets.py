@@ -162,7 +162,7 @@ class Secrets(RouteGroup):
         version = self.store.derive_version(live, bindings, metadata)
         self.store.activate(s.account, s.namespace, s.name, version.id)
         if self.state.on_deploy is not None:
-            self.state.on_deploy(s.name, s.namespace)
+            self.state.on_deploy(s.account, s.name, s.namespace)
         return version
 
 

@@ -38,6 +38,7 @@ from ...protocol.assetrules.urls import request_pathname
 from ...protocol.contenttypes import UNKNOWN
 from ...protocol.previews import PREVIEW_PREFIX as PREFIX, PreviewAddress, parse_host, parse_segment
 from ..store import Script, Store, Version, scope_of
+from .livereload import site_key
 from .pages import address_of, choices_page, index_page
 from .ranges import Unsatisfiable, byte_range
 from .resolve import Resolution, Site, SiteConfig
@@ -147,7 +148,7 @@ class Preview:
         head = request.method.upper() == "HEAD"
         if not head and self.on_html is not None and ctype.startswith("text/html"):
             with open(blob, "rb") as f:
-                site = f"{version.script}.{version.namespace}" if version.namespace else version.script
+                site = site_key(version.account, version.script, version.namespace)
                 return Response(self.on_html(f.read(), site), res.status, headers)
         status, start, length = res.status, 0, size
         wanted = (

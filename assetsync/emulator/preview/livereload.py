@@ -2,7 +2,8 @@
 
 HTML served by the preview in dev mode gets a small script that listens on
 ``/__assetsync/livereload`` (server-sent events) and reloads the page when its own site is
-deployed again. Every open page holds one stream; a deploy puts the site's name on each.
+deployed again. Every open page holds one stream; a deploy puts the site's key (account, script,
+namespace: :func:`site_key`) on each.
 """
 
 from __future__ import annotations
@@ -52,6 +53,12 @@ class ReloadHub:
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
+
+
+def site_key(account: str, script: str, namespace: str = "") -> str:
+    """What names a site in reload notices: its account too, so a deploy of the same script name
+    in another account reloads no page of this one."""
+    return f"{account}/{script}.{namespace}" if namespace else f"{account}/{script}"
 
 
 def snippet(site: str) -> bytes:
