@@ -51,6 +51,7 @@ import random
 import re
 import signal
 import sys
+import textwrap
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -196,11 +197,15 @@ def view(a: Answer, target: Target) -> dict[str, str]:
     return v
 
 
-ASPECTS = ("status", "location", "body", "headers")
+# What the agreement table counts apart: CF-Cache-Status on its own, since it differs wherever the
+# other headers agree while the preview does not send it.
+CACHE_STATUS = "cf-cache-status"
+ASPECTS = ("status", "location", "body", "headers", CACHE_STATUS)
+BUT_CACHE = "all but cf-cache-status"
 
 
 def aspect(key: str) -> str:
-    return key if key in ("status", "location", "body") else "headers"
+    return key if key in ("status", "location", "body", CACHE_STATUS) else "headers"
 
 
 def compare(
@@ -214,9 +219,10 @@ def compare(
     for (category, req), a, b in zip(cases, mine, other, strict=True):
         va, vb = view(a, ours), view(b, theirs)
         differs = [k for k in va if va[k] != vb[k]]
-        row = counts.setdefault(category, {"requests": 0, "all": 0, **{x: 0 for x in ASPECTS}})
+        row = counts.setdefault(category, dict.fromkeys(("requests", *ASPECTS, BUT_CACHE, "all"), 0))
         row["requests"] += 1
         row["all"] += not differs
+        row[BUT_CACHE] += differs in ([], [CACHE_STATUS])
         for x in ASPECTS:
             row[x] += not any(aspect(k) == x for k in differs)
         if differs:
@@ -238,20 +244,29 @@ def print_agreement(
     counts: dict[str, dict[str, int]], disagreements: list[dict[str, Any]], saved: Path
 ) -> None:
     section("agreement: assetsync serve vs wrangler dev (requests that agree)")
-    total = {k: sum(c[k] for c in counts.values()) for k in ("requests", "all", *ASPECTS)}
-    rows = [
-        [cat, str(c["requests"]), *(str(c[x]) for x in ASPECTS), str(c["all"])] for cat, c in counts.items()
-    ]
-    rows.append(["all", str(total["requests"]), *(str(total[x]) for x in ASPECTS), str(total["all"])])
-    print(markdown(["category", "requests", *ASPECTS, "all agree"], rows))
-    share = total["all"] / total["requests"] if total["requests"] else 0.0
-    print(f"\n{total['all']} of {total['requests']} requests agree on everything compared ({share:.1%})")
+    columns = ("requests", *ASPECTS, BUT_CACHE, "all")
+    total = {k: sum(c[k] for c in counts.values()) for k in columns}
+    rows = [[cat, *(str(c[k]) for k in columns)] for cat, c in [*counts.items(), ("all", total)]]
+    print(markdown(["category", *columns[:-1], "all agree"], rows))
+    n = total["requests"] or 1
+    everything = f"{total['all']} of {total['requests']} requests agree on everything compared"
+    print(f"\n{everything} ({total['all'] / n:.1%});")
+    print(f"{total[BUT_CACHE]} on everything but CF-Cache-Status ({total[BUT_CACHE] / n:.1%})")
     section(f"disagreements ({len(disagreements)}; saved to {saved})")
+    only_cache = [d for d in disagreements if d["differs"] == [CACHE_STATUS]]
     for d in disagreements:
+        if d in only_cache:
+            continue
         hdrs = " ".join(f"[{k}: {v}]" for k, v in d["headers"].items())
         print(f"{d['method']} {d['target']} {hdrs}".rstrip())
         for key in d["differs"]:
             print(f"    {key}: {OURS} {d[OURS][key]!r} | {THEIRS} {d[THEIRS][key]!r}")
+    if only_cache:
+        kinds = sorted(
+            {f"{OURS} {d[OURS][CACHE_STATUS]!r} | {THEIRS} {d[THEIRS][CACHE_STATUS]!r}" for d in only_cache}
+        )
+        print(f"\n{len(only_cache)} more differ in CF-Cache-Status only ({'; '.join(kinds)}):")
+        print(textwrap.fill(" ".join(f"{d['method']} {d['target']}" for d in only_cache), 110))
 
 
 # -- load ---------------------------------------------------------------------------------------
