@@ -54,7 +54,6 @@ import random
 import re
 import signal
 import sys
-import textwrap
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -269,7 +268,14 @@ def print_agreement(
             {f"{OURS} {d[OURS][CACHE_STATUS]!r} | {THEIRS} {d[THEIRS][CACHE_STATUS]!r}" for d in only_cache}
         )
         print(f"\n{len(only_cache)} more differ in CF-Cache-Status only ({'; '.join(kinds)}):")
-        print(textwrap.fill(" ".join(f"{d['method']} {d['target']}" for d in only_cache), 110))
+        lines: list[str] = []
+        for d in only_cache:
+            item = " ".join([d["method"], d["target"], *(f"[{k}: {v}]" for k, v in d["headers"].items())])
+            if lines and len(lines[-1]) + 2 + len(item) <= 110:
+                lines[-1] += f"; {item}"
+            else:
+                lines.append(item)
+        print("\n".join(f"  {line}" for line in lines))
 
 
 # -- load ---------------------------------------------------------------------------------------
