@@ -18,8 +18,9 @@ asset's headers; ``asset-worker/src/utils/headers.ts`` adds to an asset (200, a 
 ``ETag`` (the quoted content hash), ``Content-Type`` when the asset has one, ``Cache-Control:
 public, max-age=0, must-revalidate`` (``constants.ts``) only when the request has neither
 ``Authorization`` nor ``Range``, and ``CF-Cache-Status`` (see :data:`CACHE_STATUS`); then
-``_headers`` rules apply to every response, redirects included. ``If-None-Match`` holding the
-asset's ETag (strong or ``W/``) gets 304 for a 404 page too. A HEAD is a GET without the body.
+``_headers`` rules apply to every response, redirects included. ``If-None-Match`` that is exactly
+the asset's ETag (strong or ``W/``; a list or ``*`` is not) gets 304, for a 404 page too. A HEAD
+is a GET without the body.
 Byte ranges are answered as Cloudflare's cache answers them (:mod:`.ranges`); in dev mode an HTML
 page with the live-reload script injected is always sent whole.
 """
@@ -179,10 +180,9 @@ class Preview:
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:
-    if not header:
-        return False
-    candidates = [c.strip().removeprefix("W/") for c in header.split(",")]
-    return etag in candidates or "*" in candidates
+    """As the asset worker compares: the whole header against the strong or the weak ETag (a list
+    or ``*`` gets the asset, not 304; a browser sends the one ETag it holds)."""
+    return header in (etag, f"W/{etag}")
 
 
 def _port(host: str, server: tuple[str, int] | None) -> str:
