@@ -48,9 +48,9 @@ def test_dev_live_reload_in_a_browser(tmp_path: Path) -> None:
     try:
         assert proc.stderr is not None
         line = proc.stderr.readline()
-        assert line.startswith("Preview: http://site.localhost:"), line
-        url = line.split()[1]
-        assert proc.stderr.readline().startswith("Watching ")
+        assert line[9:].startswith("Preview: http://site.localhost:"), line  # after the HH:MM:SS
+        url = line.split()[2]
+        assert proc.stderr.readline()[9:].startswith("Watching ")
         with sync_api.sync_playwright() as p:
             browser = p.chromium.launch(
                 executable_path=CHROMIUM,
