@@ -14,7 +14,6 @@ import asyncio
 import gc
 import os
 import signal
-import sys
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -75,8 +74,11 @@ class Interrupts:
         self._stop: asyncio.Event | None = None
 
     def install(self) -> None:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, self._on_signal)
+        """Take Ctrl-C and SIGTERM from click (its "Aborted!", exit 1) and asyncio; a Ctrl-C the
+        process was started ignoring (a background job) stays ignored."""
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
 
     def on_event(self, event: Event) -> None:
         if isinstance(event, SessionOpened):
@@ -105,9 +107,7 @@ class Interrupts:
         loop = self._loop
         if self.signals > 1 or loop is None:
             self.output.stopped(self._fate(), forced=True, deploys=self.deploys)
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(130)
+            os._exit(130)  # no clean-up: the next deploy's scan puts right what this one leaves
         loop.call_soon_threadsafe(self._stop_loop)
 
     def _stop_loop(self) -> None:

@@ -10,10 +10,12 @@ also writes watch mode's ``--json`` events). A sync's ``--json`` output is the r
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, TextIO
 
 from ..events import (
@@ -108,23 +110,28 @@ class WatchOutput:
         self._error: str | None = None  # the last error event: not repeated until it changes
         self._lock = threading.Lock()  # file events' warnings come from the watcher's thread
 
-    def say(self, text: str) -> None:
+    def say(self, text: str, at_once: bool = False) -> None:
         """A line for a person: warnings and errors too (shown even with --quiet)."""
+        self._write(self.err or sys.stderr, stamp(text), at_once)
+
+    def _write(self, stream: TextIO, line: str, at_once: bool) -> None:
+        """``at_once``: from a signal handler, as the process ends. The main thread it interrupts
+        may be inside a print or hold the lock, so the line goes straight to the file."""
+        if at_once:
+            os.write(stream.fileno(), (line + "\n").encode())
+            return
         with self._lock:
-            print(stamp(text), file=self.err or sys.stderr, flush=True)
+            print(line, file=stream, flush=True)
 
     def warn(self, text: str) -> None:
         self.say(f"warning: {text}")
 
-    def event(self, name: str, **fields: object) -> None:
+    def event(self, name: str, at_once: bool = False, **fields: object) -> None:
         if not self.as_json:
             return
-        from datetime import datetime
-
         when = datetime.now().astimezone().isoformat(timespec="milliseconds")
         line = json.dumps(json_document({"event": name, "time": when, **fields}))
-        with self._lock:
-            print(line, file=self.out or sys.stdout, flush=True)
+        self._write(self.out or sys.stdout, line, at_once)
 
     def started(self, folder: str, script: str, namespace: str | None, target: str) -> None:
         where = f" in namespace {namespace}" if namespace else ""
@@ -178,8 +185,9 @@ class WatchOutput:
             "sent": ": the deploy request was already sent, so the live version is the new one or "
             "the previous one, never a mix",
         }[deploy]
-        self.say(("interrupted at once" if forced else "stopped") + said)
-        self.event("stopped", deploy=deploy, forced=forced, deploys=deploys, exit_code=130 if forced else 0)
+        self.say(("interrupted at once" if forced else "stopped") + said, at_once=forced)
+        code = 130 if forced else 0
+        self.event("stopped", at_once=forced, deploy=deploy, forced=forced, deploys=deploys, exit_code=code)
 
 
 class _StatusLine:
