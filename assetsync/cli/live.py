@@ -11,14 +11,17 @@ second ends the process at once with 130. Either way the live version is a whole
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import signal
+from collections.abc import Iterator
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..errors import AssetsyncError
 from ..events import Deployed, Deploying, Event, SessionOpened
 from .app import EXIT_HELP
 from .options import Prepared, deploy_options, number_option, option_group, prepare
@@ -165,7 +168,8 @@ def _keep_deployed(
         )
         await interrupts.run(asyncio.ensure_future(watcher.run(stop)), stop)
 
-    asyncio.run(run())
+    with _refusal_event(output):  # the folder gone before the first build, say
+        asyncio.run(run())
 
 
 def _start(params: dict[str, Any], **prepare_how: bool) -> tuple[WatchOutput, Interrupts, Prepared]:
@@ -174,7 +178,19 @@ def _start(params: dict[str, Any], **prepare_how: bool) -> tuple[WatchOutput, In
     output = WatchOutput(as_json=params.pop("as_json"), quiet=params["quiet"])
     interrupts = Interrupts(output)
     interrupts.install()
-    return output, interrupts, prepare(params, warning=output.warn, **prepare_how)
+    with _refusal_event(output):
+        return output, interrupts, prepare(params, warning=output.warn, **prepare_how)
+
+
+@contextlib.contextmanager
+def _refusal_event(output: WatchOutput) -> Iterator[None]:
+    """A refusal before watch starts (bad config, a port taken) is an "error" event too, with
+    the exit code the process ends with, so a reader of the events alone knows why they end."""
+    try:
+        yield
+    except AssetsyncError as exc:
+        output.event("error", cause="start", message=str(exc), exit_code=exc.exit_code)
+        raise
 
 
 @click.command(epilog=EXIT_HELP)
@@ -215,7 +231,9 @@ def dev(host: str, port: int, open_browser: bool, **params: Any) -> None:
     gc.enable()
     output, interrupts, prepared = _start(params, local=True)
     assert prepared.target.data_dir is not None  # a local target always has its data folder
-    with PreviewServer(prepared.target.data_dir, host, port) as server:
+    with _refusal_event(output):
+        preview = PreviewServer(prepared.target.data_dir, host, port)
+    with preview as server:
         target = server.target
         folder = os.path.abspath(prepared.folder)
         address = target.preview_address(prepared.options.script, prepared.options.namespace)

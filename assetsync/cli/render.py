@@ -162,16 +162,19 @@ class WatchOutput:
 
     def step(self, step: Step) -> None:
         """A pass of the watch loop as an event, unless it deployed (:meth:`deployed` said it):
-        "error" once until the failure changes (the watcher says it on stderr), "unchanged",
-        or any other outcome by its name ("waiting": a build is still emptying the folder)."""
+        "error" once until the failure changes (the watcher says it on stderr), "unchanged" (a
+        change, saved with the same bytes: not an idle rescan), or any other outcome by its name
+        ("waiting": a build is still emptying the folder)."""
         if step.outcome == "failed":
             if step.error != self._error:
                 self._error = step.error
                 self.event("error", cause=step.cause, message=step.error)
             return
         self._error = None
+        if step.outcome == "unchanged" and step.cause != "change":
+            return  # the idle rescan found nothing new: no news
         if step.outcome != "deployed":
-            self.event(step.outcome, cause=step.cause, message=step.error)
+            self.event(step.outcome, cause=step.cause, **({"message": step.error} if step.error else {}))
 
     def stopped(self, deploy: str, forced: bool, deploys: int) -> None:
         """The last line. ``deploy``: what became of the deploy in flight ("none", "finished",

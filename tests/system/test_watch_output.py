@@ -22,7 +22,7 @@ from assetsync.events import SyncReport
 from assetsync.retry import Backoff
 from assetsync.watcher import DeployLine, Step
 
-from ..helpers import LiveEmulator, cli_running, make_tree
+from ..helpers import LiveEmulator, cli_running, make_tree, run_cli
 from .test_watch import HUGE, TIMEOUT, FakeSource, Harness, _too_large, replace_text
 from .test_watch_shutdown import api_env
 
@@ -222,3 +222,12 @@ def test_dev_open_opens_the_preview_in_the_browser(
         assert proc.stdout is not None
         started = json.loads(proc.stdout.readline())
     assert (started["event"], started["url"]) == ("started", preview)
+
+
+def test_a_refusal_at_start_is_an_error_event_with_the_exit_code(tmp_path: Path) -> None:
+    missing = tmp_path / "dist"
+    done = run_cli("watch", str(missing), "--json", "--local", "--local-data", str(tmp_path / "data"))
+    assert done.returncode == 4, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [e["event"] for e in events] == ["started", "error"]
+    assert events[1]["message"].startswith(f"{missing}: no such folder") and events[1]["exit_code"] == 4
