@@ -192,24 +192,10 @@ def test_dev_open_opens_the_preview_in_the_browser(
 ) -> None:
     command, listener = browser
     site = make_tree(tmp_path / "site", {"index.html": "<p>hi</p>"})
-    args = [
-        "dev",
-        str(site),
-        "--name",
-        "site",
-        "--port",
-        "0",
-        "--local-data",
-        str(tmp_path / "data"),
-        "--open",
-    ]
-    with (
-        listener,
-        cli_running(*args, "--no-cache", "--json", env={"BROWSER": str(command)}, stdout=subprocess.PIPE) as (
-            proc,
-            lines,
-        ),
-    ):
+    data = ["--local-data", str(tmp_path / "data")]
+    args = ["dev", str(site), "--name", "site", "--port", "0", *data, "--no-cache", "--json", "--open"]
+    env = {"BROWSER": str(command)}
+    with listener, cli_running(*args, env=env, stdout=subprocess.PIPE) as (proc, lines):
         preview = lines.expect(lambda line: " Preview: " in line).split()[2]
         conn, _ = listener.accept()
         with conn:
