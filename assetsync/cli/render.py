@@ -173,8 +173,10 @@ class WatchOutput:
         self._error = None
         if step.outcome == "unchanged" and step.cause != "change":
             return  # the idle rescan found nothing new: no news
-        if step.outcome != "deployed":
-            self.event(step.outcome, cause=step.cause, **({"message": step.error} if step.error else {}))
+        if step.outcome != "deployed" and step.error:
+            self.event(step.outcome, cause=step.cause, message=step.error)
+        elif step.outcome != "deployed":
+            self.event(step.outcome, cause=step.cause)
 
     def stopped(self, deploy: str, forced: bool, deploys: int) -> None:
         """The last line. ``deploy``: what became of the deploy in flight ("none", "finished",
