@@ -56,6 +56,14 @@ def open_stream(port: int) -> socket.socket:
     return sock
 
 
+def assert_ended(page: socket.socket) -> None:
+    """The server ended the stream (chunked: its last chunk), then closed the connection."""
+    rest = b""
+    while chunk := page.recv(4096):
+        rest += chunk
+    assert rest.endswith(b"0\r\n\r\n"), rest
+
+
 def test_dev_stops_within_a_second_with_pages_open(tmp_path: Path) -> None:
     site = make_tree(tmp_path / "site", {"index.html": "<p>v1</p>"})
     args = ["dev", str(site), "--name", "site", "--port", "0", "--local-data", str(tmp_path / "data")]
@@ -68,11 +76,8 @@ def test_dev_stops_within_a_second_with_pages_open(tmp_path: Path) -> None:
         code, took = exit_after_sigint(proc, "dev with 3 live-reload streams")
         assert (code, took < BOUND) == (0, True), (took, lines.seen)
         for page in pages:
-            with page:  # the server ended each stream (chunked: its last chunk), then closed it
-                rest = b""
-                while chunk := page.recv(4096):
-                    rest += chunk
-                assert rest.endswith(b"0\r\n\r\n"), rest
+            with page:
+                assert_ended(page)
         lines.expect(lambda line: line.endswith(" stopped"))
     assert not [line for line in lines.seen if "Aborted" in line or "Traceback" in line], lines.seen
 
@@ -153,3 +158,16 @@ def test_watch_without_a_deploy_in_flight_stops_with_exit_0(tmp_path: Path) -> N
             code, took = exit_after_sigint(proc, "idle watch")
             assert (code, took < BOUND) == (0, True), (took, lines.seen)
             lines.expect(lambda line: line.endswith(" stopped"))
+
+
+def test_serve_stops_with_a_live_reload_stream_open(tmp_path: Path) -> None:
+    """`serve` answers the live-reload path too: an open stream no longer holds its Ctrl-C
+    (uvicorn waited for it, without end)."""
+    with cli_running("serve", "--port", "0", "--data", str(tmp_path / "data"), env={}) as (proc, lines):
+        api = lines.expect(lambda line: "API base:" in line).split()[-1]
+        port = httpx.URL(api).port
+        assert port is not None
+        with open_stream(port) as page:
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(BOUND) is not None
+            assert_ended(page)
