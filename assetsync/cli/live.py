@@ -118,7 +118,7 @@ class Interrupts:
         assert self._task is not None and self._stop is not None
         if self.phase == "sent":
             self.outcome = "finished"
-            self._stop.set()  # the loop ends after this pass: the answer is a second away at most
+            self._stop.set()  # the loop ends after this pass, once the request is answered
         else:
             self.outcome = self._fate()
             self._task.cancel()
