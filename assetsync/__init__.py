@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # the exports: "X as X" marks a re-export for type checkers
         Built as Built,
         DeletionJSON as DeletionJSON,
         Deployed as Deployed,
+        Deploying as Deploying,
         ErrorJSON as ErrorJSON,
         Event as Event,
         Restarting as Restarting,

@@ -20,7 +20,17 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from .errors import ApiError, ConfigError, FilesChanging, NetworkError, NothingToPublish, ServerError
-from .events import Built, Deployed, Event, Restarting, Retrying, SessionOpened, SyncReport, Uploaded
+from .events import (
+    Built,
+    Deployed,
+    Deploying,
+    Event,
+    Restarting,
+    Retrying,
+    SessionOpened,
+    SyncReport,
+    Uploaded,
+)
 from .folder.build import BuildOptions, BuildResult, build
 from .pacing import (
     DEFAULT_CONCURRENCY,
@@ -307,6 +317,7 @@ class Syncer:
         async def call() -> dict[str, Any]:
             return await self.client.deploy(self.o.script, self.o.namespace, metadata, self.o.modules)
 
+        self.emit(Deploying(self.o.script, self.o.namespace))
         result = await self._retrying("deploying", call, token="completion")
         seconds = time.perf_counter() - t0
         self.report.durations["deploy"] = seconds

@@ -61,6 +61,15 @@ class Restarting:
 
 
 @dataclass(frozen=True, slots=True)
+class Deploying:
+    """Every file is uploaded; the deploy request goes out now. Before this event a cancelled
+    sync changed nothing live; from it on, the new version goes live whole or not at all."""
+
+    script: str
+    namespace: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Deployed:
     """The new version is live."""
 
@@ -70,7 +79,7 @@ class Deployed:
     seconds: float
 
 
-Event = Built | SessionOpened | Uploaded | Retrying | Restarting | Deployed
+Event = Built | SessionOpened | Uploaded | Retrying | Restarting | Deploying | Deployed
 
 
 # -- the JSON documents of ``--json`` -----------------------------------------------------------

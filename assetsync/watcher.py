@@ -174,7 +174,9 @@ class DeployLine:
     uploaded: int
     uploaded_bytes: int
     latency: float  # from the first change noticed to the deploy done
-    report: SyncReport
+    report: SyncReport  # its ``durations["total"]``: the deploy's own time, upload included
+    cause: str = "change"  # the Step's: "start" is the first deploy, not a change
+    paths: tuple[str, ...] = ()  # what it added, changed and removed (manifest paths), sorted
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +251,7 @@ class Watcher:
         self._lock = threading.Lock()
         self._incoming: list[tuple[list[str], float]] = []
         self._deploy_warnings = _Unrepeated(say)
+        self._error_shown: str | None = None  # the failure said last, not said again until it changes
 
     # -- events arrive on the source's thread ---------------------------------------------
 
@@ -323,25 +326,29 @@ class Watcher:
 
     async def _step(self, make: Callable[[], BuildResult], first_seen: float, cause: str) -> None:
         """One pass: build, deploy if the manifest changed, and set the timers from the outcome
-        (a failure, the start's too, is retried with back-off) before telling ``on_step``."""
+        (a failure, the start's too, is retried with back-off; it is said once until it changes
+        or a pass succeeds) before telling ``on_step``."""
         step = await self._build_and_deploy(make, first_seen, cause)
         self._idle_since = self.clock()
         if step.outcome != "failed":
-            self._retry_at, self.failures = None, 0
+            self._retry_at, self.failures, self._error_shown = None, 0, None
         else:
             self.failures += 1
             delay = self.backoff.delay(self.failures)
             self._retry_at = self.clock() + delay
-            self.say(f"will try again in {delay:.1f}s, or as soon as a file changes")
+            if step.error != self._error_shown:  # each back-off retry that fails the same way is quiet
+                self._error_shown = step.error
+                self.say(f"error: {step.error}")
+                self.say(f"will try again in {delay:.1f}s, or as soon as a file changes")
         if self.on_step is not None:
             self.on_step(step)
 
     async def _build_and_deploy(self, make: Callable[[], BuildResult], first_seen: float, cause: str) -> Step:
-        """Build, and deploy if the manifest differs from the deployed one; failures are shown."""
+        """Build, and deploy if the manifest differs from the deployed one; a failure is the
+        Step's ``error`` (:meth:`_step` says it)."""
         try:
             result = make()
         except AssetsyncError as exc:
-            self.say(f"error: {exc}")
             return Step(cause, "failed", str(exc))
         if self.deployed is not None and result.manifest == self.deployed and self.deploys:
             return Step(cause, "unchanged")  # a touch, or a save of the same bytes: nothing to deploy
@@ -354,7 +361,6 @@ class Watcher:
             # event, and the follow-up deploy carries it.
             report = await syncer.publish(result, rebuild=self.builder.full, recheck=False)
         except (ApiError, AssetsyncError) as exc:
-            self.say(f"error: {exc}")
             return Step(cause, "failed", str(exc))
         old = self.deployed or Manifest()
         diff = old.diff(result.manifest)
@@ -368,6 +374,8 @@ class Watcher:
             report.uploaded_bytes,
             self.clock() - first_seen,
             report,
+            cause,
+            tuple(sorted((*diff.added, *diff.changed, *diff.removed))),
         )
         if self.on_deploy is not None:
             self.on_deploy(line)

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -158,9 +159,10 @@ class Recorder:
         self.requests: list[dict[str, Any]] = []
         self.faults: list[tuple[str, str, tuple[int, list[tuple[str, str]], bytes]]] = []
         # Hold deploys: when `gate` is set (a threading.Event), each PUT waits for it to be set
-        # after signalling `arrived`.
+        # after signalling `arrived`; `gate_on` (method, path fragment) holds other requests instead.
         self.gate: Any = None
         self.arrived: Any = None
+        self.gate_on = ("PUT", "")
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.app, name)
@@ -199,7 +201,9 @@ class Recorder:
                 )
                 await send({"type": "http.response.body", "body": payload})
                 return
-        if scope["method"] == "PUT" and self.gate is not None:
+        if (scope["method"], self.gate is not None) == (self.gate_on[0], True) and self.gate_on[1] in scope[
+            "path"
+        ]:
             import asyncio
 
             if self.arrived is not None:
@@ -264,16 +268,21 @@ class Lines:
 
 
 @contextlib.contextmanager
-def cli_running(*args: str, env: Mapping[str, str]) -> Iterator[tuple[subprocess.Popen[str], Lines]]:
+def cli_running(
+    *args: str, env: Mapping[str, str], stdout: int = subprocess.DEVNULL
+) -> Iterator[tuple[subprocess.Popen[str], Lines]]:
     """``python -m assetsync ARGS`` in the background (a long-running command: watch, dev), with
-    no credentials but those in ``env``, and its stderr to wait on; killed if still running after."""
+    no credentials but those in ``env``, and its stderr to wait on (``stdout``: PIPE to read it
+    too); killed if still running after. It gets the default Ctrl-C, as from a terminal, even
+    when the suite runs with SIGINT ignored (a background job of a script, as CI starts it)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "assetsync", *args],
         env=child_env({**env, "PYTHONUNBUFFERED": "1", "CI": "1"}),
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
+        stdout=stdout,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert proc.stderr is not None

@@ -326,14 +326,15 @@ def prepare(
     offline: bool = False,
     allow_empty: bool = False,
     local: bool = False,
+    warning: Callable[[str], None] = warn,
 ) -> Prepared:
     """The folder, options and target to use (flags, then the wrangler config, then defaults:
     :func:`assetsync.settings.resolve`); ``local``: the embedded emulator whatever the
-    environment holds."""
+    environment holds; ``warning`` shows what the config resolution warns about."""
     from ..local import resolve_target
     from ..settings import resolve
 
     settings = replace(settings_from(p), dry_run=dry_run, offline=offline, allow_empty=allow_empty)
-    folder, opts = resolve(settings, warn)
+    folder, opts = resolve(settings, warning)
     target = resolve_target(local_data=p["local_data"], local=True) if local else target_from(p)
-    return Prepared(folder, opts, target, lambda: resolve(settings, warn)[1])
+    return Prepared(folder, opts, target, lambda: resolve(settings, warning)[1])

@@ -2,15 +2,20 @@
 
 Kept apart from the engine (as black keeps its report apart from printing): the engine emits
 :mod:`assetsync.events`, a :class:`Renderer` turns them into text on stderr, and watch mode's
-:class:`~assetsync.watcher.DeployLine` becomes its line here too. ``--json`` output is the
-report's own ``to_json``, printed by the CLI on stdout.
+:class:`~assetsync.watcher.DeployLine` becomes its line here too (:class:`WatchOutput`, which
+also writes watch mode's ``--json`` events). A sync's ``--json`` output is the report's own
+``to_json``, printed by the CLI on stdout.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, TextIO
 
 from ..events import (
@@ -26,13 +31,14 @@ from ..events import (
     TenantFinished,
     TenantProgress,
     Uploaded,
+    json_document,
 )
 from ..folder.limits import human_size
 from ..pacing import Meter
 from ..wire.target import in_ci
 
 if TYPE_CHECKING:
-    from ..watcher import DeployLine
+    from ..watcher import DeployLine, Step
 
 
 LINE_EVERY = 10.0  # seconds between progress lines where there is no bar (CI logs, pipes)
@@ -46,14 +52,147 @@ def output_mode(quiet: bool, as_json: bool) -> str:
     return "bar" if sys.stderr.isatty() and not in_ci() else "lines"
 
 
+SHOWN_PATHS = 3  # changed paths named on a deploy line; the rest are counted
+JSON_PATHS = 1000  # changed paths listed in a --json deploy event; the rest are counted
+
+
+def stamp(text: str, when: float | None = None) -> str:
+    """``text`` after the local time (HH:MM:SS); its further lines (an error's list of files)
+    indented under the first, so each message stays one block."""
+    at = time.strftime("%H:%M:%S", time.localtime(when))
+    return f"{at} " + text.replace("\n", "\n" + " " * (len(at) + 1))
+
+
+def some_paths(paths: Sequence[str], shown: int = SHOWN_PATHS) -> str:
+    """The first ``shown`` of ``paths``, and how many more: ``/a, /b, /c +4 more``."""
+    more = len(paths) - shown
+    return ", ".join(paths[:shown]) + (f" +{more:,} more" if more > 0 else "")
+
+
+def _files(n: int) -> str:
+    return f"{n:,} file{'s' if n != 1 else ''}"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f}s"
+
+
 def deploy_line(line: DeployLine) -> str:
-    """Watch mode's line for one deploy, stamped with the time it is shown."""
+    """Watch mode's line for one deploy: what it changed, what it uploaded, how long the deploy
+    took, and (for a change) how long from the first change noticed to live. The first deploy
+    says what is live, not what changed (nothing did: watch only started)."""
+    took = _ms(line.report.durations.get("total", line.latency))
+    sent = f"uploaded {_files(line.uploaded)} ({human_size(line.uploaded_bytes)})" if line.uploaded else ""
+    sent = sent or "nothing to upload"
+    if line.cause == "start":
+        return f"live: {_files(line.report.files)}, {sent}, in {took}"
+    named = f" {some_paths(line.paths)}" if line.paths else ""
     return (
-        f"{time.strftime('%H:%M:%S')} deployed: +{line.added} ~{line.changed} -{line.removed}, "
-        f"uploaded {line.uploaded} file{'s' if line.uploaded != 1 else ''} "
-        f"({human_size(line.uploaded_bytes)}) "
-        f"in {line.latency * 1000:.0f} ms from the first change"
+        f"deployed: +{line.added} ~{line.changed} -{line.removed}{named}, {sent}, in {took}; "
+        f"live {_ms(line.latency)} after the first change"
     )
+
+
+class WatchOutput:
+    """What ``watch`` and ``dev`` show: human lines on stderr, each stamped with the local time,
+    and with ``as_json`` one JSON event per line on stdout (and nothing else there).
+
+    Every event is a ``--json`` document (``"schema"`` first) with ``"event"`` and ``"time"``
+    (ISO 8601, local, with its offset): started, deployed, unchanged, waiting, error, stopped.
+    """
+
+    def __init__(
+        self, as_json: bool = False, quiet: bool = False, err: TextIO | None = None, out: TextIO | None = None
+    ) -> None:
+        self.as_json, self.quiet = as_json, quiet
+        self.err, self.out = err, out
+        self.url: str | None = None  # where the site is previewed (dev)
+        self._error: str | None = None  # the last error event: not repeated until it changes
+        self._lock = threading.Lock()  # file events' warnings come from the watcher's thread
+
+    def say(self, text: str, at_once: bool = False) -> None:
+        """A line for a person: warnings and errors too (shown even with --quiet)."""
+        self._write(self.err or sys.stderr, stamp(text), at_once)
+
+    def _write(self, stream: TextIO, line: str, at_once: bool) -> None:
+        """``at_once``: from a signal handler, as the process ends. The main thread it interrupts
+        may be inside a print or hold the lock, so the line goes straight to the file."""
+        if at_once:
+            os.write(stream.fileno(), (line + "\n").encode())
+            return
+        with self._lock:
+            print(line, file=stream, flush=True)
+
+    def warn(self, text: str) -> None:
+        self.say(f"warning: {text}")
+
+    def event(self, name: str, at_once: bool = False, **fields: object) -> None:
+        if not self.as_json:
+            return
+        when = datetime.now().astimezone().isoformat(timespec="milliseconds")
+        line = json.dumps(json_document({"event": name, "time": when, **fields}))
+        self._write(self.out or sys.stdout, line, at_once)
+
+    def started(self, folder: str, script: str, namespace: str | None, target: str) -> None:
+        where = f" in namespace {namespace}" if namespace else ""
+        self.say(f"Watching {folder} -> {script}{where} on {target} (Ctrl-C stops)")
+        self.event("started", folder=folder, script=script, namespace=namespace, target=target, url=self.url)
+
+    def deployed(self, line: DeployLine) -> None:
+        if not self.quiet:
+            self.say(deploy_line(line))
+        r = line.report
+        self.event(
+            "deployed",
+            cause=line.cause,
+            added=line.added,
+            changed=line.changed,
+            removed=line.removed,
+            paths=list(line.paths[:JSON_PATHS]),
+            more_paths=max(0, len(line.paths) - JSON_PATHS),
+            files=r.files,
+            uploaded=line.uploaded,
+            uploaded_bytes=line.uploaded_bytes,
+            deploy_ms=round(r.durations.get("total", 0.0) * 1000, 1),
+            latency_ms=round(line.latency * 1000, 1),
+            url=self.url or r.workers_dev_url or r.preview_url,
+            version_id=r.version_id,
+            deployment_id=r.deployment_id,
+        )
+
+    def step(self, step: Step) -> None:
+        """A pass of the watch loop as an event, unless it deployed (:meth:`deployed` said it):
+        "error" once until the failure changes (the watcher says it on stderr), "unchanged" (a
+        change, saved with the same bytes: not an idle rescan), or any other outcome by its name
+        ("waiting": a build is still emptying the folder)."""
+        if step.outcome == "failed":
+            if step.error != self._error:
+                self._error = step.error
+                self.event("error", cause=step.cause, message=step.error)
+            return
+        self._error = None
+        if step.outcome == "unchanged" and step.cause != "change":
+            return  # the idle rescan found nothing new: no news
+        if step.outcome != "deployed" and step.error:
+            self.event(step.outcome, cause=step.cause, message=step.error)
+        elif step.outcome != "deployed":
+            self.event(step.outcome, cause=step.cause)
+
+    def stopped(self, deploy: str, forced: bool, deploys: int) -> None:
+        """The last line. ``deploy``: what became of the deploy in flight ("none", "finished",
+        "cancelled" before its request, or "sent": its request was out when the process ended);
+        ``forced``: a second Ctrl-C ended the process at once."""
+        said = {
+            "none": "",
+            "finished": " once the deploy in flight had finished",
+            "cancelled": ": the deploy in flight was cancelled before it went live (the previous "
+            "version is still live)",
+            "sent": ": the deploy request was already sent, so the live version is the new one or "
+            "the previous one, never a mix",
+        }[deploy]
+        self.say(("interrupted at once" if forced else "stopped") + said, at_once=forced)
+        code = 130 if forced else 0
+        self.event("stopped", at_once=forced, deploy=deploy, forced=forced, deploys=deploys, exit_code=code)
 
 
 class _StatusLine:

@@ -11,12 +11,17 @@ import ipaddress
 import os
 import socket
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
 from ..protocol import API_PREFIX
 from .app import Emulator
 from .link import LinkProxy, LinkSpec
+
+if TYPE_CHECKING:
+    import uvicorn
+
+GRACE = 1  # seconds a stopping server gives requests still running before it cancels them
 
 
 def default_data_dir() -> str:
@@ -116,13 +121,28 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def server(app: Emulator, log_level: str = "warning", **kw: Any) -> uvicorn.Server:
+    """A uvicorn server for ``app`` that stops promptly: its live-reload streams end as the
+    shutdown begins (uvicorn would wait for them, and they never end on their own), and a
+    request still running after :data:`GRACE` seconds is cancelled."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            app.reload.close()
+            await super().shutdown(sockets)
+
+    config = uvicorn.Config(
+        app, log_level=log_level, access_log=False, lifespan="off", timeout_graceful_shutdown=GRACE, **kw
+    )
+    return Server(config)
+
+
 def run(
     app: Emulator, host: str, port: int, log_level: str = "warning", link: LinkSpec | None = None, **kw: Any
 ) -> None:
     """Serve ``app`` until interrupted; with ``link``, also through a :class:`LinkProxy` on
     another free port of ``host``, in a thread of its own."""
-    import uvicorn
-
     sock = listen(host, port)
     bound = sock.getsockname()[1]
     print(banner(app, host, bound), file=sys.stderr, flush=True)
@@ -132,5 +152,4 @@ def run(
             proxy = stack.enter_context(LinkProxy(upstream, link, host=host))
             direct = f"http://{f'[{host}]' if ':' in host else host}:{bound}"
             print(link_banner(link, proxy.url, direct), file=sys.stderr, flush=True)
-        config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off", **kw)
-        uvicorn.Server(config).run(sockets=[sock])
+        server(app, log_level, **kw).run(sockets=[sock])

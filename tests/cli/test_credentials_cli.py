@@ -78,7 +78,7 @@ def test_local_publishes_into_the_emulator_on_purpose_with_every_command(tmp_pat
     deleted = run_cli(*cmd["scripts-delete"], "--local", "--json", env=FORK)
     assert deleted.returncode == 0, deleted.stderr
     with cli_running(*cmd["watch"], "--local", env=FORK) as (proc, lines):  # cli_running sets CI too
-        lines.expect(lambda line: "deployed: +1 ~0 -0" in line)
+        lines.expect(lambda line: " live: 1 file," in line)
         proc.terminate()
         assert proc.wait(20) == 0
 

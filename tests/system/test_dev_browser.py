@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -48,9 +49,9 @@ def test_dev_live_reload_in_a_browser(tmp_path: Path) -> None:
     try:
         assert proc.stderr is not None
         line = proc.stderr.readline()
-        assert line.startswith("Preview: http://site.localhost:"), line
-        url = line.split()[1]
-        assert proc.stderr.readline().startswith("Watching ")
+        assert line[9:].startswith("Preview: http://site.localhost:"), line  # after the HH:MM:SS
+        url = line.split()[2]
+        assert proc.stderr.readline()[9:].startswith("Watching ")
         with sync_api.sync_playwright() as p:
             browser = p.chromium.launch(
                 executable_path=CHROMIUM,
@@ -73,11 +74,15 @@ def test_dev_live_reload_in_a_browser(tmp_path: Path) -> None:
             (site / "index.html").write_text("<html><body><h1>second version</h1></body></html>")
             page.wait_for_function("document.body.innerText.includes('second version')", timeout=20_000)
             assert "first version" not in page.inner_text("body")
+            # Ctrl-C with the page still open (its live-reload stream too): prompt, and exit 0.
+            t0 = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=20) == 0
+            took = time.monotonic() - t0
+            print(f"dev with a browser page open: exit 0 {took * 1000:.0f} ms after SIGINT")
+            assert took < 5.0  # the target is 1 s; this bound holds on a loaded CI machine
             browser.close()
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
+        if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 0
+            proc.wait()

@@ -66,7 +66,7 @@ def test_library_cli_and_sync_all_deploy_the_same_settings(tmp_path: Path, recor
 def watch_first_deploy(live: LiveEmulator, *args: str) -> None:
     """Run `assetsync watch ARGS` until its first deploy is done, then stop it."""
     with cli_running("watch", *args, "--no-cache", env=env(live)) as (proc, lines):
-        lines.expect(lambda line: "deployed: +1 ~0 -0" in line)  # index.html, the one asset
+        lines.expect(lambda line: " live: 1 file," in line)  # index.html, the one asset
         proc.terminate()
         assert proc.wait(TIMEOUT) == 0
 
@@ -175,8 +175,8 @@ def test_dev_deploys_into_its_own_emulator_whatever_credentials_it_is_given(tmp_
         "CLOUDFLARE_API_BASE_URL": "http://127.0.0.1:9/client/v4",
     }
     with cli_running(*args, "--no-cache", env=dead) as (proc, lines):
-        preview = lines.expect(lambda line: line.startswith("Preview: ")).split()[1]
-        lines.expect(lambda line: "deployed: +1 ~0 -0" in line)
+        preview = lines.expect(lambda line: " Preview: " in line).split()[2]
+        lines.expect(lambda line: " live: 1 file," in line)
         url = urllib.parse.urlsplit(preview)  # http://site.localhost:PORT/: the emulator on loopback
         page = httpx.get(f"http://127.0.0.1:{url.port}/", headers={"Host": url.netloc}, timeout=TIMEOUT)
         assert page.status_code == 200 and b"<h1>hi</h1>" in page.content

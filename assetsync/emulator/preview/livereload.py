@@ -3,12 +3,14 @@
 HTML served by the preview in dev mode gets a small script that listens on
 ``/__assetsync/livereload`` (server-sent events) and reloads the page when its own site is
 deployed again. Every open page holds one stream; a deploy puts the site's key (account, script,
-namespace: :func:`site_key`) on each.
+namespace: :func:`site_key`) on each. When the server stops, :meth:`ReloadHub.close` ends every
+stream, so an open tab does not hold the shutdown up (a stream otherwise never ends).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 
@@ -22,7 +24,9 @@ class ReloadHub:
     """Fans deploy notices out to every open page."""
 
     def __init__(self) -> None:
-        self._queues: set[asyncio.Queue[str]] = set()
+        self._queues: set[asyncio.Queue[str | None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None  # the server's: where the streams run
+        self._closed = False
 
     @property
     def listeners(self) -> int:
@@ -32,17 +36,32 @@ class ReloadHub:
         for q in list(self._queues):
             q.put_nowait(site)
 
+    def close(self) -> None:
+        """End every open stream, and any opened from now on: the server is stopping. Safe from
+        any thread (the streams live on the server's loop)."""
+        self._closed = True
+        if self._loop is not None and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop ended meanwhile: so did the streams
+                self._loop.call_soon_threadsafe(self._end_streams)
+
+    def _end_streams(self) -> None:
+        for q in list(self._queues):
+            q.put_nowait(None)
+
     async def _stream(self) -> AsyncIterator[bytes]:
-        q: asyncio.Queue[str] = asyncio.Queue()
+        self._loop = asyncio.get_running_loop()
+        q: asyncio.Queue[str | None] = asyncio.Queue()
         self._queues.add(q)
         try:
             yield b"retry: 500\n\n"
-            while True:
+            while not self._closed:
                 try:
                     site = await asyncio.wait_for(q.get(), PING)
                 except TimeoutError:
                     yield b": ping\n\n"
                     continue
+                if site is None:
+                    return
                 yield f"data: {json.dumps(site)}\n\n".encode()
         finally:
             self._queues.discard(q)
