@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -101,6 +101,20 @@ def default_ignored(name: str, folder: bool) -> bool:
     return folder and name in DEFAULT_IGNORED_DIRS
 
 
+def _default_file(rel: str, name: str) -> bool:
+    # Every default needs one of these first or last characters, or is a set member: most
+    # names are decided here, without a call.
+    return (name[0] in ".#" or name[-1] in "~#_" or name in _DEFAULT_NAMES) and default_ignored(name, False)
+
+
+def _default_dir(rel: str, name: str) -> bool:
+    return default_ignored(name, True)
+
+
+def _never(rel: str, name: str) -> bool:
+    return False
+
+
 def looks_secret(name: str) -> bool:
     """Whether a file called ``name`` is one the defaults keep off a site as secrets."""
     return name.startswith(SECRET_PREFIXES)
@@ -159,6 +173,32 @@ class IgnoreRules:
     spec: pathspec.GitIgnoreSpec | None = None  # the user's patterns alone
     combined: pathspec.GitIgnoreSpec | None = None  # the defaults, then the user's patterns
     patterns: tuple[str, ...] = field(default=())
+    # skip_file(rel, name): whether the file at ``rel`` (relative, "/"-separated) is not an
+    # asset; skip_dir(rel, name): whether to prune the folder at ``rel``. Chosen per rule set.
+    skip_file: Callable[[str, str], bool] = field(init=False, repr=False, compare=False)
+    skip_dir: Callable[[str, str], bool] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Pick the cheapest test that gives the rule set's verdict: it runs once per file."""
+        spec, combined = self.spec, self.combined
+        if spec is None:
+            tests = (_default_file, _default_dir) if self.defaults else (_never, _never)
+        elif combined is None:
+            match = spec.match_file
+            tests = (lambda rel, name: match(rel), lambda rel, name: match(rel + "/"))
+        else:
+            user, full = spec.match_file, combined.match_file
+
+            def skip_file(rel: str, name: str) -> bool:
+                return (user if _MAY_BE_DEFAULT(rel) is None else full)(rel)
+
+            def skip_dir(rel: str, name: str) -> bool:
+                rel += "/"
+                return (user if _MAY_BE_DEFAULT(rel) is None else full)(rel)
+
+            tests = (skip_file, skip_dir)
+        object.__setattr__(self, "skip_file", tests[0])
+        object.__setattr__(self, "skip_dir", tests[1])
 
     @classmethod
     def load(
@@ -189,23 +229,6 @@ class IgnoreRules:
             if default_ignores:
                 combined = _compile([*DEFAULT_PATTERNS, *lines, *extra], "the ignore patterns")
         return cls(default_ignores, spec, combined, tuple(lines + extra))
-
-    def _skip(self, path: str, name: str, folder: bool) -> bool:
-        spec = self.spec
-        if spec is None:
-            return self.defaults and default_ignored(name, folder)
-        combined = self.combined
-        if combined is not None and _MAY_BE_DEFAULT(path) is not None:
-            return combined.match_file(path)
-        return spec.match_file(path)
-
-    def skip_dir(self, rel: str, name: str) -> bool:
-        """Whether to prune the folder at ``rel`` (relative, ``/``-separated, no leading slash)."""
-        return self._skip(rel + "/", name, True)
-
-    def skip_file(self, rel: str, name: str) -> bool:
-        """Whether the file at ``rel`` is not an asset."""
-        return self._skip(rel, name, False)
 
     def secret_warning(self, path: str) -> str:
         """The warning for publishing ``path``, whose name :func:`looks_secret`: the defaults

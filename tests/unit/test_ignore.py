@@ -286,9 +286,11 @@ def test_with_patterns_a_path_no_default_touches_skips_the_full_list(tmp_path: P
     assert rules.spec is not None and rules.combined is not None
     # Every path below gets the verdict the full list (defaults, then the file) gives it.
     for path in ("a/b.html", "a.map", ".env", "x/.git/", "node_modules/", "a/b~/", "y/4913", "z#/"):
-        assert rules._skip(path, path.rstrip("/").rsplit("/", 1)[-1], path.endswith("/")) == (
-            rules.combined.match_file(path)
-        ), path
+        name = path.rstrip("/").rsplit("/", 1)[-1]
+        if path.endswith("/"):
+            assert rules.skip_dir(path[:-1], name) == rules.combined.match_file(path), path
+        else:
+            assert rules.skip_file(path, name) == rules.combined.match_file(path), path
     off = IgnoreRules.load(str(tmp_path), default_ignores=False)
     assert off.combined is None and not off.skip_file(".env", ".env") and off.skip_file("a.map", "a.map")
 
