@@ -24,7 +24,8 @@ folders only, the others match files and folders alike):
   undo files); JetBrains' safe-write files ``*___jb_tmp___`` and ``*___jb_old___``.
 - Secrets: ``.env*`` (``.env``, ``.env.local``, ``.envrc``...) and ``.dev.vars*`` (wrangler's
   local secrets, ``.dev.vars.<environment>`` too): a public site must not serve them. When one
-  is published anyway (re-included, or defaults off), the scan warns once per file.
+  is published anyway (re-included, or defaults off), each build that reads it warns, one line
+  per file.
 
 Project settings (``.idea/``, ``.vscode/``) are not defaults: they sit in a project's root, not
 in a build's output, and publishing a project root needs its own ``.assetsignore`` anyway.
