@@ -69,7 +69,7 @@ scan_options = option_group(
     click.option(
         "--no-default-ignores",
         is_flag=True,
-        help="Upload .DS_Store, Thumbs.db, .git/, node_modules/, .wrangler/ and .assetsync/ too.",
+        help="Upload what is ignored by default too: .git/, node_modules/, OS and editor files, .env*.",
     ),
     number_option(
         "--max-files",

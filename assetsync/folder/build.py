@@ -19,7 +19,7 @@ from ..protocol.manifestjson import entry_json, session_body
 from .buildtypes import BuildOptions, BuildResult, BuildStats
 from .cache import HashCache, Table, cache_file, default_cache_dir
 from .hashing import HashScheme
-from .ignore import ROOT_CONFIG_FILES, IgnoreRules
+from .ignore import ROOT_CONFIG_FILES, IgnoreRules, looks_secret
 from .limits import check_count, check_sizes
 from .manifest import Entry, Manifest
 from .refresh import hash_files
@@ -167,6 +167,8 @@ class Builder:
                 files.update((f.path, f) for f in scan(self.root, self.rules, self.warn, under=rel))
             elif stat_mod.S_ISREG(st.st_mode):
                 check_path(base + "/", rel, folder=False)
+                if looks_secret(os.path.basename(rel)):
+                    self.warn(self.rules.secret_warning(abspath))
                 files[key] = ScannedFile(key, abspath, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
         return self._finish(files, t0)
 

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from ..errors import SourceNotFound, UnreadablePath
 from ..protocol import is_utf8
-from .ignore import ROOT_CONFIG_FILES, IgnoreRules
+from .ignore import ROOT_CONFIG_FILES, SECRET_PREFIXES, IgnoreRules
 
 Warn = Callable[[str], None]
 
@@ -156,6 +156,8 @@ def scan(root: str, rules: IgnoreRules, warn: Warn, under: str = "") -> list[Sca
                             continue
                         if not name.isascii() or _BAD_CHAR(name) is not None:
                             check_name(name, base + rel, folder=False)
+                        if name[0] == "." and name.startswith(SECRET_PREFIXES):
+                            warn(rules.secret_warning(_display(base + rel)))
                         append(
                             new(
                                 ScannedFile,

@@ -5,10 +5,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pathspec
 import pytest
 
-from assetsync.errors import ConfigError
-from assetsync.folder.ignore import IgnoreRules, read_ignore_file, utf8_text
+from assetsync.errors import ConfigError, UnreadablePath
+from assetsync.folder.build import Builder, BuildOptions
+from assetsync.folder.ignore import (
+    _MAY_BE_DEFAULT,
+    DEFAULT_PATTERNS,
+    IgnoreRules,
+    default_ignored,
+    read_ignore_file,
+    utf8_text,
+)
+from assetsync.folder.scan import scan
 
 
 def test_ignore_file_lines_any_line_end_and_no_bom(tmp_path: Path) -> None:
@@ -114,3 +124,226 @@ def test_a_bad_ignore_option_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         IgnoreRules.load(str(tmp_path), extra=["*.tmp", "\\"])
     assert str(info.value) == "--ignore '\\\\': invalid pattern (.gitignore syntax). Fix or drop that option."
+
+
+# Names the defaults must catch, one per default and per way an editor or tool writes it.
+DEFAULT_CAUGHT = [
+    ".DS_Store",
+    "Thumbs.db",
+    ".index.html.swp",  # vim's swap file
+    ".index.html.swo",  # vim's second swap file, when the first is taken
+    ".index.html.swa",  # the sixteenth
+    ".index.html.swx",  # vim's short-lived test of the folder
+    ".vimrc.swp",  # vim adds no dot to a name that has one
+    "4913",  # vim's write test
+    ".#index.html",  # emacs lock link
+    "#index.html#",  # emacs auto-save
+    "index.html~",  # emacs, vim and nano backups
+    ".index.html.un~",  # vim's undo file
+    "index.html___jb_tmp___",  # JetBrains safe write
+    "index.html___jb_old___",
+    ".env",
+    ".env.local",
+    ".env.production",
+    ".envrc",
+    ".dev.vars",
+    ".dev.vars.staging",
+]
+# Names that look close and are assets.
+DEFAULT_KEPT = [
+    "index.html",
+    ".index.html.svg",  # a hidden SVG: .s + v + g is not a swap name
+    ".index.html.swq",
+    ".swp",
+    "a.swp",
+    "page.swo",
+    "env",
+    "dot.env",
+    "environment.json",
+    "dev.vars",
+    "#index.html",
+    "a#b#",
+    "49130",
+    "~index.html",
+    "jb_tmp___",
+    ".well-known",
+    ".htaccess",
+    "node_modules",  # a file: only the folder is ignored
+    ".git",
+]
+
+
+@pytest.mark.parametrize("name", DEFAULT_CAUGHT + DEFAULT_KEPT)
+def test_the_name_test_is_the_documented_patterns(name: str) -> None:
+    spec = pathspec.GitIgnoreSpec.from_lines(DEFAULT_PATTERNS)
+    for folder in (False, True):
+        for rel in (name, f"a/b/{name}"):
+            path = rel + "/" if folder else rel
+            expected = spec.match_file(path)
+            assert default_ignored(name, folder) == expected, (path, expected)
+            if expected:  # the pre-filter must let every default match through to the patterns
+                assert _MAY_BE_DEFAULT(path) is not None, path
+    assert default_ignored(name, False) == (name in DEFAULT_CAUGHT)
+
+
+@pytest.mark.parametrize("name", DEFAULT_CAUGHT)
+def test_each_default_keeps_its_file_off_the_site(tmp_path: Path, name: str) -> None:
+    assert kept_by_scan(tmp_path, ["index.html", name, f"deep/er/{name}"]) == {"index.html"}
+
+
+@pytest.mark.parametrize("name", [".git", "node_modules", ".wrangler", ".assetsync"])
+def test_default_folders_match_only_folders(name: str) -> None:
+    assert default_ignored(name, True) and not default_ignored(name, False)
+
+
+def kept_by_scan(root: Path, files: list[str], ignore: str | None = None, **kw: object) -> set[str]:
+    """Make ``files`` (empty) under ``root``, then the paths the real scanner keeps."""
+    for rel in files:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).touch()
+    if ignore is not None:
+        (root / ".assetsignore").write_text(ignore)
+    rules = IgnoreRules.load(str(root), **kw)  # type: ignore[arg-type]
+    return {f.path[1:] for f in scan(str(root), rules, lambda _: None)}
+
+
+# (.assetsignore, {path: published?}): the defaults first, then the file, the last match winning.
+REINCLUDE_TABLE: list[tuple[str | None, dict[str, bool]]] = [
+    (
+        None,
+        {
+            "index.html": True,
+            "assets/node_modules/react/index.js": False,
+            "node_modules/a.js": False,
+            ".env": False,
+            "app/.env.local": False,
+            ".index.html.swp": False,
+            "index.html~": False,
+            ".well-known/security.txt": True,
+        },
+    ),
+    (
+        # The request from wrangler users: a bundler writes assets/node_modules/ (Expo).
+        "!node_modules/\n",
+        {
+            "assets/node_modules/react/index.js": True,
+            "node_modules/a.js": True,
+            "node_modules/.env": False,  # re-including a folder does not re-include its secrets
+            "node_modules/pkg/.a.js.swp": False,
+            ".git/HEAD": False,
+        },
+    ),
+    (
+        # Only the one folder, anchored; the others stay ignored.
+        "!/assets/node_modules/\n",
+        {"assets/node_modules/react/index.js": True, "node_modules/a.js": False},
+    ),
+    (
+        # A file inside an ignored folder cannot be re-included (gitignore's rule)...
+        "!node_modules/keep.js\n",
+        {"node_modules/keep.js": False, "node_modules/other.js": False},
+    ),
+    (
+        # ...until the folder is: re-include it, ignore its contents, re-include the file.
+        "!node_modules/\n/node_modules/*\n!/node_modules/keep.js\n",
+        {"node_modules/keep.js": True, "node_modules/other.js": False, "a/node_modules/b.js": True},
+    ),
+    (
+        "!.env.example\n!4913\n",
+        {".env.example": True, "a/.env.example": True, ".env": False, "4913": True, "a/4913": True},
+    ),
+    (
+        # Order matters: a later pattern ignores again what an earlier one re-included.
+        "!.env*\n.env.local\n",
+        {".env": True, ".env.local": False, ".env.test": True},
+    ),
+    (
+        # The user's own patterns, beside the defaults: a hidden folder is an asset unless listed.
+        "*.map\n.cache/\n!keep.map\n",
+        {
+            "js/app.js.map": False,
+            "js/keep.map": True,
+            ".cache/x": False,
+            ".well-known/x": True,
+            ".DS_Store": False,
+            "a/#draft.md#": False,
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("ignore", "expected"), REINCLUDE_TABLE)
+def test_defaults_then_the_ignore_file_last_match_wins(
+    tmp_path: Path, ignore: str | None, expected: dict[str, bool]
+) -> None:
+    kept = kept_by_scan(tmp_path, list(expected), ignore)
+    assert {rel: rel in kept for rel in expected} == expected
+
+
+def test_with_patterns_a_path_no_default_touches_skips_the_full_list(tmp_path: Path) -> None:
+    (tmp_path / ".assetsignore").write_text("*.map\n")
+    rules = IgnoreRules.load(str(tmp_path))
+    assert rules.spec is not None and rules.combined is not None
+    # Every path below gets the verdict the full list (defaults, then the file) gives it.
+    for path in ("a/b.html", "a.map", ".env", "x/.git/", "node_modules/", "a/b~/", "y/4913", "z#/"):
+        name = path.rstrip("/").rsplit("/", 1)[-1]
+        if path.endswith("/"):
+            assert rules.skip_dir(path[:-1], name) == rules.combined.match_file(path), path
+        else:
+            assert rules.skip_file(path, name) == rules.combined.match_file(path), path
+    off = IgnoreRules.load(str(tmp_path), default_ignores=False)
+    assert off.combined is None and not off.skip_file(".env", ".env") and off.skip_file("a.map", "a.map")
+
+
+def test_no_default_ignores_publishes_every_editor_file_and_secret(tmp_path: Path) -> None:
+    assert kept_by_scan(tmp_path, DEFAULT_CAUGHT, default_ignores=False) == set(DEFAULT_CAUGHT)
+
+
+def test_an_emacs_lock_link_does_not_stop_the_scan(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text("hi")
+    os.symlink("me@host.1234:1700000000", tmp_path / ".#index.html")  # dangling, as emacs makes it
+    kept = scan(str(tmp_path), IgnoreRules.load(str(tmp_path)), pytest.fail)
+    assert [f.path for f in kept] == ["/index.html"]
+    with pytest.raises(UnreadablePath, match="broken symlink"):
+        scan(str(tmp_path), IgnoreRules.load(str(tmp_path), default_ignores=False), pytest.fail)
+
+
+def test_a_published_secret_is_warned_about_once_per_file(tmp_path: Path) -> None:
+    for rel in ("index.html", ".env", ".env.example", "a/.dev.vars", "a/.envelope"):
+        (tmp_path / rel).parent.mkdir(exist_ok=True)
+        (tmp_path / rel).write_text("x")
+    warnings: list[str] = []
+    kept = scan(str(tmp_path), IgnoreRules.load(str(tmp_path)), warnings.append)
+    assert [f.path for f in kept] == ["/index.html"] and warnings == []
+    (tmp_path / ".assetsignore").write_text("!.env.example\n")
+    kept = scan(str(tmp_path), IgnoreRules.load(str(tmp_path)), warnings.append)
+    assert sorted(f.path for f in kept) == ["/.env.example", "/index.html"]
+    assert warnings == [
+        f"publishing {tmp_path}/.env.example, which looks like secrets (re-included by a ! pattern): "
+        "anyone can download it from the site"
+    ]
+    warnings.clear()
+    scan(str(tmp_path), IgnoreRules.load(str(tmp_path), default_ignores=False), warnings.append)
+    assert sorted(warnings) == [
+        f"publishing {tmp_path}/{rel}, which looks like secrets (--no-default-ignores): "
+        "anyone can download it from the site"
+        for rel in (".env", ".env.example", "a/.dev.vars", "a/.envelope")
+    ]
+
+
+def test_watch_rebuilds_drop_editor_files_and_warn_about_a_published_secret(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text("hi")
+    (tmp_path / ".assetsignore").write_text("!.env.public\n")
+    warnings: list[str] = []
+    builder = Builder(str(tmp_path), BuildOptions(use_cache=False), warn=warnings.append)
+    assert list(builder.full().manifest) == ["/index.html"]
+    made = [".index.html.swp", ".index.html.swx", "4913", "index.html~", "#index.html#"]
+    made += ["index.html___jb_tmp___", ".env", ".env.public"]
+    for name in made:
+        (tmp_path / name).write_text("x")
+    result = builder.update([str(tmp_path / name) for name in made])
+    assert list(result.manifest) == ["/.env.public", "/index.html"]
+    assert warnings == [
+        f"publishing {tmp_path}/.env.public, which looks like secrets (re-included by a ! pattern): "
+        "anyone can download it from the site"
+    ]
