@@ -34,6 +34,12 @@ _watch_options = option_group(
         is_flag=True,
         help="No line per deploy: only the start-up lines, warnings and errors.",
     ),
+    click.option(
+        "--allow-empty",
+        is_flag=True,
+        help="Deploy the folder even with no files in it (it removes every asset of the live site); "
+        "without it an empty folder is refused at start and held while watching.",
+    ),
 )
 
 
@@ -52,6 +58,7 @@ def _keep_deployed(
     import signal
 
     from ..watcher import WatchdogSource, Watcher
+    from ..watchplan import Inputs
     from .render import deploy_line
 
     def say(message: str) -> None:  # warnings and errors: shown even with --quiet
@@ -72,6 +79,7 @@ def _keep_deployed(
             say=say,
             on_deploy=(lambda line: None) if quiet else (lambda line: say(deploy_line(line))),
             reload_options=prepared.reload,
+            inputs=lambda: Inputs.of(*prepared.inputs()),
             rescan=rescan,
         )
         await watcher.run(stop)
@@ -90,7 +98,7 @@ def watch(poll: bool, rescan: float, quiet: bool, **params: Any) -> None:
     and how long it took from the first change. Failures are shown and retried; watch keeps
     running. Same target, deploy options and config as `assetsync sync`.
     """
-    prepared = prepare(params)
+    prepared = prepare(params, allow_empty=params.pop("allow_empty"))
     folder = os.path.abspath(prepared.folder)
     click.echo(
         f"Watching {folder} -> {prepared.options.script} on {prepared.target.label} (Ctrl-C stops)", err=True
@@ -113,7 +121,7 @@ def dev(host: str, port: int, poll: bool, rescan: float, quiet: bool, **params: 
     from ..local import PreviewServer
 
     gc.enable()
-    prepared = prepare(params, local=True)
+    prepared = prepare(params, local=True, allow_empty=params.pop("allow_empty"))
     assert prepared.target.data_dir is not None  # a local target always has its data folder
     with PreviewServer(prepared.target.data_dir, host, port) as server:
         target = server.target
