@@ -138,7 +138,8 @@ class WatchdogSource:
 
         self.handler = Handler()
         self.observer = self._observer(self.handler)
-        self.watch_also(self.also)
+        asked, self.also = self.also, set()
+        self.watch_also(asked)  # those asked for before the start
 
     def watch_also(self, folders: Iterable[str]) -> None:
         """Watch these folders too, each without what is below it (the wrangler config's, the

@@ -189,7 +189,7 @@ class Reloader:
             options = self.reload()
         except AssetsyncError as exc:
             if str(exc) != self.error:
-                self.say(f"error: {exc} (the last good settings stay in use until it is fixed)")
+                self.say(f"error: {exc} Watch goes on with the last good settings until this is fixed.")
             self.error = str(exc)
             return None
         self.error = None
