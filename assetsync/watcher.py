@@ -379,7 +379,7 @@ class Watcher:
             self.gate.tell(self.say, self.folder, self.deployed, now)
 
     async def _step(self, make: Callable[[], BuildResult], first_seen: float, cause: str) -> None:
-        """One pass: build, deploy if the manifest changed, and set the timers from the outcome
+        """One pass: build, deploy if anything changed, and set the timers from the outcome
         (a failure, the start's too, is retried with back-off) before telling ``on_step``."""
         step = await self._build_and_deploy(make, first_seen, cause)
         self._idle_since = self.clock()
@@ -394,7 +394,8 @@ class Watcher:
             self.on_step(step)
 
     async def _build_and_deploy(self, make: Callable[[], BuildResult], first_seen: float, cause: str) -> Step:
-        """Build, and deploy if the manifest differs from the deployed one; failures are shown."""
+        """Build, and deploy unless the build is held (:class:`BuildGate`) or would send what the
+        last deploy sent (manifest, Worker spec, root rule files, modules); failures are shown."""
         try:
             result = make()
             inputs = deploy_inputs(self.folder, self.options)

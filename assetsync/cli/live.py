@@ -94,7 +94,10 @@ def watch(poll: bool, rescan: float, quiet: bool, **params: Any) -> None:
     """Sync FOLDER, then redeploy on every change until Ctrl-C.
 
     File events mark paths dirty; after a short quiet window only those paths are re-read, and
-    a deploy happens only if the manifest really changed. One line per deploy says what changed
+    a deploy happens only if what it sends really changed (the files, or the wrangler config,
+    the Worker's modules, _headers or _redirects, which are watched too). A build tool's clean
+    step (the folder emptied, or most of it gone at once) is held until the files are back or
+    the folder is quiet, never deployed. One line per deploy says what changed
     and how long it took from the first change. Failures are shown and retried; watch keeps
     running. Same target, deploy options and config as `assetsync sync`.
     """
