@@ -141,6 +141,10 @@ if TYPE_CHECKING:  # the exports: "X as X" marks a re-export for type checkers
         watch as watch,
         watch_async as watch_async,
     )
+    from .watchplan import (
+        BuildGate as BuildGate,
+        Inputs as Inputs,
+    )
     from .wire.client import (
         ApiClient as ApiClient,
     )

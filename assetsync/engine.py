@@ -74,6 +74,17 @@ class SyncOptions:
     backoff: Backoff = field(default_factory=Backoff)
 
 
+def nothing_to_publish(root: str, script: str) -> NothingToPublish:
+    """The refusal of a folder with no files (sync's, and watch's at start): deploying it would
+    empty the live site."""
+    return NothingToPublish(
+        f"{root}: no files to publish (the folder is empty, or everything in it is ignored). "
+        f"Deploying it would remove every asset of {script}: build the site first, or pass the "
+        "folder that holds it (--allow-empty deploys it anyway).",
+        root,
+    )
+
+
 class _Restart(Exception):
     """Internal: the current session cannot finish; open another."""
 
@@ -145,12 +156,7 @@ class Syncer:
         self.report.durations["build"] = self.report.durations.get("build", 0.0) + seconds
         self.emit(Built(s.files, s.bytes, s.hashed, s.verified, s.cached, s.seconds))
         if not len(result.manifest) and not self.o.allow_empty:
-            raise NothingToPublish(
-                f"{self.root}: no files to publish (the folder is empty, or everything in it is "
-                f"ignored). Deploying it would remove every asset of {self.o.script}: build the site "
-                "first, or pass the folder that holds it (--allow-empty deploys it anyway).",
-                self.root,
-            )
+            raise nothing_to_publish(self.root, self.o.script)
 
     def _with_root_files(self, spec: WorkerSpec) -> WorkerSpec:
         """``spec`` with the folder's root ``_headers`` and ``_redirects``, read anew for every

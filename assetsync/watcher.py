@@ -9,8 +9,12 @@ at a time, in the watch loop itself, so changes that arrive meanwhile make exact
 and an older snapshot can never land after a newer one.
 
 A full rescan at start and every ``rescan`` seconds while idle catches events the OS dropped.
-Changes to ``.assetsignore``, ``_headers``, ``_redirects`` or the wrangler config reload the
-rules (or the deploy settings) and rescan everything.
+A change to ``.assetsignore`` reloads the rules and rescans everything; one to the wrangler config
+or the Worker's modules (watched where they are, inside the folder or not) re-resolves the
+settings, and the next deploy uses them; a config that no longer resolves is said once and the
+last good settings stay. A build that looks like a build tool's clean step is held rather than
+deployed (:mod:`assetsync.watchplan`), and an empty folder at start is refused as ``sync``
+refuses it (unless ``allow_empty``).
 
 :func:`watch` (blocking) and :func:`watch_async` are the library's entry: a folder, kept deployed
 until a stop event or Ctrl-C.
@@ -27,19 +31,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypedDict, Unpack
 
-from .engine import Syncer, SyncOptions
+from .engine import Syncer, SyncOptions, nothing_to_publish
 from .errors import ApiError, AssetsyncError
 from .events import Event, SyncReport
 from .folder.build import Builder, BuildResult
 from .folder.manifest import Manifest
 from .retry import Backoff
+from .watchplan import BuildGate, DeployInputs, Inputs, Reloader, deploy_inputs
 from .wire.target import Target
 
 if TYPE_CHECKING:
     from watchdog.events import FileSystemEventHandler
-
-RULE_FILES = frozenset({".assetsignore", "_headers", "_redirects"})
-CONFIG_FILES = frozenset({"wrangler.toml", "wrangler.json", "wrangler.jsonc"})
 
 
 class Debouncer:
@@ -113,6 +115,8 @@ class WatchdogSource:
         self.warn = warn
         self.native = native
         self.observer: FileObserver | None = None
+        self.handler: FileSystemEventHandler | None = None
+        self.also: set[str] = set()  # folders outside ``root`` watched on their own (not below)
 
     def start(self, report: Callable[[list[str]], None]) -> None:
         from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -132,7 +136,20 @@ class WatchdogSource:
                 if paths:
                     report(paths)
 
-        self.observer = self._observer(Handler())
+        self.handler = Handler()
+        self.observer = self._observer(self.handler)
+        asked, self.also = self.also, set()
+        self.watch_also(asked)  # those asked for before the start
+
+    def watch_also(self, folders: Iterable[str]) -> None:
+        """Watch these folders too, each without what is below it (the wrangler config's, the
+        Worker's): a folder inside ``root`` is watched already."""
+        base = self.root.rstrip("/") + "/"
+        for folder in set(folders) - self.also:
+            if not (folder + "/").startswith(base):
+                self.also.add(folder)
+                if self.observer is not None and self.handler is not None and os.path.isdir(folder):
+                    self.observer.schedule(self.handler, folder, recursive=False)
 
     def _observer(self, handler: FileSystemEventHandler) -> FileObserver:
         from watchdog.observers import Observer
@@ -183,8 +200,8 @@ class DeployLine:
 class Step:
     """One pass of the watch loop, so a front end or a test can follow what watch mode did."""
 
-    cause: str  # "start", "change", "retry" or "rescan"
-    outcome: str  # "deployed", "unchanged" (a touch, a save of the same bytes) or "failed"
+    cause: str  # "start", "change", "retry", "rescan" or "settled" (a held build's folder went quiet)
+    outcome: str  # "deployed", "unchanged" (a touch, a save of the same bytes), "held" or "failed"
     error: str | None = None  # the message shown for a failure
 
 
@@ -222,13 +239,16 @@ class Watcher:
         on_event: Callable[[Event], None] | None = None,
         on_step: Callable[[Step], None] | None = None,
         reload_options: Callable[[], SyncOptions] | None = None,
+        inputs: Callable[[], Inputs] | None = None,
         rescan: float = 30.0,
         debouncer: Debouncer | None = None,
+        gate: BuildGate | None = None,
         backoff: Backoff | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """``clock`` times the quiet window, the retries and the idle rescan; a test passes one
-        it moves, then calls :meth:`wake`."""
+        """``clock`` times the quiet window, the retries, the idle rescan and a held build's
+        settling; a test passes one it moves, then calls :meth:`wake`. ``inputs``: the files
+        besides the folder the settings came from, as of the last ``reload_options``."""
         self.folder = folder
         self.options = options
         self.target = target
@@ -237,8 +257,10 @@ class Watcher:
         self.on_deploy = on_deploy
         self.on_event = on_event
         self.on_step = on_step
-        self.reload_options = reload_options
+        self.reloader = Reloader(reload_options, inputs or Inputs, say)
         self.rescan = rescan
+        self.gate = gate or BuildGate()
+        self.sent: DeployInputs | None = None  # what the last deploy sent besides the manifest
         self.debouncer = debouncer or Debouncer()
         self.backoff = backoff or Backoff(base=0.5, cap=30.0)
         self.clock = clock
@@ -256,6 +278,10 @@ class Watcher:
     # -- events arrive on the source's thread ---------------------------------------------
 
     def _report(self, paths: list[str]) -> None:
+        base, inputs = self.folder.rstrip("/") + "/", self.reloader.inputs
+        paths = [p for p in paths if p.startswith(base) or p == base[:-1] or inputs.touched((p,))]
+        if not paths:
+            return  # beside the config or main, but nothing the deploy reads
         now = self.clock()
         with self._lock:
             self._incoming.append((paths, now))
@@ -282,13 +308,16 @@ class Watcher:
         self.client = client
         try:
             # Watch first, then scan: a change made during the first sync is not missed.
+            self._watch_inputs()
             self.source.start(self._report)
             await self._step(lambda: self.builder.full(), self.clock(), "start")
             while not stop.is_set():
                 self._drain()
                 now = self.clock()
                 due, retry_at = self.debouncer.due(), self._retry_at
-                wake_at = min(t for t in (due, retry_at, self._idle_since + self.rescan) if t is not None)
+                held = self.gate.due(self.options.allow_empty)
+                timers = (due, retry_at, held, self._idle_since + self.rescan)
+                wake_at = min(t for t in timers if t is not None)
                 if wake_at > now:
                     self._wake.clear()
                     stopper = asyncio.ensure_future(stop.wait())
@@ -305,6 +334,8 @@ class Watcher:
                     await self._step(lambda d=dirty: self._rebuild(d), first, "change")  # type: ignore[misc]
                 elif retry_at is not None and retry_at <= now:
                     await self._step(lambda: self.builder.full(), now, "retry")
+                elif held is not None and held <= now:
+                    await self._settle(now)
                 else:
                     await self._step(lambda: self.builder.full(), now, "rescan")  # the idle rescan
         finally:
@@ -312,20 +343,46 @@ class Watcher:
             self.builder.flush()
             await client.aclose()
 
+    def _watch_inputs(self) -> None:
+        """Have the source watch the folders of the settings' files (the wrangler config's, the
+        Worker's), wherever they are; a source that cannot is left as it is."""
+        watch_also = getattr(self.source, "watch_also", None)
+        if watch_also is not None:
+            watch_also(self.reloader.inputs.folders())
+
+    def _reload(self) -> None:
+        """The settings' files changed: use what they say now (:class:`Reloader`)."""
+        options = self.reloader()
+        if options is None:
+            return
+        self._watch_inputs()
+        if options.build != self.options.build:  # read the folder anew, the new way
+            self.builder.flush()
+            self.builder = Builder(self.folder, options.build, warn=self.say, save_every=5.0)
+        self.options = options
+
     def _rebuild(self, dirty: set[str]) -> BuildResult:
-        names = {os.path.basename(p) for p in dirty}
+        if self.reloader.inputs.touched(dirty):
+            builder = self.builder
+            self._reload()
+            if self.builder is not builder:
+                return self.builder.full()
         root = self.builder.root.rstrip("/")
-        top = {p for p in dirty if os.path.dirname(p) == root}
-        if any(os.path.basename(p) in RULE_FILES for p in top) or names & CONFIG_FILES:
-            # Settings may have changed too: read them again, the caller's way (the config file;
-            # the root _headers and _redirects are read by every publish).
-            if self.reload_options is not None:
-                self.options = self.reload_options()
+        if os.path.join(root, ".assetsignore") in dirty:
             return self.builder.full(reload_rules=True)
+        if self.failures:  # the failed pass's paths are not in the builder's files: read them all
+            return self.builder.full()
         return self.builder.update(dirty)
 
+    async def _settle(self, now: float) -> None:
+        """A held build's folder went quiet: deploy it as it is now, or say the hold is long."""
+        if self.gate.settled(now, self.options.allow_empty):
+            await self._step(lambda: self.builder.full(), now, "settled")
+        else:
+            self.gate.tell(self.say, self.folder, self.deployed, now)
+
     async def _step(self, make: Callable[[], BuildResult], first_seen: float, cause: str) -> None:
-        """One pass: build, deploy if the manifest changed, and set the timers from the outcome
+        """One pass: build, deploy if anything changed, and set the timers from the outcome
         (a failure, the start's too, is retried with back-off; it is said once until it changes
         or a pass succeeds) before telling ``on_step``."""
         step = await self._build_and_deploy(make, first_seen, cause)
@@ -344,13 +401,21 @@ class Watcher:
             self.on_step(step)
 
     async def _build_and_deploy(self, make: Callable[[], BuildResult], first_seen: float, cause: str) -> Step:
-        """Build, and deploy if the manifest differs from the deployed one; a failure is the
+        """Build, and deploy unless the build is held (:class:`BuildGate`) or would send what the
+        last deploy sent (manifest, Worker spec, root rule files, modules); a failure is the
         Step's ``error`` (:meth:`_step` says it)."""
         try:
             result = make()
+            inputs = deploy_inputs(self.folder, self.options)
         except AssetsyncError as exc:
             return Step(cause, "failed", str(exc))
-        if self.deployed is not None and result.manifest == self.deployed and self.deploys:
+        allow_empty, now = self.options.allow_empty, self.clock()
+        if cause == "start" and not len(result.manifest) and not allow_empty:
+            raise nothing_to_publish(self.folder, self.options.script)  # as sync refuses it
+        if not self.gate.admit(result.manifest, self.deployed, allow_empty, now, cause == "settled"):
+            self.gate.tell(self.say, self.folder, self.deployed, now)
+            return Step(cause, "held")
+        if result.manifest == self.deployed and inputs == self.sent and self.deploys:
             return Step(cause, "unchanged")  # a touch, or a save of the same bytes: nothing to deploy
         self._deploy_warnings.next_round()
         syncer = Syncer(
@@ -364,7 +429,7 @@ class Watcher:
             return Step(cause, "failed", str(exc))
         old = self.deployed or Manifest()
         diff = old.diff(result.manifest)
-        self.deployed = result.manifest
+        self.deployed, self.sent = result.manifest, inputs
         self.deploys += 1
         line = DeployLine(
             len(diff.added),
@@ -420,20 +485,26 @@ async def watch_async(
 
     Without ``options``, they are decided as ``assetsync watch FOLDER`` does (the wrangler config
     found from the current folder up, then the defaults, its warnings told to ``say``; again when
-    a rule file or wrangler config in the folder changes), raising :class:`UsageError` or
-    :class:`ConfigError` before anything runs. A failed deploy is shown and retried, never raised.
+    that config or the Worker's modules change), raising :class:`UsageError` or
+    :class:`ConfigError` before anything runs. A folder with no files at start raises
+    :class:`NothingToPublish` unless ``options.allow_empty``. A failed deploy is shown and retried,
+    never raised.
     """
     from .local import resolve_target
-    from .settings import Settings, resolve
+    from .settings import Project, Settings, resolve_project
 
     say = how.get("say", print)
     options = how.get("options")
     reload_options: Callable[[], SyncOptions] | None = None
+    last: list[Project] = []  # the project as last resolved
     if options is None:
         settings = Settings(folder=os.fspath(folder))
 
         def reload_options() -> SyncOptions:
-            return resolve(settings, lambda m: say(f"warning: {m}"))[1]
+            last[:] = [resolve_project(settings)]
+            for line in last[0].warnings:
+                say(f"warning: {line}")
+            return last[0].options
 
         options = reload_options()
 
@@ -456,6 +527,7 @@ async def watch_async(
         on_event=how.get("on_event"),
         on_step=how.get("on_step"),
         reload_options=reload_options,
+        inputs=lambda: Inputs.of(last[0].config.path, last[0].main) if last else Inputs(),
     )
     await watcher.run(stop or asyncio.Event())
 

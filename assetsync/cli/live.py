@@ -54,6 +54,12 @@ _watch_options = option_group(
         help="Write one JSON event per line on stdout (started, deployed, unchanged, waiting, error, "
         "stopped) and nothing else there; the lines for people stay on stderr.",
     ),
+    click.option(
+        "--allow-empty",
+        is_flag=True,
+        help="Deploy the folder even with no files in it (it removes every asset of the live site); "
+        "without it an empty folder is refused at start and held while watching.",
+    ),
 )
 
 
@@ -145,6 +151,7 @@ def _keep_deployed(
 ) -> None:
     """Run the watch loop on ``folder`` until Ctrl-C or SIGTERM, then say how it stopped."""
     from ..watcher import WatchdogSource, Watcher
+    from ..watchplan import Inputs
 
     source = WatchdogSource(folder, poll=how["poll"], ignore=_watch_ignores(prepared), warn=output.warn)
 
@@ -164,6 +171,7 @@ def _keep_deployed(
             on_event=interrupts.on_event,
             on_step=on_step,
             reload_options=prepared.reload,
+            inputs=lambda: Inputs.of(*prepared.inputs()),
             rescan=how["rescan"],
         )
         await interrupts.run(asyncio.ensure_future(watcher.run(stop)), stop)
@@ -200,13 +208,16 @@ def watch(**params: Any) -> None:
     """Sync FOLDER, then redeploy on every change until Ctrl-C.
 
     File events mark paths dirty; after a short quiet window only those paths are re-read, and
-    a deploy happens only if the manifest really changed. One line per deploy (each stamped
-    with the time) names the changed paths and says how long the deploy took; an error is
-    shown once until it changes. Failures are retried; watch keeps running. Ctrl-C stops within
-    a second (exit 0); a second Ctrl-C quits at once (130). Same target, deploy options and
-    config as `assetsync sync`.
+    a deploy happens only if what it sends really changed (the files, or the wrangler config,
+    the Worker's modules, _headers or _redirects, which are watched too). A build tool's clean
+    step (the folder emptied, or most of it gone at once) is held until the files are back or
+    the folder is quiet, never deployed. One line per deploy (each stamped with the time) names
+    the changed paths and says how long the deploy took; an error is shown once until it
+    changes. Failures are retried; watch keeps running. Ctrl-C stops within a second (exit 0);
+    a second Ctrl-C quits at once (130). Same target, deploy options and config as
+    `assetsync sync`.
     """
-    output, interrupts, prepared = _start(params)
+    output, interrupts, prepared = _start(params, allow_empty=params.pop("allow_empty"))
     folder = os.path.abspath(prepared.folder)
     output.started(folder, prepared.options.script, prepared.options.namespace, prepared.target.label)
     _keep_deployed(folder, prepared, prepared.target, output, interrupts, params)
@@ -229,7 +240,7 @@ def dev(host: str, port: int, open_browser: bool, **params: Any) -> None:
     from ..local import PreviewServer
 
     gc.enable()
-    output, interrupts, prepared = _start(params, local=True)
+    output, interrupts, prepared = _start(params, local=True, allow_empty=params.pop("allow_empty"))
     assert prepared.target.data_dir is not None  # a local target always has its data folder
     with _refusal_event(output):
         preview = PreviewServer(prepared.target.data_dir, host, port)

@@ -19,7 +19,7 @@ from .app import warn
 
 if TYPE_CHECKING:
     from ..engine import SyncOptions
-    from ..settings import Settings
+    from ..settings import Project, Settings
     from ..wire.target import Target
 
 F = TypeVar("F", bound=Callable[..., Any])  # a command's function, whatever its parameters
@@ -317,6 +317,8 @@ class Prepared:
     options: SyncOptions
     target: Target
     reload: Callable[[], SyncOptions]  # the options again, from the config as it is now
+    # The wrangler config and the Worker's main module the last resolve read (None: none).
+    inputs: Callable[[], tuple[str | None, str | None]] = lambda: (None, None)
 
 
 def prepare(
@@ -332,9 +334,17 @@ def prepare(
     :func:`assetsync.settings.resolve`); ``local``: the embedded emulator whatever the
     environment holds; ``warning`` shows what the config resolution warns about."""
     from ..local import resolve_target
-    from ..settings import resolve
+    from ..settings import resolve_project
 
     settings = replace(settings_from(p), dry_run=dry_run, offline=offline, allow_empty=allow_empty)
-    folder, opts = resolve(settings, warning)
+    last: list[Project] = []  # the project as last resolved
+
+    def reload() -> SyncOptions:
+        last[:] = [resolve_project(settings)]
+        for line in last[0].warnings:
+            warning(line)
+        return last[0].options
+
+    opts = reload()
     target = resolve_target(local_data=p["local_data"], local=True) if local else target_from(p)
-    return Prepared(folder, opts, target, lambda: resolve(settings, warning)[1])
+    return Prepared(last[0].folder, opts, target, reload, lambda: (last[0].config.path, last[0].main))

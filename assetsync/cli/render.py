@@ -108,6 +108,7 @@ class WatchOutput:
         self.err, self.out = err, out
         self.url: str | None = None  # where the site is previewed (dev)
         self._error: str | None = None  # the last error event: not repeated until it changes
+        self._holding = False  # a "waiting" event went out for the build being held
         self._lock = threading.Lock()  # file events' warnings come from the watcher's thread
 
     def say(self, text: str, at_once: bool = False) -> None:
@@ -164,13 +165,19 @@ class WatchOutput:
         """A pass of the watch loop as an event, unless it deployed (:meth:`deployed` said it):
         "error" once until the failure changes (the watcher says it on stderr), "unchanged" (a
         change, saved with the same bytes: not an idle rescan), or any other outcome by its name
-        ("waiting": a build is still emptying the folder)."""
+        ("waiting", once per hold: a build is still emptying the folder)."""
         if step.outcome == "failed":
             if step.error != self._error:
                 self._error = step.error
                 self.event("error", cause=step.cause, message=step.error)
             return
         self._error = None
+        if step.outcome == "held":  # a build is emptying the folder: one event per hold
+            if not self._holding:
+                self._holding = True
+                self.event("waiting", cause=step.cause, message="waiting for the build to finish")
+            return
+        self._holding = False
         if step.outcome == "unchanged" and step.cause != "change":
             return  # the idle rescan found nothing new: no news
         if step.outcome != "deployed" and step.error:

@@ -132,6 +132,7 @@ class Harness:
     def _say(self, message: str) -> None:
         with self.changed:
             self.said.append(message)
+            self.changed.notify_all()
 
     def _on_deploy(self, line: DeployLine) -> None:
         with self.changed:
@@ -154,6 +155,11 @@ class Harness:
     def wait_deploys(self, n: int) -> list[DeployLine]:
         self._wait(lambda: len(self.deploys) >= n, f"no {n} deploys")
         return list(self.deploys)
+
+    def wait_said(self, text: str) -> str:
+        """The first message holding ``text``, once said."""
+        self._wait(lambda: any(text in m for m in self.said), f"no message with {text!r}")
+        return next(m for m in self.said if text in m)
 
     def wait_steps(self, n: int) -> list[Step]:
         """The loop's first ``n`` passes (the start is the first), once it has finished them."""
