@@ -164,6 +164,17 @@ class WatchdogSource:
 
 
 @dataclass(frozen=True, slots=True)
+class PhaseTimes:
+    """When one deploy's phases ended, on the watcher's clock: where its latency went (the
+    session, upload and deploy requests are in ``report.durations``)."""
+
+    noticed: float  # the batch's first event arrived
+    taken: float  # the quiet window ended: the build started
+    built: float  # the manifest was patched
+    deployed: float  # the deploy was answered
+
+
+@dataclass(frozen=True, slots=True)
 class DeployLine:
     """What one deploy changed and cost: what ``on_deploy`` gets (the command line prints it as
     one line, :func:`assetsync.cli.render.deploy_line`)."""
@@ -175,6 +186,7 @@ class DeployLine:
     uploaded_bytes: int
     latency: float  # from the first change noticed to the deploy done
     report: SyncReport
+    times: PhaseTimes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,6 +350,7 @@ class Watcher:
 
     async def _build_and_deploy(self, make: Callable[[], BuildResult], first_seen: float, cause: str) -> Step:
         """Build, and deploy if the manifest differs from the deployed one; failures are shown."""
+        taken = self.clock()
         try:
             result = make()
         except AssetsyncError as exc:
@@ -345,6 +358,7 @@ class Watcher:
             return Step(cause, "failed", str(exc))
         if self.deployed is not None and result.manifest == self.deployed and self.deploys:
             return Step(cause, "unchanged")  # a touch, or a save of the same bytes: nothing to deploy
+        built = self.clock()
         self._deploy_warnings.next_round()
         syncer = Syncer(
             self.folder, self.options, self.target, self.client, self.on_event, self._deploy_warnings
@@ -356,6 +370,7 @@ class Watcher:
         except (ApiError, AssetsyncError) as exc:
             self.say(f"error: {exc}")
             return Step(cause, "failed", str(exc))
+        done = self.clock()
         old = self.deployed or Manifest()
         diff = old.diff(result.manifest)
         self.deployed = result.manifest
@@ -366,8 +381,9 @@ class Watcher:
             len(diff.removed),
             report.uploaded,
             report.uploaded_bytes,
-            self.clock() - first_seen,
+            done - first_seen,
             report,
+            PhaseTimes(first_seen, taken, built, done),
         )
         if self.on_deploy is not None:
             self.on_deploy(line)
