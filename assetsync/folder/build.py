@@ -84,6 +84,18 @@ def _under(key: str, folders: set[str]) -> bool:
     return False
 
 
+def _folders_of(keys: Iterable[str], known: set[str] | None = None) -> set[str]:
+    """The folder keys holding ``keys`` (``/a/b/c`` is held by ``/a/b`` and ``/a``), added to
+    ``known`` (a copy)."""
+    out = set(known or ())
+    for key in keys:
+        cut = key.rfind("/")
+        while cut > 0 and (folder := key[:cut]) not in out:
+            out.add(folder)
+            cut = key.rfind("/", 0, cut)
+    return out
+
+
 class Builder:
     """Builds a folder's manifest and keeps it current: :meth:`full`, then :meth:`update` with
     the paths that changed (watch mode). Both go through the hash cache; ``update`` re-reads
@@ -109,6 +121,9 @@ class Builder:
             warn,
         )
         self.files: dict[str, ScannedFile] = {}
+        # Every folder key that holds, or held, one of ``files``: a changed path that is neither a
+        # file nor one of these (an editor's temp file, gone) cannot have a subtree to drop.
+        self._folders: set[str] = set()
         self.rules = self._rules()
 
     def _rules(self) -> IgnoreRules:
@@ -123,7 +138,7 @@ class Builder:
         if reload_rules:
             self.rules = self._rules()
         files = scan(self.root, self.rules, self.warn)
-        return self._finish({f.path: f for f in files}, t0)
+        return self._finish({f.path: f for f in files}, t0, _folders_of(f.path for f in files))
 
     def update(self, changed: Iterable[str]) -> BuildResult:
         """Re-stat the absolute paths in ``changed`` (a folder: its whole subtree) and rebuild.
@@ -142,12 +157,13 @@ class Builder:
         files = dict(self.files)
         # A key that is not a known file may be a folder (or have been one): its subtree goes too.
         # Checking each file's parents against them is one pass, however many paths changed.
-        folders = {k for k in wanted if k not in files}
+        folders = {k for k in wanted if k not in files and k in self._folders}
         for key in wanted:
             files.pop(key, None)
         if folders:
             for stale in [k for k in files if _under(k, folders)]:
                 del files[stale]
+        added: list[str] = []
         for key in sorted(wanted):
             abspath, rel = wanted[key], key[1:]
             if self._ignored(rel):
@@ -164,11 +180,14 @@ class Builder:
                 ) from None
             if stat_mod.S_ISDIR(st.st_mode):
                 check_path(base + "/", rel, folder=True)
-                files.update((f.path, f) for f in scan(self.root, self.rules, self.warn, under=rel))
+                subtree = scan(self.root, self.rules, self.warn, under=rel)
+                files.update((f.path, f) for f in subtree)
+                added += (f.path for f in subtree)
             elif stat_mod.S_ISREG(st.st_mode):
                 check_path(base + "/", rel, folder=False)
                 files[key] = ScannedFile(key, abspath, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-        return self._finish(files, t0)
+                added.append(key)
+        return self._finish(files, t0, _folders_of(added, self._folders))
 
     def _manifest(self, table: Table) -> Manifest:
         """The manifest of ``table``; from the previous one when only a few rows changed."""
@@ -216,7 +235,7 @@ class Builder:
                 return True
         return self.rules.skip_file(rel, parts[-1])
 
-    def _finish(self, files: dict[str, ScannedFile], t0: float) -> BuildResult:
+    def _finish(self, files: dict[str, ScannedFile], t0: float, folders: set[str]) -> BuildResult:
         o = self.options
         listed = list(files.values())
         check_sizes(listed, o.max_file_size)
@@ -238,7 +257,7 @@ class Builder:
             self._unsaved = (table, manifest)
             if time.monotonic() - self._saved_at >= self.save_every:
                 self.flush()
-        self.files = files
+        self.files, self._folders = files, folders
         self.manifest = manifest
         stats = BuildStats(
             files=len(manifest),

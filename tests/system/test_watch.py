@@ -579,6 +579,39 @@ def test_incremental_manifest_equals_a_full_build(tmp_path: Path) -> None:
         assert dict(result.manifest) == dict(fresh)
 
 
+def test_incremental_update_walks_the_files_only_for_a_path_that_was_a_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An editor's save reports a temp file that is gone by the build: it never held files, so
+    the update drops no subtree and does not look at every file for one; a folder that held
+    files, the first build's or one an update added, still drops its subtree."""
+    from assetsync.folder import build as build_mod
+
+    site = make_tree(tmp_path / "site", {f"d{i % 7}/f{i}.txt": f"{i}" for i in range(300)})
+    b = build_mod.Builder(str(site), BuildOptions(use_cache=False), warn=print)
+    b.full()
+    looked: list[str] = []
+    under = build_mod._under
+
+    def counting(key: str, folders: set[str]) -> bool:
+        looked.append(key)
+        return under(key, folders)
+
+    monkeypatch.setattr(build_mod, "_under", counting)
+    make_tree(site, {"d1/f1.txt": "saved"}, mtime=None)
+    result = b.update([str(site / "d1/.f1.txt.swp"), str(site / "d1/f1.txt~tmp"), str(site / "d1/f1.txt")])
+    assert looked == []
+    assert result.manifest["/d1/f1.txt"].size == len("saved")
+    make_tree(site, {"new/sub/n.txt": "n"}, mtime=None)
+    assert "/new/sub/n.txt" in b.update([str(site / "new")]).manifest
+    for gone in ("new/sub", "d3"):
+        shutil.rmtree(site / gone)
+        result = b.update([str(site / gone)])
+        assert looked, f"{gone}: its files were not looked for"
+        assert result.manifest.to_json() == build(str(site), BuildOptions(use_cache=False)).manifest.to_json()
+        looked.clear()
+
+
 def test_incremental_update_when_files_and_folders_swap_places(tmp_path: Path) -> None:
     from assetsync.folder.build import Builder
 
