@@ -42,19 +42,29 @@ RULE_FILES = frozenset({".assetsignore", "_headers", "_redirects"})
 CONFIG_FILES = frozenset({"wrangler.toml", "wrangler.json", "wrangler.jsonc"})
 
 
+SAVE_PATHS = 4  # at most this many paths in a batch can be one save (a file, its temp file)
+
+
 class Debouncer:
     """Gathers dirty paths; due after ``quiet`` seconds without events, or ``max_wait`` after
-    the first one, whichever comes first. Pure: the caller passes the time."""
+    the first one, whichever comes first. Pure: the caller passes the time.
 
-    def __init__(self, quiet: float = 0.01, max_wait: float = 0.4) -> None:
+    A save ends with an event that says the file is whole (closed after writing, or renamed
+    into place): when a batch of a few paths ends so, it is due after ``settled_quiet``
+    instead, since an editor's save is one burst of events well under a millisecond apart.
+    """
+
+    def __init__(self, quiet: float = 0.01, max_wait: float = 0.4, settled_quiet: float = 0.002) -> None:
         self.quiet = quiet
         self.max_wait = max_wait
+        self.settled_quiet = settled_quiet
         self.paths: set[str] = set()
         self.first = 0.0
         self.last = 0.0
         self.first_seen = 0.0  # when the oldest change in this batch was noticed (for latency)
+        self.settled = False  # the last event said its file is whole
 
-    def add(self, paths: Iterable[str], now: float) -> None:
+    def add(self, paths: Iterable[str], now: float, settled: bool = False) -> None:
         paths = set(paths)
         if not paths:
             return
@@ -62,22 +72,31 @@ class Debouncer:
             self.first = self.first_seen = now
         self.paths |= paths
         self.last = now
+        self.settled = settled
 
     def due(self) -> float | None:
         """When the batch is ready (a time), or None when nothing is pending."""
         if not self.paths:
             return None
-        return min(self.last + self.quiet, self.first + self.max_wait)
+        quiet = self.settled_quiet if self.settled and len(self.paths) <= SAVE_PATHS else self.quiet
+        return min(self.last + min(quiet, self.quiet), self.first + self.max_wait)
 
     def take(self) -> set[str]:
         paths, self.paths = self.paths, set()
         return paths
 
 
+class Report(Protocol):
+    """Where an :class:`EventSource` reports changed paths; ``settled``: the event says its file
+    is whole (closed after writing, renamed into place), not a write that may go on."""
+
+    def __call__(self, paths: list[str], settled: bool = False, /) -> None: ...
+
+
 class EventSource(Protocol):
     """Something that reports changed absolute paths, from its own thread."""
 
-    def start(self, report: Callable[[list[str]], None]) -> None: ...
+    def start(self, report: Report) -> None: ...
     def stop(self) -> None: ...
 
 
@@ -88,6 +107,12 @@ class FileObserver(Protocol):
     def start(self) -> None: ...
     def stop(self) -> None: ...
     def join(self, timeout: float | None = ...) -> None: ...
+
+
+# Events after which a file is whole: written and closed (inotify's IN_CLOSE_WRITE), or renamed
+# into place. Not a deletion: it may be the first half of a replace. Only inotify reports
+# closes; elsewhere a save is seen as modified, then quiet.
+SETTLED_EVENTS = frozenset({"closed", "moved"})
 
 
 class WatchdogSource:
@@ -114,7 +139,7 @@ class WatchdogSource:
         self.native = native
         self.observer: FileObserver | None = None
 
-    def start(self, report: Callable[[list[str]], None]) -> None:
+    def start(self, report: Report) -> None:
         from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
         ignore = self.ignore
@@ -130,7 +155,7 @@ class WatchdogSource:
                     paths.append(os.fsdecode(event.dest_path))
                 paths = [p for p in paths if not p.startswith(ignore)]
                 if paths:
-                    report(paths)
+                    report(paths, event.event_type in SETTLED_EVENTS)
 
         self.observer = self._observer(Handler())
 
@@ -259,15 +284,15 @@ class Watcher:
         self._retry_at: float | None = None  # after a failure: when to try again
         self._wake = asyncio.Event()
         self._lock = threading.Lock()
-        self._incoming: list[tuple[list[str], float]] = []
+        self._incoming: list[tuple[list[str], float, bool]] = []
         self._deploy_warnings = _Unrepeated(say)
 
     # -- events arrive on the source's thread ---------------------------------------------
 
-    def _report(self, paths: list[str]) -> None:
+    def _report(self, paths: list[str], settled: bool = False) -> None:
         now = self.clock()
         with self._lock:
-            self._incoming.append((paths, now))
+            self._incoming.append((paths, now, settled))
         self.wake()
 
     def wake(self) -> None:
@@ -277,8 +302,8 @@ class Watcher:
     def _drain(self) -> None:
         with self._lock:
             incoming, self._incoming = self._incoming, []
-        for paths, when in incoming:
-            self.debouncer.add(paths, when)
+        for paths, when, settled in incoming:
+            self.debouncer.add(paths, when, settled)
 
     # -- the loop --------------------------------------------------------------------------
 

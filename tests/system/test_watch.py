@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import queue
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -523,6 +525,31 @@ def _rename_dir(site: Path) -> None:
 
 def _delete_dir(site: Path) -> None:
     shutil.rmtree(site / "docs")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="only inotify reports a file closed")
+def test_inotify_says_when_a_saved_file_is_whole(tmp_path: Path) -> None:
+    """The short quiet window of a save rests on these: a file renamed into place, or closed
+    after writing, is reported settled; its creation and its writes are not."""
+    site = make_tree(tmp_path / "site", {"a.txt": "a"})
+    got: queue.Queue[tuple[list[str], bool]] = queue.Queue()
+    source = WatchdogSource(str(site))
+    source.start(lambda paths, settled=False: got.put((paths, settled)))
+    seen: list[tuple[list[str], bool]] = []
+    try:
+        tmp, a, b = site / ".a.txt.tmp", str(site / "a.txt"), str(site / "b.txt")
+        tmp.write_text("saved")
+        os.replace(tmp, a)
+        with open(b, "w") as f:
+            f.write("written in place")
+            f.flush()
+        while not any(settled and b in paths for paths, settled in seen):
+            seen.append(got.get(timeout=30))
+    finally:
+        source.stop()
+    assert ([str(tmp), a], True) in seen
+    assert ([b], True) in seen
+    assert {settled for paths, settled in seen if paths in ([b], [str(tmp)])} == {False, True}
 
 
 @pytest.mark.parametrize(
