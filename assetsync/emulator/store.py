@@ -180,14 +180,9 @@ class Store:
         folder may have stored them meanwhile).
         """
         known = self._known.setdefault(scope, {})
-        out: dict[str, tuple[int, str]] = {}
-        wanted = []
-        for h in dict.fromkeys(hashes):
-            hit = known.get(h)
-            if hit is None:
-                wanted.append(h)
-            else:
-                out[h] = hit
+        unique = dict.fromkeys(hashes)
+        wanted = [h for h in unique if h not in known]  # comprehensions: 10,000 hashes a deploy
+        out = {h: known[h] for h in unique if h in known} if len(wanted) < len(unique) else {}
         if not wanted:
             return out
         found: dict[str, tuple[int, str]] = {}

@@ -7,7 +7,6 @@ completes the set answers with the completion token the deploy carries.
 
 from __future__ import annotations
 
-from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -35,7 +34,7 @@ def _lowercase_hex(text: str) -> bool:
 
 def well_formed(manifest: dict[str, Any], limit: int) -> dict[str, tuple[int, str]] | None:
     """hash -> (size, first path) of a manifest whose every entry is well formed, checked a
-    column at a time by C loops (about 1 ms at 10,000 entries, against 9 ms entry by entry): each
+    column at a time by C loops (about 5 ms at 10,000 entries, against 9 ms entry by entry): each
     watch-mode deploy sends the whole manifest. None when an entry may be malformed: the entry by
     entry check then says which and why."""
     paths, entries = list(manifest), list(manifest.values())
@@ -54,18 +53,18 @@ def well_formed(manifest: dict[str, Any], limit: int) -> dict[str, tuple[int, st
         or not _lowercase_hex("".join(digests))
         or min(sizes) < 0
         or max(sizes) > limit
-        or not all(map(str.startswith, paths, repeat("/")))
         or joined.count("\0") != len(paths) - 1  # no NUL inside a path
+        or ("\0" + joined).count("\0/") != len(paths)  # each path starts with /
         or (not joined.isascii() and not is_utf8(joined))
     ):
         return None
-    pairs = list(zip(sizes, paths, strict=True))
-    hashes = dict(zip(digests, pairs, strict=True))
+    hashes = dict(zip(digests, zip(sizes, paths, strict=True), strict=True))
     if len(hashes) == len(digests):
         return hashes
     if len(set(zip(digests, sizes, strict=True))) != len(hashes):
         return None  # a hash listed with two sizes
-    first = dict(zip(reversed(digests), reversed(pairs), strict=True))  # the first path of each hash
+    pairs = zip(reversed(sizes), reversed(paths), strict=True)
+    first = dict(zip(reversed(digests), pairs, strict=True))  # the first path of each hash
     return {h: first[h] for h in hashes}
 
 
