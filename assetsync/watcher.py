@@ -86,7 +86,7 @@ class Debouncer:
         return paths
 
 
-class Report(Protocol):
+class ReportPaths(Protocol):
     """Where an :class:`EventSource` reports changed paths; ``settled``: the event says its file
     is whole (closed after writing, renamed into place), not a write that may go on."""
 
@@ -96,7 +96,7 @@ class Report(Protocol):
 class EventSource(Protocol):
     """Something that reports changed absolute paths, from its own thread."""
 
-    def start(self, report: Report) -> None: ...
+    def start(self, report: ReportPaths) -> None: ...
     def stop(self) -> None: ...
 
 
@@ -139,7 +139,7 @@ class WatchdogSource:
         self.native = native
         self.observer: FileObserver | None = None
 
-    def start(self, report: Report) -> None:
+    def start(self, report: ReportPaths) -> None:
         from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
         ignore = self.ignore
