@@ -134,6 +134,8 @@ if TYPE_CHECKING:  # the exports: "X as X" marks a re-export for type checkers
         DeployLine as DeployLine,
         EventSource as EventSource,
         FileObserver as FileObserver,
+        PhaseTimes as PhaseTimes,
+        ReportPaths as ReportPaths,
         Step as Step,
         WatchArgs as WatchArgs,
         WatchdogSource as WatchdogSource,

@@ -44,19 +44,29 @@ if TYPE_CHECKING:
     from watchdog.events import FileSystemEventHandler
 
 
+SAVE_PATHS = 4  # at most this many paths in a batch can be one save (a file, its temp file)
+
+
 class Debouncer:
     """Gathers dirty paths; due after ``quiet`` seconds without events, or ``max_wait`` after
-    the first one, whichever comes first. Pure: the caller passes the time."""
+    the first one, whichever comes first. Pure: the caller passes the time.
 
-    def __init__(self, quiet: float = 0.01, max_wait: float = 0.4) -> None:
+    A save ends with an event that says the file is whole (closed after writing, or renamed
+    into place): when a batch of a few paths ends so, it is due after ``settled_quiet``
+    instead, since an editor's save is one burst of events well under a millisecond apart.
+    """
+
+    def __init__(self, quiet: float = 0.01, max_wait: float = 0.4, settled_quiet: float = 0.002) -> None:
         self.quiet = quiet
         self.max_wait = max_wait
+        self.settled_quiet = settled_quiet
         self.paths: set[str] = set()
         self.first = 0.0
         self.last = 0.0
         self.first_seen = 0.0  # when the oldest change in this batch was noticed (for latency)
+        self.settled = False  # the last event said its file is whole
 
-    def add(self, paths: Iterable[str], now: float) -> None:
+    def add(self, paths: Iterable[str], now: float, settled: bool = False) -> None:
         paths = set(paths)
         if not paths:
             return
@@ -64,22 +74,31 @@ class Debouncer:
             self.first = self.first_seen = now
         self.paths |= paths
         self.last = now
+        self.settled = settled
 
     def due(self) -> float | None:
         """When the batch is ready (a time), or None when nothing is pending."""
         if not self.paths:
             return None
-        return min(self.last + self.quiet, self.first + self.max_wait)
+        quiet = self.settled_quiet if self.settled and len(self.paths) <= SAVE_PATHS else self.quiet
+        return min(self.last + min(quiet, self.quiet), self.first + self.max_wait)
 
     def take(self) -> set[str]:
         paths, self.paths = self.paths, set()
         return paths
 
 
+class ReportPaths(Protocol):
+    """Where an :class:`EventSource` reports changed paths; ``settled``: the event says its file
+    is whole (closed after writing, renamed into place), not a write that may go on."""
+
+    def __call__(self, paths: list[str], settled: bool = False, /) -> None: ...
+
+
 class EventSource(Protocol):
     """Something that reports changed absolute paths, from its own thread."""
 
-    def start(self, report: Callable[[list[str]], None]) -> None: ...
+    def start(self, report: ReportPaths) -> None: ...
     def stop(self) -> None: ...
 
 
@@ -90,6 +109,12 @@ class FileObserver(Protocol):
     def start(self) -> None: ...
     def stop(self) -> None: ...
     def join(self, timeout: float | None = ...) -> None: ...
+
+
+# Events after which a file is whole: written and closed (inotify's IN_CLOSE_WRITE), or renamed
+# into place. Not a deletion: it may be the first half of a replace. Only inotify reports
+# closes; elsewhere a save is seen as modified, then quiet.
+SETTLED_EVENTS = frozenset({"closed", "moved"})
 
 
 class WatchdogSource:
@@ -118,7 +143,7 @@ class WatchdogSource:
         self.handler: FileSystemEventHandler | None = None
         self.also: set[str] = set()  # folders outside ``root`` watched on their own (not below)
 
-    def start(self, report: Callable[[list[str]], None]) -> None:
+    def start(self, report: ReportPaths) -> None:
         from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
         ignore = self.ignore
@@ -134,7 +159,7 @@ class WatchdogSource:
                     paths.append(os.fsdecode(event.dest_path))
                 paths = [p for p in paths if not p.startswith(ignore)]
                 if paths:
-                    report(paths)
+                    report(paths, event.event_type in SETTLED_EVENTS)
 
         self.handler = Handler()
         self.observer = self._observer(self.handler)
@@ -181,6 +206,17 @@ class WatchdogSource:
 
 
 @dataclass(frozen=True, slots=True)
+class PhaseTimes:
+    """When one deploy's phases ended, on the watcher's clock: where its latency went (the
+    session, upload and deploy requests are in ``report.durations``)."""
+
+    noticed: float  # the batch's first event arrived
+    taken: float  # the quiet window ended: the build started
+    built: float  # the manifest was patched
+    deployed: float  # the deploy was answered
+
+
+@dataclass(frozen=True, slots=True)
 class DeployLine:
     """What one deploy changed and cost: what ``on_deploy`` gets (the command line prints it as
     one line, :func:`assetsync.cli.render.deploy_line`)."""
@@ -194,6 +230,7 @@ class DeployLine:
     report: SyncReport  # its ``durations["total"]``: the deploy's own time, upload included
     cause: str = "change"  # the Step's: "start" is the first deploy, not a change
     paths: tuple[str, ...] = ()  # what it added, changed and removed (manifest paths), sorted
+    times: PhaseTimes | None = None  # when each phase ended (benchmarks/watch.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,20 +308,20 @@ class Watcher:
         self._retry_at: float | None = None  # after a failure: when to try again
         self._wake = asyncio.Event()
         self._lock = threading.Lock()
-        self._incoming: list[tuple[list[str], float]] = []
+        self._incoming: list[tuple[list[str], float, bool]] = []
         self._deploy_warnings = _Unrepeated(say)
         self._error_shown: str | None = None  # the failure said last, not said again until it changes
 
     # -- events arrive on the source's thread ---------------------------------------------
 
-    def _report(self, paths: list[str]) -> None:
+    def _report(self, paths: list[str], settled: bool = False) -> None:
         base, inputs = self.folder.rstrip("/") + "/", self.reloader.inputs
         paths = [p for p in paths if p.startswith(base) or p == base[:-1] or inputs.touched((p,))]
         if not paths:
             return  # beside the config or main, but nothing the deploy reads
         now = self.clock()
         with self._lock:
-            self._incoming.append((paths, now))
+            self._incoming.append((paths, now, settled))
         self.wake()
 
     def wake(self) -> None:
@@ -294,8 +331,8 @@ class Watcher:
     def _drain(self) -> None:
         with self._lock:
             incoming, self._incoming = self._incoming, []
-        for paths, when in incoming:
-            self.debouncer.add(paths, when)
+        for paths, when, settled in incoming:
+            self.debouncer.add(paths, when, settled)
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -404,6 +441,7 @@ class Watcher:
         """Build, and deploy unless the build is held (:class:`BuildGate`) or would send what the
         last deploy sent (manifest, Worker spec, root rule files, modules); a failure is the
         Step's ``error`` (:meth:`_step` says it)."""
+        taken = self.clock()
         try:
             result = make()
             inputs = deploy_inputs(self.folder, self.options)
@@ -417,6 +455,7 @@ class Watcher:
             return Step(cause, "held")
         if result.manifest == self.deployed and inputs == self.sent and self.deploys:
             return Step(cause, "unchanged")  # a touch, or a save of the same bytes: nothing to deploy
+        built = self.clock()
         self._deploy_warnings.next_round()
         syncer = Syncer(
             self.folder, self.options, self.target, self.client, self.on_event, self._deploy_warnings
@@ -427,6 +466,7 @@ class Watcher:
             report = await syncer.publish(result, rebuild=self.builder.full, recheck=False)
         except (ApiError, AssetsyncError) as exc:
             return Step(cause, "failed", str(exc))
+        done = self.clock()
         old = self.deployed or Manifest()
         diff = old.diff(result.manifest)
         self.deployed, self.sent = result.manifest, inputs
@@ -437,10 +477,11 @@ class Watcher:
             len(diff.removed),
             report.uploaded,
             report.uploaded_bytes,
-            self.clock() - first_seen,
+            done - first_seen,
             report,
             cause,
             tuple(sorted((*diff.added, *diff.changed, *diff.removed))),
+            PhaseTimes(first_seen, taken, built, done),
         )
         if self.on_deploy is not None:
             self.on_deploy(line)

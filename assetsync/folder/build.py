@@ -12,6 +12,7 @@ import os
 import stat as stat_mod
 import time
 from collections.abc import Iterable
+from types import MappingProxyType
 
 from ..errors import CacheError, UnreadablePath
 from ..protocol import FREE_PLAN_FILES
@@ -22,7 +23,7 @@ from .hashing import HashScheme
 from .ignore import ROOT_CONFIG_FILES, IgnoreRules, looks_secret
 from .limits import check_count, check_sizes
 from .manifest import Entry, Manifest
-from .refresh import hash_files
+from .refresh import hash_files, hash_touched
 from .scan import ScannedFile, Warn, check_path, check_root, scan
 
 __all__ = ["BuildOptions", "BuildResult", "BuildStats", "Builder", "build", "build_manifest"]
@@ -84,6 +85,18 @@ def _under(key: str, folders: set[str]) -> bool:
     return False
 
 
+def _folders_of(keys: Iterable[str], known: set[str] | None = None) -> set[str]:
+    """The folder keys holding ``keys`` (``/a/b/c`` is held by ``/a/b`` and ``/a``), added to
+    ``known`` (a copy)."""
+    out = set(known or ())
+    for key in keys:
+        cut = key.rfind("/")
+        while cut > 0 and (folder := key[:cut]) not in out:
+            out.add(folder)
+            cut = key.rfind("/", 0, cut)
+    return out
+
+
 class Builder:
     """Builds a folder's manifest and keeps it current: :meth:`full`, then :meth:`update` with
     the paths that changed (watch mode). Both go through the hash cache; ``update`` re-reads
@@ -109,6 +122,10 @@ class Builder:
             warn,
         )
         self.files: dict[str, ScannedFile] = {}
+        # Every folder key that holds, or held, one of ``files``: a changed path that is neither a
+        # file nor one of these (an editor's temp file, gone) cannot have a subtree to drop.
+        self._folders: set[str] = set()
+        self._files_table: Table | None = None  # the cache rows of ``files``, as the last build left them
         self.rules = self._rules()
 
     def _rules(self) -> IgnoreRules:
@@ -123,7 +140,7 @@ class Builder:
         if reload_rules:
             self.rules = self._rules()
         files = scan(self.root, self.rules, self.warn)
-        return self._finish({f.path: f for f in files}, t0)
+        return self._finish({f.path: f for f in files}, t0, _folders_of(f.path for f in files))
 
     def update(self, changed: Iterable[str]) -> BuildResult:
         """Re-stat the absolute paths in ``changed`` (a folder: its whole subtree) and rebuild.
@@ -142,12 +159,15 @@ class Builder:
         files = dict(self.files)
         # A key that is not a known file may be a folder (or have been one): its subtree goes too.
         # Checking each file's parents against them is one pass, however many paths changed.
-        folders = {k for k in wanted if k not in files}
+        folders = {k for k in wanted if k not in files and k in self._folders}
         for key in wanted:
             files.pop(key, None)
+        touched = set(wanted)
         if folders:
             for stale in [k for k in files if _under(k, folders)]:
                 del files[stale]
+                touched.add(stale)
+        added: list[str] = []
         for key in sorted(wanted):
             abspath, rel = wanted[key], key[1:]
             if self._ignored(rel):
@@ -164,13 +184,17 @@ class Builder:
                 ) from None
             if stat_mod.S_ISDIR(st.st_mode):
                 check_path(base + "/", rel, folder=True)
-                files.update((f.path, f) for f in scan(self.root, self.rules, self.warn, under=rel))
+                subtree = scan(self.root, self.rules, self.warn, under=rel)
+                files.update((f.path, f) for f in subtree)
+                added += (f.path for f in subtree)
             elif stat_mod.S_ISREG(st.st_mode):
                 check_path(base + "/", rel, folder=False)
                 if looks_secret(os.path.basename(rel)):
                     self.warn(self.rules.secret_warning(abspath))
                 files[key] = ScannedFile(key, abspath, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-        return self._finish(files, t0)
+                added.append(key)
+        touched.update(added)
+        return self._finish(files, t0, _folders_of(added, self._folders), touched)
 
     def _manifest(self, table: Table) -> Manifest:
         """The manifest of ``table``; from the previous one when only a few rows changed."""
@@ -178,22 +202,29 @@ class Builder:
         if prev is None or table.changed is None:
             self._fragments = None
             return _manifest_of(table)
-        entries = dict(prev._entries)
+        src = prev._entries  # a read-only view: its dict's own copy is a memcpy, dict(view) is not
+        entries = src.copy() if isinstance(src, MappingProxyType) else dict(src)
         if self._fragments is None:  # each entry's piece of the JSON, kept to patch, not rebuild
             self._fragments = {k: entry_json(k, e.hash, e.size) for k, e in entries.items()}
         fragments = self._fragments
         index = table.index()
+        total, added = prev.total_bytes, False
         for path in table.changed:
             i = index.get(path)
+            old = entries.pop(path, None) if i is None else entries.get(path)
+            total -= old.size if old is not None else 0
             if i is None:
-                entries.pop(path, None)
                 fragments.pop(path, None)
             else:
                 digest, size = table.hashes[i], table.sizes[i]
                 entries[path] = _new_entry(Entry, (digest, size, table.ctypes[i]))
                 fragments[path] = entry_json(path, digest, size)
-        manifest = Manifest(entries)  # re-sorting a nearly sorted dict is cheap
-        manifest._json = session_body([fragments[k] for k in manifest._entries])
+                total += size
+                added = added or old is None
+        if added:  # new keys went to the end: sort the keys (nearly sorted already: cheap)
+            entries = {k: entries[k] for k in sorted(entries)}
+        manifest = Manifest.presorted(entries, total)
+        manifest._json = session_body([fragments[k] for k in entries])
         return manifest
 
     def flush(self) -> None:
@@ -218,15 +249,24 @@ class Builder:
                 return True
         return self.rules.skip_file(rel, parts[-1])
 
-    def _finish(self, files: dict[str, ScannedFile], t0: float) -> BuildResult:
+    def _finish(
+        self, files: dict[str, ScannedFile], t0: float, folders: set[str], touched: set[str] | None = None
+    ) -> BuildResult:
+        """Hash what changed and make the manifest; ``touched``: the only keys whose entry in
+        ``files`` may differ from the last build's (an update), so only they are compared."""
         o = self.options
         listed = list(files.values())
         check_sizes(listed, o.max_file_size)
         check_count(listed, o.max_files)
         store = self.store
-        table, hashed, verified, bytes_read = hash_files(
-            listed, o.scheme, store.table, o.workers, time.time_ns()
-        )
+        if touched is not None and store.table is self._files_table:
+            table, hashed, verified, bytes_read = hash_touched(
+                files, touched, o.scheme, store.table, o.workers, time.time_ns()
+            )
+        else:
+            table, hashed, verified, bytes_read = hash_files(
+                listed, o.scheme, store.table, o.workers, time.time_ns()
+            )
         if table is store.table and store.manifest_json and self.manifest is None:
             # Same files, same stats: the manifest is the one saved last time.
             manifest = Manifest.deferred(
@@ -240,7 +280,7 @@ class Builder:
             self._unsaved = (table, manifest)
             if time.monotonic() - self._saved_at >= self.save_every:
                 self.flush()
-        self.files = files
+        self.files, self._folders, self._files_table = files, folders, table
         self.manifest = manifest
         stats = BuildStats(
             files=len(manifest),

@@ -62,6 +62,18 @@ class Manifest(Mapping[str, Entry]):
         self._load: Callable[[], Mapping[str, Entry]] | None = None
 
     @classmethod
+    def presorted(cls, entries: dict[str, Entry], total_bytes: int) -> Manifest:
+        """A manifest of ``entries``, already in sorted key order (kept, not checked), whose sizes
+        add up to ``total_bytes``: a patched copy of another manifest needs no sort and no sum."""
+        self = cls.__new__(cls)
+        self._mapping = MappingProxyType(entries)
+        self._bytes = total_bytes
+        self._count = len(entries)
+        self._json = None
+        self._load = None
+        return self
+
+    @classmethod
     def deferred(
         cls, load: Callable[[], Mapping[str, Entry]], json: str, count: int, total_bytes: int
     ) -> Manifest:

@@ -417,3 +417,42 @@ def test_incomplete_session_cannot_deploy(emulator: LiveEmulator) -> None:
         # upload token itself is refused as a completion token.
         status, code, message = errors_of(deploy(c, {"assets": {"jwt": res["jwt"]}}))
         assert status == 401 and "expected a completion token" in message
+
+
+def test_the_column_check_of_a_manifest_agrees_with_the_entry_check() -> None:
+    """A whole manifest is checked a column at a time; whatever that cannot vouch for goes to the
+    entry-by-entry check, which names the bad entry. Both give each hash's size and first path,
+    in the manifest's order."""
+    from assetsync.emulator.api.uploads import well_formed
+
+    limit = 26_214_400
+    a, b, c = "a" * 32, "0123456789abcdef" * 2, "f" * 32
+    good = {
+        "/z.txt": {"hash": b, "size": 2},
+        "/a.txt": {"hash": a, "size": 1},
+        "/é/ü.txt": {"hash": a, "size": 1, "extra": True},
+        "/b.txt": {"hash": c, "size": limit},
+        "/a-again.txt": {"hash": b, "size": 2},
+    }
+    want = {b: (2, "/z.txt"), a: (1, "/a.txt"), c: (limit, "/b.txt")}
+    got = well_formed(good, limit)
+    assert got == want and list(got or {}) == list(want)
+    assert well_formed({}, limit) == {}
+    bad: list[dict[str, Any]] = [
+        {"/a": {"hash": "XYZ", "size": 1}},
+        {"/a": {"hash": "A" * 32, "size": 1}},
+        {"/a": {"hash": "a" * 31 + " ", "size": 1}},
+        {"/a": {"hash": "a" * 31, "size": 1}, "/b": {"hash": "a" * 33, "size": 1}},
+        {"/a": {"hash": "a" * 32, "size": -1}},
+        {"/a": {"hash": "a" * 32, "size": True}},
+        {"/a": {"hash": "a" * 32, "size": 1.0}},
+        {"/a": {"hash": "a" * 32, "size": limit + 1}},
+        {"a": {"hash": "a" * 32, "size": 1}},
+        {"/a\0b": {"hash": "a" * 32, "size": 1}},
+        {"/\ud800": {"hash": "a" * 32, "size": 1}},
+        {"/a": {"hash": "a" * 32}},
+        {"/a": ["a" * 32, 1]},
+        {"/a": {"hash": "a" * 32, "size": 1}, "/b": {"hash": "a" * 32, "size": 2}},
+    ]
+    for manifest in bad:
+        assert well_formed(manifest, limit) is None, manifest

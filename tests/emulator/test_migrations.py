@@ -3,7 +3,12 @@ migrations must start from it, as the platform requires; wrangler's queue check 
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
+
+from assetsync.emulator.store import Store
 
 from ..conftest import ACCOUNT
 from ..helpers import LiveEmulator
@@ -64,3 +69,41 @@ def test_every_queue_asked_for_is_there(emulator: LiveEmulator) -> None:
     with api(emulator) as c:
         r = c.get(f"/accounts/{ACCOUNT}/queues", params=[("name", "jobs"), ("name", "mail"), ("page", "1")])
     assert [q["queue_name"] for q in r.json()["result"]] == ["jobs", "mail"]
+
+
+def test_the_migration_tag_is_found_without_reading_every_version(tmp_path: Path) -> None:
+    """Each deploy asks for the tag twice; a watch session makes thousands of versions, each with
+    a large manifest stored before its metadata: the lookup must not grow with them. Counted in
+    SQLite's own steps (its progress handler), not in time."""
+    store = Store(str(tmp_path))
+    manifest: dict[str, list[Any]] = {f"/f{i}.txt": ["0" * 32, 10, "text/plain"] for i in range(2_000)}
+    migrated = meta(new_tag="v1", steps=[{"new_sqlite_classes": ["Counter"]}])
+    store.create_version(ACCOUNT, "", "do", manifest, migrated, [])
+    store.create_version(ACCOUNT, "", "other", manifest, meta(new_tag="x9", steps=[]), [])
+
+    def steps_of_lookup() -> int:
+        steps = 0
+
+        def count() -> int:
+            nonlocal steps
+            steps += 1
+            return 0
+
+        store._db.set_progress_handler(count, 1)
+        try:
+            assert store.migration_tag(ACCOUNT, "", "do") == "v1"
+        finally:
+            store._db.set_progress_handler(None, 1)
+        return steps
+
+    def deploy_plain(times: int) -> None:
+        for _ in range(times):
+            store.create_version(ACCOUNT, "", "do", manifest, {"main_module": "index.js"}, [])
+
+    deploy_plain(2)
+    few = steps_of_lookup()
+    deploy_plain(40)
+    assert steps_of_lookup() == few
+    store.create_version(ACCOUNT, "", "do", manifest, meta(old_tag="v1", new_tag="v2", steps=[]), [])
+    assert store.migration_tag(ACCOUNT, "", "do") == "v2"
+    store.close()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import queue
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -531,6 +533,31 @@ def _delete_dir(site: Path) -> None:
     shutil.rmtree(site / "docs")
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="only inotify reports a file closed")
+def test_inotify_says_when_a_saved_file_is_whole(tmp_path: Path) -> None:
+    """The short quiet window of a save rests on these: a file renamed into place, or closed
+    after writing, is reported settled; its creation and its writes are not."""
+    site = make_tree(tmp_path / "site", {"a.txt": "a"})
+    got: queue.Queue[tuple[list[str], bool]] = queue.Queue()
+    source = WatchdogSource(str(site))
+    source.start(lambda paths, settled=False: got.put((paths, settled)))
+    seen: list[tuple[list[str], bool]] = []
+    try:
+        tmp, a, b = site / ".a.txt.tmp", str(site / "a.txt"), str(site / "b.txt")
+        tmp.write_text("saved")
+        os.replace(tmp, a)
+        with open(b, "w") as f:
+            f.write("written in place")
+            f.flush()
+        while not any(settled and b in paths for paths, settled in seen):
+            seen.append(got.get(timeout=30))
+    finally:
+        source.stop()
+    assert ([str(tmp), a], True) in seen
+    assert ([b], True) in seen
+    assert {settled for paths, settled in seen if paths in ([b], [str(tmp)])} == {False, True}
+
+
 @pytest.mark.parametrize(
     "save",
     [_edit_in_place, _temp_and_rename, _backup_and_new, _delete_and_create, _rename_dir, _delete_dir],
@@ -584,6 +611,39 @@ def test_incremental_manifest_equals_a_full_build(tmp_path: Path) -> None:
         fresh = build(str(site), BuildOptions(use_cache=False)).manifest
         assert result.manifest.to_json() == fresh.to_json()
         assert dict(result.manifest) == dict(fresh)
+
+
+def test_incremental_update_walks_the_files_only_for_a_path_that_was_a_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An editor's save reports a temp file that is gone by the build: it never held files, so
+    the update drops no subtree and does not look at every file for one; a folder that held
+    files, the first build's or one an update added, still drops its subtree."""
+    from assetsync.folder import build as build_mod
+
+    site = make_tree(tmp_path / "site", {f"d{i % 7}/f{i}.txt": f"{i}" for i in range(300)})
+    b = build_mod.Builder(str(site), BuildOptions(use_cache=False), warn=print)
+    b.full()
+    looked: list[str] = []
+    under = build_mod._under
+
+    def counting(key: str, folders: set[str]) -> bool:
+        looked.append(key)
+        return under(key, folders)
+
+    monkeypatch.setattr(build_mod, "_under", counting)
+    make_tree(site, {"d1/f1.txt": "saved"}, mtime=None)
+    result = b.update([str(site / "d1/.f1.txt.swp"), str(site / "d1/f1.txt~tmp"), str(site / "d1/f1.txt")])
+    assert looked == []
+    assert result.manifest["/d1/f1.txt"].size == len("saved")
+    make_tree(site, {"new/sub/n.txt": "n"}, mtime=None)
+    assert "/new/sub/n.txt" in b.update([str(site / "new")]).manifest
+    for gone in ("new/sub", "d3"):
+        shutil.rmtree(site / gone)
+        result = b.update([str(site / gone)])
+        assert looked, f"{gone}: its files were not looked for"
+        assert result.manifest.to_json() == build(str(site), BuildOptions(use_cache=False)).manifest.to_json()
+        looked.clear()
 
 
 def test_incremental_update_when_files_and_folders_swap_places(tmp_path: Path) -> None:

@@ -61,9 +61,9 @@ class HeldBatches(Debouncer):
         self.open = threading.Event()
         self.seen = threading.Condition()
 
-    def add(self, paths: Iterable[str], now: float) -> None:
+    def add(self, paths: Iterable[str], now: float, settled: bool = False) -> None:
         with self.seen:
-            super().add(paths, now)
+            super().add(paths, now, settled)
             self.seen.notify_all()
 
     def due(self) -> float | None:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from assetsync.folder.build import BuildOptions, build
-from assetsync.folder.cache import MAGIC, HashCache, Table, cache_file
+from assetsync.folder.cache import MAGIC, RACY_WINDOW_NS, HashCache, Table, cache_file
 from assetsync.folder.hashing import HashScheme
 from assetsync.folder.ignore import IgnoreRules
-from assetsync.folder.refresh import hash_files
+from assetsync.folder.refresh import hash_files, hash_touched
 from assetsync.folder.scan import scan
 
 from ..helpers import PAST, backdate, make_tree
@@ -228,3 +228,27 @@ def test_worker_processes_give_the_rows_of_the_inline_path(
     scanned = scan(str(site), IgnoreRules(), print)
     _, hashed, verified, _ = both(table)
     assert (hashed, verified) == (40, 0)  # many misses among hits: rows merged one by one
+
+
+def test_hash_touched_agrees_with_hash_files_and_rechecks_racy_rows(tmp_path: Path) -> None:
+    """Watch mode compares only the keys that were touched, and the racy rows (written too
+    recently for their stat to vouch for them): the rows come out as a full pass makes them. A
+    file changed behind the watcher's back is caught only while its row is racy, as promised."""
+    site = make_tree(tmp_path / "site", {f"d{i % 3}/f{i}.txt": f"file {i}" for i in range(40)})
+    backdate(site)
+    make_tree(site, {"d0/fresh.txt": "just written"}, mtime=None)  # racy for a while
+    scheme, now = HashScheme(), time.time_ns()
+    prior, *_ = hash_files(scan(str(site), IgnoreRules(), print), scheme, now_ns=now)
+    assert [p for i, p in enumerate(prior.paths) if prior.racy[i]] == ["/d0/fresh.txt"]
+    make_tree(site, {"d1/f1.txt": "edited, longer", "d2/new.txt": "new", "d0/fresh.txt": "rewritten!!"})
+    (site / "d2/f2.txt").unlink()
+    files = {f.path: f for f in scan(str(site), IgnoreRules(), print)}
+    touched = {"/d1/f1.txt", "/d2/new.txt", "/d2/f2.txt", "/d0/gone-before.tmp"}
+    patched, hashed, _, _ = hash_touched(files, touched, scheme, prior, now_ns=now)
+    full, *_ = hash_files(list(files.values()), scheme, prior, now_ns=now)
+    assert _rows(patched) == _rows(full)
+    assert hashed == 3  # the edit, the new file and the racy one: nothing else was read
+    assert patched.changed == {"/d1/f1.txt", "/d2/new.txt", "/d2/f2.txt", "/d0/fresh.txt"}
+    # Nothing touched and nothing racy: the prior rows stand, unread.
+    settled, *_ = hash_files(list(files.values()), scheme, full, now_ns=now + 10 * RACY_WINDOW_NS)
+    assert hash_touched(files, (), scheme, settled, now_ns=now + 10 * RACY_WINDOW_NS)[0] is settled

@@ -52,3 +52,24 @@ def test_take_returns_every_path_once_and_starts_a_new_batch() -> None:
     assert (d.first, d.first_seen) == (20.0, 20.0)  # the new batch's own start
     assert d.due() == 21.0
     assert d.take() == {"/d"}
+
+
+def test_a_small_batch_ending_in_a_whole_file_waits_only_the_settled_quiet() -> None:
+    """An editor's save (temp file written, closed, renamed into place) is due 2 ms after its
+    last event; a write that may go on, or a batch too big to be one save, waits the full quiet."""
+    d = Debouncer(quiet=0.01, max_wait=0.4, settled_quiet=0.002)
+    d.add(["/site/.a.tmp"], now=1.0)
+    assert d.due() == pytest.approx(1.01)
+    d.add(["/site/.a.tmp", "/site/a"], now=1.0005, settled=True)
+    assert d.due() == pytest.approx(1.0025)
+    d.add(["/site/a"], now=1.001)  # written again: not whole yet
+    assert d.due() == pytest.approx(1.011)
+    d.take()
+    d.add([f"/site/f{i}" for i in range(5)], now=2.0, settled=True)
+    assert d.due() == pytest.approx(2.01)
+
+
+def test_the_settled_quiet_never_exceeds_the_quiet_window() -> None:
+    d = Debouncer(quiet=0.0, max_wait=0.4)
+    d.add(["/a"], now=3.0, settled=True)
+    assert d.due() == 3.0
