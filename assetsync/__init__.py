@@ -130,18 +130,20 @@ if TYPE_CHECKING:  # the exports: "X as X" marks a re-export for type checkers
         sync_all_async as sync_all_async,
     )
     from .watcher import (
-        Debouncer as Debouncer,
         DeployLine as DeployLine,
-        EventSource as EventSource,
-        FileObserver as FileObserver,
         PhaseTimes as PhaseTimes,
-        ReportPaths as ReportPaths,
         Step as Step,
         WatchArgs as WatchArgs,
-        WatchdogSource as WatchdogSource,
         Watcher as Watcher,
         watch as watch,
         watch_async as watch_async,
+    )
+    from .watchevents import (
+        Debouncer as Debouncer,
+        EventSource as EventSource,
+        FileObserver as FileObserver,
+        ReportPaths as ReportPaths,
+        WatchdogSource as WatchdogSource,
     )
     from .watchplan import (
         BuildGate as BuildGate,

@@ -150,7 +150,8 @@ def _keep_deployed(
     how: dict[str, Any],
 ) -> None:
     """Run the watch loop on ``folder`` until Ctrl-C or SIGTERM, then say how it stopped."""
-    from ..watcher import WatchdogSource, Watcher
+    from ..watcher import Watcher
+    from ..watchevents import WatchdogSource
     from ..watchplan import Inputs
 
     source = WatchdogSource(folder, poll=how["poll"], ignore=_watch_ignores(prepared), warn=output.warn)

@@ -20,7 +20,8 @@ import pytest
 from assetsync.engine import SyncOptions
 from assetsync.folder.build import BuildOptions, build
 from assetsync.retry import Backoff
-from assetsync.watcher import Debouncer, DeployLine, Step, WatchdogSource, Watcher
+from assetsync.watcher import DeployLine, Step, Watcher
+from assetsync.watchevents import Debouncer, WatchdogSource
 from assetsync.wire.target import Target
 
 from ..conftest import ACCOUNT

@@ -15,7 +15,8 @@ import pytest
 
 from assetsync.folder.build import BuildOptions, build
 from assetsync.folder.manifest import Manifest
-from assetsync.watcher import Debouncer, Step, WatchdogSource
+from assetsync.watcher import Step
+from assetsync.watchevents import Debouncer, WatchdogSource
 from assetsync.watchplan import HOLD_MIN_REMOVED, BuildGate
 
 from ..conftest import ACCOUNT

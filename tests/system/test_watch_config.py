@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from assetsync.watcher import WatchdogSource
+from assetsync.watchevents import WatchdogSource
 
 from ..conftest import ACCOUNT
 from ..helpers import Lines, LiveEmulator, cli_running, make_tree

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assetsync.watcher import Debouncer
+from assetsync.watchevents import Debouncer
 
 
 def test_defaults_wait_10_ms_of_quiet_and_at_most_400_ms() -> None:
