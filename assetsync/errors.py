@@ -183,7 +183,7 @@ EXIT_CODES: dict[int, str] = {
     0: "success",
     1: "unexpected failure",
     2: "usage error (bad or conflicting options)",
-    3: "configuration error (.assetsignore, config file)",
+    3: "configuration error (.assetsignore, config file; with --strict, bad _redirects/_headers lines)",
     4: "the folder or a file in it cannot be read, or it holds nothing to publish",
     5: "a platform limit is exceeded (file size, file count)",
     6: "authentication refused (API token missing, wrong, expired, or without access)",
@@ -191,5 +191,5 @@ EXIT_CODES: dict[int, str] = {
     8: "the API refused the request (invalid name, manifest, metadata...)",
     9: "some tenants or scripts failed (sync-all, scripts delete); the others succeeded",
     10: "deletion not confirmed (no --yes and not on a terminal, or answered no): nothing deleted",
-    130: "interrupted: nothing was deployed",
+    130: "interrupted: sync deployed nothing; watch and dev stopped at once by a second Ctrl-C",
 }
