@@ -45,6 +45,9 @@ def test_dev_live_reload_in_a_browser(tmp_path: Path) -> None:
         ],
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C as a terminal delivers it, even when the suite runs with SIGINT ignored (a
+        # background job of a script, as CI starts it): dev keeps an inherited "ignore".
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert proc.stderr is not None
