@@ -42,7 +42,7 @@ from .pacing import (
     piece_size,
     resend_from,
 )
-from .project.deployfiles import read_root_file
+from .project.deployfiles import root_rule_texts
 from .protocol import Module, WorkerSpec, deploy_metadata, session_path, version_id_of
 from .protocol.assetrules.check import rule_problems
 from .retry import Backoff, Concurrency, Retrier, Retries, Retry, Verdict, classify
@@ -163,8 +163,7 @@ class Syncer:
         publish (they configure the deployment, PROTOCOL.md section 4), unless set by the caller,
         and checked (:meth:`_check_rules`)."""
         a = spec.assets
-        headers = a.headers if a.headers is not None else read_root_file(self.root, "_headers")
-        redirects = a.redirects if a.redirects is not None else read_root_file(self.root, "_redirects")
+        headers, redirects = root_rule_texts(self.root, a)
         self._check_rules(redirects, headers, a.html_handling)
         return replace(spec, assets=replace(a, headers=headers, redirects=redirects))
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from .engine import SyncOptions
 from .errors import AssetsyncError
 from .folder.manifest import Manifest
-from .project.deployfiles import read_root_file
+from .project.deployfiles import root_rule_texts
 from .protocol import MODULE_TYPES, Module, WorkerSpec
 
 HOLD_MIN_REMOVED = 10  # a batch removing fewer deployed files than this is never held (unless empty)
@@ -128,9 +128,7 @@ DeployInputs = tuple[WorkerSpec, str | None, str | None, tuple[Module, ...]]
 def deploy_inputs(folder: str, options: SyncOptions) -> DeployInputs:
     """What a deploy of ``folder`` with ``options`` would send besides the manifest: two deploys
     with equal manifests and equal inputs are the same deploy."""
-    a = options.worker.assets
-    headers = a.headers if a.headers is not None else read_root_file(folder, "_headers")
-    redirects = a.redirects if a.redirects is not None else read_root_file(folder, "_redirects")
+    headers, redirects = root_rule_texts(folder, options.worker.assets)
     return options.worker, headers, redirects, options.modules
 
 

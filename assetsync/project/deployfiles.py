@@ -11,9 +11,9 @@ import os
 
 from ..errors import ConfigError
 from ..folder.ignore import utf8_text
-from ..protocol import MODULE_TYPES, Module
+from ..protocol import MODULE_TYPES, AssetsConfig, Module
 
-__all__ = ["read_modules", "read_root_file"]
+__all__ = ["read_modules", "read_root_file", "root_rule_texts"]
 
 
 def read_root_file(folder: str, name: str) -> str | None:
@@ -34,6 +34,14 @@ def read_root_file(folder: str, name: str) -> str | None:
         raise ConfigError(f"cannot read {path}: {exc.strerror}. Check its permissions.") from None
     text = utf8_text(data, path)
     return text.replace("\r\n", "\n").replace("\r", "\n")  # as text-mode reading gave it
+
+
+def root_rule_texts(folder: str, assets: AssetsConfig) -> tuple[str | None, str | None]:
+    """The ``_headers`` and ``_redirects`` texts a deploy of ``folder`` carries: the ones the
+    caller set in ``assets``, else the folder's root files (None: neither)."""
+    headers = assets.headers if assets.headers is not None else read_root_file(folder, "_headers")
+    redirects = assets.redirects if assets.redirects is not None else read_root_file(folder, "_redirects")
+    return headers, redirects
 
 
 def read_modules(main_file: str, source: str = "--main") -> tuple[Module, ...]:
