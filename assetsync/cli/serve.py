@@ -99,6 +99,20 @@ def _link(ctx: click.Context, param: click.Parameter, value: str | None) -> Link
     "or B, kB, MB, KiB, MiB per second, or unlimited. The API base printed first stays direct.",
 )
 @click.option(
+    "--runtime",
+    type=click.Choice(["auto", "workerd", "none"]),
+    default="auto",
+    show_default=True,
+    help="Run deployed Workers' code on workerd: auto (when workerd is found; otherwise assets only, "
+    "said once), workerd (required: exit 2 without it) or none (assets only).",
+)
+@click.option(
+    "--workerd",
+    "workerd_path",
+    type=click.Path(dir_okay=False),
+    help="The workerd binary [default: $ASSETSYNC_WORKERD, then PATH, then ./node_modules/.bin/workerd].",
+)
+@click.option(
     "--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="warning"
 )
 def serve(
@@ -114,6 +128,8 @@ def serve(
     bucket_files: int,
     token_ttl: float,
     link: LinkSpec | None,
+    runtime: str,
+    workerd_path: str | None,
     log_level: str,
 ) -> None:
     """Run the local emulator of the Cloudflare asset API, with previews of what it deploys.
@@ -126,15 +142,21 @@ def serve(
     gc.enable()
     from ..emulator.api import Limits
     from ..emulator.app import create_app
+    from ..emulator.runtime import WorkerdMissing
     from ..emulator.server import default_data_dir, run
     from ..wire.target import LOCAL_ACCOUNT
 
-    app = create_app(
-        data_dir or default_data_dir(),
-        api_tokens=_token_pairs(tokens, account_tokens),
-        api_keys={email: api_key} if email and api_key else None,
-        token_ttl=token_ttl,
-        limits=Limits(max_files=max_files, bucket_bytes=bucket_mib << 20, bucket_files=bucket_files),
-        default_account=LOCAL_ACCOUNT,  # what sync and dev deploy to without credentials
-    )
+    try:
+        app = create_app(
+            data_dir or default_data_dir(),
+            api_tokens=_token_pairs(tokens, account_tokens),
+            api_keys={email: api_key} if email and api_key else None,
+            token_ttl=token_ttl,
+            limits=Limits(max_files=max_files, bucket_bytes=bucket_mib << 20, bucket_files=bucket_files),
+            default_account=LOCAL_ACCOUNT,  # what sync and dev deploy to without credentials
+            runtime=runtime,
+            workerd=workerd_path,
+        )
+    except WorkerdMissing as exc:
+        raise click.UsageError(f"--runtime workerd: {exc}") from None
     run(app, host, port, log_level, link=link)

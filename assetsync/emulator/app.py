@@ -10,7 +10,7 @@ import contextlib
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -38,6 +38,9 @@ from .preview.livereload import PATH as LIVERELOAD_PATH, ReloadHub, inject, site
 from .store import Store
 from .tokens import Tokens
 
+if TYPE_CHECKING:
+    from .runtime import Runtime
+
 log = logging.getLogger("assetsync.emulator")
 
 
@@ -53,6 +56,8 @@ class EmulatorConfig:
     limits: Limits = field(default_factory=Limits)
     workers_subdomain: str | None = DEFAULT_SUBDOMAIN  # None: the account has none (GET .../subdomain is 404)
     default_account: str | None = None  # whose script a preview address without an account means first
+    runtime: str = "none"  # Worker code on workerd: auto (if found), workerd (required) or none
+    workerd: str | None = None  # the workerd binary, when not looked for
 
 
 class Emulator:
@@ -69,6 +74,18 @@ class Emulator:
         self.preview = Preview(
             self.store, on_html=inject if config.dev else None, default_account=config.default_account
         )
+        self.runtime: Runtime | None = None
+        if config.runtime != "none":
+            from .runtime import make_runtime
+
+            self.runtime = make_runtime(
+                config.runtime,
+                self.store,
+                self.preview.assets_only,
+                getattr(self, "kv", None),
+                config.workerd,
+            )
+            self.preview.runtime = self.runtime
         self._api_app = Starlette(
             routes=[Mount(API_PREFIX, routes=self.api.routes())],
             exception_handlers={
@@ -88,7 +105,19 @@ class Emulator:
             return load_api_token(self.config.data_dir)
         return next((t for t, acct in self.config.api_tokens.items() if acct is None), None)
 
+    @property
+    def sockets(self) -> list[Any]:
+        """Sockets besides the public one that the server must serve (the runtime's bridge)."""
+        return self.runtime.sockets if self.runtime is not None else []
+
+    def close(self) -> None:
+        """Stop what runs beside the server (workerd)."""
+        if self.runtime is not None:
+            self.runtime.stop()
+
     def _deployed(self, account: str, script: str, namespace: str) -> None:
+        if self.runtime is not None:
+            self.runtime.deployed()
         self.reload.publish(site_key(account, script, namespace))
 
     def _oversized(self, scope: Scope) -> ApiError | None:
@@ -120,6 +149,9 @@ class Emulator:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            if self.runtime is not None and self.runtime.is_bridge(scope):
+                await self.runtime.bridge(scope, receive, send)
+                return
             refused = self._oversized(scope)
             if refused is not None:
                 if scope["path"].startswith(API_PREFIX + "/"):

@@ -73,6 +73,10 @@ def banner(app: Emulator, host: str, port: int) -> str:
         f"            or http://{shown}:{port}/__preview/<script>[.<namespace>][@<account>]/",
         "  use it:   export CLOUDFLARE_API_BASE_URL=" + base,
     ]
+    if app.runtime is not None:
+        lines.insert(5, f"  workers:  run on workerd {app.runtime.newest_date} ({app.runtime.binary})")
+    elif app.config.runtime != "none":
+        lines.insert(5, "  workers:  not run (no workerd): assets only")
     if app.config.api_tokens is None:
         lines.append(
             "            export CLOUDFLARE_API_TOKEN=$(cat "
@@ -152,4 +156,5 @@ def run(
             proxy = stack.enter_context(LinkProxy(upstream, link, host=host))
             direct = f"http://{f'[{host}]' if ':' in host else host}:{bound}"
             print(link_banner(link, proxy.url, direct), file=sys.stderr, flush=True)
-        server(app, log_level, **kw).run(sockets=[sock])
+        stack.callback(app.close)
+        server(app, log_level, **kw).run(sockets=[sock, *app.sockets])

@@ -497,6 +497,11 @@ class Store:
         manifest = None if r[5] is None else json.loads(r[5])
         return Version(r[0], r[1], r[2], r[3], r[4], manifest, metadata, r[7], bindings)
 
+    def modules(self, vid: str) -> list[tuple[str, str, bytes]]:
+        """A version's module parts: (name, content type, body), by name."""
+        rows = self._query("SELECT name, content_type, body FROM modules WHERE version=?", [vid])
+        return [(r[0], r[1], bytes(r[2])) for r in rows]
+
     def live_for_preview(self, name: str, namespace: str) -> list[Script]:
         """Every account's live script called ``name`` (in ``namespace``, "" for none), by account.
 

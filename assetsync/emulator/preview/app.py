@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import AsyncIterator, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
@@ -39,10 +39,14 @@ from ...protocol.assetrules.urls import request_pathname
 from ...protocol.contenttypes import UNKNOWN
 from ...protocol.previews import PREVIEW_PREFIX as PREFIX, PreviewAddress, parse_host, parse_segment
 from ..store import Script, Store, Version, scope_of
+from .compose import worker_first
 from .livereload import site_key
 from .pages import address_of, choices_page, index_page
 from .ranges import Unsatisfiable, byte_range
 from .resolve import Resolution, Site, SiteConfig
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 CHUNK = 256 * 1024
 CACHE_CONTROL = "public, max-age=0, must-revalidate"  # asset-worker/src/constants.ts
@@ -71,6 +75,7 @@ class Preview:
         self.store = store
         self.on_html = on_html  # dev mode injects its live-reload script here
         self.default_account = default_account  # what a short address means first
+        self.runtime: Runtime | None = None  # runs a version's Worker code, when there is one
         self._sites: dict[str, Site] = {}
 
     def _site(self, version: Version) -> Site:
@@ -110,10 +115,25 @@ class Preview:
         if version is None or version.manifest is None:
             return _not_found(address)
         pathname = request_pathname((path or "/").encode("latin-1"))
+        site = self._site(version)
+        runs = self.runtime is not None and version.metadata.get("main_module")
+        if runs and worker_first(site, version.metadata, request.method, pathname, request.headers):
+            assert self.runtime is not None
+            return await self.runtime.forward(request, version, _worker_url(request, path))
+        return self._respond(
+            request,
+            version,
+            site.resolve(request.method, pathname, query=request.url.query, host=request.headers.get("host")),
+            base,
+        )
+
+    async def assets_only(self, request: Request, version: Version, path: str) -> Response:
+        """``env.ASSETS.fetch()``: what the asset layer alone answers for ``path`` of ``version``."""
+        pathname = request_pathname((path or "/").encode("latin-1"))
         res = self._site(version).resolve(
             request.method, pathname, query=request.url.query, host=request.headers.get("host")
         )
-        return self._respond(request, version, res, base)
+        return self._respond(request, version, res, "")
 
     def _respond(self, request: Request, version: Version, res: Resolution, base: str) -> Response:
         headers: dict[str, str] = {}
@@ -177,6 +197,14 @@ class Preview:
     def _short_reaches(self, script: Script) -> bool:
         """Whether the script's short address means it (and no other account's)."""
         return self.candidates(address_of(script).short()) == [script]
+
+
+def _worker_url(request: Request, path: str) -> str:
+    """The URL a Worker sees for a preview request: its host, and the path without any
+    ``/__preview/<site>`` prefix."""
+    query = f"?{request.url.query}" if request.url.query else ""
+    host = request.headers.get("host") or "localhost"
+    return f"{request.url.scheme}://{host}{path or '/'}{query}"
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:

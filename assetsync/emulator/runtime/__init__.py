@@ -1,0 +1,184 @@
+"""Worker code on workerd, behind the preview.
+
+:class:`Runtime` starts one workerd (:mod:`.process`) whose host Worker loads each deployed
+version on demand, answers what that host asks of the emulator (:mod:`.bridge`, on a loopback
+socket of its own), and forwards the preview's requests for a Worker to it (:meth:`Runtime.forward`).
+When workerd is missing or stops, the preview keeps serving assets, and says so once.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
+
+from .bridge import PREFIX as BRIDGE_PREFIX, AssetServer, Bridge
+from .locate import WorkerdMissing, find_workerd, workerd_date
+from .process import Workerd
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ..store import Store, Version
+
+__all__ = ["BRIDGE_PREFIX", "Runtime", "WorkerdMissing", "find_workerd", "RUNTIME_CHOICES"]
+
+RUNTIME_CHOICES = ("auto", "workerd", "none")
+HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer", "host"}
+)
+SERVER_OWN = frozenset({"date", "server"})  # the emulator's server sends its own
+
+
+def say_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+class Runtime:
+    """workerd running the deployed Workers, and the emulator's side of talking to it."""
+
+    def __init__(
+        self,
+        binary: str,
+        store: Store,
+        assets: AssetServer,
+        kv: Any = None,
+        say: Callable[[str], None] = say_stderr,
+        worker_output: Callable[[str], None] | None = None,
+    ) -> None:
+        self.binary = binary
+        self.say = say
+        self.worker_output = worker_output or (lambda line: say(f"[worker] {line}"))
+        self.generation = 0  # bumped on every deploy: the host's cache of live versions is per generation
+        self.failure: str | None = None  # why Worker code is not running, once it stopped
+        self.newest_date = workerd_date(binary)
+        self.bridge = Bridge(store, assets, self.newest_date, kv, say)
+        self._bridge_sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._bridge_sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._bridge_sock.bind(("127.0.0.1", 0))
+        self._bridge_sock.listen(1024)
+        self._bridge_sock.set_inheritable(True)
+        self.bridge_port: int = self._bridge_sock.getsockname()[1]
+        self.workerd = Workerd(binary, ("127.0.0.1", self.bridge_port), self._worker_line)
+        self.workerd.on_exit = self._ended
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def sockets(self) -> list[socket.socket]:
+        """The sockets the emulator's server must also serve (the bridge's)."""
+        return [self._bridge_sock]
+
+    def start(self) -> None:
+        """Start workerd; raises RuntimeError with workerd's own words when it will not start."""
+        self.workerd.start()
+
+    @property
+    def running(self) -> bool:
+        return self.failure is None and self.workerd.running
+
+    def deployed(self) -> None:
+        self.generation += 1
+
+    def _worker_line(self, line: str) -> None:
+        if line.strip():
+            self.worker_output(line)
+
+    def _ended(self, code: int) -> None:
+        self.failure = f"workerd stopped (exit code {code}){self.workerd.last_words()}"
+        self.say(
+            f"assetsync: {self.failure}. Worker code no longer runs; assets are still served. "
+            "Restart the command to run Workers again."
+        )
+
+    def is_bridge(self, scope: Any) -> bool:
+        server = scope.get("server")
+        return bool(server) and server[1] == self.bridge_port
+
+    async def forward(self, request: Request, version: Version, url: str) -> Response:
+        """Send ``request`` to ``version``'s Worker, which sees it as a request for ``url``."""
+        if not self.running:
+            return PlainTextResponse(
+                f"This Worker's code is not running: {self.failure or 'workerd is not running'}.\n"
+                "Assets are still served; restart the command to run Workers again.\n",
+                503,
+                headers={"x-assetsync-error": "runtime"},
+            )
+        import httpx
+
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=10), limits=httpx.Limits())
+        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
+        headers += [
+            ("x-assetsync-version", version.id),
+            ("x-assetsync-url", url),
+            ("x-assetsync-generation", str(self.generation)),
+        ]
+        method = request.method
+        body = request.stream() if method not in ("GET", "HEAD") else None
+        upstream = self._client.build_request(
+            method, f"http://127.0.0.1:{self.workerd.port}/", headers=headers, content=body
+        )
+        try:
+            answer = await self._client.send(upstream, stream=True)
+        except httpx.HTTPError as exc:
+            return PlainTextResponse(
+                f"workerd did not answer: {exc}\n", 502, headers={"x-assetsync-error": "runtime"}
+            )
+        out_headers = [
+            (k, v) for k, v in answer.headers.multi_items() if k.lower() not in HOP_BY_HOP | SERVER_OWN
+        ]
+        response = StreamingResponse(answer.aiter_raw(), answer.status_code)
+        response.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in out_headers]
+        response.background = _Close(answer)
+        return response
+
+    def stop(self) -> None:
+        self.workerd.stop()
+        self._bridge_sock.close()
+
+
+class _Close:
+    """A background task that closes the upstream response once the body is sent."""
+
+    def __init__(self, answer: httpx.Response) -> None:
+        self.answer = answer
+
+    async def __call__(self) -> None:
+        await self.answer.aclose()
+
+
+def make_runtime(
+    choice: str,
+    store: Store,
+    assets: AssetServer,
+    kv: Any = None,
+    workerd: str | None = None,
+    say: Callable[[str], None] = say_stderr,
+) -> Runtime | None:
+    """The runtime ``--runtime CHOICE`` asks for, started; None for ``none``, and for ``auto`` when
+    workerd is missing or will not start (said once). ``workerd`` names the binary, if given.
+
+    ``--runtime workerd`` without a working workerd raises :class:`WorkerdMissing`.
+    """
+    if choice == "none":
+        return None
+    try:
+        runtime = Runtime(find_workerd(workerd), store, assets, kv, say)
+    except WorkerdMissing as exc:
+        if choice == "workerd":
+            raise
+        say(f"assetsync: {exc}; serving assets only (Worker code does not run).")
+        return None
+    try:
+        runtime.start()
+    except RuntimeError as exc:
+        runtime.stop()
+        if choice == "workerd":
+            raise WorkerdMissing(str(exc)) from None
+        say(f"assetsync: {exc}; serving assets only (Worker code does not run).")
+        return None
+    return runtime
