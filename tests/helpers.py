@@ -21,6 +21,15 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 PAST = 1_600_000_000  # a fixed mtime far from "now", so no cache entry is racy
 
+
+def workerd_binary() -> str:
+    """The workerd the runtime tests use: $ASSETSYNC_WORKERD, else the one `.tools` installs (CI's)."""
+    found = os.environ.get("ASSETSYNC_WORKERD") or str(ROOT / ".tools" / "node_modules" / ".bin" / "workerd")
+    if not os.access(found, os.X_OK):
+        pytest.skip(f"no workerd at {found}: run `npm ci --prefix .tools` (CI does)")
+    return found
+
+
 # Variables that could point a test at a real account: Cloudflare's own (wrangler's and the SDK's,
 # CLOUDFLARE_API_TOKEN, CLOUDFLARE_API_KEY, CLOUDFLARE_EMAIL, CLOUDFLARE_ACCOUNT_ID, the base URLs)
 # and the older CF_ spellings. No test inherits them; a test that needs them sets them itself.
@@ -117,7 +126,8 @@ class LiveEmulator:
 
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+        sockets = [self.sock, *self.emulator.sockets]  # the runtime's bridge too, when it runs
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": sockets}, daemon=True)
         self.thread.start()
         return self
 
@@ -125,6 +135,7 @@ class LiveEmulator:
         self.server.should_exit = True
         self.thread.join(timeout=10)
         self.sock.close()
+        self.emulator.close()
         self.emulator.store.close()
 
 

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
@@ -133,22 +134,12 @@ class Runtime:
         ]
         response = StreamingResponse(answer.aiter_raw(), answer.status_code)
         response.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in out_headers]
-        response.background = _Close(answer)
+        response.background = BackgroundTask(answer.aclose)
         return response
 
     def stop(self) -> None:
         self.workerd.stop()
         self._bridge_sock.close()
-
-
-class _Close:
-    """A background task that closes the upstream response once the body is sent."""
-
-    def __init__(self, answer: httpx.Response) -> None:
-        self.answer = answer
-
-    async def __call__(self) -> None:
-        await self.answer.aclose()
 
 
 def make_runtime(
