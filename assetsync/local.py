@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -85,17 +85,27 @@ class PreviewServer:
     and all, in well under a second. :attr:`target` deploys to it over loopback.
     """
 
-    def __init__(self, data_dir: str, host: str = "127.0.0.1", port: int = 8787) -> None:
+    def __init__(
+        self,
+        data_dir: str,
+        host: str = "127.0.0.1",
+        port: int = 8787,
+        runtime: str = "none",
+        workerd: str | None = None,
+        say: Callable[[str], None] | None = None,
+    ) -> None:
         from .emulator.app import create_app
         from .emulator.server import listen, server
 
         self._sock = listen(host, port)
         self.port: int = self._sock.getsockname()[1]
         self.origin = f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
-        app = create_app(data_dir, dev=True, default_account=LOCAL_ACCOUNT)
+        self.app = app = create_app(
+            data_dir, dev=True, default_account=LOCAL_ACCOUNT, runtime=runtime, workerd=workerd, say=say
+        )
         self._server = server(app)
         self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
+            target=self._server.run, kwargs={"sockets": [self._sock, *app.sockets]}, daemon=True
         )
         self.target = replace(embedded_target(data_dir), base_url=self.origin + API_PREFIX, transport=None)
 
@@ -108,3 +118,4 @@ class PreviewServer:
     ) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
+        self.app.close()

@@ -231,7 +231,23 @@ def watch(**params: Any) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address of the preview server.")
 @number_option("--port", click.IntRange(0, 65535), 8787, "Its port.")
 @click.option("--open", "open_browser", is_flag=True, help="Open the preview in the web browser.")
-def dev(host: str, port: int, open_browser: bool, **params: Any) -> None:
+@click.option(
+    "--runtime",
+    type=click.Choice(["auto", "workerd", "none"]),
+    default="auto",
+    show_default=True,
+    help="Run the Worker's code (--main or the config's main) on workerd: auto (when workerd is found; "
+    "otherwise assets only, said once), workerd (required: exit 2 without it) or none.",
+)
+@click.option(
+    "--workerd",
+    "workerd_path",
+    type=click.Path(dir_okay=False),
+    help="The workerd binary [default: $ASSETSYNC_WORKERD, then PATH, then ./node_modules/.bin/workerd].",
+)
+def dev(
+    host: str, port: int, open_browser: bool, runtime: str, workerd_path: str | None, **params: Any
+) -> None:
     """Develop FOLDER live: watch it into the local emulator and preview it with live reload.
 
     Prints the preview URL (--open opens it in the browser); open it, edit a file, and the page
@@ -244,7 +260,7 @@ def dev(host: str, port: int, open_browser: bool, **params: Any) -> None:
     output, interrupts, prepared = _start(params, local=True, allow_empty=params.pop("allow_empty"))
     assert prepared.target.data_dir is not None  # a local target always has its data folder
     with _refusal_event(output):
-        preview = PreviewServer(prepared.target.data_dir, host, port)
+        preview = PreviewServer(prepared.target.data_dir, host, port, runtime, workerd_path, say=output.say)
     with preview as server:
         target = server.target
         folder = os.path.abspath(prepared.folder)

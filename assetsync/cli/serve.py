@@ -158,5 +158,5 @@ def serve(
             workerd=workerd_path,
         )
     except WorkerdMissing as exc:
-        raise click.UsageError(f"--runtime workerd: {exc}") from None
+        raise click.UsageError(str(exc)) from None
     run(app, host, port, log_level, link=link)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +59,7 @@ class EmulatorConfig:
     default_account: str | None = None  # whose script a preview address without an account means first
     runtime: str = "none"  # Worker code on workerd: auto (if found), workerd (required) or none
     workerd: str | None = None  # the workerd binary, when not looked for
+    say: Callable[[str], None] | None = field(default=None, compare=False)  # runtime lines; None: stderr
 
 
 class Emulator:

@@ -451,3 +451,55 @@ def test_auto_without_workerd_serves_assets_and_says_so_once(tmp_path: Path) -> 
         assert len(said) == 1
     finally:
         store.close()
+
+
+def test_dev_runs_the_worker_and_editing_main_redeploys_and_reloads_the_page(tmp_path: Path) -> None:
+    """`dev` with a main module: its Worker answers, its HTML gets the reload script, and an edit
+    of the main module deploys the new code and tells open pages to reload."""
+    import urllib.parse
+
+    from ..helpers import cli_running
+
+    site = make_tree(
+        tmp_path / "project",
+        {
+            "public/index.html": "<h1>home</h1>",
+            "src/worker.js": "export default { fetch() { return new Response('<p>v1</p>', "
+            "{ headers: { 'content-type': 'text/html' } }); } };",
+            "wrangler.json": json.dumps(
+                {
+                    "name": "app",
+                    "main": "src/worker.js",
+                    "compatibility_date": DATE,
+                    "assets": {"directory": "public"},
+                }
+            ),
+        },
+    )
+    args = [
+        "dev",
+        "--config",
+        str(site / "wrangler.json"),
+        "--port",
+        "0",
+        "--local-data",
+        str(tmp_path / "data"),
+    ]
+    env = {"ASSETSYNC_WORKERD": workerd_binary()}
+    with cli_running(*args, "--no-cache", "--runtime", "workerd", env=env) as (proc, lines):
+        preview = lines.expect(lambda line: " Preview: " in line).split()[2]
+        lines.expect(lambda line: " live: " in line)
+        url = urllib.parse.urlsplit(preview)
+        origin, host = f"http://127.0.0.1:{url.port}", {"Host": url.netloc}
+        page = httpx.get(f"{origin}/page", headers=host, timeout=30)
+        assert page.text.startswith("<p>v1</p>") and "__assetsync/livereload" in page.text
+        with httpx.stream("GET", f"{origin}/__assetsync/livereload", timeout=30) as events:
+            (site / "src" / "worker.js").write_text(
+                "export default { fetch() { return new Response('<p>v2</p>', "
+                "{ headers: { 'content-type': 'text/html' } }); } };"
+            )
+            reload = next(line for line in events.iter_lines() if line.startswith("data:"))
+        assert "app" in reload
+        assert httpx.get(f"{origin}/page", headers=host, timeout=30).text.startswith("<p>v2</p>")
+        proc.terminate()
+        assert proc.wait(30) == 0

@@ -119,7 +119,9 @@ class Preview:
         runs = self.runtime is not None and version.metadata.get("main_module")
         if runs and worker_first(site, version.metadata, request.method, pathname, request.headers):
             assert self.runtime is not None
-            return await self.runtime.forward(request, version, _worker_url(request, path))
+            site_id = site_key(version.account, version.script, version.namespace)
+            inject = (lambda page: self.on_html(page, site_id)) if self.on_html is not None else None  # type: ignore[misc]
+            return await self.runtime.forward(request, version, _worker_url(request, path), on_html=inject)
         return self._respond(
             request,
             version,

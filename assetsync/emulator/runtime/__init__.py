@@ -99,8 +99,13 @@ class Runtime:
         server = scope.get("server")
         return bool(server) and server[1] == self.bridge_port
 
-    async def forward(self, request: Request, version: Version, url: str) -> Response:
-        """Send ``request`` to ``version``'s Worker, which sees it as a request for ``url``."""
+    async def forward(
+        self, request: Request, version: Version, url: str, on_html: Callable[[bytes], bytes] | None = None
+    ) -> Response:
+        """Send ``request`` to ``version``'s Worker, which sees it as a request for ``url``.
+
+        ``on_html`` (dev mode's live reload) rewrites an HTML page the Worker answers with; other
+        answers stream through as they come."""
         if not self.running:
             return PlainTextResponse(
                 f"This Worker's code is not running: {self.failure or 'workerd is not running'}.\n"
@@ -132,6 +137,17 @@ class Runtime:
         out_headers = [
             (k, v) for k, v in answer.headers.multi_items() if k.lower() not in HOP_BY_HOP | SERVER_OWN
         ]
+        ctype = answer.headers.get("content-type", "")
+        if on_html is not None and ctype.startswith("text/html") and "content-encoding" not in answer.headers:
+            page = on_html(await answer.aread())
+            await answer.aclose()
+            kept = [(k, v) for k, v in out_headers if k.lower() != "content-length"]
+            plain = Response(page, answer.status_code)
+            plain.raw_headers = [
+                *((k.encode("latin-1"), v.encode("latin-1")) for k, v in kept),
+                (b"content-length", str(len(page)).encode()),
+            ]
+            return plain
         response = StreamingResponse(answer.aiter_raw(), answer.status_code)
         response.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in out_headers]
         response.background = BackgroundTask(answer.aclose)
@@ -161,7 +177,7 @@ def make_runtime(
         runtime = Runtime(find_workerd(workerd), store, assets, kv, say)
     except WorkerdMissing as exc:
         if choice == "workerd":
-            raise
+            raise WorkerdMissing(f"--runtime workerd: {exc}") from None
         say(f"assetsync: {exc}; serving assets only (Worker code does not run).")
         return None
     try:
@@ -169,7 +185,7 @@ def make_runtime(
     except RuntimeError as exc:
         runtime.stop()
         if choice == "workerd":
-            raise WorkerdMissing(str(exc)) from None
+            raise WorkerdMissing(f"--runtime workerd: {exc}") from None
         say(f"assetsync: {exc}; serving assets only (Worker code does not run).")
         return None
     return runtime

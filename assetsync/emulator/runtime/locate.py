@@ -13,12 +13,15 @@ import shutil
 import subprocess
 from collections.abc import Mapping
 
+from ...errors import UsageError
+
 ENV_VAR = "ASSETSYNC_WORKERD"
 INSTALL_HINT = "install it with `npm install workerd` (or wrangler, which brings it), or give --workerd PATH"
 
 
-class WorkerdMissing(Exception):
-    """No usable workerd; the message says where it looked and what to do."""
+class WorkerdMissing(UsageError):
+    """No usable workerd; the message says where it looked and what to do (exit 2, as a usage
+    error: ``--runtime workerd`` asked for what is not there)."""
 
 
 def find_workerd(
