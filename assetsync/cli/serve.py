@@ -142,21 +142,17 @@ def serve(
     gc.enable()
     from ..emulator.api import Limits
     from ..emulator.app import create_app
-    from ..emulator.runtime import WorkerdMissing
     from ..emulator.server import default_data_dir, run
     from ..wire.target import LOCAL_ACCOUNT
 
-    try:
-        app = create_app(
-            data_dir or default_data_dir(),
-            api_tokens=_token_pairs(tokens, account_tokens),
-            api_keys={email: api_key} if email and api_key else None,
-            token_ttl=token_ttl,
-            limits=Limits(max_files=max_files, bucket_bytes=bucket_mib << 20, bucket_files=bucket_files),
-            default_account=LOCAL_ACCOUNT,  # what sync and dev deploy to without credentials
-            runtime=runtime,
-            workerd=workerd_path,
-        )
-    except WorkerdMissing as exc:
-        raise click.UsageError(str(exc)) from None
-    run(app, host, port, log_level, link=link)
+    app = create_app(
+        data_dir or default_data_dir(),
+        api_tokens=_token_pairs(tokens, account_tokens),
+        api_keys={email: api_key} if email and api_key else None,
+        token_ttl=token_ttl,
+        limits=Limits(max_files=max_files, bucket_bytes=bucket_mib << 20, bucket_files=bucket_files),
+        default_account=LOCAL_ACCOUNT,  # what sync and dev deploy to without credentials
+        runtime=runtime,
+        workerd=workerd_path,
+    )
+    run(app, host, port, log_level, link=link)  # a missing workerd under --runtime workerd: exit 2

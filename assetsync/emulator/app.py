@@ -76,18 +76,7 @@ class Emulator:
         self.preview = Preview(
             self.store, on_html=inject if config.dev else None, default_account=config.default_account
         )
-        self.runtime: Runtime | None = None
-        if config.runtime != "none":
-            from .runtime import make_runtime
-
-            self.runtime = make_runtime(
-                config.runtime,
-                self.store,
-                self.preview.assets_only,
-                getattr(self, "kv", None),
-                config.workerd,
-            )
-            self.preview.runtime = self.runtime
+        self.runtime: Runtime | None = None  # started by start_runtime, once the server listens
         self._api_app = Starlette(
             routes=[Mount(API_PREFIX, routes=self.api.routes())],
             exception_handlers={
@@ -106,6 +95,24 @@ class Emulator:
 
             return load_api_token(self.config.data_dir)
         return next((t for t, acct in self.config.api_tokens.items() if acct is None), None)
+
+    def start_runtime(self) -> None:
+        """Start workerd for the deployed Workers, as ``config.runtime`` says (a server calls this
+        once its socket is bound, so a port that is taken is said before any runtime starts).
+        ``workerd`` required but missing is :class:`~.runtime.WorkerdMissing` (a usage error)."""
+        if self.config.runtime == "none" or self.runtime is not None:
+            return
+        from .runtime import make_runtime, say_stderr
+
+        self.runtime = make_runtime(
+            self.config.runtime,
+            self.store,
+            self.preview.assets_only,
+            getattr(self, "kv", None),
+            self.config.workerd,
+            say=self.config.say or say_stderr,
+        )
+        self.preview.runtime = self.runtime
 
     @property
     def sockets(self) -> list[Any]:

@@ -149,6 +149,11 @@ def run(
     another free port of ``host``, in a thread of its own."""
     sock = listen(host, port)
     bound = sock.getsockname()[1]
+    try:
+        app.start_runtime()
+    except BaseException:
+        sock.close()
+        raise
     print(banner(app, host, bound), file=sys.stderr, flush=True)
     with contextlib.ExitStack() as stack:
         if link is not None:

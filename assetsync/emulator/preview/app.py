@@ -112,22 +112,23 @@ class Preview:
         if len(live) > 1:
             return _choices(request, live, path, base)
         version = self.store.version(live[0].version) if live and live[0].version else None
-        if version is None or version.manifest is None:
+        runs = version is not None and self.runtime is not None and bool(version.metadata.get("main_module"))
+        if version is None or (version.manifest is None and not runs):
             return _not_found(address)
         pathname = request_pathname((path or "/").encode("latin-1"))
         site = self._site(version)
-        runs = self.runtime is not None and version.metadata.get("main_module")
-        if runs and worker_first(site, version.metadata, request.method, pathname, request.headers):
+        if runs and (
+            version.manifest is None
+            or worker_first(site, version.metadata, request.method, pathname, request.headers)
+        ):
             assert self.runtime is not None
             site_id = site_key(version.account, version.script, version.namespace)
             inject = (lambda page: self.on_html(page, site_id)) if self.on_html is not None else None  # type: ignore[misc]
             return await self.runtime.forward(request, version, _worker_url(request, path), on_html=inject)
-        return self._respond(
-            request,
-            version,
-            site.resolve(request.method, pathname, query=request.url.query, host=request.headers.get("host")),
-            base,
+        res = site.resolve(
+            request.method, pathname, query=request.url.query, host=request.headers.get("host")
         )
+        return self._respond(request, version, res, base)
 
     async def assets_only(self, request: Request, version: Version, path: str) -> Response:
         """``env.ASSETS.fetch()``: what the asset layer alone answers for ``path`` of ``version``."""
@@ -228,7 +229,8 @@ def _not_found(address: PreviewAddress) -> HTMLResponse:
         where += f" of account {address.account!r}"
     return HTMLResponse(
         f"<h1>404</h1><p>No Worker with assets called {html.escape(address.script)}{html.escape(where)} "
-        "has been deployed to this emulator. <a href='/'>Every deployed site</a>.</p>",
+        "has been deployed to this emulator (a Worker without assets is reached only when its code "
+        "runs: workerd, with --runtime). <a href='/'>Every deployed site</a>.</p>",
         404,
     )
 
