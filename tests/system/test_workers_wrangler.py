@@ -57,7 +57,10 @@ export default {
 };""",
     )
     wrangler(live, dispatcher, "deploy")
-    get = lambda path: httpx.get(f"{live.origin}/__preview/dispatcher{path}", timeout=30)  # noqa: E731
+
+    def get(path: str) -> httpx.Response:
+        return httpx.get(f"{live.origin}/__preview/dispatcher{path}", timeout=30)
+
     assert get("/alice/orders").text == "alice got /orders"
     assert get("/bob/").text == "bob got /"
     missing = get("/carol/")
