@@ -125,8 +125,6 @@ class Emulator:
             self.runtime.stop()
 
     def _deployed(self, account: str, script: str, namespace: str) -> None:
-        if self.runtime is not None:
-            self.runtime.deployed()
         self.reload.publish(site_key(account, script, namespace))
 
     def _oversized(self, scope: Scope) -> ApiError | None:

@@ -503,3 +503,26 @@ def test_dev_runs_the_worker_and_editing_main_redeploys_and_reloads_the_page(tmp
         assert httpx.get(f"{origin}/page", headers=host, timeout=30).text.startswith("<p>v2</p>")
         proc.terminate()
         assert proc.wait(30) == 0
+
+
+def test_a_deleted_user_worker_is_not_found_at_once(live: LiveEmulator, tmp_path: Path) -> None:
+    tenants(live, tmp_path, "alice")
+    deploy(
+        live,
+        tmp_path,
+        "router",
+        """
+export default { async fetch(request, env) {
+  try { return await env.DISPATCHER.get("alice").fetch(request); }
+  catch (e) { return new Response(e.message, { status: 404 }); }
+} };""",
+        bindings=[DISPATCH_BINDING],
+    )
+    assert get(live, "router", "/go").text == "tenant alice at /go (call 1)"
+    gone = httpx.delete(
+        f"{live.api}/accounts/{ACCOUNT}/workers/dispatch/namespaces/{NS}/scripts/alice",
+        headers={"Authorization": f"Bearer {live.token}"},
+    )
+    assert gone.status_code == 200
+    answer = get(live, "router", "/go")
+    assert answer.status_code == 404 and answer.text.startswith("Worker not found")

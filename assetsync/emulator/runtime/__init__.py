@@ -54,7 +54,6 @@ class Runtime:
         self.binary = binary
         self.say = say
         self.worker_output = worker_output or (lambda line: say(f"[worker] {line}"))
-        self.generation = 0  # bumped on every deploy: the host's cache of live versions is per generation
         self.failure: str | None = None  # why Worker code is not running, once it stopped
         self.newest_date = workerd_date(binary)
         self.bridge = Bridge(store, assets, self.newest_date, kv, say)
@@ -80,9 +79,6 @@ class Runtime:
     @property
     def running(self) -> bool:
         return self.failure is None and self.workerd.running
-
-    def deployed(self) -> None:
-        self.generation += 1
 
     def _worker_line(self, line: str) -> None:
         if line.strip():
@@ -121,7 +117,7 @@ class Runtime:
         headers += [
             ("x-assetsync-version", version.id),
             ("x-assetsync-url", url),
-            ("x-assetsync-generation", str(self.generation)),
+            ("x-assetsync-generation", self.bridge.store.change_mark()),
         ]
         method = request.method
         body = request.stream() if method not in ("GET", "HEAD") else None
