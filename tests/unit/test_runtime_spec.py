@@ -52,7 +52,7 @@ def test_nodejs_compat_brings_async_local_storage_itself() -> None:
 
 
 def test_bindings_become_values_or_descriptions_and_unmodelled_kinds_are_named() -> None:
-    bindings = [
+    bindings: list[dict[str, Any]] = [
         {"type": "plain_text", "name": "A", "text": "x"},
         {"type": "secret_text", "name": "S", "text": "s3cret"},
         {"type": "json", "name": "J", "json": [1, 2]},
