@@ -13,7 +13,7 @@ import click
 
 from ..protocol import FREE_PLAN_FILES, TOKEN_LIFETIME
 from .app import EXIT_HELP
-from .options import number_option
+from .options import number_option, runtime_options
 
 if TYPE_CHECKING:
     from ..emulator.link import LinkSpec
@@ -98,20 +98,7 @@ def _link(ctx: click.Context, param: click.Parameter, value: str | None) -> Link
     "by a TCP reset), seed=N, as in 8mbit/40ms,up=2mbit,reset=1%. Rates in bit, kbit, mbit, gbit "
     "or B, kB, MB, KiB, MiB per second, or unlimited. The API base printed first stays direct.",
 )
-@click.option(
-    "--runtime",
-    type=click.Choice(["auto", "workerd", "none"]),
-    default="auto",
-    show_default=True,
-    help="Run deployed Workers' code on workerd: auto (when workerd is found; otherwise assets only, "
-    "said once), workerd (required: exit 2 without it) or none (assets only).",
-)
-@click.option(
-    "--workerd",
-    "workerd_path",
-    type=click.Path(dir_okay=False),
-    help="The workerd binary [default: $ASSETSYNC_WORKERD, then PATH, then ./node_modules/.bin/workerd].",
-)
+@runtime_options
 @click.option(
     "--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="warning"
 )
