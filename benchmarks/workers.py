@@ -38,8 +38,9 @@ by both routes: this also loads every isolate).
    the bridge workerd calls back); ``client``: this script's CPU seconds per wall second (near 1.0
    it caps what it can measure); ``answers``: statuses seen.
 2. Deploy-to-live (``workers_live.py``): ``--deploys`` (10) deploys of new code for a user
-   Worker (the first one by the library, the last one by the CLI), each timed from the start of the deploy call to the first answer through the dispatch
-   Worker that shows the new code (asked back to back over a kept-alive connection, no pause);
+   Worker (the first one by the library, the last one by the CLI), each timed from the start of
+   the deploy call to the first answer through the dispatch Worker that shows the new code
+   (asked back to back over a kept-alive connection, no pause);
    by the library (``resolve`` + ``sync_async`` in this process, from the checkout), and by the
    CLI (``python -m assetsync sync --config ... --namespace bench``, its own process, start-up
    included). One untimed deploy first. Columns, p50 and max over the deploys, in ms:
