@@ -108,6 +108,7 @@ class Emulator:
             self.config.runtime,
             self.store,
             self.preview.assets_only,
+            self.preview.front,
             getattr(self, "kv", None),
             self.config.workerd,
             say=self.config.say or say_stderr,

@@ -74,9 +74,9 @@ def banner(app: Emulator, host: str, port: int) -> str:
         "  use it:   export CLOUDFLARE_API_BASE_URL=" + base,
     ]
     if app.runtime is not None:
-        lines.insert(5, f"  workers:  run on workerd {app.runtime.newest_date} ({app.runtime.binary})")
+        lines.insert(6, f"  workers:  run on workerd {app.runtime.newest_date} ({app.runtime.binary})")
     elif app.config.runtime != "none":
-        lines.insert(5, "  workers:  not run (no workerd): assets only")
+        lines.insert(6, "  workers:  not run (no workerd): assets only")
     if app.config.api_tokens is None:
         lines.append(
             "            export CLOUDFLARE_API_TOKEN=$(cat "

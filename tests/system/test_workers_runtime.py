@@ -139,7 +139,9 @@ export default {
         bindings=[DISPATCH_BINDING],
     )
     assert get(live, "router", "/bob/cart/1").text == "tenant bob at /cart/1 (call 1)"
-    assert get(live, "router", "/alice/").text == "tenant alice at / (call 1)"
+    assert get(live, "router", "/alice/about").text == "tenant alice at /about (call 1)"
+    # a user Worker's own assets answer first, as on the platform: alice's index.html
+    assert get(live, "router", "/alice/").text == "<h1>alice</h1>"
 
 
 def test_an_unknown_user_worker_throws_in_the_dispatch_worker(live: LiveEmulator, tmp_path: Path) -> None:
@@ -445,9 +447,9 @@ def test_auto_without_workerd_serves_assets_and_says_so_once(tmp_path: Path) -> 
 
     try:
         missing = str(tmp_path / "no-workerd")
-        assert make_runtime("auto", store, no_assets, workerd=missing, say=said.append) is None
+        assert make_runtime("auto", store, no_assets, no_assets, workerd=missing, say=said.append) is None
         assert len(said) == 1 and "serving assets only" in said[0] and missing in said[0]
-        assert make_runtime("none", store, no_assets, say=said.append) is None
+        assert make_runtime("none", store, no_assets, no_assets, say=said.append) is None
         assert len(said) == 1
     finally:
         store.close()

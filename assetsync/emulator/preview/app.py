@@ -115,19 +115,27 @@ class Preview:
         runs = version is not None and self.runtime is not None and bool(version.metadata.get("main_module"))
         if version is None or (version.manifest is None and not runs):
             return _not_found(address)
+        answer = await self.front(request, version, path, base)
+        if answer is not None:
+            return answer
+        assert self.runtime is not None
+        site_id = site_key(version.account, version.script, version.namespace)
+        inject = (lambda page: self.on_html(page, site_id)) if self.on_html is not None else None  # type: ignore[misc]
+        return await self.runtime.forward(request, version, _worker_url(request, path), on_html=inject)
+
+    async def front(self, request: Request, version: Version, path: str, base: str = "") -> Response | None:
+        """The assets' answer to ``path`` of ``version``, or None when its Worker answers instead
+        (as the platform's router decides: :func:`.compose.worker_first`). The request's ``Host``
+        is the one the Worker would see (a dispatch call's ``X-Assetsync-Host``)."""
+        runs = self.runtime is not None and bool(version.metadata.get("main_module"))
+        if runs and version.manifest is None:
+            return None
         pathname = request_pathname((path or "/").encode("latin-1"))
         site = self._site(version)
-        if runs and (
-            version.manifest is None
-            or worker_first(site, version.metadata, request.method, pathname, request.headers)
-        ):
-            assert self.runtime is not None
-            site_id = site_key(version.account, version.script, version.namespace)
-            inject = (lambda page: self.on_html(page, site_id)) if self.on_html is not None else None  # type: ignore[misc]
-            return await self.runtime.forward(request, version, _worker_url(request, path), on_html=inject)
-        res = site.resolve(
-            request.method, pathname, query=request.url.query, host=request.headers.get("host")
-        )
+        host = request.headers.get("x-assetsync-host") or request.headers.get("host")
+        if runs and worker_first(site, version.metadata, request.method, pathname, request.headers):
+            return None
+        res = site.resolve(request.method, pathname, query=request.url.query, host=host)
         return self._respond(request, version, res, base)
 
     async def assets_only(self, request: Request, version: Version, path: str) -> Response:

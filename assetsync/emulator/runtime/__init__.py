@@ -17,7 +17,7 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
-from .bridge import PREFIX as BRIDGE_PREFIX, AssetServer, Bridge
+from .bridge import PREFIX as BRIDGE_PREFIX, AssetServer, Bridge, FrontDoor
 from .locate import WorkerdMissing, find_workerd, workerd_date
 from .process import Workerd
 
@@ -47,6 +47,7 @@ class Runtime:
         binary: str,
         store: Store,
         assets: AssetServer,
+        front: FrontDoor,
         kv: Any = None,
         say: Callable[[str], None] = say_stderr,
         worker_output: Callable[[str], None] | None = None,
@@ -56,7 +57,7 @@ class Runtime:
         self.worker_output = worker_output or (lambda line: say(f"[worker] {line}"))
         self.failure: str | None = None  # why Worker code is not running, once it stopped
         self.newest_date = workerd_date(binary)
-        self.bridge = Bridge(store, assets, self.newest_date, kv, say)
+        self.bridge = Bridge(store, assets, front, self.newest_date, kv, say)
         self._bridge_sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._bridge_sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._bridge_sock.bind(("127.0.0.1", 0))
@@ -158,6 +159,7 @@ def make_runtime(
     choice: str,
     store: Store,
     assets: AssetServer,
+    front: FrontDoor,
     kv: Any = None,
     workerd: str | None = None,
     say: Callable[[str], None] = say_stderr,
@@ -170,7 +172,7 @@ def make_runtime(
     if choice == "none":
         return None
     try:
-        runtime = Runtime(find_workerd(workerd), store, assets, kv, say)
+        runtime = Runtime(find_workerd(workerd), store, assets, front, kv, say)
     except WorkerdMissing as exc:
         if choice == "workerd":
             raise WorkerdMissing(f"--runtime workerd: {exc}") from None

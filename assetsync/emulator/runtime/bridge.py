@@ -5,6 +5,9 @@ Served on a loopback socket of its own (never the public port), under ``/__runti
 - ``GET worker/<version>``: the version's code and bindings (:func:`.spec.worker_spec`);
 - ``GET live?account=&namespace=&script=``: the script's live version id, or null;
 - ``assets/<version>/<path>``: ``env.ASSETS.fetch()``, the preview's asset layer for that version;
+- ``front/<version>/<path>``: a dispatch or service binding's ``fetch()`` reaching a Worker with
+  assets: the assets' answer when they take the request, else an empty answer marked
+  ``X-Assetsync-To-Worker`` (the request's body stays with the host, which runs the Worker);
 - ``kv/<namespace id>/value?key=`` (GET, PUT, DELETE) and ``kv/<id>/keys``: a ``kv_namespace``
   binding, on the same store as the KV REST API. Metadata travels URI-encoded JSON in
   ``X-KV-Metadata``.
@@ -28,7 +31,9 @@ if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
 
 PREFIX = "/__runtime/"
+TO_WORKER = "x-assetsync-to-worker"  # front's answer when the Worker, not the assets, answers
 AssetServer = Callable[[Request, Version, str], Awaitable[Response]]
+FrontDoor = Callable[[Request, Version, str], Awaitable[Response | None]]
 
 
 class Bridge:
@@ -38,12 +43,14 @@ class Bridge:
         self,
         store: Store,
         assets: AssetServer,
+        front: FrontDoor,
         newest_date: str,
         kv: Any = None,
         say: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store
         self.assets = assets
+        self.front = front
         self.newest_date = newest_date
         self.kv = kv
         self.say = say or (lambda line: print(line, file=sys.stderr, flush=True))
@@ -59,9 +66,9 @@ class Bridge:
                 response = self._worker(unquote(rest))
             elif kind == "live":
                 response = self._live(request)
-            elif kind == "assets":
+            elif kind in ("assets", "front"):
                 vid, _, asset_path = rest.partition("/")
-                response = await self._assets(request, unquote(vid), "/" + asset_path)
+                response = await self._assets(request, unquote(vid), "/" + asset_path, kind == "front")
             elif kind == "kv":
                 ns_id, _, op = rest.partition("/")
                 response = await self._kv(request, unquote(ns_id), op)
@@ -106,10 +113,13 @@ class Bridge:
         script = self.store.script(q.get("account", ""), q.get("namespace", ""), q.get("script", ""))
         return JSONResponse({"version": script.version if script else None})
 
-    async def _assets(self, request: Request, vid: str, path: str) -> Response:
+    async def _assets(self, request: Request, vid: str, path: str, front: bool) -> Response:
         version = self.store.version(vid)
         if version is None:
             return PlainTextResponse(f"no version {vid}", 404)
+        if front:  # a dispatch or service call: the assets first, as the platform's router decides
+            answer = await self.front(request, version, path)
+            return answer if answer is not None else Response(b"", 200, {TO_WORKER: "1"})
         return await self.assets(request, version, path)
 
     async def _kv(self, request: Request, ns_id: str, op: str) -> Response:

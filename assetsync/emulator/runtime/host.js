@@ -13,6 +13,7 @@ const H_URL = "x-assetsync-url";
 const H_GEN = "x-assetsync-generation";
 const H_TOP = "x-assetsync-top";
 const H_LIMITS = "x-assetsync-limits";
+const TO_WORKER = "x-assetsync-to-worker";
 const EMU = "http://emulator.internal";
 const SHIM = "__assetsync_main.js";
 
@@ -93,6 +94,21 @@ function worker(env, ctx, version, outbound, params) {
     if (outbound) code.globalOutbound = ctx.exports.Outbound({ props: outbound });
     return code;
   });
+}
+
+// A Worker's front door, as the platform's router: its assets answer what they take (unless
+// run_worker_first says otherwise), the Worker the rest. Dispatch and service fetches come here;
+// the emulator decides from the method, URL and headers, so the body stays here for the Worker.
+async function frontDoor(env, ctx, version, request, outbound) {
+  const url = new URL(request.url);
+  const headers = new Headers(request.headers);
+  headers.delete("content-length");
+  headers.delete("transfer-encoding");
+  headers.set("x-assetsync-host", url.host);
+  const target = `${EMU}/__runtime/front/${encodeURIComponent(version)}${url.pathname}${url.search}`;
+  const probe = await env.EMU.fetch(target, { method: request.method, headers });
+  if (!probe.headers.has(TO_WORKER)) return new Response(probe.body, probe);
+  return worker(env, ctx, version, outbound).getEntrypoint().fetch(request);
 }
 
 function withHeaders(request, headers) {
@@ -204,7 +220,11 @@ export class Service extends WorkerEntrypoint {
     return worker(this.env, this.ctx, version, null).getEntrypoint(entrypoint ?? undefined);
   }
   async fetch(request) {
-    return (await this.target()).fetch(request);
+    const { account, script, entrypoint } = this.ctx.props;
+    if (entrypoint) return (await this.target()).fetch(request);
+    const version = await liveVersion(this.env, account, "", script);
+    if (!version) throw new Error(`Worker "${script}" is not deployed (the service binding's target).`);
+    return frontDoor(this.env, this.ctx, version, new Request(request), null);
   }
   async call(method, args) {
     return (await this.target())[method](...args);
@@ -240,7 +260,7 @@ class UserWorker extends RpcTarget {
     }
     let request = new Request(input, init);
     if (this.options.limits) request = withHeaders(request, { [H_LIMITS]: JSON.stringify(this.options.limits) });
-    return worker(this.env, this.hostCtx, version, out).getEntrypoint().fetch(request);
+    return frontDoor(this.env, this.hostCtx, version, request, out);
   }
 }
 
