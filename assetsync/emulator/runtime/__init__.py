@@ -20,10 +20,9 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from .bridge import PREFIX as BRIDGE_PREFIX, AssetServer, Bridge, FrontDoor
 from .locate import WorkerdMissing, find_workerd, workerd_date
 from .process import Workerd
+from .upstream import Upstream
 
 if TYPE_CHECKING:
-    import httpx
-
     from ..store import Store, Version
 
 __all__ = ["BRIDGE_PREFIX", "Runtime", "WorkerdMissing", "find_workerd", "RUNTIME_CHOICES"]
@@ -66,7 +65,7 @@ class Runtime:
         self.bridge_port: int = self._bridge_sock.getsockname()[1]
         self.workerd = Workerd(binary, ("127.0.0.1", self.bridge_port), self._worker_line)
         self.workerd.on_exit = self._ended
-        self._client: httpx.AsyncClient | None = None
+        self._upstream: Upstream | None = None  # made on the server's event loop, at first use
 
     @property
     def sockets(self) -> list[socket.socket]:
@@ -110,44 +109,42 @@ class Runtime:
                 503,
                 headers={"x-assetsync-error": "runtime"},
             )
-        import httpx
-
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=10), limits=httpx.Limits())
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
+        if self._upstream is None:
+            self._upstream = Upstream("127.0.0.1", self.workerd.port)
+        headers = [
+            (k, v)
+            for k, v in request.headers.raw
+            if k.decode("latin-1").lower() not in HOP_BY_HOP | {"content-length"}
+        ]
         headers += [
-            ("x-assetsync-version", version.id),
-            ("x-assetsync-url", url),
-            ("x-assetsync-generation", self.bridge.store.change_mark()),
+            (b"x-assetsync-version", version.id.encode()),
+            (b"x-assetsync-url", url.encode("latin-1", errors="replace")),
+            (b"x-assetsync-generation", self.bridge.store.change_mark().encode()),
         ]
         method = request.method
-        body = request.stream() if method not in ("GET", "HEAD") else None
-        upstream = self._client.build_request(
-            method, f"http://127.0.0.1:{self.workerd.port}/", headers=headers, content=body
-        )
+        body = await request.body() if method not in ("GET", "HEAD") else b""
         try:
-            answer = await self._client.send(upstream, stream=True)
-        except httpx.HTTPError as exc:
+            answer = await self._upstream.request(method, "/", headers, body)
+        except (OSError, ValueError) as exc:
             return PlainTextResponse(
                 f"workerd did not answer: {exc}\n", 502, headers={"x-assetsync-error": "runtime"}
             )
         out_headers = [
-            (k, v) for k, v in answer.headers.multi_items() if k.lower() not in HOP_BY_HOP | SERVER_OWN
+            (k, v) for k, v in answer.headers if k.decode("latin-1").lower() not in HOP_BY_HOP | SERVER_OWN
         ]
-        ctype = answer.headers.get("content-type", "")
-        if on_html is not None and ctype.startswith("text/html") and "content-encoding" not in answer.headers:
-            page = on_html(await answer.aread())
-            await answer.aclose()
-            kept = [(k, v) for k, v in out_headers if k.lower() != "content-length"]
-            plain = Response(page, answer.status_code)
+        ctype = next((v for k, v in answer.headers if k.lower() == b"content-type"), b"").decode("latin-1")
+        encoded = any(k.lower() == b"content-encoding" for k, _ in answer.headers)
+        if on_html is not None and ctype.startswith("text/html") and not encoded:
+            page = on_html(await answer.read())
+            plain = Response(page, answer.status)
             plain.raw_headers = [
-                *((k.encode("latin-1"), v.encode("latin-1")) for k, v in kept),
+                *((k, v) for k, v in out_headers if k.lower() != b"content-length"),
                 (b"content-length", str(len(page)).encode()),
             ]
             return plain
-        response = StreamingResponse(answer.aiter_raw(), answer.status_code)
-        response.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in out_headers]
-        response.background = BackgroundTask(answer.aclose)
+        response = StreamingResponse(answer.chunks(), answer.status)
+        response.raw_headers = out_headers
+        response.background = BackgroundTask(answer.close)
         return response
 
     def stop(self) -> None:
