@@ -138,6 +138,7 @@ class LiveEmulator:
         self.sock.close()
         self.emulator.close()
         self.emulator.store.close()
+        self.emulator.kv.close()
 
 
 def multipart(

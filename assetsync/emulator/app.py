@@ -34,6 +34,7 @@ from .envelope import (
     ApiError,
     error_response,
 )
+from .kv import KvStore
 from .preview.app import Preview, preview_target
 from .preview.livereload import PATH as LIVERELOAD_PATH, ReloadHub, inject, site_key
 from .store import Store
@@ -69,8 +70,9 @@ class Emulator:
         os.makedirs(config.data_dir, exist_ok=True)
         self.config = config
         self.store = Store(config.data_dir)
+        self.kv = KvStore(config.data_dir)  # the REST routes write it, Workers' KV bindings read it
         self.tokens = Tokens(config.data_dir, config.api_tokens, config.token_ttl, config.api_keys)
-        self.api = Api(self.store, self.tokens, config.limits, config.workers_subdomain)
+        self.api = Api(self.store, self.tokens, config.limits, config.workers_subdomain, kv=self.kv)
         self.reload = ReloadHub()
         self.api.on_deploy = self._deployed
         self.preview = Preview(
@@ -109,7 +111,7 @@ class Emulator:
             self.store,
             self.preview.assets_only,
             self.preview.front,
-            getattr(self, "kv", None),
+            self.kv,
             self.config.workerd,
             say=self.config.say or say_stderr,
         )
