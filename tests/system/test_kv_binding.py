@@ -66,3 +66,66 @@ def test_a_worker_routes_by_the_table_the_api_wrote(live: LiveEmulator, tmp_path
         [entry] = seen["result"]
         assert entry["name"] == "seen/acme.example" and entry["metadata"] == {"by": "worker"}
         assert isinstance(entry["expiration"], int)
+
+
+def test_dispatch_by_a_kv_lookup_of_the_hostname(live: LiveEmulator, tmp_path: Path) -> None:
+    """The third routing pattern: the dispatch Worker looks the hostname up in KV (a table the
+    platform's API wrote) and runs the user Worker it names."""
+    from .test_workers_runtime import DISPATCH_BINDING, tenants
+
+    tenants(live, tmp_path, "alice", "bob")
+    with api(live) as c:
+        ns = c.post(f"/accounts/{ACCOUNT}/storage/kv/namespaces", json={"title": "hosts"}).json()["result"][
+            "id"
+        ]
+        pairs = [{"key": "shop.alice.example", "value": "alice"}, {"key": "www.bob.example", "value": "bob"}]
+        assert c.put(f"/accounts/{ACCOUNT}/storage/kv/namespaces/{ns}/bulk", json=pairs).status_code == 200
+        kv = {"type": "kv_namespace", "name": "HOSTS", "namespace_id": ns}
+        deploy(
+            live,
+            tmp_path,
+            "dispatcher",
+            """
+export default {
+  async fetch(request, env) {
+    const host = new URL(request.url).hostname;
+    const name = await env.HOSTS.get(host);
+    if (name === null) return new Response(`unknown host ${host}`, { status: 404 });
+    return env.DISPATCHER.get(name).fetch(request);
+  }
+};""",
+            bindings=[kv, DISPATCH_BINDING],
+        )
+        assert (
+            get(live, "dispatcher", "/cart", host="shop.alice.example").text
+            == "tenant alice at /cart (call 1)"
+        )
+        assert get(live, "dispatcher", "/cart", host="www.bob.example").text == "tenant bob at /cart (call 1)"
+        missing = get(live, "dispatcher", "/cart", host="nobody.example")
+        assert (missing.status_code, missing.text) == (404, "unknown host nobody.example")
+        # a host moved to another tenant through the API is routed there on the next request
+        url = f"/accounts/{ACCOUNT}/storage/kv/namespaces/{ns}/values/www.bob.example"
+        assert c.put(url, content=b"alice").status_code == 200
+        assert (
+            get(live, "dispatcher", "/cart", host="www.bob.example").text == "tenant alice at /cart (call 2)"
+        )
+
+
+def test_a_refused_binding_write_throws_the_platforms_message(live: LiveEmulator, tmp_path: Path) -> None:
+    with api(live) as c:
+        ns = c.post(f"/accounts/{ACCOUNT}/storage/kv/namespaces", json={"title": "t"}).json()["result"]["id"]
+    deploy(
+        live,
+        tmp_path,
+        "writer",
+        """
+export default {
+  async fetch(request, env) {
+    try { await env.KV.put("k", "v", { expirationTtl: 5 }); return new Response("written"); }
+    catch (e) { return new Response(`refused: ${e.message}`); }
+  }
+};""",
+        bindings=[{"type": "kv_namespace", "name": "KV", "namespace_id": ns}],
+    )
+    answer = get(live, "writer", "/go").text
+    assert answer.startswith("refused: ") and "60" in answer and "ttl" in answer.lower(), answer

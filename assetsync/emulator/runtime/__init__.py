@@ -23,6 +23,7 @@ from .process import Workerd
 from .upstream import Upstream
 
 if TYPE_CHECKING:
+    from ..kv import KvStore
     from ..store import Store, Version
 
 __all__ = ["BRIDGE_PREFIX", "Runtime", "WorkerdMissing", "find_workerd", "RUNTIME_CHOICES"]
@@ -47,7 +48,7 @@ class Runtime:
         store: Store,
         assets: AssetServer,
         front: FrontDoor,
-        kv: Any = None,
+        kv: KvStore | None = None,
         say: Callable[[str], None] = say_stderr,
         worker_output: Callable[[str], None] | None = None,
     ) -> None:
@@ -157,7 +158,7 @@ def make_runtime(
     store: Store,
     assets: AssetServer,
     front: FrontDoor,
-    kv: Any = None,
+    kv: KvStore | None = None,
     workerd: str | None = None,
     say: Callable[[str], None] = say_stderr,
 ) -> Runtime | None:

@@ -19,11 +19,13 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from ...protocol.kv import KvError
+from ..kv import KvStore
 from ..store import Store, Version
 from .spec import NotRunnable, worker_spec
 
@@ -45,7 +47,7 @@ class Bridge:
         assets: AssetServer,
         front: FrontDoor,
         newest_date: str,
-        kv: Any = None,
+        kv: KvStore | None = None,
         say: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store
@@ -125,9 +127,16 @@ class Bridge:
     async def _kv(self, request: Request, ns_id: str, op: str) -> Response:
         if self.kv is None or self.kv.namespace(ns_id) is None:
             return PlainTextResponse(f"KV namespace {ns_id!r} does not exist in this emulator", 404)
+        try:
+            return await self._kv_op(request, ns_id, op)
+        except KvError as exc:  # the binding throws this message, as the platform's would
+            return PlainTextResponse(exc.message, exc.status)
+
+    async def _kv_op(self, request: Request, ns_id: str, op: str) -> Response:
+        assert self.kv is not None
         q = request.query_params
         if op == "keys":
-            limit = int(q.get("limit", "1000"))
+            limit = _whole(q.get("limit", "1000"), "limit")
             page = self.kv.list(
                 ns_id, prefix=q.get("prefix", ""), limit=limit, cursor=q.get("cursor") or None
             )
@@ -142,20 +151,20 @@ class Bridge:
                 return Response(b"", 404)
             headers = {}
             if got.metadata is not None:
-                headers["x-kv-metadata"] = _uri_json(got.metadata)
+                headers["x-kv-metadata"] = quote(json.dumps(got.metadata), safe="")
             return Response(got.value, 200, headers)
         if request.method == "PUT":
             raw_md = request.headers.get("x-kv-metadata")
-            metadata = json.loads(unquote(raw_md)) if raw_md else None
-            expiration = int(q["expiration"]) if "expiration" in q else None
-            if "expiration_ttl" in q:
-                expiration = (
-                    int(self.kv.now()) + int(q["expiration_ttl"]) if hasattr(self.kv, "now") else None
-                )
-            try:
-                self.kv.put(ns_id, key, await request.body(), metadata=metadata, expiration=expiration)
-            except ValueError as exc:
-                return PlainTextResponse(str(exc), 400)
+            self.kv.put(
+                ns_id,
+                key,
+                await request.body(),
+                metadata=json.loads(unquote(raw_md)) if raw_md else None,
+                expiration=_whole(q["expiration"], "expiration") if "expiration" in q else None,
+                expiration_ttl=_whole(q["expiration_ttl"], "expirationTtl")
+                if "expiration_ttl" in q
+                else None,
+            )
             return Response(b"", 200)
         if request.method == "DELETE":
             self.kv.delete(ns_id, key)
@@ -163,7 +172,8 @@ class Bridge:
         return PlainTextResponse("method not allowed", 405)
 
 
-def _uri_json(value: Any) -> str:
-    from urllib.parse import quote
-
-    return quote(json.dumps(value), safe="")
+def _whole(text: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise KvError(400, f"{what} must be a whole number, not {text!r}") from None
