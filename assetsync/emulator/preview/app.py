@@ -32,14 +32,15 @@ from collections.abc import AsyncIterator, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
 
 from ...protocol import HTML_HANDLING, NOT_FOUND_HANDLING
+from ...protocol.assetrules.staticrouting import StaticRoutingError
 from ...protocol.assetrules.urls import request_pathname
 from ...protocol.contenttypes import UNKNOWN
 from ...protocol.previews import PREVIEW_PREFIX as PREFIX, PreviewAddress, parse_host, parse_segment
 from ..store import Script, Store, Version, scope_of
-from .compose import worker_first
+from .compose import Route, Router, image_allowed
 from .livereload import site_key
 from .pages import address_of, choices_page, index_page
 from .ranges import Unsatisfiable, byte_range
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from ..runtime import Runtime
 
 CHUNK = 256 * 1024
+ROUTE_HEADER = "x-assetsync-route"  # Preview.front's answer when the Worker takes the request
 CACHE_CONTROL = "public, max-age=0, must-revalidate"  # asset-worker/src/constants.ts
 # The asset worker reports HIT when reading the asset took at most 100 ms, else MISS; the preview
 # reads a local file, so it always says HIT (a fixed value keeps responses independent of timing).
@@ -77,6 +79,7 @@ class Preview:
         self.default_account = default_account  # what a short address means first
         self.runtime: Runtime | None = None  # runs a version's Worker code, when there is one
         self._sites: dict[str, Site] = {}
+        self._routers: dict[str, Router | str] = {}  # a version's router, or why it has none
 
     def _site(self, version: Version) -> Site:
         site = self._sites.get(version.id)
@@ -99,6 +102,29 @@ class Preview:
             self._sites[version.id] = site
         return site
 
+    def _router(self, version: Version) -> Router | str:
+        """How the platform's router fronts ``version``, or why this version cannot be routed."""
+        router = self._routers.get(version.id)
+        if router is None:
+            try:
+                router = Router.of(version.metadata)
+            except StaticRoutingError as exc:
+                router = f"its assets.config.run_worker_first is one the API refuses: {exc}"
+            if len(self._routers) > 256:
+                self._routers.clear()
+            self._routers[version.id] = router
+        return router
+
+    def route(self, request: Request, version: Version, pathname: str) -> Route | str:
+        """Who answers ``request`` (for ``pathname``, as the URL parser reads it) of ``version``:
+        the assets unless its Worker runs here; a string says why it cannot be answered."""
+        if self.runtime is None or not version.metadata.get("main_module"):
+            return Route.ASSETS
+        router = self._router(version)
+        if isinstance(router, str):
+            return router
+        return router.route(self._site(version), request.method, pathname, request.url.query, request.headers)
+
     def candidates(self, address: PreviewAddress) -> list[Script]:
         """The live scripts ``address`` may mean: one, none, or (a short one) several accounts'."""
         live = self.store.live_for_preview(address.script, address.namespace)
@@ -112,22 +138,59 @@ class Preview:
         if len(live) > 1:
             return _choices(request, live, path, base)
         version = self.store.version(live[0].version) if live and live[0].version else None
-        if version is None or version.manifest is None:
+        if version is None or (version.manifest is None and self.runtime is None):
             return _not_found(address)
         pathname = request_pathname((path or "/").encode("latin-1"))
-        site = self._site(version)
-        runs = self.runtime is not None and version.metadata.get("main_module")
-        if runs and worker_first(site, version.metadata, request.method, pathname, request.headers):
-            assert self.runtime is not None
-            site_id = site_key(version.account, version.script, version.namespace)
-            inject = (lambda page: self.on_html(page, site_id)) if self.on_html is not None else None  # type: ignore[misc]
-            return await self.runtime.forward(request, version, _worker_url(request, path), on_html=inject)
+        route = self.route(request, version, pathname)
+        if isinstance(route, str):
+            return PlainTextResponse(f"Worker {version.script!r} cannot be served: {route}\n", 500)
+        if route is Route.BLOCKED:
+            return PlainTextResponse("Blocked", 403)
+        if route is not Route.ASSETS:
+            return await self._worker(request, version, path, route)
+        if version.manifest is None:
+            return _not_found(address)
         return self._respond(
             request,
             version,
-            site.resolve(request.method, pathname, query=request.url.query, host=request.headers.get("host")),
+            self._site(version).resolve(
+                request.method, pathname, query=request.url.query, host=request.headers.get("host")
+            ),
             base,
         )
+
+    async def _worker(self, request: Request, version: Version, path: str, route: Route) -> Response:
+        """The version's Worker answers; for a remote ``/_next/image``, only with an image."""
+        assert self.runtime is not None
+        site_id = site_key(version.account, version.script, version.namespace)
+        inject = (lambda page: self.on_html(page, site_id)) if self.on_html is not None else None  # type: ignore[misc]
+        response = await self.runtime.forward(request, version, _worker_url(request, path), on_html=inject)
+        blocked = route is Route.WORKER_IMAGE and response.status_code != 304
+        if blocked and not image_allowed(response.headers.get("content-type")):
+            if response.background is not None:
+                await response.background()  # close the Worker's answer unread
+            return PlainTextResponse("Blocked", 403)
+        return response
+
+    async def front(self, request: Request, version: Version, path: str) -> Response:
+        """What the platform's router answers when ``version`` is reached through a binding (a
+        service binding's or a dispatch namespace's ``fetch``): the assets' answer, the router's
+        own 403, or an empty answer whose ``X-Assetsync-Route`` hands the request to the Worker
+        (``worker``; ``worker-image``: only an image or plain text may come back; ``always``:
+        every request of this version goes to the Worker, so the caller need not ask again)."""
+        pathname = request_pathname((path or "/").encode("latin-1"))
+        route = self.route(request, version, pathname)
+        if isinstance(route, str):
+            return PlainTextResponse(f"Worker {version.script!r} cannot be served: {route}\n", 500)
+        if route is Route.BLOCKED:
+            return PlainTextResponse("Blocked", 403)
+        if route is not Route.ASSETS:
+            router = self._router(version)
+            always = isinstance(router, Router) and router.always_worker(self._site(version))
+            return Response(b"", 200, {ROUTE_HEADER: "always" if always else route.value})
+        if version.manifest is None:
+            return PlainTextResponse(f"Worker {version.script!r} has neither code nor assets\n", 404)
+        return await self.assets_only(request, version, path)
 
     async def assets_only(self, request: Request, version: Version, path: str) -> Response:
         """``env.ASSETS.fetch()``: what the asset layer alone answers for ``path`` of ``version``."""
