@@ -86,6 +86,7 @@ class Emulator:
                 self.preview.assets_only,
                 getattr(self, "kv", None),
                 config.workerd,
+                front=self.preview.front,
             )
             self.preview.runtime = self.runtime
         self._api_app = Starlette(

@@ -50,6 +50,7 @@ class Runtime:
         kv: Any = None,
         say: Callable[[str], None] = say_stderr,
         worker_output: Callable[[str], None] | None = None,
+        front: AssetServer | None = None,
     ) -> None:
         self.binary = binary
         self.say = say
@@ -57,7 +58,7 @@ class Runtime:
         self.generation = 0  # bumped on every deploy: the host's cache of live versions is per generation
         self.failure: str | None = None  # why Worker code is not running, once it stopped
         self.newest_date = workerd_date(binary)
-        self.bridge = Bridge(store, assets, self.newest_date, kv, say)
+        self.bridge = Bridge(store, assets, self.newest_date, kv, say, front)
         self._bridge_sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._bridge_sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._bridge_sock.bind(("127.0.0.1", 0))
@@ -165,16 +166,18 @@ def make_runtime(
     kv: Any = None,
     workerd: str | None = None,
     say: Callable[[str], None] = say_stderr,
+    front: AssetServer | None = None,
 ) -> Runtime | None:
     """The runtime ``--runtime CHOICE`` asks for, started; None for ``none``, and for ``auto`` when
-    workerd is missing or will not start (said once). ``workerd`` names the binary, if given.
+    workerd is missing or will not start (said once). ``workerd`` names the binary, if given;
+    ``assets`` answers ``env.ASSETS``, ``front`` a binding's fetch (the platform's router).
 
     ``--runtime workerd`` without a working workerd raises :class:`WorkerdMissing`.
     """
     if choice == "none":
         return None
     try:
-        runtime = Runtime(find_workerd(workerd), store, assets, kv, say)
+        runtime = Runtime(find_workerd(workerd), store, assets, kv, say, front=front)
     except WorkerdMissing as exc:
         if choice == "workerd":
             raise WorkerdMissing(f"--runtime workerd: {exc}") from None

@@ -5,6 +5,10 @@ Served on a loopback socket of its own (never the public port), under ``/__runti
 - ``GET worker/<version>``: the version's code and bindings (:func:`.spec.worker_spec`);
 - ``GET live?account=&namespace=&script=``: the script's live version id, or null;
 - ``assets/<version>/<path>``: ``env.ASSETS.fetch()``, the preview's asset layer for that version;
+- ``route/<version>/<path>``: a request reaching that version through a binding (a service
+  binding's or dispatch namespace's ``fetch``), asked without its body: what the platform's router
+  answers (the assets' answer, or its own 403), or an empty answer whose ``X-Assetsync-Route``
+  hands it to the Worker (see :meth:`~assetsync.emulator.preview.app.Preview.front`);
 - ``kv/<namespace id>/value?key=`` (GET, PUT, DELETE) and ``kv/<id>/keys``: a ``kv_namespace``
   binding, on the same store as the KV REST API. Metadata travels URI-encoded JSON in
   ``X-KV-Metadata``.
@@ -41,9 +45,11 @@ class Bridge:
         newest_date: str,
         kv: Any = None,
         say: Callable[[str], None] | None = None,
+        front: AssetServer | None = None,
     ) -> None:
         self.store = store
         self.assets = assets
+        self.front = front  # the router in front of a version's Worker and assets
         self.newest_date = newest_date
         self.kv = kv
         self.say = say or (lambda line: print(line, file=sys.stderr, flush=True))
@@ -62,6 +68,9 @@ class Bridge:
             elif kind == "assets":
                 vid, _, asset_path = rest.partition("/")
                 response = await self._assets(request, unquote(vid), "/" + asset_path)
+            elif kind == "route":
+                vid, _, asset_path = rest.partition("/")
+                response = await self._route(request, unquote(vid), "/" + asset_path)
             elif kind == "kv":
                 ns_id, _, op = rest.partition("/")
                 response = await self._kv(request, unquote(ns_id), op)
@@ -111,6 +120,14 @@ class Bridge:
         if version is None:
             return PlainTextResponse(f"no version {vid}", 404)
         return await self.assets(request, version, path)
+
+    async def _route(self, request: Request, vid: str, path: str) -> Response:
+        version = self.store.version(vid)
+        if version is None:
+            return PlainTextResponse(f"no version {vid}", 404)
+        if self.front is None:  # no router: the Worker takes every request
+            return Response(b"", 200, {"x-assetsync-route": "always"})
+        return await self.front(request, version, path)
 
     async def _kv(self, request: Request, ns_id: str, op: str) -> Response:
         if self.kv is None or self.kv.namespace(ns_id) is None:

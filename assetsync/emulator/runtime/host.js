@@ -195,20 +195,68 @@ async function decode(res, options) {
   return res.text();
 }
 
-// A service binding: the named script's live version, its default or a named entrypoint.
+// A service binding: the named script's live version, its default or a named entrypoint. fetch()
+// to the default entrypoint meets the platform's router first (the target's assets may answer);
+// any other property is the target's, relayed as asked: an RPC method call, a property read
+// (awaiting the relay reads it), promise pipelining on what either returns.
 export class Service extends WorkerEntrypoint {
-  async target() {
-    const { account, script, entrypoint } = this.ctx.props;
-    const version = await liveVersion(this.env, account, "", script);
-    if (!version) throw new Error(`Worker "${script}" is not deployed (the service binding's target).`);
-    return worker(this.env, this.ctx, version, null).getEntrypoint(entrypoint ?? undefined);
+  constructor(ctx, env) {
+    super(ctx, env);
+    return new Proxy(this, {
+      get(self, prop, receiver) {
+        if (typeof prop !== "string" || SERVICE_OWN.has(prop)) return Reflect.get(self, prop, receiver);
+        const relay = (...args) => serviceTarget(self).then(({ stub }) => stub[prop](...args));
+        relay.then = (resolve, reject) => serviceTarget(self).then(({ stub }) => stub[prop]).then(resolve, reject);
+        return relay;
+      },
+    });
   }
   async fetch(request) {
-    return (await this.target()).fetch(request);
+    const { version, stub } = await serviceTarget(this);
+    if (this.ctx.props.entrypoint) return stub.fetch(request); // a named entrypoint has no router
+    return throughRouter(this.env, version, request, (r) => stub.fetch(r));
   }
-  async call(method, args) {
-    return (await this.target())[method](...args);
+}
+
+const SERVICE_OWN = new Set(["fetch", "constructor", "ctx", "env", "then"]);
+
+async function serviceTarget(self) {
+  const { account, script, entrypoint } = self.ctx.props;
+  const version = await liveVersion(self.env, account, "", script);
+  if (!version) throw new Error(`Worker "${script}" is not deployed (the service binding's target).`);
+  return { version, stub: worker(self.env, self.ctx, version, null).getEntrypoint(entrypoint ?? undefined) };
+}
+
+// A fetch() that reaches a version through a binding meets the platform's router, as a request
+// from the Internet does: the emulator asks the version's assets (the request without its body)
+// and answers from them, or hands the request to the Worker (toWorker).
+const H_ROUTE = "x-assetsync-route";
+const alwaysWorker = new Set(); // versions whose router sends every request to the Worker
+
+async function throughRouter(env, version, request, toWorker) {
+  if (alwaysWorker.has(version)) return toWorker(request);
+  const url = new URL(request.url);
+  const headers = new Headers(request.headers);
+  for (const h of ["content-length", "transfer-encoding", H_LIMITS, H_TOP]) headers.delete(h);
+  const where = `${EMU}/__runtime/route/${encodeURIComponent(version)}${url.pathname}${url.search}`;
+  const answer = await env.EMU.fetch(new Request(where, { method: request.method, headers }));
+  const route = answer.headers.get(H_ROUTE);
+  if (route === null) return new Response(answer.body, answer); // the assets' (or the router's) answer
+  if (route === "always") {
+    if (alwaysWorker.size > 10000) alwaysWorker.clear();
+    alwaysWorker.add(version);
   }
+  const response = await toWorker(request);
+  return route === "worker-image" ? imageOnly(response) : response;
+}
+
+// /_next/image of a remote URL, not loaded as an image: the router passes only one Content-Type,
+// an image or plain text (compose.py's image_allowed, the same rule).
+function imageOnly(response) {
+  const type = response.headers.get("content-type");
+  if (response.status === 304 || (type !== null && !type.includes(",") &&
+      (type.startsWith("image/") || type.split(";")[0] === "text/plain"))) return response;
+  return new Response("Blocked", { status: 403 });
 }
 
 // A dispatch_namespace binding: get(name, args, options) runs user Worker `name` of the namespace.
@@ -240,7 +288,8 @@ class UserWorker extends RpcTarget {
     }
     let request = new Request(input, init);
     if (this.options.limits) request = withHeaders(request, { [H_LIMITS]: JSON.stringify(this.options.limits) });
-    return worker(this.env, this.hostCtx, version, out).getEntrypoint().fetch(request);
+    const stub = worker(this.env, this.hostCtx, version, out).getEntrypoint();
+    return throughRouter(this.env, version, request, (r) => stub.fetch(r));
   }
 }
 
