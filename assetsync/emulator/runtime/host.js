@@ -197,34 +197,48 @@ async function decode(res, options) {
 
 // A service binding: the named script's live version, its default or a named entrypoint. fetch()
 // to the default entrypoint meets the platform's router first (the target's assets may answer);
-// any other property is the target's, relayed as asked: an RPC method call, a property read
-// (awaiting the relay reads it), promise pipelining on what either returns.
+// any other property the caller asks for is the target's (see the Proxy below).
 export class Service extends WorkerEntrypoint {
-  constructor(ctx, env) {
-    super(ctx, env);
-    return new Proxy(this, {
-      get(self, prop, receiver) {
-        if (typeof prop !== "string" || SERVICE_OWN.has(prop)) return Reflect.get(self, prop, receiver);
-        const relay = (...args) => serviceTarget(self).then(({ stub }) => stub[prop](...args));
-        relay.then = (resolve, reject) => serviceTarget(self).then(({ stub }) => stub[prop]).then(resolve, reject);
-        return relay;
-      },
-    });
-  }
   async fetch(request) {
-    const { version, stub } = await serviceTarget(this);
-    if (this.ctx.props.entrypoint) return stub.fetch(request); // a named entrypoint has no router
-    return throughRouter(this.env, version, request, (r) => stub.fetch(r));
+    const version = await serviceVersion(this);
+    const toWorker = (r) => serviceStub(this, version).fetch(r);
+    if (this.ctx.props.entrypoint) return toWorker(request); // a named entrypoint has no router
+    return throughRouter(this.env, version, request, toWorker);
   }
 }
 
-const SERVICE_OWN = new Set(["fetch", "constructor", "ctx", "env", "then"]);
+// Not relayed: "then" (a Service must not look like a promise), "connect" (a socket, which the
+// host does not carry) and "self" (workerd reads it off an entrypoint, as it does each handler).
+const NOT_RELAYED = new Set(["then", "connect", "self"]);
 
-async function serviceTarget(self) {
-  const { account, script, entrypoint } = self.ctx.props;
+// What Service lacks is looked up last on its prototype chain, here: a relay to the target's
+// property of that name, called (an RPC method) or awaited (a property read); what either returns
+// (an object, a stub, an RpcTarget) goes back as it came, so promise pipelining works through it.
+Object.setPrototypeOf(
+  Service.prototype,
+  new Proxy(Object.getPrototypeOf(Service.prototype), {
+    get(base, prop, receiver) {
+      if (typeof prop !== "string" || prop in base || NOT_RELAYED.has(prop)) return Reflect.get(base, prop, receiver);
+      const target = () => serviceVersion(receiver).then((version) => serviceStub(receiver, version));
+      const relay = (...args) => target().then((stub) => stub[prop](...args));
+      relay.then = (resolve, reject) => target().then((stub) => stub[prop]).then(resolve, reject);
+      return relay;
+    },
+  }),
+);
+
+async function serviceVersion(self) {
+  const { account, script } = self.ctx.props;
   const version = await liveVersion(self.env, account, "", script);
   if (!version) throw new Error(`Worker "${script}" is not deployed (the service binding's target).`);
-  return { version, stub: worker(self.env, self.ctx, version, null).getEntrypoint(entrypoint ?? undefined) };
+  return version;
+}
+
+// Only when it is about to be called: the Worker Loader runs a version's load callback in the
+// request that first asked for it, so asking in a request that never calls (its assets answered)
+// leaves a later caller waiting on a finished request ("execution context ... was canceled").
+function serviceStub(self, version) {
+  return worker(self.env, self.ctx, version, null).getEntrypoint(self.ctx.props.entrypoint ?? undefined);
 }
 
 // A fetch() that reaches a version through a binding meets the platform's router, as a request
@@ -237,7 +251,7 @@ async function throughRouter(env, version, request, toWorker) {
   if (alwaysWorker.has(version)) return toWorker(request);
   const url = new URL(request.url);
   const headers = new Headers(request.headers);
-  for (const h of ["content-length", "transfer-encoding", H_LIMITS, H_TOP]) headers.delete(h);
+  for (const h of ["content-length", "transfer-encoding", "upgrade", "connection", H_LIMITS, H_TOP]) headers.delete(h);
   const where = `${EMU}/__runtime/route/${encodeURIComponent(version)}${url.pathname}${url.search}`;
   const answer = await env.EMU.fetch(new Request(where, { method: request.method, headers }));
   const route = answer.headers.get(H_ROUTE);
@@ -288,8 +302,8 @@ class UserWorker extends RpcTarget {
     }
     let request = new Request(input, init);
     if (this.options.limits) request = withHeaders(request, { [H_LIMITS]: JSON.stringify(this.options.limits) });
-    const stub = worker(this.env, this.hostCtx, version, out).getEntrypoint();
-    return throughRouter(this.env, version, request, (r) => stub.fetch(r));
+    const toWorker = (r) => worker(this.env, this.hostCtx, version, out).getEntrypoint().fetch(r);
+    return throughRouter(this.env, version, request, toWorker);
   }
 }
 
