@@ -103,6 +103,11 @@ class PreviewServer:
         self.app = app = create_app(
             data_dir, dev=True, default_account=LOCAL_ACCOUNT, runtime=runtime, workerd=workerd, say=say
         )
+        try:
+            app.start_runtime()
+        except BaseException:
+            self._sock.close()
+            raise
         self._server = server(app)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock, *app.sockets]}, daemon=True

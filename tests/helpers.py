@@ -109,6 +109,7 @@ class LiveEmulator:
         from assetsync.emulator.app import create_app
 
         self.emulator = create_app(str(data_dir), **config)
+        self.emulator.start_runtime()  # workerd, when config asks for it
         self.app: Any = Recorder(self.emulator) if record else self.emulator
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -137,6 +138,7 @@ class LiveEmulator:
         self.sock.close()
         self.emulator.close()
         self.emulator.store.close()
+        self.emulator.kv.close()
 
 
 def multipart(

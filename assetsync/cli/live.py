@@ -24,7 +24,7 @@ import click
 from ..errors import AssetsyncError
 from ..events import Deployed, Deploying, Event, SessionOpened
 from .app import EXIT_HELP
-from .options import Prepared, deploy_options, number_option, option_group, prepare
+from .options import Prepared, deploy_options, number_option, option_group, prepare, runtime_options
 from .render import WatchOutput
 
 if TYPE_CHECKING:
@@ -231,20 +231,7 @@ def watch(**params: Any) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address of the preview server.")
 @number_option("--port", click.IntRange(0, 65535), 8787, "Its port.")
 @click.option("--open", "open_browser", is_flag=True, help="Open the preview in the web browser.")
-@click.option(
-    "--runtime",
-    type=click.Choice(["auto", "workerd", "none"]),
-    default="auto",
-    show_default=True,
-    help="Run the Worker's code (--main or the config's main) on workerd: auto (when workerd is found; "
-    "otherwise assets only, said once), workerd (required: exit 2 without it) or none.",
-)
-@click.option(
-    "--workerd",
-    "workerd_path",
-    type=click.Path(dir_okay=False),
-    help="The workerd binary [default: $ASSETSYNC_WORKERD, then PATH, then ./node_modules/.bin/workerd].",
-)
+@runtime_options
 def dev(
     host: str, port: int, open_browser: bool, runtime: str, workerd_path: str | None, **params: Any
 ) -> None:

@@ -49,6 +49,24 @@ def number_option(name: str, kind: click.IntRange | click.FloatRange, default: f
     return click.option(name, type=kind, default=default, show_default=True, help=help)
 
 
+# Running Workers' code on workerd, for the commands that serve previews (serve, dev).
+runtime_options = option_group(
+    click.option(
+        "--runtime",
+        type=click.Choice(["auto", "workerd", "none"]),
+        default="auto",
+        show_default=True,
+        help="Run deployed Workers' code on workerd: auto (when workerd is found; otherwise assets "
+        "only, said once), workerd (required: exit 2 without it) or none (assets only).",
+    ),
+    click.option(
+        "--workerd",
+        "workerd_path",
+        type=click.Path(dir_okay=False),
+        help="The workerd binary [default: $ASSETSYNC_WORKERD, then PATH, then ./node_modules/.bin/workerd].",
+    ),
+)
+
 # Options shared by every command that reads an asset folder.
 scan_options = option_group(
     click.option(

@@ -13,7 +13,7 @@ import click
 
 from ..protocol import FREE_PLAN_FILES, TOKEN_LIFETIME
 from .app import EXIT_HELP
-from .options import number_option
+from .options import number_option, runtime_options
 
 if TYPE_CHECKING:
     from ..emulator.link import LinkSpec
@@ -98,20 +98,7 @@ def _link(ctx: click.Context, param: click.Parameter, value: str | None) -> Link
     "by a TCP reset), seed=N, as in 8mbit/40ms,up=2mbit,reset=1%. Rates in bit, kbit, mbit, gbit "
     "or B, kB, MB, KiB, MiB per second, or unlimited. The API base printed first stays direct.",
 )
-@click.option(
-    "--runtime",
-    type=click.Choice(["auto", "workerd", "none"]),
-    default="auto",
-    show_default=True,
-    help="Run deployed Workers' code on workerd: auto (when workerd is found; otherwise assets only, "
-    "said once), workerd (required: exit 2 without it) or none (assets only).",
-)
-@click.option(
-    "--workerd",
-    "workerd_path",
-    type=click.Path(dir_okay=False),
-    help="The workerd binary [default: $ASSETSYNC_WORKERD, then PATH, then ./node_modules/.bin/workerd].",
-)
+@runtime_options
 @click.option(
     "--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="warning"
 )
@@ -142,21 +129,17 @@ def serve(
     gc.enable()
     from ..emulator.api import Limits
     from ..emulator.app import create_app
-    from ..emulator.runtime import WorkerdMissing
     from ..emulator.server import default_data_dir, run
     from ..wire.target import LOCAL_ACCOUNT
 
-    try:
-        app = create_app(
-            data_dir or default_data_dir(),
-            api_tokens=_token_pairs(tokens, account_tokens),
-            api_keys={email: api_key} if email and api_key else None,
-            token_ttl=token_ttl,
-            limits=Limits(max_files=max_files, bucket_bytes=bucket_mib << 20, bucket_files=bucket_files),
-            default_account=LOCAL_ACCOUNT,  # what sync and dev deploy to without credentials
-            runtime=runtime,
-            workerd=workerd_path,
-        )
-    except WorkerdMissing as exc:
-        raise click.UsageError(str(exc)) from None
-    run(app, host, port, log_level, link=link)
+    app = create_app(
+        data_dir or default_data_dir(),
+        api_tokens=_token_pairs(tokens, account_tokens),
+        api_keys={email: api_key} if email and api_key else None,
+        token_ttl=token_ttl,
+        limits=Limits(max_files=max_files, bucket_bytes=bucket_mib << 20, bucket_files=bucket_files),
+        default_account=LOCAL_ACCOUNT,  # what sync and dev deploy to without credentials
+        runtime=runtime,
+        workerd=workerd_path,
+    )
+    run(app, host, port, log_level, link=link)  # a missing workerd under --runtime workerd: exit 2

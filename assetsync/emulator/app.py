@@ -34,6 +34,7 @@ from .envelope import (
     ApiError,
     error_response,
 )
+from .kv import KvStore
 from .preview.app import Preview, preview_target
 from .preview.livereload import PATH as LIVERELOAD_PATH, ReloadHub, inject, site_key
 from .store import Store
@@ -69,26 +70,15 @@ class Emulator:
         os.makedirs(config.data_dir, exist_ok=True)
         self.config = config
         self.store = Store(config.data_dir)
+        self.kv = KvStore(config.data_dir)  # the REST routes write it, Workers' KV bindings read it
         self.tokens = Tokens(config.data_dir, config.api_tokens, config.token_ttl, config.api_keys)
-        self.api = Api(self.store, self.tokens, config.limits, config.workers_subdomain)
+        self.api = Api(self.store, self.tokens, config.limits, config.workers_subdomain, kv=self.kv)
         self.reload = ReloadHub()
         self.api.on_deploy = self._deployed
         self.preview = Preview(
             self.store, on_html=inject if config.dev else None, default_account=config.default_account
         )
-        self.runtime: Runtime | None = None
-        if config.runtime != "none":
-            from .runtime import make_runtime
-
-            self.runtime = make_runtime(
-                config.runtime,
-                self.store,
-                self.preview.assets_only,
-                getattr(self, "kv", None),
-                config.workerd,
-                front=self.preview.front,
-            )
-            self.preview.runtime = self.runtime
+        self.runtime: Runtime | None = None  # started by start_runtime, once the server listens
         self._api_app = Starlette(
             routes=[Mount(API_PREFIX, routes=self.api.routes())],
             exception_handlers={
@@ -108,6 +98,25 @@ class Emulator:
             return load_api_token(self.config.data_dir)
         return next((t for t, acct in self.config.api_tokens.items() if acct is None), None)
 
+    def start_runtime(self) -> None:
+        """Start workerd for the deployed Workers, as ``config.runtime`` says (a server calls this
+        once its socket is bound, so a port that is taken is said before any runtime starts).
+        ``workerd`` required but missing is :class:`~.runtime.WorkerdMissing` (a usage error)."""
+        if self.config.runtime == "none" or self.runtime is not None:
+            return
+        from .runtime import make_runtime, say_stderr
+
+        self.runtime = make_runtime(
+            self.config.runtime,
+            self.store,
+            self.preview.assets_only,
+            self.preview.front,
+            self.kv,
+            self.config.workerd,
+            say=self.config.say or say_stderr,
+        )
+        self.preview.runtime = self.runtime
+
     @property
     def sockets(self) -> list[Any]:
         """Sockets besides the public one that the server must serve (the runtime's bridge)."""
@@ -119,8 +128,6 @@ class Emulator:
             self.runtime.stop()
 
     def _deployed(self, account: str, script: str, namespace: str) -> None:
-        if self.runtime is not None:
-            self.runtime.deployed()
         self.reload.publish(site_key(account, script, namespace))
 
     def _oversized(self, scope: Scope) -> ApiError | None:

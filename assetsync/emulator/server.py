@@ -74,9 +74,9 @@ def banner(app: Emulator, host: str, port: int) -> str:
         "  use it:   export CLOUDFLARE_API_BASE_URL=" + base,
     ]
     if app.runtime is not None:
-        lines.insert(5, f"  workers:  run on workerd {app.runtime.newest_date} ({app.runtime.binary})")
+        lines.insert(6, f"  workers:  run on workerd {app.runtime.newest_date} ({app.runtime.binary})")
     elif app.config.runtime != "none":
-        lines.insert(5, "  workers:  not run (no workerd): assets only")
+        lines.insert(6, "  workers:  not run (no workerd): assets only")
     if app.config.api_tokens is None:
         lines.append(
             "            export CLOUDFLARE_API_TOKEN=$(cat "
@@ -149,6 +149,11 @@ def run(
     another free port of ``host``, in a thread of its own."""
     sock = listen(host, port)
     bound = sock.getsockname()[1]
+    try:
+        app.start_runtime()
+    except BaseException:
+        sock.close()
+        raise
     print(banner(app, host, bound), file=sys.stderr, flush=True)
     with contextlib.ExitStack() as stack:
         if link is not None:

@@ -116,6 +116,9 @@ class Store:
         os.makedirs(self.tmp_dir, exist_ok=True)
         self._clear_tmp()
         self._lock = threading.RLock()
+        # Bumped whenever which version is live may change (a deployment, a deletion): what the
+        # Worker runtime's cache of live versions is keyed by.
+        self.generation = 0
         self._dirs: set[str] = set()  # blob folders known to exist
         self._known: dict[str, dict[str, tuple[int, str]]] = {}  # scope -> hash -> (size, type)
         self._versions: dict[str, Version] = {}  # versions never change: parsed once
@@ -395,6 +398,7 @@ class Store:
         self, account: str, namespace: str, script: str, version: str, tags: list[str] | None = None
     ) -> Script:
         """Make ``version`` the live one (a deployment); optionally replace the script's tags."""
+        self.generation += 1
         now = time.time()
         deployment = str(uuid.uuid4())
         with self._tx() as db:
@@ -464,7 +468,15 @@ class Store:
                 return str(migrations["new_tag"])
         return None
 
+    def change_mark(self) -> str:
+        """Changes whenever which version is live may have changed, here or in another process
+        over the same data folder (an embedded sync while ``serve`` runs): SQLite's data_version
+        counts other connections' commits."""
+        (other,) = self._query("PRAGMA data_version")[0]
+        return f"{self.generation}.{other}"
+
     def delete_script(self, account: str, namespace: str, name: str) -> bool:
+        self.generation += 1
         with self._tx() as db:
             cur = db.execute(
                 "DELETE FROM scripts WHERE account=? AND namespace=? AND name=?", (account, namespace, name)

@@ -26,7 +26,7 @@ class Request:
 
     method: str
     target: str
-    headers: tuple[tuple[str, str], ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()  # a Host here replaces the connection's
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,8 @@ class Answer:
 
 
 class Connection:
-    """One keep-alive connection to ``127.0.0.1:port``; ``host``: the Host header sent."""
+    """One keep-alive connection to ``127.0.0.1:port``; ``host``: the Host header sent, unless a
+    request names its own (a dispatch Worker routing by hostname sees many over one connection)."""
 
     def __init__(self, port: int, host: str) -> None:
         self.port = port
@@ -76,7 +77,9 @@ class Connection:
 
     async def _exchange(self, req: Request) -> Answer:
         reader, writer = await self._open()
-        lines = [f"{req.method} {req.target} HTTP/1.1", f"Host: {self.host}"]
+        lines = [f"{req.method} {req.target} HTTP/1.1"]
+        if not any(k.lower() == "host" for k, _ in req.headers):
+            lines.append(f"Host: {self.host}")
         lines += [f"{k}: {v}" for k, v in req.headers]
         if req.method in ("POST", "PUT"):
             lines.append("Content-Length: 0")

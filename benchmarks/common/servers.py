@@ -134,7 +134,8 @@ class ServerProcess:
 class Emulator(ServerProcess):
     """``assetsync serve`` on a port of its own choosing, with its data in ``data``; ``profile``:
     run under cProfile, which writes that file when the server stops; ``link``: also serve through
-    ``--link SPEC``, whose API base is :attr:`shaped` (clients reach it through :meth:`via_link`).
+    ``--link SPEC``, whose API base is :attr:`shaped` (clients reach it through :meth:`via_link`);
+    ``options``: more of serve's options (``--runtime workerd --workerd PATH``, say).
     """
 
     def __init__(
@@ -146,9 +147,11 @@ class Emulator(ServerProcess):
         profile: Path | None = None,
         label: str = "emulator",
         link: str | None = None,
+        options: Sequence[str] = (),
     ) -> None:
         serve = ["-m", "assetsync", "serve", "--host", "127.0.0.1", "--port", "0", "--data", str(data)]
         serve += ["--link", link] if link else []
+        serve += options
         profiler = ["-m", "cProfile", "-o", str(profile)] if profile is not None else []
         ready = LINK_RE if link else API_BASE_RE  # the link's line comes last
         super().__init__(label, [sys.executable, *profiler, *serve], ready, env=env, cwd=cwd)
@@ -221,10 +224,15 @@ class Servers:
         return self._add(lambda: ServerProcess(label, argv, ready, env=env or self.env, cwd=self.cwd))
 
     def emulator(
-        self, label: str, data: Path | None = None, profile: Path | None = None, link: str | None = None
+        self,
+        label: str,
+        data: Path | None = None,
+        profile: Path | None = None,
+        link: str | None = None,
+        options: Sequence[str] = (),
     ) -> Emulator:
         """An emulator on ``data`` (made if missing), else on a fresh folder named for ``label``;
-        with ``link``, also through ``serve --link link``."""
+        with ``link``, also through ``serve --link link``; ``options``: more of serve's options."""
         if data is None:
             if self.runs is None:
                 raise BenchError("an emulator needs a data folder")
@@ -232,7 +240,9 @@ class Servers:
             data = self.runs / f"{self._seq:03d}-{label}" / "emulator"
         data.mkdir(parents=True, exist_ok=True)
         return self._add(
-            lambda: Emulator(data, env=self.env, cwd=self.cwd, profile=profile, label=label, link=link)
+            lambda: Emulator(
+                data, env=self.env, cwd=self.cwd, profile=profile, label=label, link=link, options=options
+            )
         )
 
     def stop(self, server: ServerProcess) -> None:

@@ -119,7 +119,9 @@ def _routes() -> list[tuple[str, str]]:
 
     out = []
     for route in Api.routes(Api.__new__(Api)):  # the route table needs no state
-        path = route.path.format(account=ACCOUNT, script="site", namespace="ns", secret="KEY")
+        path = route.path.replace("{key:path}", "a%2Fkey").format(
+            account=ACCOUNT, script="site", namespace="ns", secret="KEY", kv_namespace="0" * 32
+        )
         for method in sorted(route.methods or ()):
             if method != "HEAD":  # HEAD answers have no body to check
                 out.append((method, "/client/v4" + path))

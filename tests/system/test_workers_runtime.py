@@ -139,8 +139,8 @@ export default {
         bindings=[DISPATCH_BINDING],
     )
     assert get(live, "router", "/bob/cart/1").text == "tenant bob at /cart/1 (call 1)"
-    assert get(live, "router", "/alice/x").text == "tenant alice at /x (call 1)"
-    # a user Worker's own assets answer first, as the platform's router has them do
+    assert get(live, "router", "/alice/about").text == "tenant alice at /about (call 1)"
+    # a user Worker's own assets answer first, as on the platform: alice's index.html
     assert get(live, "router", "/alice/").text == "<h1>alice</h1>"
 
 
@@ -447,9 +447,9 @@ def test_auto_without_workerd_serves_assets_and_says_so_once(tmp_path: Path) -> 
 
     try:
         missing = str(tmp_path / "no-workerd")
-        assert make_runtime("auto", store, no_assets, workerd=missing, say=said.append) is None
+        assert make_runtime("auto", store, no_assets, no_assets, workerd=missing, say=said.append) is None
         assert len(said) == 1 and "serving assets only" in said[0] and missing in said[0]
-        assert make_runtime("none", store, no_assets, say=said.append) is None
+        assert make_runtime("none", store, no_assets, no_assets, say=said.append) is None
         assert len(said) == 1
     finally:
         store.close()
@@ -505,3 +505,26 @@ def test_dev_runs_the_worker_and_editing_main_redeploys_and_reloads_the_page(tmp
         assert httpx.get(f"{origin}/page", headers=host, timeout=30).text.startswith("<p>v2</p>")
         proc.terminate()
         assert proc.wait(30) == 0
+
+
+def test_a_deleted_user_worker_is_not_found_at_once(live: LiveEmulator, tmp_path: Path) -> None:
+    tenants(live, tmp_path, "alice")
+    deploy(
+        live,
+        tmp_path,
+        "router",
+        """
+export default { async fetch(request, env) {
+  try { return await env.DISPATCHER.get("alice").fetch(request); }
+  catch (e) { return new Response(e.message, { status: 404 }); }
+} };""",
+        bindings=[DISPATCH_BINDING],
+    )
+    assert get(live, "router", "/go").text == "tenant alice at /go (call 1)"
+    gone = httpx.delete(
+        f"{live.api}/accounts/{ACCOUNT}/workers/dispatch/namespaces/{NS}/scripts/alice",
+        headers={"Authorization": f"Bearer {live.token}"},
+    )
+    assert gone.status_code == 200
+    answer = get(live, "router", "/go")
+    assert answer.status_code == 404 and answer.text.startswith("Worker not found")

@@ -16,6 +16,7 @@ from starlette.requests import Request
 
 from ...protocol import NAMESPACE_RULE, SCRIPT_NAME_RULE, is_namespace, is_script_name
 from ..envelope import BAD_REQUEST, BODY_TOO_LARGE, INVALID_SCRIPT_NAME, ApiError
+from ..kv import KvStore
 from ..store import Store
 from ..tokens import Tokens
 from .limits import Limits
@@ -24,7 +25,8 @@ DEFAULT_SUBDOMAIN = "assetsync-local"  # the emulated account's workers.dev subd
 
 
 class ApiState:
-    """The one store, token keeper and set of limits that all route groups of an emulator share."""
+    """The one store, KV store, token keeper and set of limits that all route groups of an
+    emulator share."""
 
     def __init__(
         self,
@@ -32,8 +34,11 @@ class ApiState:
         tokens: Tokens,
         limits: Limits | None = None,
         subdomain: str | None = DEFAULT_SUBDOMAIN,
+        *,
+        kv: KvStore,
     ) -> None:
         self.store = store
+        self.kv = kv  # Workers KV: the REST routes and the runtime's bindings share it
         self.tokens = tokens
         self.limits = limits or Limits()
         self.subdomain = subdomain  # the account's workers.dev subdomain; None: it has none

@@ -40,7 +40,7 @@ from ...protocol.assetrules.urls import request_pathname
 from ...protocol.contenttypes import UNKNOWN
 from ...protocol.previews import PREVIEW_PREFIX as PREFIX, PreviewAddress, parse_host, parse_segment
 from ..store import Script, Store, Version, scope_of
-from .compose import Route, Router, image_allowed
+from .compose import TO_WORKER, Route, Router, image_allowed
 from .livereload import site_key
 from .pages import address_of, choices_page, index_page
 from .ranges import Unsatisfiable, byte_range
@@ -50,7 +50,6 @@ if TYPE_CHECKING:
     from ..runtime import Runtime
 
 CHUNK = 256 * 1024
-ROUTE_HEADER = "x-assetsync-route"  # Preview.front's answer when the Worker takes the request
 CACHE_CONTROL = "public, max-age=0, must-revalidate"  # asset-worker/src/constants.ts
 # The asset worker reports HIT when reading the asset took at most 100 ms, else MISS; the preview
 # reads a local file, so it always says HIT (a fixed value keeps responses independent of timing).
@@ -123,7 +122,14 @@ class Preview:
         router = self._router(version)
         if isinstance(router, str):
             return router
-        return router.route(self._site(version), request.method, pathname, request.url.query, request.headers)
+        return router.route(
+            self._site(version),
+            request.method,
+            pathname,
+            request.url.query,
+            request.headers,
+            host=_host(request),
+        )
 
     def candidates(self, address: PreviewAddress) -> list[Script]:
         """The live scripts ``address`` may mean: one, none, or (a short one) several accounts'."""
@@ -138,7 +144,8 @@ class Preview:
         if len(live) > 1:
             return _choices(request, live, path, base)
         version = self.store.version(live[0].version) if live and live[0].version else None
-        if version is None or (version.manifest is None and self.runtime is None):
+        runs = version is not None and self.runtime is not None and bool(version.metadata.get("main_module"))
+        if version is None or (version.manifest is None and not runs):
             return _not_found(address)
         pathname = request_pathname((path or "/").encode("latin-1"))
         route = self.route(request, version, pathname)
@@ -148,16 +155,7 @@ class Preview:
             return PlainTextResponse("Blocked", 403)
         if route is not Route.ASSETS:
             return await self._worker(request, version, path, route)
-        if version.manifest is None:
-            return _not_found(address)
-        return self._respond(
-            request,
-            version,
-            self._site(version).resolve(
-                request.method, pathname, query=request.url.query, host=request.headers.get("host")
-            ),
-            base,
-        )
+        return self._respond(request, version, self._resolve(request, version, pathname), base)
 
     async def _worker(self, request: Request, version: Version, path: str, route: Route) -> Response:
         """The version's Worker answers; for a remote ``/_next/image``, only with an image."""
@@ -172,25 +170,29 @@ class Preview:
             return PlainTextResponse("Blocked", 403)
         return response
 
-    async def front(self, request: Request, version: Version, path: str) -> Response:
+    async def front(self, request: Request, version: Version, path: str, base: str = "") -> Response | None:
         """What the platform's router answers when ``version`` is reached through a binding (a
-        service binding's or a dispatch namespace's ``fetch``): the assets' answer, the router's
-        own 403, or an empty answer whose ``X-Assetsync-Route`` hands the request to the Worker
-        (``worker``; ``worker-image``: only an image or plain text may come back; ``always``:
-        every request of this version goes to the Worker, so the caller need not ask again)."""
+        service binding's or a dispatch namespace's ``fetch``): the assets' answer or the router's
+        own 403, or None when the Worker takes the request; an empty answer marked
+        ``X-Assetsync-To-Worker`` says how: ``always`` (every request of this version: the caller
+        need not ask again) or ``image`` (only an image or plain text may come back). The request's
+        ``Host`` is the one the Worker would see (the caller's ``X-Assetsync-Host``)."""
         pathname = request_pathname((path or "/").encode("latin-1"))
         route = self.route(request, version, pathname)
         if isinstance(route, str):
             return PlainTextResponse(f"Worker {version.script!r} cannot be served: {route}\n", 500)
         if route is Route.BLOCKED:
             return PlainTextResponse("Blocked", 403)
-        if route is not Route.ASSETS:
-            router = self._router(version)
-            always = isinstance(router, Router) and router.always_worker(self._site(version))
-            return Response(b"", 200, {ROUTE_HEADER: "always" if always else route.value})
-        if version.manifest is None:
-            return PlainTextResponse(f"Worker {version.script!r} has neither code nor assets\n", 404)
-        return await self.assets_only(request, version, path)
+        if route is Route.ASSETS:
+            return self._respond(request, version, self._resolve(request, version, pathname), base)
+        router = self._router(version)
+        if isinstance(router, Router) and router.always_worker(self._site(version)):
+            return Response(b"", 200, {TO_WORKER: "always"})
+        return Response(b"", 200, {TO_WORKER: "image"}) if route is Route.WORKER_IMAGE else None
+
+    def _resolve(self, request: Request, version: Version, pathname: str) -> Resolution:
+        host = _host(request)
+        return self._site(version).resolve(request.method, pathname, query=request.url.query, host=host)
 
     async def assets_only(self, request: Request, version: Version, path: str) -> Response:
         """``env.ASSETS.fetch()``: what the asset layer alone answers for ``path`` of ``version``."""
@@ -264,6 +266,12 @@ class Preview:
         return self.candidates(address_of(script).short()) == [script]
 
 
+def _host(request: Request) -> str | None:
+    """The ``Host`` a request was sent to, as its Worker sees it (a binding's call says it in
+    ``X-Assetsync-Host``: the bridge's own Host is the emulator's)."""
+    return request.headers.get("x-assetsync-host") or request.headers.get("host")
+
+
 def _worker_url(request: Request, path: str) -> str:
     """The URL a Worker sees for a preview request: its host, and the path without any
     ``/__preview/<site>`` prefix."""
@@ -291,7 +299,8 @@ def _not_found(address: PreviewAddress) -> HTMLResponse:
         where += f" of account {address.account!r}"
     return HTMLResponse(
         f"<h1>404</h1><p>No Worker with assets called {html.escape(address.script)}{html.escape(where)} "
-        "has been deployed to this emulator. <a href='/'>Every deployed site</a>.</p>",
+        "has been deployed to this emulator (a Worker without assets is reached only when its code "
+        "runs: workerd, with --runtime). <a href='/'>Every deployed site</a>.</p>",
         404,
     )
 

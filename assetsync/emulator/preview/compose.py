@@ -38,7 +38,9 @@ from ...protocol.assetrules.staticrouting import StaticRouting, parse_static_rou
 from ...protocol.assetrules.urls import request_hostname
 from .resolve import Site
 
-__all__ = ["NAVIGATION_FLAG", "Route", "Router", "image_allowed"]
+__all__ = ["NAVIGATION_FLAG", "TO_WORKER", "Route", "Router", "image_allowed"]
+
+TO_WORKER = "x-assetsync-to-worker"  # marks the router's "the Worker takes it" for a binding's caller
 
 NAVIGATION_FLAG = "assets_navigation_prefers_asset_serving"
 NAVIGATION_OFF_FLAG = "assets_navigation_has_no_effect"
@@ -88,9 +90,19 @@ class Router:
             return False
         return self.ahead or (self.static is None and not site.paths and not site.config.redirects)
 
-    def route(self, site: Site, method: str, pathname: str, query: str, headers: Mapping[str, str]) -> Route:
+    def route(
+        self,
+        site: Site,
+        method: str,
+        pathname: str,
+        query: str,
+        headers: Mapping[str, str],
+        host: str | None = None,
+    ) -> Route:
         """Who answers ``method pathname?query``. ``pathname`` is the URL's, as the parser leaves
-        it; ``headers`` are looked up by lower-case name (a Starlette ``Headers`` will do)."""
+        it; ``headers`` are looked up by lower-case name (a Starlette ``Headers`` will do);
+        ``host`` is the request URL's host (default: the ``Host`` header)."""
+        host = host if host is not None else headers.get("host")
         if not self.has_user_worker:
             return Route.ASSETS
         to_worker = self.static.to_worker(pathname) if self.static is not None else None
@@ -101,10 +113,8 @@ class Router:
                 keep = self.static is not None or (
                     self.navigation and headers.get("sec-fetch-mode") == "navigate"
                 )
-                to_worker = not site.can_fetch(
-                    pathname, query=query, host=headers.get("host"), not_found=keep
-                )
-        return _guarded(method, pathname, query, headers) if to_worker else Route.ASSETS
+                to_worker = not site.can_fetch(pathname, query=query, host=host, not_found=keep)
+        return _guarded(method, pathname, query, headers, host) if to_worker else Route.ASSETS
 
 
 def navigation_prefers_assets(date: str | None, flags: Any) -> bool:
@@ -116,7 +126,7 @@ def navigation_prefers_assets(date: str | None, flags: Any) -> bool:
     return (date or ASSET_DEFAULT_DATE) >= NAVIGATION_DEFAULT_FROM and NAVIGATION_OFF_FLAG not in flags
 
 
-def _guarded(method: str, pathname: str, query: str, headers: Mapping[str, str]) -> Route:
+def _guarded(method: str, pathname: str, query: str, headers: Mapping[str, str], host: str | None) -> Route:
     """The Worker's route, or the router's own answer for the image-proxy abuses it blocks."""
     as_image = headers.get("sec-fetch-dest") == "image"
     if pathname.endswith("/_next/image"):
@@ -130,7 +140,7 @@ def _guarded(method: str, pathname: str, query: str, headers: Mapping[str, str])
                 other = urlsplit("https://" + href.lstrip("/\\")).hostname
             except ValueError:  # an href the URL parser refuses is let through, as upstream does
                 other = None
-            own = request_hostname(headers.get("host"))
+            own = request_hostname(host)
             if other is not None and other != own and not as_image:
                 return Route.BLOCKED
     return Route.WORKER

@@ -17,13 +17,13 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
-from .bridge import PREFIX as BRIDGE_PREFIX, AssetServer, Bridge
+from .bridge import PREFIX as BRIDGE_PREFIX, AssetServer, Bridge, FrontDoor
 from .locate import WorkerdMissing, find_workerd, workerd_date
 from .process import Workerd
+from .upstream import Upstream
 
 if TYPE_CHECKING:
-    import httpx
-
+    from ..kv import KvStore
     from ..store import Store, Version
 
 __all__ = ["BRIDGE_PREFIX", "Runtime", "WorkerdMissing", "find_workerd", "RUNTIME_CHOICES"]
@@ -47,18 +47,17 @@ class Runtime:
         binary: str,
         store: Store,
         assets: AssetServer,
-        kv: Any = None,
+        front: FrontDoor,
+        kv: KvStore | None = None,
         say: Callable[[str], None] = say_stderr,
         worker_output: Callable[[str], None] | None = None,
-        front: AssetServer | None = None,
     ) -> None:
         self.binary = binary
         self.say = say
         self.worker_output = worker_output or (lambda line: say(f"[worker] {line}"))
-        self.generation = 0  # bumped on every deploy: the host's cache of live versions is per generation
         self.failure: str | None = None  # why Worker code is not running, once it stopped
         self.newest_date = workerd_date(binary)
-        self.bridge = Bridge(store, assets, self.newest_date, kv, say, front)
+        self.bridge = Bridge(store, assets, front, self.newest_date, kv, say)
         self._bridge_sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._bridge_sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._bridge_sock.bind(("127.0.0.1", 0))
@@ -67,7 +66,7 @@ class Runtime:
         self.bridge_port: int = self._bridge_sock.getsockname()[1]
         self.workerd = Workerd(binary, ("127.0.0.1", self.bridge_port), self._worker_line)
         self.workerd.on_exit = self._ended
-        self._client: httpx.AsyncClient | None = None
+        self._upstream: Upstream | None = None  # made on the server's event loop, at first use
 
     @property
     def sockets(self) -> list[socket.socket]:
@@ -81,9 +80,6 @@ class Runtime:
     @property
     def running(self) -> bool:
         return self.failure is None and self.workerd.running
-
-    def deployed(self) -> None:
-        self.generation += 1
 
     def _worker_line(self, line: str) -> None:
         if line.strip():
@@ -114,44 +110,42 @@ class Runtime:
                 503,
                 headers={"x-assetsync-error": "runtime"},
             )
-        import httpx
-
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=10), limits=httpx.Limits())
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
+        if self._upstream is None:
+            self._upstream = Upstream("127.0.0.1", self.workerd.port)
+        headers = [
+            (k, v)
+            for k, v in request.headers.raw
+            if k.decode("latin-1").lower() not in HOP_BY_HOP | {"content-length"}
+        ]
         headers += [
-            ("x-assetsync-version", version.id),
-            ("x-assetsync-url", url),
-            ("x-assetsync-generation", str(self.generation)),
+            (b"x-assetsync-version", version.id.encode()),
+            (b"x-assetsync-url", url.encode("latin-1", errors="replace")),
+            (b"x-assetsync-generation", self.bridge.store.change_mark().encode()),
         ]
         method = request.method
-        body = request.stream() if method not in ("GET", "HEAD") else None
-        upstream = self._client.build_request(
-            method, f"http://127.0.0.1:{self.workerd.port}/", headers=headers, content=body
-        )
+        body = await request.body() if method not in ("GET", "HEAD") else b""
         try:
-            answer = await self._client.send(upstream, stream=True)
-        except httpx.HTTPError as exc:
+            answer = await self._upstream.request(method, "/", headers, body)
+        except (OSError, ValueError) as exc:
             return PlainTextResponse(
                 f"workerd did not answer: {exc}\n", 502, headers={"x-assetsync-error": "runtime"}
             )
         out_headers = [
-            (k, v) for k, v in answer.headers.multi_items() if k.lower() not in HOP_BY_HOP | SERVER_OWN
+            (k, v) for k, v in answer.headers if k.decode("latin-1").lower() not in HOP_BY_HOP | SERVER_OWN
         ]
-        ctype = answer.headers.get("content-type", "")
-        if on_html is not None and ctype.startswith("text/html") and "content-encoding" not in answer.headers:
-            page = on_html(await answer.aread())
-            await answer.aclose()
-            kept = [(k, v) for k, v in out_headers if k.lower() != "content-length"]
-            plain = Response(page, answer.status_code)
+        ctype = next((v for k, v in answer.headers if k.lower() == b"content-type"), b"").decode("latin-1")
+        encoded = any(k.lower() == b"content-encoding" for k, _ in answer.headers)
+        if on_html is not None and ctype.startswith("text/html") and not encoded:
+            page = on_html(await answer.read())
+            plain = Response(page, answer.status)
             plain.raw_headers = [
-                *((k.encode("latin-1"), v.encode("latin-1")) for k, v in kept),
+                *((k, v) for k, v in out_headers if k.lower() != b"content-length"),
                 (b"content-length", str(len(page)).encode()),
             ]
             return plain
-        response = StreamingResponse(answer.aiter_raw(), answer.status_code)
-        response.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in out_headers]
-        response.background = BackgroundTask(answer.aclose)
+        response = StreamingResponse(answer.chunks(), answer.status)
+        response.raw_headers = out_headers
+        response.background = BackgroundTask(answer.close)
         return response
 
     def stop(self) -> None:
@@ -163,21 +157,20 @@ def make_runtime(
     choice: str,
     store: Store,
     assets: AssetServer,
-    kv: Any = None,
+    front: FrontDoor,
+    kv: KvStore | None = None,
     workerd: str | None = None,
     say: Callable[[str], None] = say_stderr,
-    front: AssetServer | None = None,
 ) -> Runtime | None:
     """The runtime ``--runtime CHOICE`` asks for, started; None for ``none``, and for ``auto`` when
-    workerd is missing or will not start (said once). ``workerd`` names the binary, if given;
-    ``assets`` answers ``env.ASSETS``, ``front`` a binding's fetch (the platform's router).
+    workerd is missing or will not start (said once). ``workerd`` names the binary, if given.
 
     ``--runtime workerd`` without a working workerd raises :class:`WorkerdMissing`.
     """
     if choice == "none":
         return None
     try:
-        runtime = Runtime(find_workerd(workerd), store, assets, kv, say, front=front)
+        runtime = Runtime(find_workerd(workerd), store, assets, front, kv, say)
     except WorkerdMissing as exc:
         if choice == "workerd":
             raise WorkerdMissing(f"--runtime workerd: {exc}") from None

@@ -5,10 +5,10 @@ Served on a loopback socket of its own (never the public port), under ``/__runti
 - ``GET worker/<version>``: the version's code and bindings (:func:`.spec.worker_spec`);
 - ``GET live?account=&namespace=&script=``: the script's live version id, or null;
 - ``assets/<version>/<path>``: ``env.ASSETS.fetch()``, the preview's asset layer for that version;
-- ``route/<version>/<path>``: a request reaching that version through a binding (a service
-  binding's or dispatch namespace's ``fetch``), asked without its body: what the platform's router
-  answers (the assets' answer, or its own 403), or an empty answer whose ``X-Assetsync-Route``
-  hands it to the Worker (see :meth:`~assetsync.emulator.preview.app.Preview.front`);
+- ``front/<version>/<path>``: a dispatch or service binding's ``fetch()`` reaching a Worker with
+  assets: the assets' (or the router's own) answer when they take the request, else an empty
+  answer marked ``X-Assetsync-To-Worker`` (the request's body stays with the host, which runs the
+  Worker): ``1``, or ``always`` and ``image`` as :meth:`~assetsync.emulator.preview.app.Preview.front` says;
 - ``kv/<namespace id>/value?key=`` (GET, PUT, DELETE) and ``kv/<id>/keys``: a ``kv_namespace``
   binding, on the same store as the KV REST API. Metadata travels URI-encoded JSON in
   ``X-KV-Metadata``.
@@ -20,11 +20,14 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from ...protocol.kv import KvError
+from ..kv import KvStore
+from ..preview.compose import TO_WORKER  # the front's mark: the Worker, not the assets, answers
 from ..store import Store, Version
 from .spec import NotRunnable, worker_spec
 
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
 
 PREFIX = "/__runtime/"
 AssetServer = Callable[[Request, Version, str], Awaitable[Response]]
+FrontDoor = Callable[[Request, Version, str], Awaitable[Response | None]]
 
 
 class Bridge:
@@ -42,14 +46,14 @@ class Bridge:
         self,
         store: Store,
         assets: AssetServer,
+        front: FrontDoor,
         newest_date: str,
-        kv: Any = None,
+        kv: KvStore | None = None,
         say: Callable[[str], None] | None = None,
-        front: AssetServer | None = None,
     ) -> None:
         self.store = store
         self.assets = assets
-        self.front = front  # the router in front of a version's Worker and assets
+        self.front = front
         self.newest_date = newest_date
         self.kv = kv
         self.say = say or (lambda line: print(line, file=sys.stderr, flush=True))
@@ -65,12 +69,9 @@ class Bridge:
                 response = self._worker(unquote(rest))
             elif kind == "live":
                 response = self._live(request)
-            elif kind == "assets":
+            elif kind in ("assets", "front"):
                 vid, _, asset_path = rest.partition("/")
-                response = await self._assets(request, unquote(vid), "/" + asset_path)
-            elif kind == "route":
-                vid, _, asset_path = rest.partition("/")
-                response = await self._route(request, unquote(vid), "/" + asset_path)
+                response = await self._assets(request, unquote(vid), "/" + asset_path, kind == "front")
             elif kind == "kv":
                 ns_id, _, op = rest.partition("/")
                 response = await self._kv(request, unquote(ns_id), op)
@@ -115,26 +116,28 @@ class Bridge:
         script = self.store.script(q.get("account", ""), q.get("namespace", ""), q.get("script", ""))
         return JSONResponse({"version": script.version if script else None})
 
-    async def _assets(self, request: Request, vid: str, path: str) -> Response:
+    async def _assets(self, request: Request, vid: str, path: str, front: bool) -> Response:
         version = self.store.version(vid)
         if version is None:
             return PlainTextResponse(f"no version {vid}", 404)
+        if front:  # a dispatch or service call: the assets first, as the platform's router decides
+            answer = await self.front(request, version, path)
+            return answer if answer is not None else Response(b"", 200, {TO_WORKER: "1"})
         return await self.assets(request, version, path)
-
-    async def _route(self, request: Request, vid: str, path: str) -> Response:
-        version = self.store.version(vid)
-        if version is None:
-            return PlainTextResponse(f"no version {vid}", 404)
-        if self.front is None:  # no router: the Worker takes every request
-            return Response(b"", 200, {"x-assetsync-route": "always"})
-        return await self.front(request, version, path)
 
     async def _kv(self, request: Request, ns_id: str, op: str) -> Response:
         if self.kv is None or self.kv.namespace(ns_id) is None:
             return PlainTextResponse(f"KV namespace {ns_id!r} does not exist in this emulator", 404)
+        try:
+            return await self._kv_op(request, ns_id, op)
+        except KvError as exc:  # the binding throws this message, as the platform's would
+            return PlainTextResponse(exc.message, exc.status)
+
+    async def _kv_op(self, request: Request, ns_id: str, op: str) -> Response:
+        assert self.kv is not None
         q = request.query_params
         if op == "keys":
-            limit = int(q.get("limit", "1000"))
+            limit = _whole(q.get("limit", "1000"), "limit")
             page = self.kv.list(
                 ns_id, prefix=q.get("prefix", ""), limit=limit, cursor=q.get("cursor") or None
             )
@@ -149,20 +152,20 @@ class Bridge:
                 return Response(b"", 404)
             headers = {}
             if got.metadata is not None:
-                headers["x-kv-metadata"] = _uri_json(got.metadata)
+                headers["x-kv-metadata"] = quote(json.dumps(got.metadata), safe="")
             return Response(got.value, 200, headers)
         if request.method == "PUT":
             raw_md = request.headers.get("x-kv-metadata")
-            metadata = json.loads(unquote(raw_md)) if raw_md else None
-            expiration = int(q["expiration"]) if "expiration" in q else None
-            if "expiration_ttl" in q:
-                expiration = (
-                    int(self.kv.now()) + int(q["expiration_ttl"]) if hasattr(self.kv, "now") else None
-                )
-            try:
-                self.kv.put(ns_id, key, await request.body(), metadata=metadata, expiration=expiration)
-            except ValueError as exc:
-                return PlainTextResponse(str(exc), 400)
+            self.kv.put(
+                ns_id,
+                key,
+                await request.body(),
+                metadata=json.loads(unquote(raw_md)) if raw_md else None,
+                expiration=_whole(q["expiration"], "expiration") if "expiration" in q else None,
+                expiration_ttl=_whole(q["expiration_ttl"], "expirationTtl")
+                if "expiration_ttl" in q
+                else None,
+            )
             return Response(b"", 200)
         if request.method == "DELETE":
             self.kv.delete(ns_id, key)
@@ -170,7 +173,8 @@ class Bridge:
         return PlainTextResponse("method not allowed", 405)
 
 
-def _uri_json(value: Any) -> str:
-    from urllib.parse import quote
-
-    return quote(json.dumps(value), safe="")
+def _whole(text: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise KvError(400, f"{what} must be a whole number, not {text!r}") from None

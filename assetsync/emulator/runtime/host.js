@@ -13,6 +13,7 @@ const H_URL = "x-assetsync-url";
 const H_GEN = "x-assetsync-generation";
 const H_TOP = "x-assetsync-top";
 const H_LIMITS = "x-assetsync-limits";
+const TO_WORKER = "x-assetsync-to-worker";
 const EMU = "http://emulator.internal";
 const SHIM = "__assetsync_main.js";
 
@@ -93,6 +94,46 @@ function worker(env, ctx, version, outbound, params) {
     if (outbound) code.globalOutbound = ctx.exports.Outbound({ props: outbound });
     return code;
   });
+}
+
+// A Worker's front door, as the platform's router: its assets answer what they take (unless
+// run_worker_first says otherwise), the Worker the rest. Dispatch and service fetches come here;
+// the emulator decides from the method, URL and headers, so the body stays here for the Worker.
+// The emulator's mark says how the Worker takes it: "always" (every request of this version, so
+// it is not asked again), "image" (only an image or plain text may come back), else this one.
+// The Worker is asked for only when it is called: the Worker Loader runs a version's load in the
+// request that first asked, so asking in one that never calls (its assets answered) would leave a
+// later caller on a finished request ("The execution context ... was canceled").
+const alwaysWorker = new Set(); // versions whose router sends every request to the Worker
+
+async function frontDoor(env, ctx, version, request, outbound) {
+  const toWorker = () => worker(env, ctx, version, outbound).getEntrypoint().fetch(request);
+  if (alwaysWorker.has(version)) return toWorker();
+  const url = new URL(request.url);
+  const headers = new Headers(request.headers);
+  for (const h of ["content-length", "transfer-encoding", "upgrade", "connection", H_LIMITS, H_TOP]) {
+    headers.delete(h);
+  }
+  headers.set("x-assetsync-host", url.host);
+  const target = `${EMU}/__runtime/front/${encodeURIComponent(version)}${url.pathname}${url.search}`;
+  const probe = await env.EMU.fetch(target, { method: request.method, headers });
+  const mark = probe.headers.get(TO_WORKER);
+  if (mark === null) return new Response(probe.body, probe);
+  if (mark === "always") {
+    if (alwaysWorker.size > 10000) alwaysWorker.clear();
+    alwaysWorker.add(version);
+  }
+  const response = await toWorker();
+  return mark === "image" ? imageOnly(response) : response;
+}
+
+// /_next/image of a remote URL, not loaded as an image: the router passes only one Content-Type,
+// an image or plain text (the rule of compose.py's image_allowed).
+function imageOnly(response) {
+  const type = response.headers.get("content-type");
+  if (response.status === 304 || (type !== null && !type.includes(",") &&
+      (type.startsWith("image/") || type.split(";")[0] === "text/plain"))) return response;
+  return new Response("Blocked", { status: 403 });
 }
 
 function withHeaders(request, headers) {
@@ -196,14 +237,13 @@ async function decode(res, options) {
 }
 
 // A service binding: the named script's live version, its default or a named entrypoint. fetch()
-// to the default entrypoint meets the platform's router first (the target's assets may answer);
-// any other property the caller asks for is the target's (see the Proxy below).
+// to the default entrypoint goes through the target's front door (its assets may answer); any
+// other property the caller asks for is the target's (the Proxy below).
 export class Service extends WorkerEntrypoint {
   async fetch(request) {
     const version = await serviceVersion(this);
-    const toWorker = (r) => serviceStub(this, version).fetch(r);
-    if (this.ctx.props.entrypoint) return toWorker(request); // a named entrypoint has no router
-    return throughRouter(this.env, version, request, toWorker);
+    if (this.ctx.props.entrypoint) return serviceStub(this, version).fetch(request); // no router there
+    return frontDoor(this.env, this.ctx, version, new Request(request), null);
   }
 }
 
@@ -234,43 +274,8 @@ async function serviceVersion(self) {
   return version;
 }
 
-// Only when it is about to be called: the Worker Loader runs a version's load callback in the
-// request that first asked for it, so asking in a request that never calls (its assets answered)
-// leaves a later caller waiting on a finished request ("execution context ... was canceled").
 function serviceStub(self, version) {
   return worker(self.env, self.ctx, version, null).getEntrypoint(self.ctx.props.entrypoint ?? undefined);
-}
-
-// A fetch() that reaches a version through a binding meets the platform's router, as a request
-// from the Internet does: the emulator asks the version's assets (the request without its body)
-// and answers from them, or hands the request to the Worker (toWorker).
-const H_ROUTE = "x-assetsync-route";
-const alwaysWorker = new Set(); // versions whose router sends every request to the Worker
-
-async function throughRouter(env, version, request, toWorker) {
-  if (alwaysWorker.has(version)) return toWorker(request);
-  const url = new URL(request.url);
-  const headers = new Headers(request.headers);
-  for (const h of ["content-length", "transfer-encoding", "upgrade", "connection", H_LIMITS, H_TOP]) headers.delete(h);
-  const where = `${EMU}/__runtime/route/${encodeURIComponent(version)}${url.pathname}${url.search}`;
-  const answer = await env.EMU.fetch(new Request(where, { method: request.method, headers }));
-  const route = answer.headers.get(H_ROUTE);
-  if (route === null) return new Response(answer.body, answer); // the assets' (or the router's) answer
-  if (route === "always") {
-    if (alwaysWorker.size > 10000) alwaysWorker.clear();
-    alwaysWorker.add(version);
-  }
-  const response = await toWorker(request);
-  return route === "worker-image" ? imageOnly(response) : response;
-}
-
-// /_next/image of a remote URL, not loaded as an image: the router passes only one Content-Type,
-// an image or plain text (compose.py's image_allowed, the same rule).
-function imageOnly(response) {
-  const type = response.headers.get("content-type");
-  if (response.status === 304 || (type !== null && !type.includes(",") &&
-      (type.startsWith("image/") || type.split(";")[0] === "text/plain"))) return response;
-  return new Response("Blocked", { status: 403 });
 }
 
 // A dispatch_namespace binding: get(name, args, options) runs user Worker `name` of the namespace.
@@ -302,8 +307,7 @@ class UserWorker extends RpcTarget {
     }
     let request = new Request(input, init);
     if (this.options.limits) request = withHeaders(request, { [H_LIMITS]: JSON.stringify(this.options.limits) });
-    const toWorker = (r) => worker(this.env, this.hostCtx, version, out).getEntrypoint().fetch(r);
-    return throughRouter(this.env, version, request, toWorker);
+    return frontDoor(this.env, this.hostCtx, version, request, out);
   }
 }
 
