@@ -571,3 +571,19 @@ def _command_of(pid: int) -> str:
             return f.read().decode(errors="replace")
     except OSError:
         return ""
+
+
+def test_dev_of_an_assets_only_project_starts_no_workerd_and_says_nothing_of_it(tmp_path: Path) -> None:
+    from ..helpers import cli_running
+
+    site = make_tree(tmp_path / "site", {"index.html": "<h1>hi</h1>"})
+    args = ["dev", str(site), "--name", "site", "--port", "0", "--local-data", str(tmp_path / "data")]
+    with cli_running(*args, "--no-cache", env={"ASSETSYNC_WORKERD": str(tmp_path / "no-workerd")}) as (
+        proc,
+        lines,
+    ):
+        lines.expect(lambda line: " live: " in line)
+        assert not any("workerd" in line for line in lines.seen), lines.seen
+        assert lines.seen[0][9:].startswith("Preview: http://site.localhost:")  # after HH:MM:SS
+        proc.terminate()
+        assert proc.wait(30) == 0
