@@ -147,15 +147,23 @@ class Preview:
         runs = version is not None and self.runtime is not None and bool(version.metadata.get("main_module"))
         if version is None or (version.manifest is None and not runs):
             return _not_found(address)
+        route = self._answer_or_route(request, version, path, base)
+        if isinstance(route, Response):
+            return route
+        return await self._worker(request, version, path, route)
+
+    def _answer_or_route(self, request: Request, version: Version, path: str, base: str) -> Response | Route:
+        """The router's own answer (the assets', a 403, a 500 for what cannot be served), or the
+        Worker route the request takes."""
         pathname = request_pathname((path or "/").encode("latin-1"))
         route = self.route(request, version, pathname)
         if isinstance(route, str):
             return PlainTextResponse(f"Worker {version.script!r} cannot be served: {route}\n", 500)
         if route is Route.BLOCKED:
             return PlainTextResponse("Blocked", 403)
-        if route is not Route.ASSETS:
-            return await self._worker(request, version, path, route)
-        return self._respond(request, version, self._resolve(request, version, pathname), base)
+        if route is Route.ASSETS:
+            return self._respond(request, version, self._resolve(request, version, pathname), base)
+        return route
 
     async def _worker(self, request: Request, version: Version, path: str, route: Route) -> Response:
         """The version's Worker answers; for a remote ``/_next/image``, only with an image."""
@@ -177,14 +185,9 @@ class Preview:
         ``X-Assetsync-To-Worker`` says how: ``always`` (every request of this version: the caller
         need not ask again) or ``image`` (only an image or plain text may come back). The request's
         ``Host`` is the one the Worker would see (the caller's ``X-Assetsync-Host``)."""
-        pathname = request_pathname((path or "/").encode("latin-1"))
-        route = self.route(request, version, pathname)
-        if isinstance(route, str):
-            return PlainTextResponse(f"Worker {version.script!r} cannot be served: {route}\n", 500)
-        if route is Route.BLOCKED:
-            return PlainTextResponse("Blocked", 403)
-        if route is Route.ASSETS:
-            return self._respond(request, version, self._resolve(request, version, pathname), base)
+        route = self._answer_or_route(request, version, path, base)
+        if isinstance(route, Response):
+            return route
         router = self._router(version)
         if isinstance(router, Router) and router.always_worker(self._site(version)):
             return Response(b"", 200, {TO_WORKER: "always"})
@@ -197,10 +200,7 @@ class Preview:
     async def assets_only(self, request: Request, version: Version, path: str) -> Response:
         """``env.ASSETS.fetch()``: what the asset layer alone answers for ``path`` of ``version``."""
         pathname = request_pathname((path or "/").encode("latin-1"))
-        res = self._site(version).resolve(
-            request.method, pathname, query=request.url.query, host=request.headers.get("host")
-        )
-        return self._respond(request, version, res, "")
+        return self._respond(request, version, self._resolve(request, version, pathname), "")
 
     def _respond(self, request: Request, version: Version, res: Resolution, base: str) -> Response:
         headers: dict[str, str] = {}

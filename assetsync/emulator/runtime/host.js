@@ -174,7 +174,9 @@ export class Assets extends WorkerEntrypoint {
   async fetch(request) {
     const url = new URL(request.url);
     const target = `${EMU}/__runtime/assets/${encodeURIComponent(this.ctx.props.version)}${url.pathname}${url.search}`;
-    const res = await this.env.EMU.fetch(new Request(target, request));
+    const asked = new Request(target, request);
+    asked.headers.set("x-assetsync-host", url.host); // _headers and _redirects rules may name it
+    const res = await this.env.EMU.fetch(asked);
     return new Response(res.body, res); // headers made mutable, as the platform's are
   }
 }
