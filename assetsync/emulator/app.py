@@ -178,7 +178,7 @@ class Emulator:
                 await self._preview(scope, receive, send, target)
                 return
             if scope["path"] in ("/", "/__preview", "/__preview/"):
-                await self.preview.index(Request(scope).headers.get("host", ""))(scope, receive, send)
+                await self.preview.index(Request(scope))(scope, receive, send)
                 return
         # Starlette answers a crash with the 500 envelope (_crash, which logs it) and then
         # re-raises for the server's sake; it must not take an in-process client down with it.

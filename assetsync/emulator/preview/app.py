@@ -42,7 +42,7 @@ from ...protocol.previews import PREVIEW_PREFIX as PREFIX, PreviewAddress, parse
 from ..store import Script, Store, Version, scope_of
 from .compose import TO_WORKER, Route, Router, image_allowed
 from .livereload import site_key
-from .pages import address_of, choices_page, index_page
+from .pages import INDEX_PAGE, address_of, bad_page_key, choices_page, index_page, key_of, page_key
 from .ranges import Unsatisfiable, byte_range
 from .resolve import Resolution, Site, SiteConfig
 
@@ -256,10 +256,30 @@ class Preview:
             return Response(b"", status, headers)
         return StreamingResponse(_file_chunks(blob, start, length), status, headers)
 
-    def index(self, host: str) -> HTMLResponse:
-        """A page listing every deployed site: account, namespace, script, and their addresses."""
-        live = self.store.all_live()
-        return index_page(live, [self._short_reaches(s) for s in live], _port(host, None))
+    def index(self, request: Request) -> HTMLResponse:
+        """A page of the deployed sites (account, namespace, script, and their addresses), by
+        account, namespace and name: the first ones, or those just after (``?after=``) or just
+        before (``?before=``) a site named ``account/namespace/script``. A platform's namespace
+        holds 100,000 of them: each page is found by key and links to the pages beside it."""
+        port = _port(request.headers.get("host", ""), None)
+        try:
+            key, before = page_key(request.query_params)
+        except ValueError as exc:
+            return bad_page_key(str(exc))
+        live = self.store.live_beside(key, INDEX_PAGE, before)
+        if before and len(live) < INDEX_PAGE:
+            live = self.store.live_beside(None, INDEX_PAGE)  # reached the start: the first page
+        elif key is not None and not live:
+            live = self.store.live_beside(None, INDEX_PAGE, before=True)  # past the end: the last
+        older = live and self.store.live_beside(key_of(live[0]), 1, before=True)
+        newer = live and self.store.live_beside(key_of(live[-1]), 1)
+        return index_page(
+            live,
+            [self._short_reaches(s) for s in live],
+            port,
+            key_of(live[0]) if older else None,
+            key_of(live[-1]) if newer else None,
+        )
 
     def _short_reaches(self, script: Script) -> bool:
         """Whether the script's short address means it (and no other account's)."""
@@ -330,7 +350,7 @@ def preview_target(scope: MutableMapping[str, Any]) -> tuple[PreviewAddress, str
     address = parse_host(host)
     if address is not None:
         return address, path, ""
-    if path.startswith(PREFIX):
+    if path.startswith(PREFIX) and path != PREFIX:  # "/__preview/" alone is the index
         segment, _, rest = path[len(PREFIX) :].partition("/")
         return parse_segment(segment), "/" + rest, PREFIX + segment
     return None
