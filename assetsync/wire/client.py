@@ -113,6 +113,7 @@ class ApiClient:
         :class:`~assetsync.errors.UsageError` that does not show it)."""
         self.account_id = account_id
         self.timeout = timeout
+        self.requests_sent = 0  # every request this client sent, retries included: a run's cost
         self._token = credential(token, "the API token") or ""
         self._email = credential(email, "the email") if email is not None else None
         self._check = (
@@ -152,6 +153,7 @@ class ApiClient:
         """Send one request; return (status, the whole envelope) or raise an ApiError."""
         request = f"{method} {path}"
         headers = {**kw.get("headers", {}), **self._auth(kw.get("token"))}
+        self.requests_sent += 1
         try:
             req = self._http.build_request(
                 method,
