@@ -235,7 +235,11 @@ async def sync_all_async(
     retries = Retries(o.attempts, o.backoff)
     # Uploads take at most o.concurrency connections; sessions and deploys one per tenant in progress.
     connections = o.concurrency + options.tenants_at_once
-    async with target.client(timeout=o.timeout, max_connections=connections) as client:
+    # One pacer for every request of the run; a shard of N takes 1/N of the rate limit.
+    share = shard.count if shard else 1
+    async with target.client(
+        timeout=o.timeout, max_connections=connections, rate_limit=o.rate_limit, share=share
+    ) as client:
         if options.prune:
             if not tenants:
                 raise UsageError(

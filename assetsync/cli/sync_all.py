@@ -12,6 +12,7 @@ from .options import (
     concurrency_option,
     env_option,
     number_option,
+    rate_limit_option,
     request_options,
     scan_options,
     settings_from,
@@ -69,6 +70,7 @@ SYNC_ALL_EXITS = (
     "Tenants in progress at once (hashing, opening sessions, deploying).",
 )
 @request_options
+@rate_limit_option("; with --shard I/N, each shard takes 1/N of it")
 @click.option(
     "--dry-run",
     is_flag=True,
