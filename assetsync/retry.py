@@ -173,7 +173,7 @@ class Retry:
     what: str
     error: ApiError
     verdict: Verdict  # RETRY, SLOW_DOWN, or WAIT (for the run's pause, spending no attempt)
-    attempt: int  # failures of this request so far
+    attempt: int  # failures of this request so far (for WAIT: the rate limiter's refusals of it)
     delay: float  # for WAIT, the Retry-After the pause honours
 
 
@@ -211,7 +211,7 @@ class Retrier:
                 if exc.paced and pauses < PAUSES:
                     pauses += 1
                     if self.on_retry is not None:
-                        self.on_retry(Retry(what, exc, Verdict.WAIT, budget.tries, exc.retry_after or 0.0))
+                        self.on_retry(Retry(what, exc, Verdict.WAIT, pauses, exc.retry_after or 0.0))
                     continue  # the client holds the next try until the run's pause is over
                 verdict = classify(exc.status, upload=upload)
                 if verdict in (Verdict.FATAL, Verdict.NEW_SESSION):

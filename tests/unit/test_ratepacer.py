@@ -33,7 +33,9 @@ def test_rate_limit_parses_requests_per_seconds() -> None:
     assert RateLimit(10, 4).share(4).requests == 2.5  # a share may be fractional
 
 
-@pytest.mark.parametrize("text", ["", "120", "120/", "/10", "0/10", "10/0", "-1/10", "1.5/10", "a/b", "10/1/2"])
+@pytest.mark.parametrize(
+    "text", ["", "120", "120/", "/10", "0/10", "10/0", "-1/10", "1.5/10", "a/b", "10/1/2"]
+)
 def test_a_malformed_rate_limit_says_the_form_and_names_the_option(text: str) -> None:
     with pytest.raises(UsageError, match=r"--rate-limit .*REQUESTS/SECONDS.*1200/300"):
         RateLimit.parse(text)
@@ -83,7 +85,9 @@ def test_remaining_header(header: str | None, left: Remaining | None) -> None:
 # -- the bucket ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("limit", [RateLimit(1200, 300), RateLimit(120, 3), RateLimit(40, 4), RateLimit(3, 10)])
+@pytest.mark.parametrize(
+    "limit", [RateLimit(1200, 300), RateLimit(120, 3), RateLimit(40, 4), RateLimit(3, 10)]
+)
 def test_no_span_of_one_window_holds_more_than_the_budget(limit: RateLimit) -> None:
     """Requests sent as fast as the pacer allows, for three windows: every span of one window
     (wherever the server's windows begin) holds fewer than the budget, with a margin."""
@@ -299,7 +303,7 @@ def test_a_paced_refusal_is_sent_again_without_an_attempt_or_a_backoff() -> None
     retrier = Retrier(Retries(attempts=1), on_retry=retries.append, sleep=sleep)
     assert asyncio.run(retrier("deploying", call)) == "done"  # with a single attempt
     assert [r.verdict for r in retries] == [Verdict.WAIT] * 3 and slept == []
-    assert [r.delay for r in retries] == [2.0] * 3
+    assert [(r.attempt, r.delay) for r in retries] == [(1, 2.0), (2, 2.0), (3, 2.0)]
 
 
 def test_a_limiter_that_never_lets_go_still_ends_the_run() -> None:
