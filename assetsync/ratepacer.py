@@ -152,7 +152,7 @@ class Pacer:
             self._tokens -= 1
         return self.sent_total
 
-    def failed(self, now: float) -> None:
+    def failed(self) -> None:
         """A request that went got no answer (the connection failed)."""
         self.in_flight = max(0, self.in_flight - 1)
 
@@ -177,7 +177,7 @@ class Pacer:
         if learn:
             self.known = True
             policy = parse_policy(policy_text)
-            if policy is not None and policy != self.server:
+            if policy is not None:
                 self.server = policy
                 self._set_budget()
             left = parse_remaining(left_text)
@@ -202,8 +202,7 @@ class Pacer:
         counted them in it)."""
         allowance = math.floor(left.requests / self.share) - since
         reset_at = now + left.reset
-        same = self._allowance is not None and abs(reset_at - self._reset_at) < SAME_WINDOW
-        if same and self._allowance is not None:
+        if self._allowance is not None and abs(reset_at - self._reset_at) < SAME_WINDOW:
             self._allowance = min(self._allowance, allowance)  # an answer that overtook another
             self._reset_at = min(self._reset_at, reset_at)
         else:
@@ -240,9 +239,10 @@ class RateGate:
     async def acquire(self) -> int:
         """Wait until the request may go; its ticket for :meth:`answered`."""
         while True:
-            delay = self.pacer.delay(self.clock())
+            now = self.clock()
+            delay = self.pacer.delay(now)
             if delay is not None and delay <= 0:
-                return self.pacer.sent(self.clock())
+                return self.pacer.sent(now)
             await self._until(delay)
 
     async def _until(self, delay: float | None) -> None:
@@ -273,7 +273,7 @@ class RateGate:
         return refused
 
     def failed(self) -> None:
-        self.pacer.failed(self.clock())
+        self.pacer.failed()
         self._wake()
 
     def _wake(self) -> None:

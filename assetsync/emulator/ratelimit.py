@@ -102,6 +102,10 @@ class RateLimiter:
                 return Decision(False, 0, self.limit.seconds)
             return Decision(True, self.quota - w.used, w.start + self.limit.seconds - now)
 
+    def __len__(self) -> int:
+        """Credentials remembered (those whose window and block are over go at the next prune)."""
+        return len(self._windows)
+
     def spend(self, credential: bytes, calls: int) -> None:
         """Count ``calls`` more of ``credential`` as if another client had made them (tests)."""
         for _ in range(calls):

@@ -34,18 +34,18 @@ class RateLimit:
     seconds: float
 
     def __post_init__(self) -> None:
-        if not (self.requests > 0 and self.seconds > 0 and math.isfinite(self.requests + self.seconds)):
-            raise ValueError(f"a rate limit needs requests > 0 and seconds > 0, not {self}")
+        if not all(0 < v < math.inf for v in (self.requests, self.seconds)):
+            raise ValueError(
+                f"a rate limit needs a finite number above 0 of requests and of seconds: {self!r}"
+            )
 
     @classmethod
     def parse(cls, text: str, option: str = "--rate-limit") -> RateLimit:
         """``"1200/300"`` -> 1,200 requests per 300 seconds; anything else is a
         :class:`~assetsync.errors.UsageError` that names ``option`` and shows the form."""
-        count, sep, seconds = text.strip().partition("/")
-        if sep and count.strip().isdigit() and _NUMBER.fullmatch(seconds.strip()):
-            requests, window = int(count), float(seconds)
-            if requests > 0 and window > 0:
-                return cls(requests, window)
+        m = _FORM.fullmatch(text)
+        if m is not None and int(m[1]) > 0 and float(m[2]) > 0:
+            return cls(int(m[1]), float(m[2]))
         raise UsageError(
             f"{option} {text!r}: use REQUESTS/SECONDS, a whole number of requests per a number of "
             "seconds, both above 0; e.g. 1200/300 (the API's own limit: 1,200 per five minutes)"
@@ -77,6 +77,7 @@ class Remaining:
 # -- the header grammar: a list of items, each a name and ";key=value" parameters ----------------
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_FORM = re.compile(r"\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*")  # REQUESTS/SECONDS
 _ITEM = re.compile(
     r"""\s*(?P<name>"(?:[^"\\]|\\.)*"|[A-Za-z*][\w:/!#$%&'*+.^`|~-]*)"""
     r"""(?P<params>(?:\s*;\s*[a-z*][a-z0-9_.*-]*(?:=(?:"(?:[^"\\]|\\.)*"|[^;,\s"]*))?)*)\s*(?:,|$)"""
@@ -84,18 +85,18 @@ _ITEM = re.compile(
 _PARAM = re.compile(r"""\s*;\s*([a-z*][a-z0-9_.*-]*)(?:=("(?:[^"\\]|\\.)*"|[^;,\s"]*))?""")
 
 
-def _items(header: str | None) -> list[tuple[str, dict[str, str]]]:
-    """The items of a Structured Field list, as (name, parameters); nothing for text that is not one."""
+def _items(header: str | None) -> list[dict[str, str]]:
+    """The parameters of each item of a Structured Field list (the items' names say nothing the
+    client acts on); nothing for text that is not such a list."""
     if not header:
         return []
-    out: list[tuple[str, dict[str, str]]] = []
+    out: list[dict[str, str]] = []
     pos, text = 0, header.strip()
     while pos < len(text):
         m = _ITEM.match(text, pos)
         if m is None or m.end() == pos:
             return []
-        params = {k: v.strip('"') for k, v in _PARAM.findall(m.group("params"))}
-        out.append((m.group("name").strip('"'), params))
+        out.append(dict(_PARAM.findall(m.group("params"))))
         pos = m.end()
     return out
 
@@ -108,7 +109,7 @@ def parse_policy(header: str | None) -> RateLimit | None:
     """The tightest budget a ``Ratelimit-Policy`` header states (fewest requests per second), or
     None when it states none that can be read."""
     found = []
-    for _, params in _items(header):
+    for params in _items(header):
         quota, window = _number(params.get("q")), _number(params.get("w"))
         if quota and window:
             found.append(RateLimit(quota, window))
@@ -116,9 +117,10 @@ def parse_policy(header: str | None) -> RateLimit | None:
 
 
 def parse_remaining(header: str | None) -> Remaining | None:
-    """The scarcest item of a ``Ratelimit`` header (fewest requests left), or None."""
+    """The scarcest item of a ``Ratelimit`` header (fewest requests left, then the latest reset),
+    or None."""
     found = []
-    for _, params in _items(header):
+    for params in _items(header):
         left, reset = _number(params.get("r")), _number(params.get("t"))
         if left is not None and reset is not None:
             found.append(Remaining(int(left), reset))

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assetsync.emulator.ratelimit import RateLimiter
+from assetsync.emulator.ratelimit import PRUNE_AT, RateLimiter
 from assetsync.protocol.ratelimit import RATE_LIMITED, RATE_LIMITED_MESSAGE, RateLimit
 
 from ..conftest import ACCOUNT
@@ -41,11 +41,35 @@ def test_a_window_admits_its_quota_then_blocks_for_a_whole_window() -> None:
     assert (refused.allowed, refused.remaining, refused.reset) == (False, 0, 10)
     assert limiter.take(b).allowed  # another credential has its own budget
     clock.now += 9.5
-    assert limiter.take(a).reset == pytest.approx(0.5)  # refused calls do not lengthen the block
+    during = limiter.take(a)
+    assert (during.allowed, during.remaining) == (False, 0)
+    assert during.reset == pytest.approx(0.5)  # refused calls do not lengthen the block
     clock.now += 0.5
     fresh = limiter.take(a)  # the block is over: a fresh window opens with this call
     assert (fresh.allowed, fresh.remaining, fresh.reset) == (True, 2, 10)
     assert (limiter.refused, limiter.blocks) == (2, 1)
+    limiter.spend(a, 3)  # another client of the credential goes over: a second block
+    assert not limiter.take(a).allowed and (limiter.refused, limiter.blocks) == (4, 2)
+
+
+def test_a_budget_below_one_request_still_admits_one() -> None:
+    for requests in (1, 0.5):
+        limiter = RateLimiter(RateLimit(requests, 10), Clock())
+        assert [limiter.take(b"k").allowed for _ in range(2)] == [True, False]
+
+
+def test_credentials_whose_window_and_block_are_over_are_forgotten() -> None:
+    clock = Clock()
+    limiter = RateLimiter(RateLimit(1, 10), clock)
+    limiter.spend(b"blocked", 2)  # blocked until 1010
+    for i in range(PRUNE_AT - 2):
+        limiter.take(b"%d" % i)
+    clock.now += 9
+    limiter.take(b"late")  # its window ends at 1019
+    clock.now += 1  # 1010: every window but the late one is over, and so is the block
+    assert len(limiter) == PRUNE_AT  # as many as are kept before a prune
+    limiter.take(b"new")
+    assert len(limiter) == 2  # the late one and the new one
 
 
 def test_a_window_opens_with_the_first_call_after_the_last_one_ended() -> None:
