@@ -104,6 +104,12 @@ if TYPE_CHECKING:  # the exports: "X as X" marks a re-export for type checkers
     from .protocol.contenttypes import (
         content_type as content_type,
     )
+    from .protocol.ratelimit import (
+        RateLimit as RateLimit,
+    )
+    from .ratepacer import (
+        Pacer as Pacer,
+    )
     from .retry import (
         Backoff as Backoff,
         Retries as Retries,

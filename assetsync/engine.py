@@ -46,6 +46,7 @@ from .pacing import (
 from .project.deployfiles import root_rule_texts
 from .protocol import Module, WorkerSpec, deploy_metadata, session_path, version_id_of
 from .protocol.assetrules.check import rule_problems
+from .protocol.ratelimit import RateLimit
 from .retry import Backoff, Concurrency, Retrier, Retries, Retry, Verdict, classify
 from .wire.body import FileChanged, MultipartBody, PartSource
 from .wire.client import ApiClient, UploadSession
@@ -73,6 +74,9 @@ class SyncOptions:
     allow_empty: bool = False  # deploy a folder with no files (it empties the live site)
     strict_rules: bool = False  # a _redirects/_headers line the platform would ignore is an error
     backoff: Backoff = field(default_factory=Backoff)
+    # The most of the API's rate limit the run may use (--rate-limit), for a token shared with other
+    # tools; None: what the server states. Every request is paced within it (assetsync.ratepacer).
+    rate_limit: RateLimit | None = None
 
 
 def nothing_to_publish(root: str, script: str) -> NothingToPublish:
@@ -544,7 +548,9 @@ async def sync_async(
 ) -> SyncReport:
     """Publish ``folder`` to ``target``; see :class:`SyncOptions`."""
     async with target.client(
-        timeout=options.timeout, max_connections=max(8, options.concurrency * 2)
+        timeout=options.timeout,
+        max_connections=max(8, options.concurrency * 2),
+        rate_limit=options.rate_limit,
     ) as client:
         return await Syncer(os.fspath(folder), options, target, client, on_event, warn).run()
 

@@ -100,6 +100,9 @@ class ApiError(AssetsyncError):
     """A request to the API failed for good. ``status`` is None for network failures."""
 
     exit_code = 7
+    # A refusal of the API's rate limiter that the run's pacer is waiting out, for every request
+    # at once: its retry spends none of the request's attempts (see assetsync.ratepacer).
+    paced = False
 
     def __init__(
         self,

@@ -13,6 +13,11 @@ namespace's listing and deleting alike (its waits go through a ``sleep`` the cal
   throttle signal, creep back up by one after a run of successes.
 - :class:`Budget`: when one request gives up, from its failures and the run's successes.
 - :class:`Retries`: the policy a run is given (attempts, back-off), and :class:`Retrier` applying it.
+
+A refusal of the API's rate limiter (:attr:`~assetsync.errors.ApiError.paced`) is no failure of
+the request: the run's pacer holds every request until the limiter's ``Retry-After`` has passed,
+so the Retrier sends it again at once (into that shared wait), spending no attempt, up to
+:data:`PAUSES` times.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ class Verdict(enum.Enum):
     SLOW_DOWN = "slow down"  # transient and the server is overloaded: retry, with less concurrency
     NEW_SESSION = "new session"  # the upload token is no longer good: open a fresh session
     FATAL = "fatal"  # asking again will not help
+    WAIT = "wait"  # the rate limiter refused it: sent again once the run's shared pause is over
 
 
 THROTTLE_STATUSES = frozenset({429, 503, 524})
@@ -119,6 +125,9 @@ class Concurrency:
 
 # While other requests get through, a failing one keeps trying up to this many times ``attempts``.
 PATIENCE = 3
+# Refusals of the rate limiter one request waits out for free; beyond, each is a failure (a limiter
+# that blocks for ever must still end the run).
+PAUSES = 10
 
 
 class Budget:
@@ -163,9 +172,9 @@ class Retry:
 
     what: str
     error: ApiError
-    verdict: Verdict  # RETRY or SLOW_DOWN
-    attempt: int  # failures of this request so far
-    delay: float
+    verdict: Verdict  # RETRY, SLOW_DOWN, or WAIT (for the run's pause, spending no attempt)
+    attempt: int  # failures of this request so far (for WAIT: the rate limiter's refusals of it)
+    delay: float  # for WAIT, the Retry-After the pause honours
 
 
 class Retrier:
@@ -194,10 +203,16 @@ class Retrier:
     async def __call__(self, what: str, call: Callable[[], Awaitable[T]], *, upload: bool = False) -> T:
         """``call()``'s result, once a try of it succeeds; ``what`` names it in :class:`Retry`."""
         budget = Budget(self.retries.attempts, self.retries.patience)
+        pauses = 0
         while True:
             try:
                 result = await call()
             except ApiError as exc:
+                if exc.paced and pauses < PAUSES:
+                    pauses += 1
+                    if self.on_retry is not None:
+                        self.on_retry(Retry(what, exc, Verdict.WAIT, pauses, exc.retry_after or 0.0))
+                    continue  # the client holds the next try until the run's pause is over
                 verdict = classify(exc.status, upload=upload)
                 if verdict in (Verdict.FATAL, Verdict.NEW_SESSION):
                     raise

@@ -30,6 +30,7 @@ from .project.bindingflag import flag_binding
 from .project.deployfiles import read_modules
 from .project.wrangler import CONFIG_FILE_NAMES, ProjectConfig, load_config
 from .protocol import FREE_PLAN_FILES, AssetsConfig, WorkerSpec
+from .protocol.ratelimit import RateLimit
 from .retry import Backoff
 from .wire.plan import (
     check_binding_name,
@@ -80,6 +81,7 @@ class Settings:
     timeout: float | None = None
     attempts: int | None = None
     backoff: Backoff | None = None
+    rate_limit: RateLimit | None = None  # --rate-limit: the most of the API's rate limit a run may use
     dry_run: bool = False
     offline: bool = False
     allow_empty: bool = False
@@ -164,6 +166,7 @@ def run_options(s: Settings) -> SyncOptions:
         timeout=d.timeout if s.timeout is None else s.timeout,
         attempts=d.attempts if s.attempts is None else s.attempts,
         backoff=d.backoff if s.backoff is None else s.backoff,
+        rate_limit=s.rate_limit,
     )
 
 

@@ -303,12 +303,18 @@ async def sync_all_async(
     )
     if o.dry_run:
         budget = options.budget or CLOUDFLARE_BUDGET
+        if options.budget is None and o.rate_limit is not None:  # --rate-limit: the plan's rate too
+            budget = RateBudget(max(1, round(o.rate_limit.requests)), o.rate_limit.seconds)
         report.plan = TenantPlan(budget.shared_by(shard.count) if shard else budget, unverified=o.offline)
     emit = on_event or (lambda event: None)
     retries = Retries(o.attempts, o.backoff)
     # Uploads take at most o.concurrency connections; sessions and deploys one per tenant in progress.
     connections = o.concurrency + options.tenants_at_once
-    async with target.client(timeout=o.timeout, max_connections=connections) as client:
+    # One pacer for every request of the run; a shard of N takes 1/N of the rate limit.
+    share = shard.count if shard else 1
+    async with target.client(
+        timeout=o.timeout, max_connections=connections, rate_limit=o.rate_limit, share=share
+    ) as client:
         # The scripts sync-all deployed (tagged): what unchanged tenants are checked against, and
         # what prune chooses from; listed once, when first needed.
         live = LiveScripts(lambda: list_scripts(client, namespace, with_tags=(TAG,), retries=retries))

@@ -182,7 +182,9 @@ class Watcher:
         self._loop = asyncio.get_running_loop()
         self.builder = Builder(self.folder, self.options.build, warn=self.say, save_every=5.0)
         client = self.target.client(
-            timeout=self.options.timeout, max_connections=max(8, self.options.concurrency * 2)
+            timeout=self.options.timeout,
+            max_connections=max(8, self.options.concurrency * 2),
+            rate_limit=self.options.rate_limit,
         )
         self.client = client
         try:

@@ -68,7 +68,25 @@ class Module:
 # The one place that says what is mutated and by which tests. Tests only: no sockets, no
 # subprocesses, nothing slower than a few files in a temp folder.
 MODULES: dict[str, Module] = {
-    "retry": Module("assetsync/retry.py", ("tests/unit/test_retry.py",)),
+    "retry": Module("assetsync/retry.py", ("tests/unit/test_retry.py", "tests/unit/test_ratepacer.py")),
+    "ratepacer": Module("assetsync/ratepacer.py", ("tests/unit/test_ratepacer.py",)),
+    "ratelimit": Module(
+        "assetsync/protocol/ratelimit.py",
+        (
+            "tests/unit/test_ratepacer.py",
+            "tests/emulator/test_ratelimit.py::test_a_window_admits_its_quota_then_blocks_for_a_whole_window",
+        ),
+    ),
+    "limiter": Module(
+        "assetsync/emulator/ratelimit.py",
+        (
+            "tests/emulator/test_ratelimit.py::test_a_window_admits_its_quota_then_blocks_for_a_whole_window",
+            "tests/emulator/test_ratelimit.py::test_a_window_opens_with_the_first_call_after_the_last_one_ended",
+            "tests/emulator/test_ratelimit.py::test_a_budget_below_one_request_still_admits_one",
+            "tests/emulator/test_ratelimit.py::test_credentials_whose_window_and_block_are_over_are_forgotten",
+        ),
+        only="xǁRateLimiterǁ*",
+    ),
     "plan": Module("assetsync/wire/plan.py", ("tests/unit/test_plan.py",)),
     "protocol": Module(
         "assetsync/protocol/__init__.py",

@@ -52,6 +52,55 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         ),
     ),
     *_eq(
+        "retry",
+        "the Retrier raises a NEW_SESSION verdict as it raises a FATAL one, so whether a 401 is "
+        "read as an upload's (NEW_SESSION) or not (FATAL) makes no difference there",
+        ("verdict = classify(exc.status, upload=upload)", "verdict = classify(exc.status, upload=None)"),
+        ("verdict = classify(exc.status, upload=upload)", "verdict = classify(exc.status, )"),
+        (
+            "async def __call__(self, what: str, call: Callable[[], Awaitable[T]], *, upload: bool = False)"
+            " -> T:",
+            "async def __call__(self, what: str, call: Callable[[], Awaitable[T]], *, upload: bool = True)"
+            " -> T:",
+        ),
+    ),
+    *_eq(
+        "ratepacer",
+        "placeholders until a budget is known: _set_budget sets the rate, burst and tokens before any "
+        "of them is read (rate is None while no budget is), and _reset_at is read only once an "
+        "allowance has set it",
+        ("self._reset_at = 0.0", "self._reset_at = None"),
+        ("self._reset_at = 0.0", "self._reset_at = 1.0"),
+        ("self._tokens = 0.0", "self._tokens = None"),
+        ("self._tokens = 0.0", "self._tokens = 1.0"),
+        ("self._rate, self._burst = 0.0, 0.0", "self._rate, self._burst = 1.0, 0.0"),
+        ("self._rate, self._burst = 0.0, 0.0", "self._rate, self._burst = 0.0, 1.0"),
+    ),
+    *_eq(
+        "ratepacer",
+        "at the boundary both sides give the same value: no wait for as many requests as the burst "
+        "(0 either way), a token short by exactly EPSILON, reset times exactly SAME_WINDOW apart (a "
+        "measure-zero tie of float clocks), and a refill over no time adds nothing",
+        (
+            "if self.rate is None or requests <= self._burst:",
+            "if self.rate is None or requests < self._burst:",
+        ),
+        (
+            "return 0.0 if short <= EPSILON else short / self._rate",
+            "return 0.0 if short < EPSILON else short / self._rate",
+        ),
+        (
+            "if self._allowance is not None and abs(reset_at - self._reset_at) < SAME_WINDOW:",
+            "if self._allowance is not None and abs(reset_at - self._reset_at) <= SAME_WINDOW:",
+        ),
+        ("if elapsed > 0:", "if elapsed >= 0:"),
+    ),
+    *_eq(
+        "ratepacer",
+        "probe is only ever tested for truth, and None is as false as False",
+        ("self.pacer = pacer or Pacer(probe=False)", "self.pacer = pacer or Pacer(probe=None)"),
+    ),
+    *_eq(
         "protocol",
         "codec names are case-insensitive: 'UTF-8' is the same codec as 'utf-8'",
         ('text.encode("utf-8")', 'text.encode("UTF-8")'),

@@ -19,6 +19,7 @@ from .app import warn
 
 if TYPE_CHECKING:
     from ..engine import SyncOptions
+    from ..protocol.ratelimit import RateLimit
     from ..settings import Project, Settings
     from ..wire.target import Target
 
@@ -231,6 +232,32 @@ request_options = option_group(
 )
 
 
+def _rate_limit(ctx: click.Context, param: click.Parameter, value: str | None) -> RateLimit | None:
+    """``--rate-limit``'s text as a :class:`~assetsync.protocol.ratelimit.RateLimit` (exit 2 if bad)."""
+    if value is None:
+        return None
+    from ..errors import UsageError
+    from ..protocol.ratelimit import RateLimit
+
+    try:
+        return RateLimit.parse(value)
+    except UsageError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def rate_limit_option(share: str = "") -> Decorator:
+    """The most of the API's rate limit a run may use; ``share`` says how a run splits it."""
+    return click.option(
+        "--rate-limit",
+        metavar="REQUESTS/SECONDS",
+        callback=_rate_limit,
+        help="Use at most this much of the API's rate limit, e.g. 600/300 when other tools use the "
+        "same token (Cloudflare allows 1200/300 per token). Every request is paced to stay within "
+        "it and within what the server's Ratelimit headers say is left, instead of being blocked "
+        f"with 429s. [default: the server's limit{share}]",
+    )
+
+
 def concurrency_option(help: str) -> Decorator:
     """Uploads in flight: ``help`` says across what."""
     return number_option("--concurrency", click.IntRange(1, 64), DEFAULT_CONCURRENCY, help)
@@ -264,6 +291,7 @@ deploy_options = option_group(
         "and half as many when the server pushes back."
     ),
     request_options,
+    rate_limit_option(),
 )
 
 
@@ -309,6 +337,7 @@ def settings_from(p: Params) -> Settings:
         concurrency=p.get("concurrency"),
         timeout=p.get("timeout"),
         attempts=p.get("attempts"),
+        rate_limit=p.get("rate_limit"),
     )
 
 

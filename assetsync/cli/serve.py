@@ -17,6 +17,7 @@ from .options import number_option, runtime_options
 
 if TYPE_CHECKING:
     from ..emulator.link import LinkSpec
+    from ..protocol.ratelimit import RateLimit
 
 
 def _token_pairs(tokens: tuple[str, ...], account_tokens: tuple[str, ...]) -> dict[str, str | None] | None:
@@ -41,6 +42,19 @@ def _link(ctx: click.Context, param: click.Parameter, value: str | None) -> Link
     try:
         return LinkSpec.parse(value)
     except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _rate_limit(ctx: click.Context, param: click.Parameter, value: str | None) -> RateLimit | None:
+    """``--rate-limit``'s text as a :class:`RateLimit`; bad text is a usage error (exit 2)."""
+    if value is None:
+        return None
+    from ..errors import UsageError
+    from ..protocol.ratelimit import RateLimit
+
+    try:
+        return RateLimit.parse(value)
+    except UsageError as exc:
         raise click.BadParameter(str(exc)) from None
 
 
@@ -98,6 +112,16 @@ def _link(ctx: click.Context, param: click.Parameter, value: str | None) -> Link
     "by a TCP reset), seed=N, as in 8mbit/40ms,up=2mbit,reset=1%. Rates in bit, kbit, mbit, gbit "
     "or B, kB, MB, KiB, MiB per second, or unlimited. The API base printed first stays direct.",
 )
+@click.option(
+    "--rate-limit",
+    metavar="REQUESTS/SECONDS",
+    callback=_rate_limit,
+    help="Model the API's rate limit: each credential (API token, upload token, or API key and "
+    "email) may make REQUESTS calls per window of SECONDS; the next call is answered 429 with "
+    "Retry-After, and so is every call until a whole window has passed. Every API answer carries "
+    "the Ratelimit and Ratelimit-Policy headers. Cloudflare's is 1200/300; tests use compressed "
+    "windows such as 120/10. [default: no limit]",
+)
 @runtime_options
 @click.option(
     "--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="warning"
@@ -115,6 +139,7 @@ def serve(
     bucket_files: int,
     token_ttl: float,
     link: LinkSpec | None,
+    rate_limit: RateLimit | None,
     runtime: str,
     workerd_path: str | None,
     log_level: str,
@@ -141,5 +166,6 @@ def serve(
         default_account=LOCAL_ACCOUNT,  # what sync and dev deploy to without credentials
         runtime=runtime,
         workerd=workerd_path,
+        rate_limit=rate_limit,
     )
     run(app, host, port, log_level, link=link)  # a missing workerd under --runtime workerd: exit 2

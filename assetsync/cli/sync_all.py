@@ -12,6 +12,7 @@ from .options import (
     concurrency_option,
     env_option,
     number_option,
+    rate_limit_option,
     request_options,
     scan_options,
     settings_from,
@@ -69,6 +70,7 @@ SYNC_ALL_EXITS = (
     "Tenants in progress at once (hashing, opening sessions, deploying).",
 )
 @request_options
+@rate_limit_option("; with --shard I/N, each shard takes 1/N of it")
 @click.option(
     "--verify",
     type=click.Choice(["list", "full"]),
@@ -142,7 +144,6 @@ def sync_all(
     import json
 
     from ..errors import AuthError, Interrupted, PartlyFailed
-    from ..tenantplan import RateBudget
     from ..tenants import Shard, SyncAllOptions, check_namespace, discover, sync_all_async
     from .render import TenantsRenderer, output_mode
 
@@ -158,15 +159,12 @@ def sync_all(
             allow_empty=allow_empty,
         )
         target = target_from(params)
-        # The plan's rate: --rate-limit when the command has it, else Cloudflare's (the default).
-        rate = params.get("rate_limit")
         options = SyncAllOptions(
             settings,
             shard=chosen,
             prune=prune,
             tenants_at_once=tenant_concurrency,
             verify=verify,
-            budget=RateBudget.parse(rate) if isinstance(rate, str) else None,
         )
         found = discover(root)
         total = sum(1 for t in found if chosen is None or chosen.holds(t.name))

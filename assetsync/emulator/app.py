@@ -22,6 +22,7 @@ from starlette.types import Receive, Scope, Send
 
 from ..protocol import API_PREFIX, TOKEN_LIFETIME
 from ..protocol.previews import PreviewAddress
+from ..protocol.ratelimit import RateLimit
 from .api import Api, Limits
 from .api.base import DEFAULT_SUBDOMAIN
 from .envelope import (
@@ -37,6 +38,7 @@ from .envelope import (
 from .kv import KvStore
 from .preview.app import Preview, preview_target
 from .preview.livereload import PATH as LIVERELOAD_PATH, ReloadHub, inject, site_key
+from .ratelimit import RateLimiter, limited
 from .store import Store
 from .tokens import Tokens
 
@@ -61,6 +63,7 @@ class EmulatorConfig:
     runtime: str = "none"  # Worker code on workerd: auto (if found), workerd (required) or none
     workerd: str | None = None  # the workerd binary, when not looked for
     say: Callable[[str], None] | None = field(default=None, compare=False)  # runtime lines; None: stderr
+    rate_limit: RateLimit | None = None  # the API's budget per credential (serve --rate-limit); None: none
 
 
 class Emulator:
@@ -79,6 +82,8 @@ class Emulator:
             self.store, on_html=inject if config.dev else None, default_account=config.default_account
         )
         self.runtime: Runtime | None = None  # started by start_runtime, once the server listens
+        # Every call under /client/v4 counts against its credential's budget; previews do not.
+        self.ratelimit = RateLimiter(config.rate_limit) if config.rate_limit is not None else None
         self._api_app = Starlette(
             routes=[Mount(API_PREFIX, routes=self.api.routes())],
             exception_handlers={
@@ -180,6 +185,10 @@ class Emulator:
             if scope["path"] in ("/", "/__preview", "/__preview/"):
                 await self.preview.index(Request(scope))(scope, receive, send)
                 return
+            if self.ratelimit is not None and _is_api(scope["path"]):
+                admitted, send = await limited(self.ratelimit, scope, receive, send)
+                if not admitted:
+                    return
         # Starlette answers a crash with the 500 envelope (_crash, which logs it) and then
         # re-raises for the server's sake; it must not take an in-process client down with it.
         with contextlib.suppress(Exception):
@@ -232,6 +241,10 @@ class Emulator:
         return error_response(
             ApiError(500, UNKNOWN_ERROR, f"internal error in the emulator: {type(exc).__name__}")
         )
+
+
+def _is_api(path: str) -> bool:
+    return path == API_PREFIX or path.startswith(API_PREFIX + "/")
 
 
 def create_app(data_dir: str, **kw: Any) -> Emulator:

@@ -77,6 +77,11 @@ def banner(app: Emulator, host: str, port: int) -> str:
         lines.insert(6, f"  workers:  run on workerd {app.runtime.newest_date} ({app.runtime.binary})")
     elif app.config.runtime != "none":
         lines.insert(6, "  workers:  not run (no workerd): assets only")
+    if app.config.rate_limit is not None:
+        limit = app.config.rate_limit
+        lines.insert(
+            4, f"  limit:    {limit.requests:g} API calls per {limit.seconds:g} s per credential, then 429"
+        )
     if app.config.api_tokens is None:
         lines.append(
             "            export CLOUDFLARE_API_TOKEN=$(cat "

@@ -3,6 +3,8 @@
 Each call sends one request and turns its answer into a value or an exception from
 :mod:`assetsync.errors`; retrying is the caller's business (:mod:`assetsync.retry` decides), and a
 call of several requests (every page of a listing) takes the caller's :class:`~assetsync.retry.Retrier`.
+Every request goes through the client's :class:`~assetsync.ratepacer.RateGate`, which keeps a run
+under the API's rate limit and learns the budget from the answers.
 The API token and upload tokens go only into ``Authorization`` headers (a global API key and its
 email into ``X-Auth-Key`` / ``X-Auth-Email``, as wrangler sends them): no message, exception or
 log line carries them. Requests are named in errors by method and path.
@@ -43,6 +45,7 @@ from ..protocol import (
     subdomain_path,
     upload_path,
 )
+from ..ratepacer import Pacer, RateGate
 from ..retry import Retrier, parse_retry_after
 from .body import MultipartBody
 from .target import credential
@@ -107,11 +110,14 @@ class ApiClient:
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 60.0,
         max_connections: int = 32,
+        pacer: Pacer | None = None,
     ) -> None:
         """``token``: an API token, or with ``email`` the global API key of that email's user.
         Either is checked for characters no header can carry (a
-        :class:`~assetsync.errors.UsageError` that does not show it)."""
+        :class:`~assetsync.errors.UsageError` that does not show it). ``pacer``: how the run's
+        requests are paced (default: not at all until an answer states a budget)."""
         self.account_id = account_id
+        self.gate = RateGate(pacer)
         self.timeout = timeout
         self.requests_sent = 0  # every request this client sent, retries included: a run's cost
         self._token = credential(token, "the API token") or ""
@@ -130,6 +136,11 @@ class ApiClient:
             headers={"User-Agent": f"assetsync/{__version__}"},
             follow_redirects=False,
         )
+
+    @property
+    def pacer(self) -> Pacer:
+        """The run's pacing: its rate (:attr:`~assetsync.ratepacer.Pacer.rate`), the budget left..."""
+        return self.gate.pacer
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -153,6 +164,7 @@ class ApiClient:
         """Send one request; return (status, the whole envelope) or raise an ApiError."""
         request = f"{method} {path}"
         headers = {**kw.get("headers", {}), **self._auth(kw.get("token"))}
+        ticket = await self.gate.acquire()
         self.requests_sent += 1
         try:
             req = self._http.build_request(
@@ -168,18 +180,26 @@ class ApiClient:
                 raw = await _read_capped(response, request, what)
             finally:
                 await response.aclose()
-        except ApiError:
+        except BaseException as exc:
+            self.gate.failed()
+            if isinstance(exc, httpx.TimeoutException):
+                raise NetworkError(_stalled(exc, what, request, self.timeout), request=request) from None
+            if isinstance(exc, httpx.HTTPError):
+                text = self._scrub(f"{what}: {_describe(exc)} on {request}.", kw.get("token"))
+                raise NetworkError(text, request=request) from None
             raise
-        except httpx.TimeoutException as exc:
-            raise NetworkError(_stalled(exc, what, request, self.timeout), request=request) from None
-        except httpx.HTTPError as exc:
-            text = self._scrub(f"{what}: {_describe(exc)} on {request}.", kw.get("token"))
-            raise NetworkError(text, request=request) from None
         status = response.status_code
+        retry_after = parse_retry_after(response.headers.get("retry-after"), time.time())
+        # Only answers to the run's own credential speak of its budget; an upload token has its own.
+        paced = self.gate.answered(
+            ticket, status, response.headers, retry_after, learn=kw.get("token") is None
+        )
         envelope = _parse(raw)
         if 200 <= status < 300 and envelope is not None and envelope.get("success") is not False:
             return status, envelope
-        raise _error(status, envelope, raw, request, what, response.headers, self._check)
+        error = _error(status, envelope, raw, request, what, response.headers, self._check)
+        error.paced = paced
+        raise error
 
     def _auth(self, token: str | None) -> dict[str, str]:
         """The credential headers: an upload token's, else the API token's or global key's."""

@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 from ..errors import UsageError
 from ..protocol import DEFAULT_API, is_account_id
 from ..protocol.previews import PreviewAddress
+from ..protocol.ratelimit import API_RATE_LIMIT, RateLimit
+from ..ratepacer import Pacer
 
 if TYPE_CHECKING:
     import httpx
@@ -56,8 +58,29 @@ class Target:
     def label(self) -> str:
         return f"local emulator ({self.data_dir})" if self.kind == "emulator" else self.base_url
 
-    def client(self, timeout: float = 60.0, max_connections: int = 32) -> ApiClient:
-        """An :class:`~assetsync.wire.client.ApiClient` for this target."""
+    def pacer(self, rate_limit: RateLimit | None = None, share: int = 1) -> Pacer:
+        """How a run paces its requests here: within ``rate_limit`` (``--rate-limit``) and the
+        budget the server states, ``share`` being how many runs (shards) split it. Cloudflare's
+        own API is assumed to keep its documented limit until an answer says otherwise; another
+        server gets a few requests until its first answer shows whether it has one;
+        the embedded emulator has none unless it says so."""
+        cloudflare = self.kind == "api" and self.base_url.rstrip("/") == DEFAULT_API
+        return Pacer(
+            rate_limit,
+            share=share,
+            assumed=API_RATE_LIMIT if cloudflare else None,
+            probe=self.kind == "api",
+        )
+
+    def client(
+        self,
+        timeout: float = 60.0,
+        max_connections: int = 32,
+        rate_limit: RateLimit | None = None,
+        share: int = 1,
+    ) -> ApiClient:
+        """An :class:`~assetsync.wire.client.ApiClient` for this target, its requests paced as
+        :meth:`pacer` says."""
         from .client import ApiClient
 
         return ApiClient(
@@ -68,6 +91,7 @@ class Target:
             transport=self.transport() if self.transport is not None else None,
             timeout=timeout,
             max_connections=max_connections,
+            pacer=self.pacer(rate_limit, share),
         )
 
     def run(
