@@ -129,6 +129,10 @@ if TYPE_CHECKING:  # the exports: "X as X" marks a re-export for type checkers
         Settings as Settings,
         resolve as resolve,
     )
+    from .tenantplan import (
+        RateBudget as RateBudget,
+        TenantPlan as TenantPlan,
+    )
     from .tenants import (
         Shard as Shard,
         SyncAllOptions as SyncAllOptions,

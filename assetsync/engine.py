@@ -32,6 +32,7 @@ from .events import (
     Uploaded,
 )
 from .folder.build import BuildOptions, BuildResult, build
+from .folder.manifest import Manifest
 from .pacing import (
     DEFAULT_CONCURRENCY,
     RESEND_MARGIN,
@@ -123,6 +124,9 @@ class Syncer:
             Retries(options.attempts, options.backoff), on_retry=self._retried, sleep=sleep
         )
         self.spec = options.worker  # what the deploy says: each publish adds the root files
+        # What the last deploy sent and what the server answered (its etag and modified_on):
+        # what sync-all records, so that the next run can tell whether anything changed since.
+        self.deployed: tuple[Manifest, WorkerSpec, dict[str, Any]] | None = None
         self._rules_checked: tuple[str | None, str | None] | None = None  # the texts last checked
         # Uploads in flight: this run's own limit, or one shared by several runs (sync-all), so
         # that a server pushing back slows every run down, and N runs never mean N x the load.
@@ -170,6 +174,11 @@ class Syncer:
         headers, redirects = root_rule_texts(self.root, a)
         self._check_rules(redirects, headers, a.html_handling)
         return replace(spec, assets=replace(a, headers=headers, redirects=redirects))
+
+    def deploy_spec(self) -> WorkerSpec:
+        """What a publish now would deploy besides the assets: the options' spec with the
+        folder's root ``_headers`` and ``_redirects`` as they are now (checked, as a publish checks them)."""
+        return self._with_root_files(self.o.worker)
 
     def _check_rules(self, redirects: str | None, headers: str | None, html_handling: str | None) -> None:
         """Say each line of ``_redirects``/``_headers`` the platform would reject or ignore, as
@@ -440,7 +449,8 @@ class Syncer:
                     )
                     if self.report.uploaded_bytes and up > 0:
                         self.report.upload_rate = self.report.uploaded_bytes / up
-                await self._deploy(completion)
+                answer = await self._deploy(completion)
+                self.deployed = (result.manifest, self.spec, answer)
             except _Restart as restart:
                 if attempt + 1 >= MAX_SESSIONS:
                     if restart.files_changed:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, NotRequired, TypedDict
 
 from .errors import AssetsyncError, AuthError, PartlyFailed
+from .tenantplan import UNCHANGED, TenantPlan
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +199,8 @@ class SyncReport:
 
 @dataclass(slots=True)
 class TenantResult:
-    """One tenant's row: its report when it deployed, else the error that stopped it."""
+    """One tenant's row: its report when it deployed (or was found unchanged), else the error
+    that stopped it."""
 
     tenant: str
     folder: str
@@ -209,6 +211,14 @@ class TenantResult:
     report: SyncReport | None = None
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    # Why it was deployed, or "unchanged" when it was skipped (assetsync.tenantcheck's verdicts);
+    # None when it failed before its check.
+    check: str | None = None
+
+    @property
+    def unchanged(self) -> bool:
+        """Skipped: its record, its folder and settings, and the namespace's list all agree."""
+        return self.ok and self.check == UNCHANGED
 
     def to_json(self) -> dict[str, Any]:
         """A row of ``sync-all --json``: a key per field, but ``error`` is null or
@@ -223,6 +233,7 @@ class TenantResult:
             if self.ok
             else {"type": self.error_type, "message": self.error, "exit_code": self.exit_code},
             "seconds": round(self.seconds, 4),
+            "check": self.check,
         }
         if self.report is not None:
             sync = self.report.to_json()
@@ -251,9 +262,10 @@ class TenantProgress:
 
 @dataclass(frozen=True, slots=True)
 class TenantFinished:
-    """A tenant is done, deployed or failed: its row of the report."""
+    """A tenant is done, deployed, unchanged or failed: its row of the report."""
 
     result: TenantResult
+    requests: int = 0  # requests the run has sent so far, every tenant's and the listing's
 
 
 TenantEvent = TenantStarted | TenantProgress | TenantFinished
@@ -274,10 +286,16 @@ class SyncAllReport:
     aborted: str | None = None  # why tenants were left unattempted (the API refused the token)
     dry_run: bool = False
     seconds: float = 0.0
+    requests: int = 0  # requests the run sent, retries included
+    plan: TenantPlan | None = None  # dry runs: what the run would do and cost
 
     @property
     def failed(self) -> list[TenantResult]:
         return [t for t in self.tenants if not t.ok]
+
+    @property
+    def unchanged(self) -> list[TenantResult]:
+        return [t for t in self.tenants if t.unchanged]
 
     @property
     def prune_failed(self) -> list[DeletionJSON]:
@@ -297,9 +315,10 @@ class SyncAllReport:
         return 0 if self.ok else PartlyFailed.exit_code
 
     def to_json(self) -> dict[str, Any]:
-        """``sync-all --json``: a key per field, but ``summary`` holds ``tenants_found`` and
-        ``seconds`` beside counts made from the rows, and ``prune`` holds ``prune_candidates``
-        and ``prune_results`` as ``candidates`` and ``results``; ``ok`` is :attr:`ok`."""
+        """``sync-all --json``: a key per field, but ``summary`` holds ``tenants_found``,
+        ``seconds`` and ``requests`` beside counts made from the rows, and ``prune`` holds
+        ``prune_candidates`` and ``prune_results`` as ``candidates`` and ``results``; ``ok`` is
+        :attr:`ok`; ``plan`` only in dry runs."""
         reports = [t.report for t in self.tenants if t.report is not None]
         body = {
             "ok": self.ok,
@@ -312,6 +331,7 @@ class SyncAllReport:
                 "tenants_found": self.tenants_found,
                 "tenants": len(self.tenants),
                 "succeeded": len(self.tenants) - len(self.failed),
+                "unchanged": len(self.unchanged),
                 "failed": len(self.failed),
                 "files": sum(r.files for r in reports),
                 "bytes": sum(r.bytes for r in reports),
@@ -320,9 +340,12 @@ class SyncAllReport:
                 "pruned": sum(1 for p in self.prune_results if p["ok"]),
                 "prune_failed": len(self.prune_failed),
                 "seconds": round(self.seconds, 4),
+                "requests": self.requests,
             },
             "aborted": self.aborted,
             "tenants": [t.to_json() for t in self.tenants],
             "prune": {"candidates": list(self.prune_candidates), "results": list(self.prune_results)},
         }
+        if self.plan is not None:
+            body["plan"] = self.plan.to_json()
         return json_document(body)

@@ -33,6 +33,7 @@ class ScriptInfo:
     modified_on: str | None
     has_assets: bool | None
     has_modules: bool | None
+    etag: str | None = None  # of the live version: a deploy by anyone changes it
 
     @classmethod
     def from_api(cls, raw: dict[str, Any]) -> ScriptInfo:
@@ -44,6 +45,7 @@ class ScriptInfo:
             modified_on=_str_or_none(raw.get("modified_on")),
             has_assets=raw.get("has_assets") if isinstance(raw.get("has_assets"), bool) else None,
             has_modules=raw.get("has_modules") if isinstance(raw.get("has_modules"), bool) else None,
+            etag=_str_or_none(raw.get("etag")),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -54,6 +56,7 @@ class ScriptInfo:
             "modified_on": self.modified_on,
             "has_assets": self.has_assets,
             "has_modules": self.has_modules,
+            "etag": self.etag,
         }
 
 

@@ -246,6 +246,8 @@ def dev(
     gc.enable()
     output, interrupts, prepared = _start(params, local=True, allow_empty=params.pop("allow_empty"))
     assert prepared.target.data_dir is not None  # a local target always has its data folder
+    if runtime == "auto" and prepared.options.worker.main_module is None:
+        runtime = "none"  # an assets-only project has no Worker code: no workerd, nothing to say
     with _refusal_event(output):
         preview = PreviewServer(prepared.target.data_dir, host, port, runtime, workerd_path, say=output.say)
     with preview as server:

@@ -58,7 +58,8 @@ runtime_options = option_group(
         default="auto",
         show_default=True,
         help="Run deployed Workers' code on workerd: auto (when workerd is found; otherwise assets "
-        "only, said once), workerd (required: exit 2 without it) or none (assets only).",
+        "only, said once; dev: only for a project with a main module), workerd (required: exit 2 "
+        "without it) or none (assets only).",
     ),
     click.option(
         "--workerd",

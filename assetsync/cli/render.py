@@ -35,6 +35,7 @@ from ..events import (
 )
 from ..folder.limits import human_size
 from ..pacing import Meter
+from ..tenantplan import plural
 from ..wire.target import in_ci
 
 if TYPE_CHECKING:
@@ -365,14 +366,23 @@ def where_it_went(report: SyncReport) -> list[str]:
 
 
 class TenantsRenderer(_StatusLine):
-    """Shows a sync-all run: one line redrawn on a terminal (tenants done and failed of the total,
-    bytes uploaded), and in CI a progress line every tenth of the run; each failure on a line
-    of its own as it happens."""
+    """Shows a sync-all run: one line redrawn on a terminal (tenants deployed, unchanged and
+    failed of the total, bytes uploaded, requests sent), and in CI a progress line every tenth of
+    the run; each failure on a line of its own as it happens."""
 
-    def __init__(self, mode: str, total: int, stream: TextIO | None = None, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        mode: str,
+        total: int,
+        stream: TextIO | None = None,
+        verbose: bool = False,
+        dry_run: bool = False,
+    ) -> None:
         super().__init__(mode, stream, verbose)
         self.total = total
-        self.deployed = self.failed = 0
+        self.dry_run = dry_run  # tenants are then "to deploy", not "deployed"
+        self.deployed = self.unchanged = self.failed = 0
+        self.requests = 0  # sent so far by the run (the rate limit counts them)
         self.sent_bytes = 0
         self.t0 = time.monotonic()
         self._step = max(1, total // 10)
@@ -393,7 +403,12 @@ class TenantsRenderer(_StatusLine):
                 self.say(f"{event.tenant}: opening a new upload session: {inner.reason}")
         elif isinstance(event, TenantFinished):
             row = event.result
-            if row.ok:
+            self.requests = max(self.requests, event.requests)
+            if row.unchanged:
+                self.unchanged += 1
+                if self.verbose:
+                    self.say(f"unchanged {row.tenant}: skipped (its record and the namespace's list agree)")
+            elif row.ok:
                 self.deployed += 1
                 if self.verbose and row.report is not None:
                     r = row.report
@@ -405,14 +420,18 @@ class TenantsRenderer(_StatusLine):
                 self.failed += 1
                 first = (row.error or "").strip().splitlines()[0] if row.error else ""
                 self.say(f"FAILED {row.tenant} (exit {row.exit_code}): {first}")
-            finished = self.deployed + self.failed
+            finished = self.deployed + self.unchanged + self.failed
             if self.mode == "lines" and (finished % self._step == 0 or finished == self.total):
                 self.say(f"[{finished:,}/{self.total:,}] {self._counts()}")
             elif self.mode == "bar":
                 self._draw(force=True)
 
     def _counts(self) -> str:
-        return f"{self.deployed:,} deployed, {self.failed:,} failed, {human_size(self.sent_bytes)} uploaded"
+        deployed = "to deploy" if self.dry_run else "deployed"
+        return (
+            f"{self.deployed:,} {deployed}, {self.unchanged:,} unchanged, {self.failed:,} failed, "
+            f"{human_size(self.sent_bytes)} uploaded, {plural(self.requests, 'request')}"
+        )
 
     def finish(self, report: SyncAllReport) -> None:
         self._clear_bar()
@@ -420,18 +439,32 @@ class TenantsRenderer(_StatusLine):
         files = sum(r.files for r in reports)
         uploaded = sum(r.uploaded for r in reports)
         sent = sum(r.uploaded_bytes for r in reports)
-        verb = "Checked" if report.dry_run else "Deployed"
-        self.say(
-            f"{verb} {len(reports):,} of {len(report.tenants):,} tenants into namespace "
-            f"{report.namespace} in {report.seconds:.2f}s: {files:,} files, {uploaded:,} uploaded "
-            f"({human_size(sent)})" + (f"; {len(report.failed):,} failed" if report.failed else "")
-        )
+        unchanged = len(report.unchanged)
+        failed = f"; {len(report.failed):,} failed" if report.failed else ""
+        if report.dry_run:
+            self.say(
+                f"Checked {len(report.tenants):,} tenants for namespace {report.namespace} in "
+                f"{report.seconds:.2f}s: {len(reports) - unchanged:,} to deploy, {unchanged:,} unchanged, "
+                f"{files:,} files{failed}"
+            )
+        else:
+            self.say(
+                f"Deployed {len(reports) - unchanged:,} of {len(report.tenants):,} tenants into namespace "
+                f"{report.namespace} in {report.seconds:.2f}s"
+                + (f" ({unchanged:,} unchanged, skipped)" if unchanged else "")
+                + f": {files:,} files, {uploaded:,} uploaded ({human_size(sent)}), "
+                + plural(report.requests, "request")
+                + failed
+            )
+        if report.plan is not None:
+            for line in report.plan.lines():
+                self.say(line)
 
     def _draw(self, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last_draw < 0.1:
             return
         self._last_draw = now
-        finished = self.deployed + self.failed
+        finished = self.deployed + self.unchanged + self.failed
         rate = self.sent_bytes / max(1e-6, now - self.t0)
         self._show(f"\rtenants {finished:,}/{self.total:,}: {self._counts()}  {human_size(rate)}/s \x1b[K")

@@ -72,9 +72,25 @@ SYNC_ALL_EXITS = (
 @request_options
 @rate_limit_option("; with --shard I/N, each shard takes 1/N of it")
 @click.option(
+    "--verify",
+    type=click.Choice(["list", "full"]),
+    default="list",
+    show_default=True,
+    help="How an unchanged tenant is told. list: a tenant whose folder and settings match its "
+    "record of the last deploy is checked against the namespace's script list (100 scripts a "
+    "request) and skipped if its script is as recorded. full: a session and a deploy per tenant.",
+)
+@click.option(
     "--dry-run",
     is_flag=True,
-    help="Build every manifest and ask the server what it lacks; upload, deploy and delete nothing.",
+    help="Check every tenant and ask the server what each one to deploy lacks; upload, deploy and "
+    "delete nothing. Prints the plan: tenants to deploy, requests, and the time the rate limit takes.",
+)
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="With --dry-run: send no request. Tenants are judged by their records alone, and every "
+    "file of a tenant to deploy counts as an upload.",
 )
 @click.option(
     "--allow-empty",
@@ -98,7 +114,9 @@ def sync_all(
     yes: bool,
     no_salt: bool,
     tenant_concurrency: int,
+    verify: str,
     dry_run: bool,
+    offline: bool,
     allow_empty: bool,
     as_json: bool,
     quiet: bool,
@@ -117,6 +135,10 @@ def sync_all(
 
     Tenants run concurrently over one connection pool; one tenant's failure never stops the
     others, and each gets a row (--json prints them all).
+
+    After each deploy a record of what went in (and the script's etag) is kept in the cache
+    folder (--cache-dir); a tenant unchanged since, by its record and the namespace's script
+    list, is skipped and costs no request of its own (--verify full deploys every tenant).
     """
     import asyncio
     import json
@@ -133,14 +155,21 @@ def sync_all(
             namespace=namespace,
             salt=not no_salt,
             dry_run=dry_run,
+            offline=offline,
             allow_empty=allow_empty,
         )
         target = target_from(params)
-        options = SyncAllOptions(settings, shard=chosen, prune=prune, tenants_at_once=tenant_concurrency)
+        options = SyncAllOptions(
+            settings,
+            shard=chosen,
+            prune=prune,
+            tenants_at_once=tenant_concurrency,
+            verify=verify,
+        )
         found = discover(root)
         total = sum(1 for t in found if chosen is None or chosen.holds(t.name))
         mode = output_mode(quiet, as_json)
-        renderer = TenantsRenderer(mode, total, verbose=verbose)
+        renderer = TenantsRenderer(mode, total, verbose=verbose, dry_run=dry_run)
         if mode != "quiet":
             share = f" (shard {chosen} of {len(found):,} found)" if chosen else ""
             renderer.say(

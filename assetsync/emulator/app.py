@@ -183,7 +183,7 @@ class Emulator:
                 await self._preview(scope, receive, send, target)
                 return
             if scope["path"] in ("/", "/__preview", "/__preview/"):
-                await self.preview.index(Request(scope).headers.get("host", ""))(scope, receive, send)
+                await self.preview.index(Request(scope))(scope, receive, send)
                 return
             if self.ratelimit is not None and _is_api(scope["path"]):
                 admitted, send = await limited(self.ratelimit, scope, receive, send)

@@ -6,13 +6,15 @@ renamed into place, and only then recorded in SQLite: a crash leaves at worst an
 file, which the next upload of that hash overwrites. A recorded blob is therefore always whole,
 and the preview only serves recorded blobs.
 
-(A little over 500 lines, on purpose: one class over one SQLite schema, whose transactions span
-its scripts, versions, bindings and blobs together; split, each half would need the other's.)
+Every query a request runs searches by key (the schema and its reasons: :mod:`.schema`): a
+namespace of 100,000 scripts costs a list page, a deploy or a preview what it answers with.
+
+(About 600 lines, on purpose: one class over one SQLite schema, whose transactions span its
+scripts, versions, bindings and blobs together; split, each half would need the other's.)
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import itertools
 import json
@@ -21,40 +23,13 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from ..tempfiles import sweep
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS blobs (
-    scope TEXT NOT NULL, hash TEXT NOT NULL, size INTEGER NOT NULL, content_type TEXT NOT NULL,
-    created REAL NOT NULL, PRIMARY KEY (scope, hash)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS sessions (
-    id TEXT PRIMARY KEY, account TEXT NOT NULL, namespace TEXT, script TEXT NOT NULL,
-    manifest TEXT NOT NULL, created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS session_hashes (
-    session TEXT NOT NULL, hash TEXT NOT NULL, size INTEGER NOT NULL, content_type TEXT NOT NULL,
-    PRIMARY KEY (session, hash)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS scripts (
-    account TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, version TEXT,
-    tags TEXT NOT NULL DEFAULT '[]', settings TEXT NOT NULL DEFAULT '{}',
-    subdomain INTEGER NOT NULL DEFAULT 0,
-    created REAL NOT NULL, modified REAL NOT NULL, deployment TEXT,
-    PRIMARY KEY (account, namespace, name)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS versions (
-    id TEXT PRIMARY KEY, account TEXT NOT NULL, namespace TEXT NOT NULL, script TEXT NOT NULL,
-    number INTEGER NOT NULL, manifest TEXT, metadata TEXT NOT NULL, created REAL NOT NULL,
-    bindings TEXT);
-CREATE INDEX IF NOT EXISTS versions_by_script ON versions (account, namespace, script, number);
-CREATE INDEX IF NOT EXISTS versions_migrating ON versions (account, namespace, script, number)
-    WHERE metadata LIKE '%"migrations"%';
-CREATE TABLE IF NOT EXISTS modules (
-    version TEXT NOT NULL, name TEXT NOT NULL, content_type TEXT NOT NULL, body BLOB NOT NULL,
-    PRIMARY KEY (version, name)) WITHOUT ROWID;
-"""
+from .schema import migrate, migration_tag_of
 
 
 def _encode_manifest(manifest: dict[str, list[Any]]) -> str:
@@ -90,6 +65,21 @@ class Script:
     created: float
     modified: float
     deployment: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A live script as the API lists it: its row and what the list shows of its live version,
+    read by one query for a whole page (not a query per script)."""
+
+    script: Script
+    version: str  # the live version's id
+    metadata: dict[str, Any]  # the live version's, as its deploy sent it
+    has_assets: bool
+    migration_tag: str | None
+
+
+TagFilter = Sequence[tuple[str, bool]]  # (tag, wanted): ``tags=a:yes,b:no`` is [("a", True), ("b", False)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,16 +122,7 @@ class Store:
         )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
-        self._migrate()
-
-    def _migrate(self) -> None:
-        """Bring a data folder of an older emulator up to this schema (columns added since)."""
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(versions)")}
-        if "bindings" not in columns:
-            # A version recorded before bindings were: its bindings are those its metadata sent.
-            with contextlib.suppress(sqlite3.OperationalError):  # another process added it first
-                self._db.execute("ALTER TABLE versions ADD COLUMN bindings TEXT")
+        migrate(self._db)
 
     def _clear_tmp(self) -> None:
         """Partial uploads of a crashed emulator are garbage: nothing refers to them. Those of
@@ -163,9 +144,9 @@ class Store:
                 raise
             self._db.execute("COMMIT")
 
-    def _query(self, sql: str, args: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+    def _query(self, sql: str, args: Iterable[Any] | Mapping[str, Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            return self._db.execute(sql, tuple(args)).fetchall()
+            return self._db.execute(sql, args if isinstance(args, Mapping) else tuple(args)).fetchall()
 
     # -- blobs ---------------------------------------------------------------------------
 
@@ -444,29 +425,58 @@ class Store:
         )
         return self._script(rows[0]) if rows else None
 
-    def scripts(self, account: str, namespace: str) -> list[Script]:
+    def listed(
+        self, account: str, namespace: str, tags: TagFilter = (), offset: int = 0, limit: int = -1
+    ) -> list[Listed]:
+        """The live scripts of a namespace ("" for the account's Workers) that ``tags`` keeps,
+        by name, ``limit`` of them (-1: all) from ``offset``: one page in one query."""
+        names, args = _names_query(tags)
         rows = self._query(
-            f"SELECT {self._SCRIPT_COLS} FROM scripts "
-            "WHERE account=? AND namespace=? AND version IS NOT NULL ORDER BY name",
-            [account, namespace],
+            f"WITH page(name) AS ({names} ORDER BY name LIMIT :limit OFFSET :offset) "
+            f"SELECT {', '.join('s.' + c for c in self._SCRIPT_COLS.split(', '))}, "
+            f"v.metadata, v.manifest IS NOT NULL, {migration_tag_of('s.account', 's.namespace', 's.name')} "
+            "FROM page JOIN scripts s ON s.account = :account AND s.namespace = :namespace "
+            "AND s.name = page.name LEFT JOIN versions v ON v.id = s.version ORDER BY s.name",
+            {**args, "account": account, "namespace": namespace, "limit": limit, "offset": offset},
         )
-        return [self._script(r) for r in rows]
+        return [
+            Listed(self._script(r[:10]), r[3], json.loads(r[10] or "{}"), bool(r[11]), r[12]) for r in rows
+        ]
+
+    def count_live(self, account: str, namespace: str, tags: TagFilter = ()) -> int:
+        """How many live scripts of the namespace ``tags`` keeps (a list's ``total_count``)."""
+        names, args = _names_query(tags)
+        rows = self._query(
+            f"SELECT COUNT(*) FROM ({names})", {**args, "account": account, "namespace": namespace}
+        )
+        return int(rows[0][0])
+
+    def names_matching(self, account: str, namespace: str, tags: TagFilter) -> list[str]:
+        """The names of the namespace's live scripts that ``tags`` keeps, by name."""
+        names, args = _names_query(tags)
+        rows = self._query(f"{names} ORDER BY name", {**args, "account": account, "namespace": namespace})
+        return [r[0] for r in rows]
+
+    def namespaces(self, account: str) -> list[str]:
+        """The account's dispatch namespaces that hold a live script, by name: one key lookup per
+        namespace (walking the scripts would read all 100,000 of a big namespace)."""
+        rows = self._query(
+            "WITH RECURSIVE ns(name) AS ("
+            "SELECT MIN(namespace) FROM scripts WHERE account = :a AND namespace > '' "
+            "AND version IS NOT NULL UNION ALL "
+            "SELECT (SELECT MIN(namespace) FROM scripts WHERE account = :a AND namespace > ns.name "
+            "AND version IS NOT NULL) FROM ns WHERE ns.name IS NOT NULL) "
+            "SELECT name FROM ns WHERE name IS NOT NULL",
+            {"a": account},
+        )
+        return [r[0] for r in rows]
 
     def migration_tag(self, account: str, namespace: str, name: str) -> str | None:
         """The script's Durable Object migration tag: the ``new_tag`` of its newest version that
         migrated (versions go with their script, so a script made anew starts without one)."""
-        # Through the partial index of the versions that migrate: a row's metadata lies past its
-        # manifest (a megabyte at 10,000 files), so scanning every version read every manifest.
-        rows = self._query(
-            "SELECT metadata FROM versions INDEXED BY versions_migrating WHERE account=? AND namespace=? "
-            "AND script=? AND metadata LIKE '%\"migrations\"%' ORDER BY number DESC",
-            [account, namespace, name],
-        )
-        for (metadata,) in rows:
-            migrations = json.loads(metadata).get("migrations")
-            if isinstance(migrations, dict) and isinstance(migrations.get("new_tag"), str):
-                return str(migrations["new_tag"])
-        return None
+        rows = self._query(f"SELECT {migration_tag_of('?', '?', '?')}", [account, namespace, name])
+        tag = rows[0][0]
+        return str(tag) if tag is not None else None
 
     def change_mark(self) -> str:
         """Changes whenever which version is live may have changed, here or in another process
@@ -532,3 +542,82 @@ class Store:
             "ORDER BY account, namespace, name"
         )
         return [self._script(r) for r in rows]
+
+    def live_beside(self, key: tuple[str, str, str] | None, limit: int, before: bool = False) -> list[Script]:
+        """Up to ``limit`` live scripts in the order of :meth:`all_live`, just after ``key``
+        (account, namespace, name), or just before it; without ``key`` the first ones, or the
+        last. A page of every site, found by key: a page by number would walk every site ahead
+        of it."""
+        where, order = ("<", " DESC") if before else (">", "")
+        if key is None and not before:
+            where, key = ">=", ("", "", "")  # from the first key: a search, like every other page
+        since = f"AND (account, namespace, name) {where} (?, ?, ?) " if key else ""
+        rows = self._query(
+            f"SELECT {self._SCRIPT_COLS} FROM scripts WHERE version IS NOT NULL {since}"
+            f"ORDER BY account{order}, namespace{order}, name{order} LIMIT ?",
+            [*(key or ()), limit],
+        )
+        scripts = [self._script(r) for r in rows]
+        return scripts[::-1] if before else scripts
+
+    def seed_live(
+        self,
+        account: str,
+        namespace: str,
+        names: Iterable[str],
+        files: dict[str, tuple[bytes, str]],
+        tags: Callable[[str], list[str]] = lambda name: [],
+    ) -> None:
+        """Make each of ``names`` a live assets-only script serving ``files`` (path -> (bytes,
+        content type)) in one transaction: how tests and benchmarks fill a namespace with
+        100,000 scripts in seconds, where deploying each would take minutes. No API route
+        reaches it; the scripts are as a deploy leaves them, version 1 each."""
+        scope = scope_of(account, namespace or None)
+        manifest: dict[str, list[Any]] = {}
+        for path, (body, ctype) in files.items():
+            digest = hashlib.md5(body + ctype.encode()).hexdigest()  # opaque to the store
+            fd, tmp = self.new_tmp()
+            with os.fdopen(fd, "wb") as f:
+                f.write(body)
+            self.place_blob(scope, digest, tmp)
+            self.record_blobs(scope, [(digest, len(body), ctype)])
+            manifest[path] = [digest, len(body), ctype]
+        encoded = _encode_manifest(manifest)
+        metadata = json.dumps({"assets": {"config": {}}, "compatibility_date": "2025-01-01"})
+        now = time.time()
+        versions, scripts = [], []
+        for name in names:
+            vid = str(uuid.uuid4())
+            versions.append((vid, account, namespace, name, 1, encoded, metadata, now, "[]"))
+            scripts.append(
+                (account, namespace, name, vid, json.dumps(tags(name)), now, now, str(uuid.uuid4()))
+            )
+        with self._tx() as db:
+            db.executemany("INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", versions)
+            db.executemany(
+                "INSERT INTO scripts (account, namespace, name, version, tags, created, modified, "
+                "deployment) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                scripts,
+            )
+        self.generation += 1
+
+
+def _names_query(tags: TagFilter) -> tuple[str, dict[str, str]]:
+    """SQL selecting the ``name`` of each live script of ``:account``'s ``:namespace`` that the
+    tag filter keeps, with its tag arguments. With a wanted tag it reads only the scripts that
+    carry it (``script_tags`` holds live scripts' tags only); every other tag is one lookup per
+    script."""
+    args = {f"t{i}": tag for i, (tag, _) in enumerate(tags)}
+    first = next((i for i, (_, wanted) in enumerate(tags) if wanted), None)
+    if first is None:
+        sql = "SELECT o.name AS name FROM scripts o WHERE o.version IS NOT NULL"
+    else:
+        sql = f"SELECT o.name AS name FROM script_tags o WHERE o.tag = :t{first}"
+    sql += " AND o.account = :account AND o.namespace = :namespace"
+    for i, (_, wanted) in enumerate(tags):
+        if i != first:
+            sql += (
+                f" AND {'' if wanted else 'NOT '}EXISTS (SELECT 1 FROM script_tags x WHERE "
+                f"x.account = o.account AND x.namespace = o.namespace AND x.tag = :t{i} AND x.name = o.name)"
+            )
+    return sql, args

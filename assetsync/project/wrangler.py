@@ -47,6 +47,7 @@ from typing import Any, NoReturn
 
 from ..errors import ConfigError, UsageError
 from ..protocol import HTML_HANDLING, NOT_FOUND_HANDLING, api_today, date_problem
+from ..protocol.assetrules.staticrouting import StaticRoutingError, parse_static_routing
 from .bindings import config_bindings
 from .configfile import CONFIG_FILE_NAMES, Format, describe, find_config, find_redirect, read_config
 from .environments import ResolvedEnv, apply_env, unused_key_warnings
@@ -272,7 +273,17 @@ def _run_worker_first(src: _Source, assets: Mapping[str, object]) -> bool | tupl
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, list):
-        return _string_list(src, value, key)
+        rules = _string_list(src, value, key)
+        try:
+            parse_static_routing(rules)
+        except StaticRoutingError as exc:
+            src.fail(
+                key,
+                f"cannot route requests, as the platform would say: {exc}",
+                "Write each rule as /path/* (the Worker first) or !/path/* (the assets first), with at "
+                "least one of the former",
+            )
+        return rules
     src.fail(
         key,
         f"is {describe(value, src.fmt)}, but must be true, false or an array of route patterns",

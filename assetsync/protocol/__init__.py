@@ -121,6 +121,9 @@ NOT_FOUND_HANDLING = ("none", "404-page", "single-page-application")
 
 MAX_FILE_SIZE = 25 * 1024 * 1024  # 26,214,400 bytes; exactly this size is allowed
 FREE_PLAN_FILES = 20_000
+# How the server groups the hashes a session lacks into buckets, each at most one upload request.
+BUCKET_FILES = 2000
+BUCKET_BYTES = 40 * 1024 * 1024
 PAID_PLAN_FILES = 100_000
 
 # -- the API ---------------------------------------------------------------------------------------

@@ -119,6 +119,7 @@ class ApiClient:
         self.account_id = account_id
         self.gate = RateGate(pacer)
         self.timeout = timeout
+        self.requests_sent = 0  # every request this client sent, retries included: a run's cost
         self._token = credential(token, "the API token") or ""
         self._email = credential(email, "the email") if email is not None else None
         self._check = (
@@ -164,6 +165,7 @@ class ApiClient:
         request = f"{method} {path}"
         headers = {**kw.get("headers", {}), **self._auth(kw.get("token"))}
         ticket = await self.gate.acquire()
+        self.requests_sent += 1
         try:
             req = self._http.build_request(
                 method,

@@ -30,6 +30,7 @@ from ..protocol import (
     is_namespace,
     is_script_name,
 )
+from ..protocol.assetrules.staticrouting import StaticRoutingError, parse_static_routing
 from .body import PartSource
 
 
@@ -97,10 +98,21 @@ def check_main_module(path: str, where: str) -> str:
 
 def check_spec(spec: WorkerSpec, modules: Sequence[Module]) -> None:
     """A Worker spec the API would refuse at the deploy, refused before any upload instead: its
-    compatibility date, assets binding name, and a main module that is not among ``modules``."""
+    compatibility date, assets binding name, a ``run_worker_first`` list the platform cannot route
+    by (in Cloudflare's words, as wrangler says them), and a main module that is not among
+    ``modules``."""
     if spec.compatibility_date is not None:
         check_compatibility_date(spec.compatibility_date, "the compatibility date")
     check_binding_name(spec.assets_binding, "the assets binding")
+    rwf = spec.assets.run_worker_first
+    if isinstance(rwf, tuple):
+        try:
+            parse_static_routing(rwf)
+        except StaticRoutingError as exc:
+            raise UsageError(
+                f"run_worker_first {list(rwf)!r} cannot route requests: {exc}\nWrite each rule as "
+                "/path/* (the Worker first) or !/path/* (the assets first), with at least one of the former."
+            ) from None
     if spec.main_module is not None:
         names = [m.name for m in modules]
         if spec.main_module not in names:

@@ -64,7 +64,37 @@ def test_json_has_every_row_and_a_summary_and_exit_9_when_one_failed(
     ok = sync_all(emulator, root, tmp_path)
     assert ok.returncode == 0, ok.stderr
     assert "Deployed 3 of 3 tenants into namespace customers" in ok.stderr
-    assert "[3/3] 3 deployed, 0 failed" in ok.stderr  # CI: plain progress lines
+    assert "[3/3] 3 deployed, 0 unchanged, 0 failed" in ok.stderr  # CI: plain progress lines
+    assert "7 requests" in ok.stderr  # without --tag plan:pro: 3 sessions, 1 upload, 3 deploys
+
+
+def test_an_unchanged_rerun_is_skipped_and_the_dry_run_prints_the_plan(
+    tmp_path: Path, emulator: LiveEmulator
+) -> None:
+    root = platform(tmp_path / "root", ["acme", "globex", "initech"])
+    assert sync_all(emulator, root, tmp_path, "-q").returncode == 0
+    again = sync_all(emulator, root, tmp_path, "-v")
+    assert again.returncode == 0, again.stderr
+    assert "Deployed 0 of 3 tenants into namespace customers" in again.stderr
+    assert "(3 unchanged, skipped)" in again.stderr and "1 request\n" in again.stderr  # one list page
+    assert "unchanged globex: skipped" in again.stderr
+
+    (root / "globex" / "app.js").write_text("2")
+    dry = sync_all(emulator, root, tmp_path, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "Plan: 1 of 3 tenants would deploy (1 changed), 2 unchanged would be skipped" in dry.stderr
+    assert "Requests: 4 = 1 list page + 1 session + 1 upload + 1 deploy" in dry.stderr
+    assert "Time at 1,200 requests / 300 s: about 1.0 s (this dry run made 2 requests)" in dry.stderr
+    doc = json_document(sync_all(emulator, root, tmp_path, "--dry-run", "--offline", "--json").stdout)
+    assert doc["plan"]["requests"]["total"] == 4 and doc["plan"]["dry_run_requests"] == 0
+    assert (
+        doc["plan"]["unverified"] and {r["tenant"]: r["check"] for r in doc["tenants"]}["globex"] == "changed"
+    )
+
+    full = json_document(sync_all(emulator, root, tmp_path, "--verify", "full", "--json").stdout)
+    assert [r["check"] for r in full["tenants"]] == ["verify-full"] * 3 and full["summary"]["requests"] == 7
+    bad = sync_all(emulator, root, tmp_path, "--offline")
+    assert bad.returncode == 2 and "--offline only goes with --dry-run" in bad.stderr
 
 
 def test_prune_without_a_terminal_needs_yes_and_lists_first(tmp_path: Path, emulator: LiveEmulator) -> None:

@@ -512,8 +512,18 @@ def test_a_manifest_path_that_is_not_unicode_is_refused_before_it_reaches_a_depl
         {"_headers": {"/*": {"X-A": "b"}}},
         {"run_worker_first": "/api/*"},
         {"run_worker_first": [1]},
+        {"run_worker_first": ["api/*"]},
+        {"run_worker_first": []},
     ],
-    ids=["redirects-list", "headers-number", "headers-object", "rwf-string", "rwf-numbers"],
+    ids=[
+        "redirects-list",
+        "headers-number",
+        "headers-object",
+        "rwf-string",
+        "rwf-numbers",
+        "rwf-rule",
+        "rwf-empty",
+    ],
 )
 def test_a_deploy_config_that_previews_cannot_read_is_refused(
     server: LiveEmulator, config: dict[str, Any], tried: Callable[..., None]

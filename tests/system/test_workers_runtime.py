@@ -528,3 +528,62 @@ export default { async fetch(request, env) {
     assert gone.status_code == 200
     answer = get(live, "router", "/go")
     assert answer.status_code == 404 and answer.text.startswith("Worker not found")
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
+def test_workerd_ends_with_the_serve_process_however_it_ends(tmp_path: Path, how: signal.Signals) -> None:
+    """uvicorn re-raises SIGTERM after its shutdown and SIGKILL runs no code at all: either way
+    the kernel ends workerd with its parent, so no orphan keeps its port and memory."""
+    import select
+
+    from ..helpers import cli_running
+
+    args = ["serve", "--port", "0", "--data", str(tmp_path / "data"), "--runtime", "workerd"]
+    with cli_running(*args, "--workerd", workerd_binary(), env={}) as (proc, lines):
+        lines.expect(lambda line: "workers:  run on workerd" in line)
+        children = [
+            int(entry)
+            for entry in os.listdir("/proc")
+            if entry.isdigit() and _parent_of(int(entry)) == proc.pid and "workerd" in _command_of(int(entry))
+        ]
+        assert len(children) == 1, children
+        watch = os.pidfd_open(children[0])
+        try:
+            proc.send_signal(how)
+            proc.wait(30)
+            ready, _, _ = select.select([watch], [], [], 30)  # readable once workerd has ended
+            assert ready, "workerd outlived the serve process"
+        finally:
+            os.close(watch)
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _command_of(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def test_dev_of_an_assets_only_project_starts_no_workerd_and_says_nothing_of_it(tmp_path: Path) -> None:
+    from ..helpers import cli_running
+
+    site = make_tree(tmp_path / "site", {"index.html": "<h1>hi</h1>"})
+    args = ["dev", str(site), "--name", "site", "--port", "0", "--local-data", str(tmp_path / "data")]
+    with cli_running(*args, "--no-cache", env={"ASSETSYNC_WORKERD": str(tmp_path / "no-workerd")}) as (
+        proc,
+        lines,
+    ):
+        lines.expect(lambda line: " live: " in line)
+        assert not any("workerd" in line for line in lines.seen), lines.seen
+        assert lines.seen[0][9:].startswith("Preview: http://site.localhost:")  # after HH:MM:SS
+        proc.terminate()
+        assert proc.wait(30) == 0

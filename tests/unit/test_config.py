@@ -459,6 +459,17 @@ VALUE_CASES: list[tuple[str, str, list[str]]] = [
         ["line 3:", "assets.run_worker_first[1] is an object", "every entry must be a string"],
     ),
     (
+        "wrangler.jsonc",
+        '{\n  "assets": {\n    "run_worker_first": ["/api/*", "/api/docs", "!assets"],\n  },\n}',
+        [
+            "line 3:",
+            "assets.run_worker_first cannot route requests",
+            "'!assets': negative rules must start with '!/'",
+            "'/api/docs': rule '/api/*' makes it redundant",
+            "!/path/* (the assets first)",
+        ],
+    ),
+    (
         "wrangler.toml",
         'vars = "A=1"\n',
         ["line 1:", "vars is the string", "must be a table of names to values"],

@@ -241,3 +241,13 @@ def test_worker_deploy_metadata_carries_the_migrations_after_the_live_tag() -> N
     }
     assert "migrations" not in deploy_metadata(spec, "J", "v2")  # up to date
     assert "migrations" not in deploy_metadata(WorkerSpec(migrations=steps), "J")  # no Worker, no classes
+
+
+def test_a_run_worker_first_list_the_platform_cannot_route_by_is_refused_before_any_upload() -> None:
+    from assetsync.wire.plan import check_spec
+
+    check_spec(WorkerSpec(assets=AssetsConfig(run_worker_first=("/api/*", "!/api/docs/*"))), ())
+    with pytest.raises(UsageError) as info:
+        check_spec(WorkerSpec(assets=AssetsConfig(run_worker_first=("!/assets/*",))), ())
+    assert "Only negative `run_worker_first` rules were provided" in str(info.value)
+    assert "!/path/* (the assets first)" in str(info.value)

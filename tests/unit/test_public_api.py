@@ -22,6 +22,7 @@ import assetsync.events
 from assetsync import Deployed, DeployLine, Event, SessionOpened, Target, watch
 from assetsync.errors import EXIT_CODES, AuthError, PartlyFailed
 from assetsync.events import DeletionJSON, SyncAllReport, SyncReport, TenantResult
+from assetsync.tenantplan import RateBudget, TenantPlan
 
 from ..conftest import ACCOUNT
 from ..helpers import Lines, LiveEmulator, child_env, make_tree
@@ -123,18 +124,21 @@ def test_a_tenants_fields_are_its_row_keys() -> None:
 
 
 def test_a_sync_alls_fields_are_its_json_keys() -> None:
-    report = SyncAllReport("emulator", "acct", "ns", tenants_found=1, seconds=1.0)
+    plan = TenantPlan(RateBudget(1200, 300))  # a dry run carries its plan
+    report = SyncAllReport("emulator", "acct", "ns", tenants_found=1, seconds=1.0, dry_run=True, plan=plan)
     doc = report.to_json()
-    # "summary" holds tenants_found and seconds, and counts made from the rows; "prune" holds
-    # prune_candidates and prune_results as "candidates" and "results".
+    # "summary" holds tenants_found, seconds and requests, and counts made from the rows; "prune"
+    # holds prune_candidates and prune_results as "candidates" and "results".
     prune = {f"prune_{key}" for key in doc["prune"]}
-    grouped = {"tenants_found", "seconds"} | prune
+    grouped = {"tenants_found", "seconds", "requests"} | prune
     assert set(doc) - {"schema", "ok", "summary", "prune"} | grouped == field_names(SyncAllReport)
-    counted = set(doc["summary"]) - {"tenants_found", "seconds"}
+    counted = set(doc["summary"]) - {"tenants_found", "seconds", "requests"}
     assert counted == {"tenants", "succeeded", "failed", "files", "bytes", "uploaded", "uploaded_bytes"} | {
+        "unchanged",
         "pruned",
         "prune_failed",
     }
+    assert "plan" not in SyncAllReport("emulator", "acct", "ns").to_json()
 
 
 def test_a_report_knows_its_exit_code() -> None:

@@ -13,6 +13,9 @@ Upstream: cloudflare/workers-sdk at f8308360283f97d33e188aee2e19c1ef9c09524a:
   through ``_headers`` (each rule sets ``X-Rule``; the expected list of matching rules is the
   header's value) on a site holding the requested path.
 
+Both files' tests of the router's questions (``canFetch``, the static routing matcher) are in
+:mod:`.routing_cases`.
+
 A case whose ``not_applicable`` is set stays here with the reason it cannot run against the
 preview; the runner counts it but does not run it.
 """
@@ -23,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-NEEDS_WORKER = "needs a user Worker"
+from .worker_apps import App
 
 
 @dataclass(frozen=True)
@@ -33,8 +36,11 @@ class Case:
     ``files`` maps asset paths to their content (``None``: the path itself). ``headers`` are sent
     with the request; ``{etag}`` in a value is replaced by the asset's ETag from a first GET.
     ``host`` (when set) is the request's Host. ``expect_headers`` maps names to expected values,
-    ``None`` meaning absent. ``body`` is checked when not None. ``follow``: follow redirects and
-    check the final answer (``location`` then names the final path).
+    ``None`` meaning absent. ``body`` is checked when not None; ``contains`` and ``absent`` are
+    texts the body must and must not hold (upstream's ``toContain``). ``follow``: follow redirects
+    and check the final answer (``location`` then names the final path). ``app``: the case runs
+    against that fixture's deployed Worker and assets (:mod:`.worker_apps`) instead of ``files``
+    and the settings here; ``output``: texts some Worker must print (its console) for it.
     """
 
     source: str
@@ -54,6 +60,10 @@ class Case:
     expect_headers: dict[str, str | None] = field(default_factory=dict)
     follow: bool = False
     not_applicable: str | None = None
+    app: App | None = None
+    contains: tuple[str, ...] = ()
+    absent: tuple[str, ...] = ()
+    output: tuple[str, ...] = ()
 
 
 NORMALIZATION = "url-normalization.test.ts"
@@ -289,18 +299,6 @@ CASES: tuple[Case, ...] = (
               "none): a path ending in / is a folder, never a file, in a deployed directory"),
     Case(HANDLER, "_redirects: should prevent external redirects via double slash", {}, "/foo//google.com",
          302, redirects="/foo/* /:splat 302\n", location="/google.com"),
-    *(
-        Case(HANDLER, f"canFetch: {name}", {}, "/", 200, not_applicable=f"{NEEDS_WORKER}: canFetch decides "
-             "whether a request goes to the user Worker")
-        for name in (
-            'should return "true" if for exact and nearby assets with html_handling on',
-            "should not consider 404s or SPAs",
-            'should always return "true" for 404s or SPAs when static routing is present',
-            'should return "true" even for a bad method',
-            'should return "true" for custom redirects without underlying assets',
-            "assets_navigation_prefers_asset_serving",
-        )
-    ),
     Case(HANDLER, "handleRequest analytics", {}, "/", 200,
          not_applicable="internal: the analytics the platform records, which no response carries"),
     # ---------------------------------------------------------------------- rules-engine.test.ts
@@ -331,15 +329,6 @@ CASES: tuple[Case, ...] = (
             "should replace placeholders",
             "should replace splats and placeholders",
             "should replace all instances of placeholders",
-        )
-    ),
-    *(
-        Case(RULES, f"static routing rules: {name}", {}, "/", 200,
-             not_applicable=f"{NEEDS_WORKER}: static routing chooses between assets and the user Worker")
-        for name in (
-            "should return true for a request that matches",
-            "should return false for a request that does not match",
-            "should ignore regex characters other than a glob",
         )
     ),
 )  # fmt: skip

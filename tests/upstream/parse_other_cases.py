@@ -1,5 +1,7 @@
 """Cloudflare's own tests of the other asset-config parsers, as data: ``.assetsignore`` and content
-types (``helpers.test.ts``) and ``run_worker_first`` rules (``parseStaticRouting.test.ts``).
+types (``helpers.test.ts``) and ``run_worker_first`` rules (``parseStaticRouting.test.ts``, run
+against :func:`assetsync.protocol.assetrules.staticrouting.parse_static_routing`: each message must
+be upstream's, word for word).
 
 Upstream: cloudflare/workers-sdk at f8308360283f97d33e188aee2e19c1ef9c09524a,
 ``packages/workers-shared/utils/tests/helpers.test.ts`` and
@@ -15,6 +17,7 @@ import tempfile
 
 from assetsync.folder.ignore import IgnoreRules
 from assetsync.folder.scan import scan
+from assetsync.protocol.assetrules.staticrouting import StaticRoutingError, parse_static_routing
 from assetsync.protocol.contenttypes import content_type
 
 from .parse_compare import RUNNERS, Case
@@ -22,10 +25,6 @@ from .parse_compare import RUNNERS, Case
 HELPERS = "helpers.test.ts"
 ROUTING = "parseStaticRouting.test.ts"
 
-NO_RWF_PARSER = (
-    "assetsync has no run_worker_first parser: it sends the list to the API as written, and the "
-    "preview runs no user Worker to route requests to (a later feature adds one)"
-)
 ROOT_CONFIG_NEVER_UPLOADED = (
     "deliberate difference: assetsync never uploads the root _headers, _redirects and .assetsignore, "
     "even when .assetsignore negates them (README, 'What is an asset')"
@@ -57,12 +56,25 @@ def _check_content_type(case: Case) -> list[str]:
     return [] if got == case.expected else [f"{case.expected!r} upstream, {got!r} here"]
 
 
-RUNNERS.update({"ignore": _check_ignore, "content-type": _check_content_type})
+def _check_static_routing(case: Case) -> list[str]:
+    """``input``: the rules; ``expected``: upstream's error message, or its parsed halves."""
+    try:
+        parsed = parse_static_routing(case.input)
+    except StaticRoutingError as exc:
+        got: object = str(exc)
+    else:
+        got = {"user_worker": list(parsed.user_worker), "asset_worker": list(parsed.asset_worker)}
+    return [] if got == case.expected else [f"upstream {case.expected!r}, here {got!r}"]
+
+
+RUNNERS.update(
+    {"ignore": _check_ignore, "content-type": _check_content_type, "static-routing": _check_static_routing}
+)
 
 
 def _routing(test: str, rules: list[str], outcome: object) -> Case:
     """``outcome``: the error message upstream throws, or the parsed ``{user_worker, asset_worker}``."""
-    return Case(ROUTING, test, "static-routing", rules, outcome, not_applicable=NO_RWF_PARSER)
+    return Case(ROUTING, test, "static-routing", rules, outcome)
 
 
 CASES: tuple[Case, ...] = (

@@ -2,7 +2,9 @@
 
 The parser cases run in-process against the parsers the client and the preview share; the serving
 cases deploy every case's site to a fresh emulator on 127.0.0.1 (in a temporary folder) and run
-over real sockets. One row per upstream file, a total, and each failure with what differed.
+over real sockets, those with a user Worker on workerd (``$ASSETSYNC_WORKERD``, else the one
+``.tools`` installs; without it they fail, saying so). One row per upstream file, a total, and
+each failure with what differed.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from ..helpers import LiveEmulator
 from .parse_compare import check
@@ -39,7 +42,13 @@ _KEYS = ("applicable", "pass", "not applicable")
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory() as tmp, LiveEmulator(Path(tmp) / "data") as live:
+    from .test_upstream_serving import _workerd
+
+    binary = _workerd()
+    runtime: dict[str, Any] = {"runtime": "workerd", "workerd": binary} if binary else {}
+    if binary is None:
+        print("no workerd: run `npm ci --prefix .tools` or set ASSETSYNC_WORKERD; Worker cases fail")
+    with tempfile.TemporaryDirectory() as tmp, LiveEmulator(Path(tmp) / "data", **runtime) as live:
         result = run_all(live)
     parsed, parse_failures = parser_counts()
     counts: dict[str, dict[str, int]] = {**parsed, **result["counts"]}
@@ -53,6 +62,8 @@ def main() -> int:
             total[key] += row[key]
     print(f"{'total':<{width}}  {total['applicable']:>10}  {total['pass']:>4}  {total['not applicable']:>14}")
     print(f"{total['applicable']} applicable, {total['pass']} pass, {total['not applicable']} not applicable")
+    for why, n in result["in_process"].items():
+        print(f"{n} of them run in-process against the router's decision function: {why}")
     for case, problems in failures.items():
         print(f"FAIL {case}: {'; '.join(problems)}")
     return 0 if total["pass"] == total["applicable"] else 1

@@ -27,7 +27,7 @@ def test_case_ids_are_unique_and_every_skipped_case_says_why() -> None:
     assert len({c.id for c in ALL}) == len(ALL)
     skipped = [c for c in ALL if c.not_applicable]
     assert all(len(c.not_applicable or "") > 20 for c in skipped)
-    assert {c.kind for c in skipped} == {"static-routing", "ignore"}
+    assert {c.kind for c in skipped} == {"ignore"}
 
 
 def test_the_summary_counts_every_case() -> None:

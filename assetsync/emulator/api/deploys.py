@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ...protocol import HTML_HANDLING, MODULE_TYPES, NOT_FOUND_HANDLING, is_date
+from ...protocol.assetrules.staticrouting import StaticRoutingError, parse_static_routing
 from ..envelope import BAD_REQUEST, SCRIPT_NOT_FOUND, UPLOAD_TOKEN_INVALID, ApiError, envelope
 from ..formdata import read_form
 from ..store import Version, scope_of
@@ -232,3 +233,8 @@ def _check_assets_config(config: Any) -> None:
             BAD_REQUEST,
             "assets.config.run_worker_first must be true, false or a list of route patterns",
         )
+    if isinstance(rwf, list):  # the platform splits it into its router's rules, or refuses it
+        try:
+            parse_static_routing(rwf)
+        except StaticRoutingError as exc:
+            raise ApiError(400, BAD_REQUEST, f"assets.config.run_worker_first: {exc}") from None

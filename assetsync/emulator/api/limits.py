@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...protocol import FREE_PLAN_FILES, MAX_FILE_SIZE
+from ...protocol import BUCKET_BYTES, BUCKET_FILES, FREE_PLAN_FILES, MAX_FILE_SIZE
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,8 +17,8 @@ class Limits:
 
     max_files: int = FREE_PLAN_FILES
     max_file_size: int = MAX_FILE_SIZE
-    bucket_bytes: int = 40 * 1024 * 1024
-    bucket_files: int = 2000
+    bucket_bytes: int = BUCKET_BYTES
+    bucket_files: int = BUCKET_FILES
     max_upload_body: int = 128 * 1024 * 1024
     max_json_body: int = 64 * 1024 * 1024
     max_script_body: int = 64 * 1024 * 1024

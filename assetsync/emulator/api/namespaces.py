@@ -11,9 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..envelope import BAD_REQUEST, DISPATCH_SCRIPT_NOT_FOUND, ApiError, envelope
-from ..store import Script
 from .base import RouteGroup, check_namespace
-from .shapes import iso, script_json
+from .shapes import iso, listed_json, script_json
 
 
 class Namespaces(RouteGroup):
@@ -40,29 +39,31 @@ class Namespaces(RouteGroup):
         return envelope(None)
 
     async def list_scripts(self, request: Request) -> Response:
+        """A page of the namespace's scripts (by name), read as one page: a namespace may hold
+        100,000 of them."""
         account, ns = self._namespace(request)
         try:
             page = max(1, int(request.query_params.get("page", "1")))
             per_page = min(1000, max(1, int(request.query_params.get("per_page", "100"))))
         except ValueError:
             raise ApiError(400, BAD_REQUEST, "page and per_page must be whole numbers") from None
-        scripts = self._matching(account, ns, request.query_params.get("tags"))
-        chunk = scripts[(page - 1) * per_page : page * per_page]
-        info = {"page": page, "per_page": per_page, "count": len(chunk), "total_count": len(scripts)}
-        return envelope([script_json(self.store, s) for s in chunk], extra={"result_info": info})
+        filters = _tag_filters(request.query_params.get("tags") or "")
+        chunk = self.store.listed(account, ns, filters, (page - 1) * per_page, per_page)
+        total = self.store.count_live(account, ns, filters)
+        info = {"page": page, "per_page": per_page, "count": len(chunk), "total_count": total}
+        return envelope([listed_json(item) for item in chunk], extra={"result_info": info})
 
     async def delete_scripts(self, request: Request) -> Response:
         account, ns = self._namespace(request)
         raw = request.query_params.get("tags")
         if not raw:
             raise ApiError(400, BAD_REQUEST, "deleting scripts in bulk needs a ?tags=tag:yes filter")
-        for s in self._matching(account, ns, raw):
-            self.store.delete_script(account, ns, s.name)
+        for name in self.store.names_matching(account, ns, _tag_filters(raw)):
+            self.store.delete_script(account, ns, name)
         return envelope(None)
 
     async def list_namespaces(self, request: Request) -> Response:
-        account = self.account(request)
-        names = sorted({s.namespace for s in self.store.all_live() if s.account == account and s.namespace})
+        names = self.store.namespaces(self.account(request))
         return envelope([{"namespace_name": n, "namespace_id": n, "script_count": 0} for n in names])
 
     def _namespace(self, request: Request) -> tuple[str, str]:
@@ -75,14 +76,6 @@ class Namespaces(RouteGroup):
     def _ns_script(self, request: Request) -> tuple[str, str, str]:
         # The script's name is not checked: a name no script can have is simply not found.
         return *self._namespace(request), request.path_params["script"]
-
-    def _matching(self, account: str, ns: str, raw_tags: str | None) -> list[Script]:
-        """The namespace's scripts, those the ``tags`` filter (``tag:yes,other:no``) keeps if given."""
-        scripts = self.store.scripts(account, ns)
-        if raw_tags is None:
-            return scripts
-        filters = _tag_filters(raw_tags)
-        return [s for s in scripts if all((tag in s.tags) == want for tag, want in filters)]
 
 
 def _tag_filters(raw: str) -> list[tuple[str, bool]]:

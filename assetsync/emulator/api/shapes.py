@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from ..store import Script, Store, Version
+from ..store import Listed, Script, Store, Version
 from .bindings import shown
 
 
@@ -20,20 +20,31 @@ def iso(ts: float) -> str:
 
 
 def etag(version: Version) -> str:
-    return hashlib.sha256(version.id.encode()).hexdigest()
+    return etag_of(version.id)
+
+
+def etag_of(version_id: str) -> str:
+    return hashlib.sha256(version_id.encode()).hexdigest()
 
 
 def script_json(store: Store, s: Script, version: Version | None = None) -> dict[str, Any]:
-    """A script as listed and deployed; ``version`` defaults to its live one."""
+    """A script as deployed and fetched; ``version`` defaults to its live one."""
     if version is None and s.version:
         version = store.version(s.version)
-    md = version.metadata if version else {}
     tag = store.migration_tag(s.account, s.namespace, s.name)
+    if version is None:
+        return listed_json(Listed(s, "", {}, False, tag))
+    return listed_json(Listed(s, version.id, version.metadata, version.manifest is not None, tag))
+
+
+def listed_json(item: Listed) -> dict[str, Any]:
+    """A script as listed (a page of them comes from one query: :meth:`Store.listed`)."""
+    s, md, tag = item.script, item.metadata, item.migration_tag
     return {
         "id": s.name,
         "tag": hashlib.md5(f"{s.account}/{s.namespace}/{s.name}".encode()).hexdigest(),
         "tags": s.tags,
-        "etag": etag(version) if version else None,
+        "etag": etag_of(item.version) if item.version else None,
         "handlers": ["fetch"],
         "named_handlers": [],
         "modified_on": iso(s.modified),
@@ -41,14 +52,14 @@ def script_json(store: Store, s: Script, version: Version | None = None) -> dict
         "usage_model": "standard",
         "compatibility_date": md.get("compatibility_date"),
         "compatibility_flags": md.get("compatibility_flags", []),
-        "has_assets": bool(version and version.manifest is not None),
+        "has_assets": item.has_assets,
         "has_modules": bool(md.get("main_module")),
         "logpush": False,
         "placement_mode": None,
         "startup_time_ms": 1,
         # What wrangler reads as the "Current Version ID": the live version's id, not the
         # deployment's (that one is in GET .../deployments).
-        "deployment_id": version.id if version else None,
+        "deployment_id": item.version or None,
         "pipeline_hash": None,
         "mutable_pipeline_id": None,
         **({"migration_tag": tag} if tag else {}),  # what a deploy's migrations must start from

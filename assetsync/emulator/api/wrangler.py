@@ -18,7 +18,7 @@ from starlette.responses import Response
 from ..envelope import BAD_REQUEST, SCRIPT_NOT_FOUND, SERVICE_NOT_FOUND, ApiError, envelope
 from ..store import Script
 from .base import RouteGroup
-from .shapes import deployment_json, iso, script_json, settings_json
+from .shapes import deployment_json, iso, listed_json, script_json, settings_json
 
 
 class Wrangler(RouteGroup):
@@ -81,7 +81,7 @@ class Wrangler(RouteGroup):
     async def list_scripts(self, request: Request) -> Response:
         """The account's Workers: wrangler reads a script's migration tag from this list."""
         account = self.account(request)
-        return envelope([script_json(self.store, s) for s in self.store.scripts(account, "")])
+        return envelope([listed_json(item) for item in self.store.listed(account, "")])
 
     async def list_queues(self, request: Request) -> Response:
         """The queues asked for by ``name``, every one present. The emulator does not model

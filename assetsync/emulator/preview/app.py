@@ -32,16 +32,17 @@ from collections.abc import AsyncIterator, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
 
 from ...protocol import HTML_HANDLING, NOT_FOUND_HANDLING
+from ...protocol.assetrules.staticrouting import StaticRoutingError
 from ...protocol.assetrules.urls import request_pathname
 from ...protocol.contenttypes import UNKNOWN
 from ...protocol.previews import PREVIEW_PREFIX as PREFIX, PreviewAddress, parse_host, parse_segment
 from ..store import Script, Store, Version, scope_of
-from .compose import worker_first
+from .compose import TO_WORKER, Route, Router, image_allowed
 from .livereload import site_key
-from .pages import address_of, choices_page, index_page
+from .pages import INDEX_PAGE, address_of, bad_page_key, choices_page, index_page, key_of, page_key
 from .ranges import Unsatisfiable, byte_range
 from .resolve import Resolution, Site, SiteConfig
 
@@ -77,6 +78,7 @@ class Preview:
         self.default_account = default_account  # what a short address means first
         self.runtime: Runtime | None = None  # runs a version's Worker code, when there is one
         self._sites: dict[str, Site] = {}
+        self._routers: dict[str, Router | str] = {}  # a version's router, or why it has none
 
     def _site(self, version: Version) -> Site:
         site = self._sites.get(version.id)
@@ -99,6 +101,36 @@ class Preview:
             self._sites[version.id] = site
         return site
 
+    def _router(self, version: Version) -> Router | str:
+        """How the platform's router fronts ``version``, or why this version cannot be routed."""
+        router = self._routers.get(version.id)
+        if router is None:
+            try:
+                router = Router.of(version.metadata)
+            except StaticRoutingError as exc:
+                router = f"its assets.config.run_worker_first is one the API refuses: {exc}"
+            if len(self._routers) > 256:
+                self._routers.clear()
+            self._routers[version.id] = router
+        return router
+
+    def route(self, request: Request, version: Version, pathname: str) -> Route | str:
+        """Who answers ``request`` (for ``pathname``, as the URL parser reads it) of ``version``:
+        the assets unless its Worker runs here; a string says why it cannot be answered."""
+        if self.runtime is None or not version.metadata.get("main_module"):
+            return Route.ASSETS
+        router = self._router(version)
+        if isinstance(router, str):
+            return router
+        return router.route(
+            self._site(version),
+            request.method,
+            pathname,
+            request.url.query,
+            request.headers,
+            host=_host(request),
+        )
+
     def candidates(self, address: PreviewAddress) -> list[Script]:
         """The live scripts ``address`` may mean: one, none, or (a short one) several accounts'."""
         live = self.store.live_for_preview(address.script, address.namespace)
@@ -115,36 +147,60 @@ class Preview:
         runs = version is not None and self.runtime is not None and bool(version.metadata.get("main_module"))
         if version is None or (version.manifest is None and not runs):
             return _not_found(address)
-        answer = await self.front(request, version, path, base)
-        if answer is not None:
-            return answer
+        route = self._answer_or_route(request, version, path, base)
+        if isinstance(route, Response):
+            return route
+        return await self._worker(request, version, path, route)
+
+    def _answer_or_route(self, request: Request, version: Version, path: str, base: str) -> Response | Route:
+        """The router's own answer (the assets', a 403, a 500 for what cannot be served), or the
+        Worker route the request takes."""
+        pathname = request_pathname((path or "/").encode("latin-1"))
+        route = self.route(request, version, pathname)
+        if isinstance(route, str):
+            return PlainTextResponse(f"Worker {version.script!r} cannot be served: {route}\n", 500)
+        if route is Route.BLOCKED:
+            return PlainTextResponse("Blocked", 403)
+        if route is Route.ASSETS:
+            return self._respond(request, version, self._resolve(request, version, pathname), base)
+        return route
+
+    async def _worker(self, request: Request, version: Version, path: str, route: Route) -> Response:
+        """The version's Worker answers; for a remote ``/_next/image``, only with an image."""
         assert self.runtime is not None
         site_id = site_key(version.account, version.script, version.namespace)
         inject = (lambda page: self.on_html(page, site_id)) if self.on_html is not None else None  # type: ignore[misc]
-        return await self.runtime.forward(request, version, _worker_url(request, path), on_html=inject)
+        response = await self.runtime.forward(request, version, _worker_url(request, path), on_html=inject)
+        blocked = route is Route.WORKER_IMAGE and response.status_code != 304
+        if blocked and not image_allowed(response.headers.get("content-type")):
+            if response.background is not None:
+                await response.background()  # close the Worker's answer unread
+            return PlainTextResponse("Blocked", 403)
+        return response
 
     async def front(self, request: Request, version: Version, path: str, base: str = "") -> Response | None:
-        """The assets' answer to ``path`` of ``version``, or None when its Worker answers instead
-        (as the platform's router decides: :func:`.compose.worker_first`). The request's ``Host``
-        is the one the Worker would see (a dispatch call's ``X-Assetsync-Host``)."""
-        runs = self.runtime is not None and bool(version.metadata.get("main_module"))
-        if runs and version.manifest is None:
-            return None
-        pathname = request_pathname((path or "/").encode("latin-1"))
-        site = self._site(version)
-        host = request.headers.get("x-assetsync-host") or request.headers.get("host")
-        if runs and worker_first(site, version.metadata, request.method, pathname, request.headers):
-            return None
-        res = site.resolve(request.method, pathname, query=request.url.query, host=host)
-        return self._respond(request, version, res, base)
+        """What the platform's router answers when ``version`` is reached through a binding (a
+        service binding's or a dispatch namespace's ``fetch``): the assets' answer or the router's
+        own 403, or None when the Worker takes the request; an empty answer marked
+        ``X-Assetsync-To-Worker`` says how: ``always`` (every request of this version: the caller
+        need not ask again) or ``image`` (only an image or plain text may come back). The request's
+        ``Host`` is the one the Worker would see (the caller's ``X-Assetsync-Host``)."""
+        route = self._answer_or_route(request, version, path, base)
+        if isinstance(route, Response):
+            return route
+        router = self._router(version)
+        if isinstance(router, Router) and router.always_worker(self._site(version)):
+            return Response(b"", 200, {TO_WORKER: "always"})
+        return Response(b"", 200, {TO_WORKER: "image"}) if route is Route.WORKER_IMAGE else None
+
+    def _resolve(self, request: Request, version: Version, pathname: str) -> Resolution:
+        host = _host(request)
+        return self._site(version).resolve(request.method, pathname, query=request.url.query, host=host)
 
     async def assets_only(self, request: Request, version: Version, path: str) -> Response:
         """``env.ASSETS.fetch()``: what the asset layer alone answers for ``path`` of ``version``."""
         pathname = request_pathname((path or "/").encode("latin-1"))
-        res = self._site(version).resolve(
-            request.method, pathname, query=request.url.query, host=request.headers.get("host")
-        )
-        return self._respond(request, version, res, "")
+        return self._respond(request, version, self._resolve(request, version, pathname), "")
 
     def _respond(self, request: Request, version: Version, res: Resolution, base: str) -> Response:
         headers: dict[str, str] = {}
@@ -200,14 +256,40 @@ class Preview:
             return Response(b"", status, headers)
         return StreamingResponse(_file_chunks(blob, start, length), status, headers)
 
-    def index(self, host: str) -> HTMLResponse:
-        """A page listing every deployed site: account, namespace, script, and their addresses."""
-        live = self.store.all_live()
-        return index_page(live, [self._short_reaches(s) for s in live], _port(host, None))
+    def index(self, request: Request) -> HTMLResponse:
+        """A page of the deployed sites (account, namespace, script, and their addresses), by
+        account, namespace and name: the first ones, or those just after (``?after=``) or just
+        before (``?before=``) a site named ``account/namespace/script``. A platform's namespace
+        holds 100,000 of them: each page is found by key and links to the pages beside it."""
+        port = _port(request.headers.get("host", ""), None)
+        try:
+            key, before = page_key(request.query_params)
+        except ValueError as exc:
+            return bad_page_key(str(exc))
+        live = self.store.live_beside(key, INDEX_PAGE, before)
+        if before and len(live) < INDEX_PAGE:
+            live = self.store.live_beside(None, INDEX_PAGE)  # reached the start: the first page
+        elif key is not None and not live:
+            live = self.store.live_beside(None, INDEX_PAGE, before=True)  # past the end: the last
+        older = live and self.store.live_beside(key_of(live[0]), 1, before=True)
+        newer = live and self.store.live_beside(key_of(live[-1]), 1)
+        return index_page(
+            live,
+            [self._short_reaches(s) for s in live],
+            port,
+            key_of(live[0]) if older else None,
+            key_of(live[-1]) if newer else None,
+        )
 
     def _short_reaches(self, script: Script) -> bool:
         """Whether the script's short address means it (and no other account's)."""
         return self.candidates(address_of(script).short()) == [script]
+
+
+def _host(request: Request) -> str | None:
+    """The ``Host`` a request was sent to, as its Worker sees it (a binding's call says it in
+    ``X-Assetsync-Host``: the bridge's own Host is the emulator's)."""
+    return request.headers.get("x-assetsync-host") or request.headers.get("host")
 
 
 def _worker_url(request: Request, path: str) -> str:
@@ -268,7 +350,7 @@ def preview_target(scope: MutableMapping[str, Any]) -> tuple[PreviewAddress, str
     address = parse_host(host)
     if address is not None:
         return address, path, ""
-    if path.startswith(PREFIX):
+    if path.startswith(PREFIX) and path != PREFIX:  # "/__preview/" alone is the index
         segment, _, rest = path[len(PREFIX) :].partition("/")
         return parse_segment(segment), "/" + rest, PREFIX + segment
     return None

@@ -8,7 +8,8 @@ path and query), so each is escaped; links are built from the shared address gra
 from __future__ import annotations
 
 import html
-from urllib.parse import quote
+from collections.abc import Mapping
+from urllib.parse import quote, urlencode
 
 from starlette.responses import HTMLResponse
 
@@ -43,9 +44,53 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
     )
 
 
-def index_page(live: list[Script], short: list[bool], port: int | str) -> HTMLResponse:
-    """Every live script (sorted by account, namespace, name), with the addresses that reach it;
-    ``short[i]``: the short address reaches ``live[i]``, so it is shown too."""
+INDEX_PAGE = 100  # sites on one page of the index
+
+SiteKey = tuple[str, str, str]  # (account, namespace, script): where a page of the index starts
+
+
+def key_of(script: Script) -> SiteKey:
+    return script.account, script.namespace, script.name
+
+
+def page_key(query: Mapping[str, str]) -> tuple[SiteKey | None, bool]:
+    """The site a page of the index starts after (``?after=``) or ends before (``?before=``),
+    and whether it is before; ``ValueError`` saying what is wrong with a marker."""
+    for param in ("after", "before"):
+        raw = query.get(param)
+        if raw is None:
+            continue
+        account, sep, rest = raw.partition("/")
+        namespace, sep2, name = rest.partition("/")
+        if not (sep and sep2 and account and name):
+            raise ValueError(f"?{param}={raw!r} is not account/namespace/script (the namespace may be empty)")
+        return (account, namespace, name), param == "before"
+    return None, False
+
+
+def bad_page_key(why: str) -> HTMLResponse:
+    return _page(
+        "assetsync emulator",
+        f"<h1>No such page</h1><p>{html.escape(why)}. <a href='/'>The first page of deployed sites</a>.</p>",
+        400,
+    )
+
+
+def _page_link(param: str, key: SiteKey, text: str) -> str:
+    return f"<a href='?{html.escape(urlencode({param: '/'.join(key)}))}'>{text}</a>"
+
+
+def index_page(
+    live: list[Script],
+    short: list[bool],
+    port: int | str,
+    older: SiteKey | None = None,
+    newer: SiteKey | None = None,
+) -> HTMLResponse:
+    """A page of live scripts (sorted by account, namespace, name), with the addresses that
+    reach them; ``short[i]``: the short address reaches ``live[i]``, so it is shown too.
+    ``older``/``newer``: the page's first/last site when sites lie before/after it (the links
+    to the pages beside it)."""
     rows = []
     for script, reaches in zip(live, short, strict=True):
         address = address_of(script)
@@ -65,9 +110,15 @@ def index_page(live: list[Script], short: list[bool], port: int | str) -> HTMLRe
         "<tr><th>Account</th><th>Namespace</th><th>Script</th><th>Host address</th>"
         "<th>Path address</th><th>Short address (this account's)</th></tr>"
     )
+    links = [
+        *(["<a href='?'>First page</a>", _page_link("before", older, "&larr; Previous")] if older else []),
+        *([_page_link("after", newer, "Next &rarr;")] if newer else []),
+    ]
+    nav = f"<nav><p>{' | '.join(links)}</p></nav>" if links else ""
     return _page(
         "assetsync emulator",
-        f"<h1>Deployed sites</h1><table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>",
+        f"<h1>Deployed sites</h1>{nav}<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+        f"{nav}",
     )
 
 

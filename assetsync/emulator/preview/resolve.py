@@ -66,9 +66,10 @@ not_found_handling (default ``none``), when html_handling found nothing:
 Beyond Cloudflare (which never sees a raw one: its URL parser resolves dot segments first), a
 decoded path with a ``.`` or ``..`` segment (``/a/..%2Fb``), a NUL, or no leading ``/`` matches no
 asset: it gets not_found_handling as if requested at ``/`` (so only ``/404.html`` for
-``404-page``), where Cloudflare would look the odd key up and find nothing. This emulates an
-assets-only Worker: there is no user Worker to fall through to, so ``run_worker_first`` and the
-``Sec-Fetch-Mode: navigate`` rule do not apply.
+``404-page``), where Cloudflare would look the odd key up and find nothing.
+
+With a user Worker beside the assets, the router first asks :meth:`Site.can_fetch` (the asset
+worker's ``canFetch``) whether the assets answer at all; :mod:`.compose` makes that decision.
 """
 
 from __future__ import annotations
@@ -301,6 +302,28 @@ class Site:
         status, asset, location = self._answer(method, pathname, query, host)
         return Resolution(status, asset, location, update.headers, update.remove)
 
+    def can_fetch(
+        self, path: str, *, query: str = "", host: str | None = None, not_found: bool = False
+    ) -> bool:
+        """Whether the asset layer has an answer for the request, as the platform's router asks it
+        (the asset worker's ``canFetch``) before falling back to the user Worker.
+
+        Only "no intent" is False: a ``_redirects`` redirect, a 200 rewrite (even to nothing: that
+        is a 404 of the assets'), an html_handling redirect, and an asset under any method (a POST
+        gets the assets' 405) are all the assets' to answer, so the method is not asked for.
+        ``not_found``: whether not_found_handling counts (the router keeps it with static routing,
+        or for a navigation under ``assets_navigation_prefers_asset_serving``); otherwise it is
+        taken as ``none``.
+        """
+        pathname = pct_encode(path, PATH_ENCODE)
+        mode = self.config.not_found_handling if not_found else "none"
+        match = self._redirects.match(pathname, query=query, host=host) if self._redirects else None
+        if match is not None:
+            return True
+        decoded = decode_path(pathname)
+        intent = self._not_found("/", mode) if _unsafe(decoded) else self._intent(decoded, False, mode)
+        return intent is not None
+
     def _answer(
         self, method: str, pathname: str, query: str, host: str | None
     ) -> tuple[int, str | None, str | None]:
@@ -311,7 +334,8 @@ class Site:
             pathname = match.pathname
         decoded = decode_path(pathname)
         unsafe = _unsafe(decoded)
-        intent = self._not_found("/") if unsafe else self._intent(decoded, False)
+        mode = self.config.not_found_handling
+        intent = self._not_found("/", mode) if unsafe else self._intent(decoded, False, mode)
         if intent is None:
             return 404, None, None
         if method.upper() not in _SERVE_METHODS:
@@ -336,10 +360,10 @@ class Site:
     def _serve(self, key: str, status: int = 200) -> _Intent:
         return _Intent(asset=key, status=status)
 
-    def _intent(self, p: str, skip: bool) -> _Intent | None:
+    def _intent(self, p: str, skip: bool, not_found: str) -> _Intent | None:
         """What html_handling makes of the decoded path ``p``: the first of its mode's steps that
-        applies, else not_found_handling. ``skip``: no redirects (a redirect's target is being
-        resolved)."""
+        applies, else not_found_handling ``not_found``. ``skip``: no redirects (a redirect's
+        target is being resolved)."""
         keys = self._keys
         if p.endswith("/index") and p in keys:  # an /index file is served as is, in every mode
             return self._serve(p)
@@ -348,16 +372,16 @@ class Site:
                 if file in keys:
                     return self._serve(file)
             elif not skip:
-                redirect = self._safe_redirect(file, destination)
+                redirect = self._safe_redirect(file, destination, not_found)
                 if redirect is not None:
                     return redirect
-        return self._not_found(p)
+        return self._not_found(p, not_found)
 
-    def _safe_redirect(self, file: str, destination: str) -> _Intent | None:
+    def _safe_redirect(self, file: str, destination: str, not_found: str) -> _Intent | None:
         """Redirect to ``destination`` only if it is no asset itself but resolves to ``file``."""
         if destination in self._keys:
             return None
-        intent = self._intent(destination, True)
+        intent = self._intent(destination, True, not_found)
         if (
             intent is not None
             and intent.asset is not None
@@ -369,8 +393,7 @@ class Site:
 
     # ------------------------------------------------------------------------ not_found_handling
 
-    def _not_found(self, p: str) -> _Intent | None:
-        mode = self.config.not_found_handling
+    def _not_found(self, p: str, mode: str) -> _Intent | None:
         if mode == "single-page-application":
             return self._serve("/index.html") if "/index.html" in self._keys else None
         if mode == "404-page":

@@ -6,8 +6,9 @@ Served on a loopback socket of its own (never the public port), under ``/__runti
 - ``GET live?account=&namespace=&script=``: the script's live version id, or null;
 - ``assets/<version>/<path>``: ``env.ASSETS.fetch()``, the preview's asset layer for that version;
 - ``front/<version>/<path>``: a dispatch or service binding's ``fetch()`` reaching a Worker with
-  assets: the assets' answer when they take the request, else an empty answer marked
-  ``X-Assetsync-To-Worker`` (the request's body stays with the host, which runs the Worker);
+  assets: the assets' (or the router's own) answer when they take the request, else an empty
+  answer marked ``X-Assetsync-To-Worker`` (the request's body stays with the host, which runs the
+  Worker): ``1``, or ``always`` and ``image`` as :meth:`~assetsync.emulator.preview.app.Preview.front` says;
 - ``kv/<namespace id>/value?key=`` (GET, PUT, DELETE) and ``kv/<id>/keys``: a ``kv_namespace``
   binding, on the same store as the KV REST API. Metadata travels URI-encoded JSON in
   ``X-KV-Metadata``.
@@ -26,6 +27,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from ...protocol.kv import KvError
 from ..kv import KvStore
+from ..preview.compose import TO_WORKER  # the front's mark: the Worker, not the assets, answers
 from ..store import Store, Version
 from .spec import NotRunnable, worker_spec
 
@@ -33,7 +35,6 @@ if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
 
 PREFIX = "/__runtime/"
-TO_WORKER = "x-assetsync-to-worker"  # front's answer when the Worker, not the assets, answers
 AssetServer = Callable[[Request, Version, str], Awaitable[Response]]
 FrontDoor = Callable[[Request, Version, str], Awaitable[Response | None]]
 

@@ -99,16 +99,41 @@ function worker(env, ctx, version, outbound, params) {
 // A Worker's front door, as the platform's router: its assets answer what they take (unless
 // run_worker_first says otherwise), the Worker the rest. Dispatch and service fetches come here;
 // the emulator decides from the method, URL and headers, so the body stays here for the Worker.
+// The emulator's mark says how the Worker takes it: "always" (every request of this version, so
+// it is not asked again), "image" (only an image or plain text may come back), else this one.
+// The Worker is asked for only when it is called: the Worker Loader runs a version's load in the
+// request that first asked, so asking in one that never calls (its assets answered) would leave a
+// later caller on a finished request ("The execution context ... was canceled").
+const alwaysWorker = new Set(); // versions whose router sends every request to the Worker
+
 async function frontDoor(env, ctx, version, request, outbound) {
+  const toWorker = () => worker(env, ctx, version, outbound).getEntrypoint().fetch(request);
+  if (alwaysWorker.has(version)) return toWorker();
   const url = new URL(request.url);
   const headers = new Headers(request.headers);
-  headers.delete("content-length");
-  headers.delete("transfer-encoding");
+  for (const h of ["content-length", "transfer-encoding", "upgrade", "connection", H_LIMITS, H_TOP]) {
+    headers.delete(h);
+  }
   headers.set("x-assetsync-host", url.host);
   const target = `${EMU}/__runtime/front/${encodeURIComponent(version)}${url.pathname}${url.search}`;
   const probe = await env.EMU.fetch(target, { method: request.method, headers });
-  if (!probe.headers.has(TO_WORKER)) return new Response(probe.body, probe);
-  return worker(env, ctx, version, outbound).getEntrypoint().fetch(request);
+  const mark = probe.headers.get(TO_WORKER);
+  if (mark === null) return new Response(probe.body, probe);
+  if (mark === "always") {
+    if (alwaysWorker.size > 10000) alwaysWorker.clear();
+    alwaysWorker.add(version);
+  }
+  const response = await toWorker();
+  return mark === "image" ? imageOnly(response) : response;
+}
+
+// /_next/image of a remote URL, not loaded as an image: the router passes only one Content-Type,
+// an image or plain text (the rule of compose.py's image_allowed).
+function imageOnly(response) {
+  const type = response.headers.get("content-type");
+  if (response.status === 304 || (type !== null && !type.includes(",") &&
+      (type.startsWith("image/") || type.split(";")[0] === "text/plain"))) return response;
+  return new Response("Blocked", { status: 403 });
 }
 
 function withHeaders(request, headers) {
@@ -149,7 +174,9 @@ export class Assets extends WorkerEntrypoint {
   async fetch(request) {
     const url = new URL(request.url);
     const target = `${EMU}/__runtime/assets/${encodeURIComponent(this.ctx.props.version)}${url.pathname}${url.search}`;
-    const res = await this.env.EMU.fetch(new Request(target, request));
+    const asked = new Request(target, request);
+    asked.headers.set("x-assetsync-host", url.host); // _headers and _redirects rules may name it
+    const res = await this.env.EMU.fetch(asked);
     return new Response(res.body, res); // headers made mutable, as the platform's are
   }
 }
@@ -211,24 +238,46 @@ async function decode(res, options) {
   return res.text();
 }
 
-// A service binding: the named script's live version, its default or a named entrypoint.
+// A service binding: the named script's live version, its default or a named entrypoint. fetch()
+// to the default entrypoint goes through the target's front door (its assets may answer); any
+// other property the caller asks for is the target's (the Proxy below).
 export class Service extends WorkerEntrypoint {
-  async target() {
-    const { account, script, entrypoint } = this.ctx.props;
-    const version = await liveVersion(this.env, account, "", script);
-    if (!version) throw new Error(`Worker "${script}" is not deployed (the service binding's target).`);
-    return worker(this.env, this.ctx, version, null).getEntrypoint(entrypoint ?? undefined);
-  }
   async fetch(request) {
-    const { account, script, entrypoint } = this.ctx.props;
-    if (entrypoint) return (await this.target()).fetch(request);
-    const version = await liveVersion(this.env, account, "", script);
-    if (!version) throw new Error(`Worker "${script}" is not deployed (the service binding's target).`);
+    const version = await serviceVersion(this);
+    if (this.ctx.props.entrypoint) return serviceStub(this, version).fetch(request); // no router there
     return frontDoor(this.env, this.ctx, version, new Request(request), null);
   }
-  async call(method, args) {
-    return (await this.target())[method](...args);
-  }
+}
+
+// Not relayed: "then" (a Service must not look like a promise), "connect" (a socket, which the
+// host does not carry) and "self" (workerd reads it off an entrypoint, as it does each handler).
+const NOT_RELAYED = new Set(["then", "connect", "self"]);
+
+// What Service lacks is looked up last on its prototype chain, here: a relay to the target's
+// property of that name, called (an RPC method) or awaited (a property read); what either returns
+// (an object, a stub, an RpcTarget) goes back as it came, so promise pipelining works through it.
+Object.setPrototypeOf(
+  Service.prototype,
+  new Proxy(Object.getPrototypeOf(Service.prototype), {
+    get(base, prop, receiver) {
+      if (typeof prop !== "string" || prop in base || NOT_RELAYED.has(prop)) return Reflect.get(base, prop, receiver);
+      const target = () => serviceVersion(receiver).then((version) => serviceStub(receiver, version));
+      const relay = (...args) => target().then((stub) => stub[prop](...args));
+      relay.then = (resolve, reject) => target().then((stub) => stub[prop]).then(resolve, reject);
+      return relay;
+    },
+  }),
+);
+
+async function serviceVersion(self) {
+  const { account, script } = self.ctx.props;
+  const version = await liveVersion(self.env, account, "", script);
+  if (!version) throw new Error(`Worker "${script}" is not deployed (the service binding's target).`);
+  return version;
+}
+
+function serviceStub(self, version) {
+  return worker(self.env, self.ctx, version, null).getEntrypoint(self.ctx.props.entrypoint ?? undefined);
 }
 
 // A dispatch_namespace binding: get(name, args, options) runs user Worker `name` of the namespace.
