@@ -87,6 +87,10 @@ def test_an_unchanged_rerun_is_skipped_and_the_dry_run_prints_the_plan(
     assert "Time at 1,200 requests / 300 s: about 1.0 s (this dry run made 2 requests)" in dry.stderr
     doc = json_document(sync_all(emulator, root, tmp_path, "--dry-run", "--offline", "--json").stdout)
     assert doc["plan"]["requests"]["total"] == 4 and doc["plan"]["dry_run_requests"] == 0
+    paced = sync_all(
+        emulator, root, tmp_path, "--dry-run", "--offline", "--rate-limit", "60/10", "--shard", "1/2"
+    )
+    assert "Time at 1/2 of 60 requests / 10 s:" in paced.stderr, paced.stderr  # the plan's rate is the run's
     assert (
         doc["plan"]["unverified"] and {r["tenant"]: r["check"] for r in doc["tenants"]}["globex"] == "changed"
     )
