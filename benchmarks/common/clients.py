@@ -106,12 +106,16 @@ class Clients:
         *,
         memory: bool = True,
         pss: bool = False,
+        check: bool = True,
     ) -> Run:
         """One measured run with the emulator's credentials, and the emulator's CPU seconds
-        meanwhile. ``os.sync()`` first (untimed): no write-back of earlier runs competes."""
+        meanwhile. ``os.sync()`` first (untimed): no write-back of earlier runs competes.
+        ``check``: a non-zero exit raises (else it is the run's ``code``)."""
         os.sync()
         cpu0 = emu.cpu_seconds()
-        run = self.spawner.run(argv, {**env, **emu.credentials()}, cwd, label, memory=memory, pss=pss)
+        run = self.spawner.run(
+            argv, {**env, **emu.credentials()}, cwd, label, memory=memory, pss=pss, check=check
+        )
         return dataclasses.replace(run, server_cpu=cpu_spent(cpu0, emu.cpu_seconds()))
 
     def assetsync(self, emu: Emulator, args: Sequence[str], label: str, **kw: bool) -> Run:

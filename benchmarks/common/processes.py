@@ -173,6 +173,7 @@ class Run:
     stdout: str
     stderr: str
     server_cpu: float | None = None  # a server's CPU seconds during the run, if the caller took them
+    code: int = 0  # its exit status (not 0 only when the caller allowed it: ``check=False``)
 
 
 # The helper that starts every measured command: a small interpreter (-I -S) of its own, so the
@@ -254,8 +255,10 @@ class Spawner:
         memory: bool = True,
         pss: bool = False,
         stdout: bool = True,
+        check: bool = True,
     ) -> Run:
-        """Run ``argv`` to its end; a non-zero exit raises :class:`BenchError`. ``memory``:
+        """Run ``argv`` to its end; a non-zero exit raises :class:`BenchError` (with ``check``;
+        without it the status is :attr:`Run.code`, for a command whose failure is a result). ``memory``:
         sample the tree's summed RSS (and with ``pss`` its PSS, which costs more CPU);
         ``stdout=False`` sends it to /dev/null."""
         assert self._proc.stdin is not None
@@ -279,11 +282,11 @@ class Spawner:
         for path in (out, err):
             with open(path, encoding="utf-8", errors="replace") as f:
                 texts.append(f.read())
-        if reply["code"] != 0:
+        if reply["code"] != 0 and check:
             tail = "\n".join((texts[0].strip() + "\n" + texts[1].strip()).strip().splitlines()[-40:])
             raise BenchError(f"{label or argv[0]}: {' '.join(argv)} exited with {reply['code']}:\n{tail}")
         mem = TreeMemory(reply["rss_kib"], reply["pss_kib"])
-        return Run(reply["seconds"], mem, reply["cpu"], texts[0], texts[1])
+        return Run(reply["seconds"], mem, reply["cpu"], texts[0], texts[1], code=reply["code"])
 
     def stop_current(self) -> None:
         """Stop the running command's whole process tree (its own session), if any."""

@@ -169,9 +169,22 @@ class Emulator(ServerProcess):
         :meth:`credentials` hands out) is the shaped API base; previews stay direct."""
         if self.shaped is None:
             raise BenchError(f"{self.label} was started without --link")
+        return self.via(self.shaped)
+
+    def via(self, api: str) -> Emulator:
+        """The same server as clients see it at another API base (a link, a proxy in front of
+        it): :meth:`credentials` hands out ``api``; previews stay direct."""
         view = copy.copy(self)
-        view.api = self.shaped
+        view.api = api
         return view
+
+    @property
+    def port(self) -> int:
+        """The port of the server's own API base."""
+        port = urllib.parse.urlsplit(self.direct).port
+        if port is None:
+            raise BenchError(f"{self.label}: no port in {self.direct}")
+        return port
 
     @property
     def origin(self) -> str:
