@@ -15,6 +15,7 @@ from typing import Any
 
 from .errors import UsageError
 from .protocol import BUCKET_BYTES, BUCKET_FILES
+from .protocol.ratelimit import RateLimit
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,11 @@ class RateBudget:
                 f"{flag} {text!r}: use REQUESTS/SECONDS, e.g. 1200/300 (Cloudflare's limit for a token)"
             )
         return budget
+
+    @classmethod
+    def of(cls, limit: RateLimit) -> RateBudget:
+        """The budget a rate limit states (``--rate-limit``, a server's ``Ratelimit-Policy``)."""
+        return cls(max(1, math.floor(limit.requests)), limit.seconds)
 
     def shared_by(self, count: int) -> RateBudget:
         return RateBudget(self.requests, self.seconds, self.share * max(1, count))

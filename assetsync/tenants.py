@@ -206,7 +206,8 @@ class SyncAllOptions:
     ``verify``: ``"list"`` skips a tenant whose folder and settings match its record while the
     namespace's list shows its script as recorded; ``"full"`` deploys every tenant. Records live
     in ``records_dir``, default the settings' ``cache_dir``, else the user cache folder.
-    ``budget``: the token's rate limit a dry run's plan counts with (default Cloudflare's).
+    ``budget``: the token's rate limit a dry run's plan counts with (default: the settings'
+    ``rate_limit``, or what the server's answers state if that is tighter, else Cloudflare's).
     """
 
     settings: Settings
@@ -302,9 +303,7 @@ async def sync_all_async(
         dry_run=o.dry_run,
     )
     if o.dry_run:
-        budget = options.budget or CLOUDFLARE_BUDGET
-        if options.budget is None and o.rate_limit is not None:  # --rate-limit: the plan's rate too
-            budget = RateBudget(max(1, round(o.rate_limit.requests)), o.rate_limit.seconds)
+        budget = options.budget or (RateBudget.of(o.rate_limit) if o.rate_limit else CLOUDFLARE_BUDGET)
         report.plan = TenantPlan(budget.shared_by(shard.count) if shard else budget, unverified=o.offline)
     emit = on_event or (lambda event: None)
     retries = Retries(o.attempts, o.backoff)
@@ -399,6 +398,11 @@ async def sync_all_async(
             plan.list_pages = pages_for(len(tenants)) if listed_offline else live.pages
             plan.other += len(report.prune_candidates)
             plan.spent = client.requests_sent
+            heard = client.pacer.server  # the budget the server's answers stated, if they did
+            if heard is not None and options.budget is None:  # it replaces the one assumed
+                stated = RateBudget.of(heard).shared_by(plan.budget.share)
+                given = [plan.budget] if o.rate_limit is not None else []
+                plan.budget = min([*given, stated], key=lambda b: b.per_second)
     report.seconds = time.perf_counter() - t0
     return report
 

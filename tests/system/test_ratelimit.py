@@ -23,7 +23,8 @@ from assetsync.emulator.ratelimit import credential_of
 from assetsync.namespace import list_namespace
 from assetsync.protocol.ratelimit import RateLimit, parse_remaining
 from assetsync.settings import Settings
-from assetsync.tenants import SyncAllOptions, sync_all
+from assetsync.tenantplan import RateBudget
+from assetsync.tenants import Shard, SyncAllOptions, sync_all
 from assetsync.wire.target import Target
 
 from ..conftest import ACCOUNT
@@ -228,3 +229,24 @@ def test_sync_keeps_within_its_rate_limit_flag(tmp_path: Path) -> None:
     assert len(uploads) == 30 and len({c.credential for c in uploads}) == 1  # one upload token
     assert min(c.left for c in uploads if c.left is not None) >= 60 - 20
     assert live.emulator.ratelimit is not None and live.emulator.ratelimit.refused == 0
+
+
+def test_a_dry_runs_plan_counts_with_the_budget_the_server_states(tmp_path: Path) -> None:
+    """The plan's time is at the tightest of --rate-limit and what the server's answers state
+    (here 40/2, not Cloudflare's 1,200/300), and a shard's plan at its share of it."""
+    root = tenants(tmp_path / "tenants", 4)
+    live, _ = watched(tmp_path)
+    target = Target("api", live.api, ACCOUNT, live.token)
+
+    def plan(**kw: Any) -> RateBudget:
+        shard = kw.pop("shard", None)
+        settings = Settings(namespace=NS, cache_dir=str(tmp_path / "cache"), dry_run=True, **kw)
+        report = sync_all(str(root), SyncAllOptions(settings, shard=shard), target)
+        assert report.plan is not None and report.plan.tenants == len(report.tenants)
+        return report.plan.budget
+
+    with live:
+        assert plan() == RateBudget(40, 2)
+        assert plan(rate_limit=RateLimit(1000, 2)) == RateBudget(40, 2)
+        assert plan(rate_limit=RateLimit(10, 2)) == RateBudget(10, 2)
+        assert plan(shard=Shard(1, 2)) == RateBudget(40, 2, share=2)
