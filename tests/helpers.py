@@ -280,6 +280,45 @@ class Lines:
                 return line
 
 
+def stop_child(proc: subprocess.Popen[str], out: Lines, how: int = signal.SIGTERM, wait: float = WAIT) -> int:
+    """Send ``how`` to a child of :func:`cli_running` and return its exit code. One still running
+    after ``wait`` seconds is aborted (SIGABRT: with PYTHONFAULTHANDLER it prints every thread's
+    stack) and the test fails with what it printed, so a hang at exit says where it hangs."""
+    proc.send_signal(how)
+    try:
+        return proc.wait(wait)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        proc.wait(wait)
+        out.thread.join(wait)
+        lines = [*out.seen, *iter_queue(out.queue)]
+        pytest.fail(f"still running {wait}s after signal {how}; its stderr:\n" + "\n".join(lines))
+
+
+def iter_queue(q: queue.Queue[str | None]) -> Iterator[str]:
+    """What is left in ``q`` now, without waiting."""
+    while True:
+        try:
+            item = q.get_nowait()
+        except queue.Empty:
+            return
+        if item is not None:
+            yield item
+
+
+# The first line of a child Python that gets the default Ctrl-C, as from a terminal, even when the
+# suite runs with SIGINT ignored (CI starts it as a background job of a script, and an ignored
+# signal stays ignored across exec). The child sets it itself: a preexec_fn runs between fork and
+# exec in a parent with threads (the emulator's, the output readers'), where it can deadlock.
+DEFAULT_CTRL_C = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+
+
+def assetsync_argv(*args: str) -> list[str]:
+    """``python -m assetsync ARGS`` with the default Ctrl-C (:data:`DEFAULT_CTRL_C`)."""
+    run = "import runpy; runpy.run_module('assetsync', run_name='__main__', alter_sys=True)"
+    return [sys.executable, "-c", DEFAULT_CTRL_C + run, *args]
+
+
 @contextlib.contextmanager
 def cli_running(
     *args: str, env: Mapping[str, str], stdout: int = subprocess.DEVNULL
@@ -289,13 +328,12 @@ def cli_running(
     too); killed if still running after. It gets the default Ctrl-C, as from a terminal, even
     when the suite runs with SIGINT ignored (a background job of a script, as CI starts it)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "assetsync", *args],
-        env=child_env({**env, "PYTHONUNBUFFERED": "1", "CI": "1"}),
+        assetsync_argv(*args),
+        env=child_env({**env, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1", "CI": "1"}),
         stdin=subprocess.DEVNULL,
         stdout=stdout,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert proc.stderr is not None

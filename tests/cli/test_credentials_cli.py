@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ..conftest import ACCOUNT
-from ..helpers import LiveEmulator, cli_running, json_document, make_tree, run_cli
+from ..helpers import LiveEmulator, cli_running, json_document, make_tree, run_cli, stop_child
 
 # What a pull request from a fork gets: the secrets' variables exist, set to nothing.
 FORK = {
@@ -79,8 +79,7 @@ def test_local_publishes_into_the_emulator_on_purpose_with_every_command(tmp_pat
     assert deleted.returncode == 0, deleted.stderr
     with cli_running(*cmd["watch"], "--local", env=FORK) as (proc, lines):  # cli_running sets CI too
         lines.expect(lambda line: " live: 1 file," in line)
-        proc.terminate()
-        assert proc.wait(20) == 0
+        assert stop_child(proc, lines) == 0
 
 
 def test_local_even_ignores_credentials_the_environment_holds(tmp_path: Path) -> None:

@@ -6,13 +6,12 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from ..helpers import make_tree
+from ..helpers import assetsync_argv, make_tree
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium: apt-get install chromium")
@@ -29,10 +28,7 @@ def test_dev_live_reload_in_a_browser(tmp_path: Path) -> None:
         tmp_path / "site", {"index.html": "<html><body><h1>first version</h1></body></html>"}, mtime=None
     )
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "assetsync",
+        assetsync_argv(
             "dev",
             str(site),
             "--name",
@@ -42,12 +38,9 @@ def test_dev_live_reload_in_a_browser(tmp_path: Path) -> None:
             "--local-data",
             str(tmp_path / "data"),
             "--no-cache",
-        ],
+        ),
         stderr=subprocess.PIPE,
         text=True,
-        # Ctrl-C as a terminal delivers it, even when the suite runs with SIGINT ignored (a
-        # background job of a script, as CI starts it): dev keeps an inherited "ignore".
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert proc.stderr is not None

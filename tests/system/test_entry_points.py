@@ -15,7 +15,7 @@ from assetsync.settings import Settings, resolve
 from assetsync.wire.target import Target
 
 from ..conftest import ACCOUNT
-from ..helpers import WAIT as TIMEOUT, LiveEmulator, cli_running, make_tree, run_cli
+from ..helpers import WAIT as TIMEOUT, LiveEmulator, cli_running, make_tree, run_cli, stop_child
 
 PROJECT = {
     "index.html": "<h1>hi</h1>",
@@ -67,8 +67,7 @@ def watch_first_deploy(live: LiveEmulator, *args: str) -> None:
     """Run `assetsync watch ARGS` until its first deploy is done, then stop it."""
     with cli_running("watch", *args, "--no-cache", env=env(live)) as (proc, lines):
         lines.expect(lambda line: " live: 1 file," in line)  # index.html, the one asset
-        proc.terminate()
-        assert proc.wait(TIMEOUT) == 0
+        assert stop_child(proc, lines) == 0
 
 
 def shop_project(tmp_path: Path, config: dict[str, Any]) -> Path:
@@ -181,5 +180,4 @@ def test_dev_deploys_into_its_own_emulator_whatever_credentials_it_is_given(tmp_
         page = httpx.get(f"http://127.0.0.1:{url.port}/", headers={"Host": url.netloc}, timeout=TIMEOUT)
         assert page.status_code == 200 and b"<h1>hi</h1>" in page.content
         assert page.headers["x-frame-options"] == "DENY"  # the root _headers went with the deploy
-        proc.terminate()
-        assert proc.wait(TIMEOUT) == 0
+        assert stop_child(proc, lines) == 0

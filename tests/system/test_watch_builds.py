@@ -20,7 +20,7 @@ from assetsync.watchevents import Debouncer, WatchdogSource
 from assetsync.watchplan import HOLD_MIN_REMOVED, BuildGate
 
 from ..conftest import ACCOUNT
-from ..helpers import LiveEmulator, cli_running, make_tree, run_cli
+from ..helpers import LiveEmulator, cli_running, make_tree, run_cli, stop_child
 from .test_watch import TIMEOUT, FakeClock, FakeSource, Harness, puts
 
 SITE = {"index.html": "v1", **{f"assets/app{i}.js": f"app {i}" for i in range(12)}}
@@ -243,7 +243,6 @@ def test_watch_allow_empty_deploys_an_empty_folder(tmp_path: Path) -> None:
         args = ["watch", str(empty), "--allow-empty", "--name", "site", "--cache-dir", str(tmp_path / "c")]
         with cli_running(*args, env=env) as (proc, out):
             out.expect(lambda line: "live: 0 files" in line)
-            proc.terminate()
-            assert proc.wait(TIMEOUT) == 0
+            assert stop_child(proc, out) == 0
         assert puts(live) == 1
         assert [s.name for s in live.emulator.store.all_live()] == ["site"]

@@ -14,8 +14,8 @@ import httpx
 from assetsync.watchevents import WatchdogSource
 
 from ..conftest import ACCOUNT
-from ..helpers import Lines, LiveEmulator, cli_running, make_tree
-from .test_watch import TIMEOUT, Harness, puts, replace_text
+from ..helpers import Lines, LiveEmulator, cli_running, make_tree, stop_child
+from .test_watch import Harness, puts, replace_text
 
 ASSETS = 'name = "site"\ncompatibility_date = "2025-01-01"\n[assets]\ndirectory = "dist"\n'
 WORKER = 'main = "src/worker.js"\n' + ASSETS + '[vars]\nGREETING = "hi"\n'
@@ -40,8 +40,7 @@ def _watching(live: LiveEmulator, project: Path, tmp: Path) -> Iterator[tuple[su
     with cli_running(*args, env=env) as (proc, out):
         out.expect(lambda line: " live: " in line)  # the first deploy
         yield proc, out
-        proc.terminate()
-        assert proc.wait(TIMEOUT) == 0
+        assert stop_child(proc, out) == 0
 
 
 def _deployed(out: Lines) -> str:

@@ -25,7 +25,7 @@ from assetsync.protocol import AssetsConfig, Module, WorkerSpec
 from assetsync.wire.target import Target
 
 from ..conftest import ACCOUNT
-from ..helpers import LiveEmulator, make_tree, workerd_binary
+from ..helpers import LiveEmulator, make_tree, stop_child, workerd_binary
 
 DATE = "2025-06-01"
 NS = "tenants"
@@ -503,8 +503,7 @@ def test_dev_runs_the_worker_and_editing_main_redeploys_and_reloads_the_page(tmp
             reload = next(line for line in events.iter_lines() if line.startswith("data:"))
         assert "app" in reload
         assert httpx.get(f"{origin}/page", headers=host, timeout=30).text.startswith("<p>v2</p>")
-        proc.terminate()
-        assert proc.wait(30) == 0
+        assert stop_child(proc, lines, wait=30) == 0
 
 
 def test_a_deleted_user_worker_is_not_found_at_once(live: LiveEmulator, tmp_path: Path) -> None:
@@ -585,5 +584,4 @@ def test_dev_of_an_assets_only_project_starts_no_workerd_and_says_nothing_of_it(
         lines.expect(lambda line: " live: " in line)
         assert not any("workerd" in line for line in lines.seen), lines.seen
         assert lines.seen[0][9:].startswith("Preview: http://site.localhost:")  # after HH:MM:SS
-        proc.terminate()
-        assert proc.wait(30) == 0
+        assert stop_child(proc, lines, wait=30) == 0

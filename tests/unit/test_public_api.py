@@ -25,7 +25,7 @@ from assetsync.events import DeletionJSON, SyncAllReport, SyncReport, TenantResu
 from assetsync.tenantplan import RateBudget, TenantPlan
 
 from ..conftest import ACCOUNT
-from ..helpers import Lines, LiveEmulator, child_env, make_tree
+from ..helpers import DEFAULT_CTRL_C, Lines, LiveEmulator, child_env, make_tree
 
 
 def test_every_exported_name_resolves() -> None:
@@ -208,7 +208,7 @@ def test_watch_keeps_a_folder_deployed_until_stopped(
 
 def test_watch_returns_on_ctrl_c(tmp_path: Path) -> None:
     site = make_tree(tmp_path / "site", {"index.html": "v1"})
-    script = (
+    script = DEFAULT_CTRL_C + (
         "import sys, assetsync as a\n"
         "options = a.SyncOptions(script='site', build=a.BuildOptions(cache_dir=sys.argv[3]))\n"
         "def shown(d): print(f'deployed: +{d.added}', flush=True)\n"
@@ -223,9 +223,6 @@ def test_watch_returns_on_ctrl_c(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        # A program started with SIGINT ignored (a background job of a script, as CI runners start
-        # the suite) keeps ignoring it, rightly: give this one the default Ctrl-C, as a terminal does.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert proc.stdout is not None and proc.stderr is not None
