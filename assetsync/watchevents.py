@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol
 
@@ -115,6 +116,7 @@ class WatchdogSource:
         self.observer: FileObserver | None = None
         self.handler: FileSystemEventHandler | None = None
         self.also: set[str] = set()  # folders outside ``root`` watched on their own (not below)
+        self.stop_wait = 5.0
 
     def start(self, report: ReportPaths) -> None:
         from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -173,6 +175,19 @@ class WatchdogSource:
         return observer
 
     def stop(self) -> None:
-        if self.observer is not None:
-            self.observer.stop()
-            self.observer.join(timeout=5)
+        """Stop watching, waiting for it at most :attr:`stop_wait` seconds. watchdog's inotify
+        observer before 5.0.3 wakes its reading thread only with the event its own removal of
+        the watch makes, and its stop() can then block for good; an OS watcher that will not stop
+        must not keep watch or dev from exiting (watchdog's threads are daemons: the process ends
+        without them)."""
+        observer, self.observer = self.observer, None
+        if observer is None:
+            return
+
+        def end() -> None:
+            observer.stop()
+            observer.join()
+
+        stopper = threading.Thread(target=end, name="watch-stop", daemon=True)
+        stopper.start()
+        stopper.join(self.stop_wait)

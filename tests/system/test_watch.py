@@ -25,7 +25,7 @@ from assetsync.watchevents import Debouncer, WatchdogSource
 from assetsync.wire.target import Target
 
 from ..conftest import ACCOUNT
-from ..helpers import LiveEmulator, cli_running, make_tree
+from ..helpers import LiveEmulator, cli_running, make_tree, stop_child
 
 TIMEOUT = 20.0
 
@@ -353,8 +353,7 @@ def test_cli_watch_shows_build_errors_and_goes_on(tmp_path: Path, emulator: Live
         replace_text(site / "index.html", "v2")  # any build from here on deploys exactly v2
         (site / "huge.bin").unlink()
         out.expect(lambda line: "deployed: +0 ~1 -0" in line)
-        proc.terminate()
-        assert proc.wait(TIMEOUT) == 0
+        assert stop_child(proc, out) == 0
         out.expect(lambda line: line.endswith(" stopped"))
     r = httpx.get(emulator.origin + "/index.html", headers={"Host": "site.localhost"}, follow_redirects=True)
     assert r.content == b"v2"
@@ -379,8 +378,7 @@ def test_cli_watch_quiet_hides_deploy_lines_but_not_errors(tmp_path: Path) -> No
             assert live.app.arrived.wait(TIMEOUT)
             _too_large(site)  # and the build after it fails: its error follows the deploy's end
             assert "per-file limit" in out.expect(lambda line: " error: " in line)
-            proc.terminate()
-            assert proc.wait(TIMEOUT) == 0
+            assert stop_child(proc, out) == 0
         assert [s.name for s in live.emulator.store.all_live()] == ["site"]
     assert not [line for line in out.seen if "deployed:" in line]
 
@@ -473,6 +471,32 @@ def test_refused_os_watches_fall_back_to_polling(
         replace_text(site / "index.html", "v2")
         lines = h.wait_deploys(2)
         assert lines[1].changed == 1 and h.served("/index.html") == b"v2"
+
+
+class StuckObserver(RefusedObserver):
+    """An OS observer whose stop() never returns by itself, as watchdog's inotify one before 5.0.3
+    can when its reading thread is not woken."""
+
+    def __init__(self) -> None:
+        super().__init__("", 0)
+        self.stopping = threading.Event()
+        self.release = threading.Event()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.release.wait()
+
+
+def test_an_os_watcher_that_will_not_stop_does_not_hold_the_exit(tmp_path: Path) -> None:
+    stuck = StuckObserver()
+    source = WatchdogSource(str(tmp_path), native=stuck)
+    source.stop_wait = 0.05
+    source.start(lambda paths, settled=False: None)
+    source.stop()  # returns: the stop goes on, on a daemon thread, without the caller
+    assert stuck.stopping.is_set() and source.observer is None
+    watchers = [t for t in threading.enumerate() if t.name == "watch-stop"]
+    assert watchers and all(t.daemon for t in watchers)
+    stuck.release.set()
 
 
 def test_poll_forces_polling(tmp_path: Path, emulator: LiveEmulator) -> None:
