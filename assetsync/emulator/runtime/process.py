@@ -47,17 +47,28 @@ const host :Workerd.Worker = (
 """
 
 
-def _die_with_parent() -> None:
-    """In the child, before workerd starts: on Linux, have the kernel end it when the emulator's
-    process ends, however it ends (uvicorn re-raises SIGTERM after its shutdown, so no cleanup code
-    of ours runs then; a SIGKILL runs none either). Elsewhere :meth:`Workerd.stop` is all there is."""
-    if sys.platform.startswith("linux"):
-        import ctypes
+def _parent_death_signal() -> Callable[[], None] | None:
+    """What the child runs before workerd starts, on Linux: have the kernel end it when the
+    emulator's process ends, however it ends (uvicorn re-raises SIGTERM after its shutdown, so no
+    cleanup code of ours runs then; a SIGKILL runs none either). Elsewhere (None)
+    :meth:`Workerd.stop` is all there is.
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-        if os.getppid() == 1:  # the parent ended before prctl took effect
+    libc is looked up here, in the parent: between fork and exec the child of a process with
+    threads may take no lock another thread could have held at the fork (an import's, the
+    dynamic loader's), so it only calls what is ready."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent, term = os.getpid(), int(signal.SIGTERM)
+
+    def in_child() -> None:
+        prctl(1, term)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent ended before prctl took effect
             os._exit(1)
+
+    return in_child
 
 
 class Workerd:
@@ -96,7 +107,7 @@ class Workerd:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C in a terminal is the emulator's to handle, not workerd's
-                preexec_fn=_die_with_parent,
+                preexec_fn=_parent_death_signal(),
             )
         except OSError as exc:
             raise RuntimeError(f"cannot start {self.binary}: {exc.strerror or exc}") from None
