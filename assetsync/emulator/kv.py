@@ -22,11 +22,9 @@ import json
 import os
 import re
 import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +40,7 @@ from ..protocol.kv import (
     list_limit,
     metadata_json,
 )
+from .database import Database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS namespaces (
@@ -125,30 +124,11 @@ class KvStore:
 
     def __init__(self, data_dir: str, now: Callable[[], float] = time.time) -> None:
         self.now = now
-        self._lock = threading.RLock()
         os.makedirs(data_dir, exist_ok=True)
-        self._db = sqlite3.connect(
-            os.path.join(data_dir, "kv.sqlite3"), check_same_thread=False, isolation_level=None
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        self.db = Database(os.path.join(data_dir, "kv.sqlite3"), lambda c: c.executescript(SCHEMA))
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, under the lock: all of it or none of it."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        self.db.close()
 
     # -- namespaces --------------------------------------------------------------------------------
 
@@ -157,7 +137,7 @@ class KvStore:
         title = check_title(title)
         ns = KvNamespace(uuid.uuid4().hex, account, title)
         try:
-            with self._write() as db:
+            with self.db.write() as db:
                 db.execute(
                     "INSERT INTO namespaces (id, account, title, created) VALUES (?, ?, ?, ?)",
                     (ns.id, account, title, time.time()),
@@ -168,24 +148,20 @@ class KvStore:
 
     def namespaces(self, account: str) -> builtins.list[KvNamespace]:
         """The account's namespaces, by title."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, account, title FROM namespaces WHERE account = ? ORDER BY title, id", (account,)
-            ).fetchall()
+        rows = self.db.query(
+            "SELECT id, account, title FROM namespaces WHERE account = ? ORDER BY title, id", (account,)
+        )
         return [KvNamespace(*row) for row in rows]
 
     def namespace(self, ns_id: str) -> KvNamespace | None:
         """The namespace of that id, whichever account owns it."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT id, account, title FROM namespaces WHERE id = ?", (ns_id,)
-            ).fetchone()
-        return KvNamespace(*row) if row else None
+        rows = self.db.query("SELECT id, account, title FROM namespaces WHERE id = ?", (ns_id,))
+        return KvNamespace(*rows[0]) if rows else None
 
     def rename_namespace(self, ns_id: str, title: str) -> KvNamespace:
         title = check_title(title)
         try:
-            with self._write() as db:
+            with self.db.write() as db:
                 row = db.execute("SELECT account FROM namespaces WHERE id = ?", (ns_id,)).fetchone()
                 if row is None:
                     raise _not_found("rename namespace")
@@ -196,7 +172,7 @@ class KvStore:
 
     def delete_namespace(self, ns_id: str) -> bool:
         """Remove the namespace and every key in it; False if there was none."""
-        with self._write() as db:
+        with self.db.write() as db:
             gone = db.execute("DELETE FROM namespaces WHERE id = ?", (ns_id,)).rowcount
             db.execute("DELETE FROM entries WHERE namespace = ?", (ns_id,))
         return gone > 0
@@ -210,9 +186,9 @@ class KvStore:
     def get(self, ns_id: str, key: str) -> KvValue | None:
         """The key's value, metadata and expiration; None if it is missing or expired."""
         raw = check_key(key)
-        with self._lock:
-            self._require(self._db, ns_id, "get")
-            row = self._db.execute(
+        with self.db.read() as db:
+            self._require(db, ns_id, "get")
+            row = db.execute(
                 "SELECT value, metadata, expiration FROM entries WHERE namespace = ? AND key = ?",
                 (ns_id, raw),
             ).fetchone()
@@ -220,7 +196,7 @@ class KvStore:
                 return None
             value, metadata, expiration = row
             if expiration is not None and expiration <= self.now():
-                self._db.execute(
+                db.execute(
                     "DELETE FROM entries WHERE namespace = ? AND key = ? AND expiration = ?",
                     (ns_id, raw, expiration),
                 )
@@ -264,7 +240,7 @@ class KvStore:
                 raise KvError(
                     exc.status, f"pair {i} (key {w.key[:100]!r}): {exc.message}", exc.code
                 ) from None
-        with self._write() as db:
+        with self.db.write() as db:
             self._require(db, ns_id, op)
             db.executemany(
                 "INSERT OR REPLACE INTO entries (namespace, key, value, metadata, expiration) "
@@ -280,16 +256,16 @@ class KvStore:
     def delete_many(self, ns_id: str, keys: Iterable[str], op: str = "bulk delete") -> int:
         """Remove every key (all checked first); returns how many were asked for."""
         raws = [(ns_id, check_key(k)) for k in keys]
-        with self._write() as db:
+        with self.db.write() as db:
             self._require(db, ns_id, op)
             db.executemany("DELETE FROM entries WHERE namespace = ? AND key = ?", raws)
         return len(raws)
 
-    def _purge(self, ns_id: str, now: float) -> None:
+    def _purge(self, db: sqlite3.Connection, ns_id: str, now: float) -> None:
         """Delete the namespace's expired keys, if it has any (an index finds them at once)."""
         where = "FROM entries WHERE namespace = ? AND expiration IS NOT NULL AND expiration <= ?"
-        if self._db.execute(f"SELECT 1 {where} LIMIT 1", (ns_id, now)).fetchone():
-            self._db.execute(f"DELETE {where}", (ns_id, now))
+        if db.execute(f"SELECT 1 {where} LIMIT 1", (ns_id, now)).fetchone():
+            db.execute(f"DELETE {where}", (ns_id, now))
 
     def list(self, ns_id: str, prefix: str = "", limit: int = 1000, cursor: str | None = None) -> KvPage:
         """A page of the namespace's live keys that start with ``prefix``, after ``cursor``."""
@@ -302,10 +278,10 @@ class KvStore:
             sql += " AND key < ?"
             args.append(low[:-1] + bytes([low[-1] + 1]))
         now = self.now()
-        with self._lock:
-            self._require(self._db, ns_id, "list keys")
-            self._purge(ns_id, now)
-            rows = self._db.execute(
+        with self.db.read() as db:
+            self._require(db, ns_id, "list keys")
+            self._purge(db, ns_id, now)
+            rows = db.execute(
                 sql + " AND (expiration IS NULL OR expiration > ?) ORDER BY key LIMIT ?",
                 (*args, now, limit + 1),
             ).fetchall()

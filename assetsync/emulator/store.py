@@ -20,15 +20,14 @@ import itertools
 import json
 import os
 import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..tempfiles import sweep
+from .database import Database
 from .schema import migrate, migration_tag_of
 
 
@@ -105,7 +104,6 @@ class Store:
         os.makedirs(self.blob_dir, exist_ok=True)
         os.makedirs(self.tmp_dir, exist_ok=True)
         self._clear_tmp()
-        self._lock = threading.RLock()
         # Bumped whenever which version is live may change (a deployment, a deletion): what the
         # Worker runtime's cache of live versions is keyed by.
         self.generation = 0
@@ -117,12 +115,7 @@ class Store:
         self._scope_dirs: dict[str, str] = {}
         self._tmp_prefix = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"  # pid first: see tempfiles.sweep
         self._tmp_seq = itertools.count()
-        self._db = sqlite3.connect(
-            os.path.join(self.data_dir, "emulator.sqlite3"), check_same_thread=False, isolation_level=None
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        migrate(self._db)
+        self.db = Database(os.path.join(self.data_dir, "emulator.sqlite3"), migrate)
 
     def _clear_tmp(self) -> None:
         """Partial uploads of a crashed emulator are garbage: nothing refers to them. Those of
@@ -130,23 +123,7 @@ class Store:
         sweep(self.tmp_dir, "")
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    def _query(self, sql: str, args: Iterable[Any] | Mapping[str, Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return self._db.execute(sql, args if isinstance(args, Mapping) else tuple(args)).fetchall()
+        self.db.close()
 
     # -- blobs ---------------------------------------------------------------------------
 
@@ -170,11 +147,11 @@ class Store:
         if not wanted:
             return out
         found: dict[str, tuple[int, str]] = {}
-        with self._lock:
+        with self.db.read() as db:
             for i in range(0, len(wanted), 500):
                 chunk = wanted[i : i + 500]
                 marks = ",".join("?" * len(chunk))
-                rows = self._db.execute(
+                rows = db.execute(
                     f"SELECT hash, size, content_type FROM blobs WHERE scope=? AND hash IN ({marks})",
                     (scope, *chunk),
                 ).fetchall()
@@ -206,7 +183,7 @@ class Store:
         if not rows:
             return
         now = time.time()
-        with self._tx() as db:
+        with self.db.write() as db:
             db.executemany(
                 "INSERT OR IGNORE INTO blobs VALUES (?, ?, ?, ?, ?)",
                 [(scope, digest, size, ctype, now) for digest, size, ctype in rows],
@@ -228,7 +205,7 @@ class Store:
         """A new upload session; ``manifest_json`` is the manifest as JSON text (kept as sent),
         ``manifest`` the same parsed, if the caller has it (kept in memory for the deploy)."""
         sid = uuid.uuid4().hex
-        with self._tx() as db:
+        with self.db.write() as db:
             db.execute(
                 "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
                 (sid, account, namespace, script, manifest_json, time.time()),
@@ -250,7 +227,9 @@ class Store:
         cached = self._sessions.get(sid)
         if cached is not None:
             return cached
-        rows = self._query("SELECT id, account, namespace, script, manifest FROM sessions WHERE id=?", [sid])
+        rows = self.db.query(
+            "SELECT id, account, namespace, script, manifest FROM sessions WHERE id=?", [sid]
+        )
         if not rows:
             return None
         r = rows[0]
@@ -270,7 +249,7 @@ class Store:
             # Stored since? Memory knows what this process stored; a miss only means the blob is
             # written again, and the first row recorded still wins.
             return need[0], need[1], digest in self._known.get(scope, {})
-        rows = self._query(
+        rows = self.db.query(
             "SELECT sh.size, sh.content_type, b.hash IS NOT NULL FROM session_hashes sh "
             "LEFT JOIN blobs b ON b.scope=? AND b.hash=sh.hash WHERE sh.session=? AND sh.hash=?",
             [scope, sid, digest],
@@ -279,7 +258,7 @@ class Store:
 
     def session_remaining(self, sid: str, scope: str) -> int:
         """How many of the session's requested hashes are still not stored."""
-        rows = self._query(
+        rows = self.db.query(
             "SELECT COUNT(*) FROM session_hashes sh WHERE sh.session=? AND NOT EXISTS "
             "(SELECT 1 FROM blobs b WHERE b.scope=? AND b.hash=sh.hash)",
             [sid, scope],
@@ -334,7 +313,7 @@ class Store:
         account, namespace, script = where
         vid = str(uuid.uuid4())
         now = time.time()
-        with self._tx() as db:
+        with self.db.write() as db:
             (number,) = db.execute(
                 "SELECT COALESCE(MAX(number), 0) + 1 FROM versions "
                 "WHERE account=? AND namespace=? AND script=?",
@@ -368,7 +347,7 @@ class Store:
 
     def latest_version(self, account: str, namespace: str, script: str) -> Version | None:
         """The script's newest version, deployed or not (what the next upload inherits from)."""
-        rows = self._query(
+        rows = self.db.query(
             "SELECT id FROM versions WHERE account=? AND namespace=? AND script=? "
             "ORDER BY number DESC LIMIT 1",
             [account, namespace, script],
@@ -382,7 +361,7 @@ class Store:
         self.generation += 1
         now = time.time()
         deployment = str(uuid.uuid4())
-        with self._tx() as db:
+        with self.db.write() as db:
             db.execute(
                 "UPDATE scripts SET version=?, modified=?, deployment=? "
                 "WHERE account=? AND namespace=? AND name=?",
@@ -400,7 +379,7 @@ class Store:
     def update_script(self, account: str, namespace: str, name: str, **fields: Any) -> None:
         sets = ", ".join(f"{k}=?" for k in fields)
         values = [json.dumps(v) if k in ("tags", "settings") else v for k, v in fields.items()]
-        with self._tx() as db:
+        with self.db.write() as db:
             db.execute(
                 f"UPDATE scripts SET {sets} WHERE account=? AND namespace=? AND name=?",
                 (*values, account, namespace, name),
@@ -418,7 +397,7 @@ class Store:
 
     def script(self, account: str, namespace: str, name: str) -> Script | None:
         """A script that has a live version (drafts from versions-only uploads do not count)."""
-        rows = self._query(
+        rows = self.db.query(
             f"SELECT {self._SCRIPT_COLS} FROM scripts WHERE account=? AND namespace=? AND name=? "
             "AND version IS NOT NULL",
             [account, namespace, name],
@@ -431,7 +410,7 @@ class Store:
         """The live scripts of a namespace ("" for the account's Workers) that ``tags`` keeps,
         by name, ``limit`` of them (-1: all) from ``offset``: one page in one query."""
         names, args = _names_query(tags)
-        rows = self._query(
+        rows = self.db.query(
             f"WITH page(name) AS ({names} ORDER BY name LIMIT :limit OFFSET :offset) "
             f"SELECT {', '.join('s.' + c for c in self._SCRIPT_COLS.split(', '))}, "
             f"v.metadata, v.manifest IS NOT NULL, {migration_tag_of('s.account', 's.namespace', 's.name')} "
@@ -446,7 +425,7 @@ class Store:
     def count_live(self, account: str, namespace: str, tags: TagFilter = ()) -> int:
         """How many live scripts of the namespace ``tags`` keeps (a list's ``total_count``)."""
         names, args = _names_query(tags)
-        rows = self._query(
+        rows = self.db.query(
             f"SELECT COUNT(*) FROM ({names})", {**args, "account": account, "namespace": namespace}
         )
         return int(rows[0][0])
@@ -454,13 +433,13 @@ class Store:
     def names_matching(self, account: str, namespace: str, tags: TagFilter) -> list[str]:
         """The names of the namespace's live scripts that ``tags`` keeps, by name."""
         names, args = _names_query(tags)
-        rows = self._query(f"{names} ORDER BY name", {**args, "account": account, "namespace": namespace})
+        rows = self.db.query(f"{names} ORDER BY name", {**args, "account": account, "namespace": namespace})
         return [r[0] for r in rows]
 
     def namespaces(self, account: str) -> list[str]:
         """The account's dispatch namespaces that hold a live script, by name: one key lookup per
         namespace (walking the scripts would read all 100,000 of a big namespace)."""
-        rows = self._query(
+        rows = self.db.query(
             "WITH RECURSIVE ns(name) AS ("
             "SELECT MIN(namespace) FROM scripts WHERE account = :a AND namespace > '' "
             "AND version IS NOT NULL UNION ALL "
@@ -474,7 +453,7 @@ class Store:
     def migration_tag(self, account: str, namespace: str, name: str) -> str | None:
         """The script's Durable Object migration tag: the ``new_tag`` of its newest version that
         migrated (versions go with their script, so a script made anew starts without one)."""
-        rows = self._query(f"SELECT {migration_tag_of('?', '?', '?')}", [account, namespace, name])
+        rows = self.db.query(f"SELECT {migration_tag_of('?', '?', '?')}", [account, namespace, name])
         tag = rows[0][0]
         return str(tag) if tag is not None else None
 
@@ -482,12 +461,12 @@ class Store:
         """Changes whenever which version is live may have changed, here or in another process
         over the same data folder (an embedded sync while ``serve`` runs): SQLite's data_version
         counts other connections' commits."""
-        (other,) = self._query("PRAGMA data_version")[0]
+        (other,) = self.db.query("PRAGMA data_version")[0]
         return f"{self.generation}.{other}"
 
     def delete_script(self, account: str, namespace: str, name: str) -> bool:
         self.generation += 1
-        with self._tx() as db:
+        with self.db.write() as db:
             cur = db.execute(
                 "DELETE FROM scripts WHERE account=? AND namespace=? AND name=?", (account, namespace, name)
             )
@@ -506,7 +485,7 @@ class Store:
         cached = self._versions.get(vid)
         if cached is not None:
             return cached
-        rows = self._query(
+        rows = self.db.query(
             "SELECT id, account, namespace, script, number, manifest, metadata, created, bindings "
             "FROM versions WHERE id=?",
             [vid],
@@ -521,14 +500,14 @@ class Store:
 
     def modules(self, vid: str) -> list[tuple[str, str, bytes]]:
         """A version's module parts: (name, content type, body), by name."""
-        rows = self._query("SELECT name, content_type, body FROM modules WHERE version=?", [vid])
+        rows = self.db.query("SELECT name, content_type, body FROM modules WHERE version=?", [vid])
         return [(r[0], r[1], bytes(r[2])) for r in rows]
 
     def live_for_preview(self, name: str, namespace: str) -> list[Script]:
         """Every account's live script called ``name`` (in ``namespace``, "" for none), by account.
 
         All of them, not one: which one a preview address means is the preview's to decide."""
-        rows = self._query(
+        rows = self.db.query(
             f"SELECT {self._SCRIPT_COLS} FROM scripts "
             "WHERE namespace=? AND name=? AND version IS NOT NULL ORDER BY account",
             [namespace, name],
@@ -537,7 +516,7 @@ class Store:
 
     def all_live(self) -> list[Script]:
         """Every live script, by account, then namespace ("" first), then name."""
-        rows = self._query(
+        rows = self.db.query(
             f"SELECT {self._SCRIPT_COLS} FROM scripts WHERE version IS NOT NULL "
             "ORDER BY account, namespace, name"
         )
@@ -552,7 +531,7 @@ class Store:
         if key is None and not before:
             where, key = ">=", ("", "", "")  # from the first key: a search, like every other page
         since = f"AND (account, namespace, name) {where} (?, ?, ?) " if key else ""
-        rows = self._query(
+        rows = self.db.query(
             f"SELECT {self._SCRIPT_COLS} FROM scripts WHERE version IS NOT NULL {since}"
             f"ORDER BY account{order}, namespace{order}, name{order} LIMIT ?",
             [*(key or ()), limit],
@@ -592,7 +571,7 @@ class Store:
             scripts.append(
                 (account, namespace, name, vid, json.dumps(tags(name)), now, now, str(uuid.uuid4()))
             )
-        with self._tx() as db:
+        with self.db.write() as db:
             db.executemany("INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", versions)
             db.executemany(
                 "INSERT INTO scripts (account, namespace, name, version, tags, created, modified, "

@@ -262,14 +262,14 @@ def test_every_route_refuses_bad_credentials(
     header = CREDENTIALS[credentials](issued)
     on_api, on_upload = REFUSED[credentials]
     store = server.emulator.store
-    before = (store.all_live(), store._query("SELECT COUNT(*) FROM sessions"))
+    before = (store.all_live(), store.db.query("SELECT COUNT(*) FROM sessions"))
     with httpx.Client(base_url=server.origin, timeout=30) as c:
         for method, path in ROUTES:
             kw = _body_for(method, path)
             headers = {**kw.pop("headers", {}), **({"Authorization": header} if header is not None else {})}
             r = c.request(method, path, headers=headers, **kw)
             assert refusal_of(r) == (on_upload if path == UPLOAD_ROUTE else on_api), (method, path)
-    assert (store.all_live(), store._query("SELECT COUNT(*) FROM sessions")) == before  # nothing made
+    assert (store.all_live(), store.db.query("SELECT COUNT(*) FROM sessions")) == before  # nothing made
 
 
 def test_the_issued_token_itself_gets_past_the_credentials_check(

@@ -89,11 +89,13 @@ def test_the_migration_tag_is_found_without_reading_every_version(tmp_path: Path
             steps += 1
             return 0
 
-        store._db.set_progress_handler(count, 1)
+        with store.db.read() as db:
+            db.set_progress_handler(count, 1)
         try:
             assert store.migration_tag(ACCOUNT, "", "do") == "v1"
         finally:
-            store._db.set_progress_handler(None, 1)
+            with store.db.read() as db:
+                db.set_progress_handler(None, 1)
         return steps
 
     def deploy_plain(times: int) -> None:

@@ -61,14 +61,13 @@ class Meter:
             cost.steps += 1
             return 0
 
-        db = self.store._db
-        with self.store._lock:
+        with self.store.db.read() as db:
             db.set_trace_callback(cost.statements.append)
             db.set_progress_handler(step, 1)
         try:
             yield cost
         finally:
-            with self.store._lock:
+            with self.store.db.read() as db:
                 db.set_trace_callback(None)
                 db.set_progress_handler(None, 1)
 
@@ -244,7 +243,7 @@ def test_tags_are_found_by_key_after_every_kind_of_change(tmp_path: Path) -> Non
     assert (tagged("new"), tagged("patched")) == ([], ["s"])
     assert store.names_matching(ACCOUNT, NS, [("patched", False)]) == []
     store.delete_script(ACCOUNT, NS, "s")
-    assert tagged("patched") == [] and store._query("SELECT COUNT(*) FROM script_tags") == [(0,)]
+    assert tagged("patched") == [] and store.db.query("SELECT COUNT(*) FROM script_tags") == [(0,)]
     store.close()
 
 
@@ -277,10 +276,10 @@ def test_an_older_data_folder_gains_the_tag_table_and_indexes(tmp_path: Path) ->
     assert store.names_matching(ACCOUNT, NS, [("keep", True)]) == ["live"]  # the draft is not live
     assert store.count_live(ACCOUNT, NS, [("x", True), ("keep", True)]) == 1
     assert store.live_for_preview("live", NS)[0].name == "live"
-    indexes = {r[0] for r in store._query("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    indexes = {r[0] for r in store.db.query("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {"scripts_by_name", "versions_by_script", "versions_migrating"} <= indexes
-    assert store._query("PRAGMA user_version") == [(VERSION,)]
+    assert store.db.query("PRAGMA user_version") == [(VERSION,)]
     store.close()
     again = Store(str(data))  # opened again: nothing is filled twice
-    assert again._query("SELECT COUNT(*) FROM script_tags") == [(2,)]
+    assert again.db.query("SELECT COUNT(*) FROM script_tags") == [(2,)]
     again.close()

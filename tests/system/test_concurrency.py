@@ -160,7 +160,7 @@ def test_eight_tenants_and_two_syncs_of_one_script_at_once(
             assert raced is not None and raced.version is not None
             winner = next(side for side in ("a", "b") if reports[side].deployment_id == raced.version)
             loser = "b" if winner == "a" else "a"
-            numbers = store._query(
+            numbers = store.db.query(
                 "SELECT id, number FROM versions WHERE namespace=? AND script=? ORDER BY number DESC",
                 [NAMESPACE, RACED],
             )
