@@ -20,12 +20,10 @@ emulator sees a request cut short.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import json
 import random
 import re
-import socket
 import threading
 import time
 from collections import Counter
@@ -33,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from assetsync.emulator.link import reset_connection
+from assetsync.emulator.loopserver import LoopServer, listening
 
 PART_NAME_RE = re.compile(rb'name="([^"]*)"')
 REASONS = {200: "OK", 201: "Created", 202: "Accepted", 429: "Too Many Requests", 500: "Internal Server Error"}
@@ -208,7 +207,7 @@ def _header(headers: list[tuple[str, str]], name: str) -> str | None:
     return next((v for k, v in headers if k.lower() == name), None)
 
 
-class FaultProxy:
+class FaultProxy(LoopServer):
     """The proxy, served from a background thread's event loop; use it as a context manager.
 
     ``counts`` says how many requests got each fault; ``exchanges`` records every request.
@@ -223,6 +222,7 @@ class FaultProxy:
     """
 
     def __init__(self, upstream_port: int, plan: Plan | None = None) -> None:
+        super().__init__(listening(backlog=128), "fault-proxy")
         self.upstream_port = upstream_port
         self.plan: Plan = plan or FaultPlan()
         self.counts: Counter[Fault] = Counter()
@@ -232,45 +232,17 @@ class FaultProxy:
         self.failures: list[Exception] = []
         self._sightings: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(128)
-        self.port: int = self._sock.getsockname()[1]
         self.api = f"http://127.0.0.1:{self.port}/client/v4"
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._server: asyncio.Server | None = None
-        self._conns: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
     # -- life cycle ----------------------------------------------------------------------
 
     def __enter__(self) -> FaultProxy:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
+        self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
+        self.close()
         self.check()  # raised over an exception already leaving the block: it is the likelier cause
-
-    async def _start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, sock=self._sock)
-
-    async def _stop(self) -> None:
-        """Close the listener and every connection (stalled ones too); each handler then ends."""
-        if self._server is not None:
-            self._server.close()
-        for writer in self._conns.values():
-            writer.transport.abort()
-        if self._conns:
-            await asyncio.wait(list(self._conns), timeout=5)
-        for task in self._conns:
-            task.cancel()
 
     # -- what tests read -----------------------------------------------------------------
 
@@ -290,10 +262,7 @@ class FaultProxy:
 
     # -- serving -------------------------------------------------------------------------
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._conns[task] = writer
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while await self._one(reader, writer):
                 pass
@@ -308,7 +277,6 @@ class FaultProxy:
         except Exception as exc:  # the proxy's own failure: the client would only retry it
             self._keep(exc)
         finally:
-            self._conns.pop(task, None)
             writer.transport.abort()
 
     async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:

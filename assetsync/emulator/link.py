@@ -30,11 +30,12 @@ import random
 import re
 import socket
 import struct
-import threading
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, fields
 from typing import Any
+
+from .loopserver import LoopServer, listening
 
 CHUNK = 16 * 1024  # the most one read takes from a sender: the unit the bottleneck schedules
 RCVBUF = 64 * 1024  # kernel receive buffer of the proxy's sockets, so backpressure reaches senders
@@ -310,11 +311,7 @@ async def _until(loop: asyncio.AbstractEventLoop, when: float) -> None:
         await asyncio.sleep(delay)
 
 
-def _family(host: str) -> socket.AddressFamily:
-    return socket.AF_INET6 if ":" in host else socket.AF_INET
-
-
-class LinkProxy:
+class LinkProxy(LoopServer):
     """Listens on host:port (0 = any free port), forwards each connection to upstream (host,
     port) through the link ``spec``; ``start()`` serves from an event loop on a daemon thread.
 
@@ -325,55 +322,23 @@ class LinkProxy:
     def __init__(
         self, upstream: tuple[str, int], spec: LinkSpec, host: str = "127.0.0.1", port: int = 0
     ) -> None:
+        # RCVBUF: the kernel does not take megabytes from the client ahead of the bottleneck
+        # (loopback autotuning would).
+        super().__init__(listening(host, port, rcvbuf=RCVBUF), "link-proxy", limit=CHUNK)
         self.upstream = upstream
         self.spec = spec
         self.bottleneck_up = Bottleneck(spec.up) if spec.up is not None else None
         self.bottleneck_down = Bottleneck(spec.down) if spec.down is not None else None
         self._resets = Resets(spec.reset, spec.seed)
         self._counts = {f.name: 0 for f in fields(LinkStats)}
-        self._sock = socket.socket(_family(host), socket.SOCK_STREAM)
-        try:
-            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            # Before listen: accepted sockets inherit it, so the kernel does not take megabytes
-            # from the client ahead of the bottleneck (loopback autotuning would).
-            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
-            self._sock.bind((host, port))
-            self._sock.listen(512)
-        except OSError:
-            self._sock.close()
-            raise
-        self.port: int = self._sock.getsockname()[1]
         self.url = f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="link-proxy", daemon=True)
         self._moving = asyncio.Event()  # cleared while stalled
         self._moving.set()
-        self._server: asyncio.Server | None = None
-        self._handlers: set[asyncio.Task[Any]] = set()
         self._conns: set[_Conn] = set()
-        self._closed = False
-
-    # -- life cycle ----------------------------------------------------------------------
 
     def start(self) -> LinkProxy:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
+        super().start()
         return self
-
-    def close(self) -> None:
-        """Stop listening and drop every connection (with RST); safe to call twice."""
-        if self._closed:
-            return
-        self._closed = True
-        if not self._thread.is_alive():
-            self._sock.close()
-            self._loop.close()
-            return
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
 
     def __enter__(self) -> LinkProxy:
         return self.start()
@@ -381,18 +346,9 @@ class LinkProxy:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    async def _start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, sock=self._sock, limit=CHUNK)
-
-    async def _stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
+    def stopping(self) -> None:
         for conn in list(self._conns):
             self._reset(conn, counted=False)
-        for task in self._handlers:
-            task.cancel()
-        if self._handlers:
-            await asyncio.wait(list(self._handlers), timeout=5)
 
     # -- what callers use ----------------------------------------------------------------
 
@@ -403,28 +359,16 @@ class LinkProxy:
     def stall(self) -> None:
         """Stop moving bytes both ways (connections stay open, new ones are accepted but carry
         nothing) until :meth:`resume`. In effect when it returns."""
-        self._call(self._moving.clear)
+        self.call(self._moving.clear)
 
     def resume(self) -> None:
-        self._call(self._moving.set)
+        self.call(self._moving.set)
 
     def cut(self, after: int, count: int = 1) -> None:
         """Reset the next ``count`` requests after ``after`` bytes of each have passed; a request
         that ends sooner is reset as its answer begins (the server did the work, the client
         never hears)."""
-        self._call(lambda: self._resets.force(after, count))
-
-    def _call(self, fn: Callable[[], None]) -> None:
-        """Run ``fn`` on the proxy's loop and wait for it, so the change holds before any byte
-        the caller sends next is looked at."""
-        if not self._thread.is_alive() or threading.current_thread() is self._thread:
-            fn()
-            return
-
-        async def call() -> None:
-            fn()
-
-        asyncio.run_coroutine_threadsafe(call(), self._loop).result(10)
+        self.call(lambda: self._resets.force(after, count))
 
     # -- serving -------------------------------------------------------------------------
 
@@ -447,10 +391,7 @@ class LinkProxy:
             return 4 << 20
         return max(4 * CHUNK, rate * (self.spec.rtt + 2 * LOOKAHEAD))
 
-    async def _serve(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._handlers.add(task)
+    async def handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         self._counts["connections"] += 1
         opened = asyncio.get_running_loop().time()
         conn = None
@@ -475,7 +416,6 @@ class LinkProxy:
         except asyncio.CancelledError:
             pass  # the proxy is closing; nobody awaits this task
         finally:
-            self._handlers.discard(task)
             if conn is None:
                 client_w.transport.abort()
             else:

@@ -19,12 +19,12 @@ client sees a dropped connection) for the benchmark to report.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
-import socket
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
+
+from assetsync.emulator.loopserver import LoopServer, listening
 
 API_PREFIX = "/client/v4"
 RATE_HEADERS = frozenset({"ratelimit", "ratelimit-policy"})
@@ -113,27 +113,20 @@ def _encode(first: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
-class CountingProxy:
+class CountingProxy(LoopServer):
     """The proxy in front of ``127.0.0.1:upstream_port``; a context manager. ``api_token`` tells
     the API token's requests from upload tokens' (it is compared, never kept elsewhere or shown).
     :attr:`hide_limit` may be switched between runs."""
 
     def __init__(self, upstream_port: int, api_token: str, hide_limit: bool = False) -> None:
+        super().__init__(listening(), "count-proxy", limit=1 << 20)
         self.upstream_port = upstream_port
         self.hide_limit = hide_limit
         self.failures: list[str] = []
         self._bearer = f"Bearer {api_token}"
         self._tally = Tally()
         self._lock = threading.Lock()
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(512)
-        self.port: int = self._sock.getsockname()[1]
         self.api = f"http://127.0.0.1:{self.port}{API_PREFIX}"
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="count-proxy", daemon=True)
-        self._server: asyncio.Server | None = None
-        self._conns: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
     def take(self) -> Tally:
         """What went through since the last call (or the start), and a fresh tally."""
@@ -142,33 +135,13 @@ class CountingProxy:
         return tally
 
     def __enter__(self) -> CountingProxy:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
+        self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-        self._sock.close()
+        self.close()
 
-    async def _start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, sock=self._sock, limit=1 << 20)
-
-    async def _stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for writer in self._conns.values():
-            writer.transport.abort()
-        if self._conns:
-            await asyncio.wait(list(self._conns), timeout=5)
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._conns[task] = writer
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while (request := await _read(reader, "a request")) is not None:
                 writer.write(await self._relay(request))
@@ -179,7 +152,6 @@ class CountingProxy:
             with self._lock:
                 self.failures.append(f"{type(exc).__name__}: {exc}")
         finally:
-            self._conns.pop(task, None)
             writer.transport.abort()
 
     async def _relay(self, request: _Message) -> bytes:
