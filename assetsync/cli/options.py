@@ -232,7 +232,7 @@ request_options = option_group(
 )
 
 
-def _rate_limit(ctx: click.Context, param: click.Parameter, value: str | None) -> RateLimit | None:
+def rate_limit_text(ctx: click.Context, param: click.Parameter, value: str | None) -> RateLimit | None:
     """``--rate-limit``'s text as a :class:`~assetsync.protocol.ratelimit.RateLimit` (exit 2 if bad)."""
     if value is None:
         return None
@@ -250,7 +250,7 @@ def rate_limit_option(share: str = "") -> Decorator:
     return click.option(
         "--rate-limit",
         metavar="REQUESTS/SECONDS",
-        callback=_rate_limit,
+        callback=rate_limit_text,
         help="Use at most this much of the API's rate limit, e.g. 600/300 when other tools use the "
         "same token (Cloudflare allows 1200/300 per token). Every request is paced to stay within "
         "it and within what the server's Ratelimit headers say is left, instead of being blocked "

@@ -13,7 +13,7 @@ import click
 
 from ..protocol import FREE_PLAN_FILES, TOKEN_LIFETIME
 from .app import EXIT_HELP
-from .options import number_option, runtime_options
+from .options import number_option, rate_limit_text, runtime_options
 
 if TYPE_CHECKING:
     from ..emulator.link import LinkSpec
@@ -42,19 +42,6 @@ def _link(ctx: click.Context, param: click.Parameter, value: str | None) -> Link
     try:
         return LinkSpec.parse(value)
     except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
-def _rate_limit(ctx: click.Context, param: click.Parameter, value: str | None) -> RateLimit | None:
-    """``--rate-limit``'s text as a :class:`RateLimit`; bad text is a usage error (exit 2)."""
-    if value is None:
-        return None
-    from ..errors import UsageError
-    from ..protocol.ratelimit import RateLimit
-
-    try:
-        return RateLimit.parse(value)
-    except UsageError as exc:
         raise click.BadParameter(str(exc)) from None
 
 
@@ -115,7 +102,7 @@ def _rate_limit(ctx: click.Context, param: click.Parameter, value: str | None) -
 @click.option(
     "--rate-limit",
     metavar="REQUESTS/SECONDS",
-    callback=_rate_limit,
+    callback=rate_limit_text,
     help="Model the API's rate limit: each credential (API token, upload token, or API key and "
     "email) may make REQUESTS calls per window of SECONDS; the next call is answered 429 with "
     "Retry-After, and so is every call until a whole window has passed. Every API answer carries "
