@@ -53,7 +53,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .rules import ParseWarning, RulePattern, WarningKind, substitute
+from .rules import ParseWarning, RulePattern, Warnings, rule_lines, substitute
 from .urls import JS_WHITESPACE, js_trim, request_hostname, validate_url
 
 __all__ = [
@@ -197,15 +197,10 @@ def parse_headers(
     """Parse ``_headers`` text; never raises: every problem becomes a :class:`ParseWarning`."""
     lines = text.split("\n")
     complete: list[_OpenRule] = []
-    warnings: list[ParseWarning] = []
+    warn = Warnings("_headers")
     rule: _OpenRule | None = None
     # After a rejected path line, its header lines go with it, unreported (as on Cloudflare).
     skip_until_next_path = False
-
-    def warn(
-        message: str, lineno: int | None = None, line: str | None = None, kind: WarningKind = "rejected"
-    ) -> None:
-        warnings.append(ParseWarning("_headers", message, lineno, line, kind))
 
     def close(current: _OpenRule) -> None:
         if current.headers or current.unset:
@@ -213,25 +208,13 @@ def parse_headers(
         else:
             warn("No headers specified", current.line, current.text)
 
-    for i, raw in enumerate(lines):
-        lineno = i + 1
-        line = js_trim(raw)
-        if not line or line.startswith("#"):
-            continue
-        if len(line) > max_line_length:
-            warn(
-                f"This line is {len(line):,} characters long, over the limit of {max_line_length:,}, "
-                "so it is ignored. Shorten it.",
-                lineno,
-            )
-            continue
-
+    for lineno, _, line in rule_lines(lines, max_line_length, warn):
         if _LINE_IS_PROBABLY_A_PATH.match(line):
             skip_until_next_path = False
             if len(complete) >= max_rules:
                 warn(
                     f"Maximum number of rules supported is {max_rules}. "
-                    f"Skipping remaining {len(lines) - i} lines of file.",
+                    f"Skipping remaining {len(lines) - lineno + 1} lines of file.",
                     lineno,
                 )
                 break
@@ -309,4 +292,4 @@ def parse_headers(
             compiled.append((RulePattern(hr.path), hr))
         except ValueError as exc:
             warn(str(exc)[0].upper() + str(exc)[1:] + ".", hr.line, None, "ignored")
-    return ParsedHeaders(rules, tuple(warnings), tuple(compiled))
+    return ParsedHeaders(rules, tuple(warn), tuple(compiled))

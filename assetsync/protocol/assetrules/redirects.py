@@ -64,7 +64,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .rules import ParseWarning, RulePattern, WarningKind, is_dynamic, substitute
+from .rules import ParseWarning, RulePattern, Warnings, is_dynamic, rule_lines, substitute
 from .urls import (
     FRAGMENT_ENCODE,
     JS_WHITESPACE,
@@ -228,28 +228,14 @@ def parse_redirects(
     """
     lines = text.split("\n")
     rules: list[RedirectRule] = []
-    warnings: list[ParseWarning] = []
+    warn = Warnings("_redirects")
     seen: set[str] = set()
     static_count = dynamic_count = 0
     can_create_static = True
 
-    def warn(
-        message: str, lineno: int | None = None, line: str | None = None, kind: WarningKind = "rejected"
-    ) -> None:
-        warnings.append(ParseWarning("_redirects", message, lineno, line, kind))
-
-    for i, source_line in enumerate(lines):
-        lineno = i + 1
-        line = js_trim(source_line)
-        if not line or line.startswith("#"):
-            continue
-        if len(line) > max_line_length:
-            warn(
-                f"This line is {len(line):,} characters long, over the limit of {max_line_length:,} "
-                "(an inline comment counts too), so it is ignored. Shorten it.",
-                lineno,
-            )
-            continue
+    for lineno, source_line, line in rule_lines(
+        lines, max_line_length, warn, " (an inline comment counts too)"
+    ):
         tokens = js_split_whitespace(_INLINE_COMMENT.sub("", line, count=1))
         if not 2 <= len(tokens) <= 3:
             warn(
@@ -282,7 +268,7 @@ def parse_redirects(
             if dynamic_count > max_dynamic_rules:
                 warn(
                     f"Maximum number of dynamic rules supported is {max_dynamic_rules}. "
-                    f"Skipping remaining {len(lines) - i} lines of file.",
+                    f"Skipping remaining {len(lines) - lineno + 1} lines of file.",
                     lineno,
                 )
                 break
@@ -341,4 +327,4 @@ def parse_redirects(
             dynamic.append((RulePattern(rule.source), rule))
         except ValueError as exc:
             warn(str(exc)[0].upper() + str(exc)[1:] + ".", rule.line, None, "ignored")
-    return ParsedRedirects(tuple(rules), tuple(warnings), static_rules, tuple(dynamic))
+    return ParsedRedirects(tuple(rules), tuple(warn), static_rules, tuple(dynamic))

@@ -19,6 +19,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from .urls import js_trim
+
 _PATTERN_TOKEN = re.compile(r"\*|:[A-Za-z][A-Za-z0-9_]*")
 _PLACEHOLDER = re.compile(r":([A-Za-z][A-Za-z0-9_]*)")
 _SPLAT_RE = "[^\n\r\u2028\u2029]*"  # JavaScript's "." does not match line terminators
@@ -145,3 +147,36 @@ class ParseWarning:
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
         return f"{where}: {self.message}" + (f"  | {self.text.strip()}" if self.text else "")
+
+
+class Warnings(list[ParseWarning]):
+    """The warnings of one parse of ``file``; calling it adds one."""
+
+    def __init__(self, file: str) -> None:
+        super().__init__()
+        self.file = file
+
+    def __call__(
+        self, message: str, lineno: int | None = None, line: str | None = None, kind: WarningKind = "rejected"
+    ) -> None:
+        self.append(ParseWarning(self.file, message, lineno, line, kind))
+
+
+def rule_lines(
+    lines: list[str], max_length: int, warn: Warnings, counted: str = ""
+) -> Iterator[tuple[int, str, str]]:
+    """The lines of a rule file to read, as (line number, the line as written, the line trimmed
+    as JavaScript trims it): blank lines and comments are skipped, and so is a line over
+    ``max_length`` characters, with a warning (``counted``: what its length includes besides)."""
+    for i, raw in enumerate(lines):
+        line = js_trim(raw)
+        if not line or line.startswith("#"):
+            continue
+        if len(line) > max_length:
+            warn(
+                f"This line is {len(line):,} characters long, over the limit of {max_length:,}"
+                f"{counted}, so it is ignored. Shorten it.",
+                i + 1,
+            )
+            continue
+        yield i + 1, raw, line
