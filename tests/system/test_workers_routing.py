@@ -5,21 +5,17 @@ follows the target's redeploys. Cloudflare's own cases for the same run in ``tes
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from assetsync.engine import SyncOptions, sync
-from assetsync.folder.build import BuildOptions
-from assetsync.folder.hashing import HashScheme
-from assetsync.protocol import AssetsConfig, Module, WorkerSpec
-from assetsync.wire.target import Target
+from assetsync.protocol import AssetsConfig
 
-from ..conftest import ACCOUNT
-from ..helpers import LiveEmulator, make_tree, workerd_binary
+from ..helpers import LiveEmulator, workerd_binary
+from .test_workers_runtime import deploy as deploy_worker
 
 NAVIGATE = {"sec-fetch-mode": "navigate", "sec-fetch-dest": "document"}
 ECHO = """
@@ -45,34 +41,9 @@ def live(tmp_path: Path) -> Iterator[LiveEmulator]:
         yield emu
 
 
-def deploy(
-    live: LiveEmulator,
-    tmp_path: Path,
-    script: str,
-    code: str,
-    *,
-    files: Mapping[str, str] | None = None,
-    assets: AssetsConfig | None = None,
-    bindings: Sequence[Mapping[str, Any]] = (),
-    date: str = "2025-06-01",
-) -> None:
-    """Publish ``code`` as ``script``'s main module beside ``files`` (default :data:`FILES`)."""
-    folder = make_tree(tmp_path / "sites" / script, files if files is not None else FILES)
-    folder.mkdir(parents=True, exist_ok=True)  # a Worker without assets: an empty folder
-    spec = WorkerSpec(
-        main_module="worker.js",
-        bindings=tuple(bindings),
-        compatibility_date=date,
-        assets=assets or AssetsConfig(),
-    )
-    options = SyncOptions(
-        script=script,
-        build=BuildOptions(scheme=HashScheme("sha256", ""), cache_dir=str(tmp_path / "cache")),
-        worker=spec,
-        modules=(Module("worker.js", "application/javascript+module", code.encode()),),
-        allow_empty=True,
-    )
-    sync(str(folder), options, Target("api", live.api, ACCOUNT, live.token))
+def deploy(live: LiveEmulator, tmp_path: Path, script: str, code: str, **kw: Any) -> None:
+    """:func:`.test_workers_runtime.deploy`, beside :data:`FILES` unless ``files`` says otherwise."""
+    deploy_worker(live, tmp_path, script, code, **{"files": FILES, **kw})
 
 
 def get(live: LiveEmulator, script: str, path: str, method: str = "GET", **headers: str) -> httpx.Response:

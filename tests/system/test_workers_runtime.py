@@ -47,14 +47,19 @@ def deploy(
     bindings: Sequence[Mapping[str, Any]] = (),
     files: Mapping[str, str] | None = None,
     assets: AssetsConfig | None = None,
+    date: str = DATE,
 ) -> SyncReport:
-    """Publish ``code`` as ``script``'s main module, with a small site of its own."""
+    """Publish ``code`` as ``script``'s main module, with a small site of its own (``files``; {}:
+    none, a Worker without assets)."""
     where = f"{script}-{namespace or ''}"
-    folder = make_tree(tmp_path / "sites" / where, files or {"index.html": f"<h1>{script}</h1>"})
+    folder = make_tree(
+        tmp_path / "sites" / where, {"index.html": f"<h1>{script}</h1>"} if files is None else files
+    )
+    folder.mkdir(parents=True, exist_ok=True)
     worker = WorkerSpec(
         main_module="worker.js",
         bindings=tuple(bindings),
-        compatibility_date=DATE,
+        compatibility_date=date,
         assets=assets or AssetsConfig(),
     )
     build = BuildOptions(scheme=HashScheme("sha256", ""), cache_dir=str(tmp_path / "cache"))
@@ -64,6 +69,7 @@ def deploy(
         build=build,
         worker=worker,
         modules=(Module("worker.js", "application/javascript+module", code.encode()),),
+        allow_empty=True,
     )
     return sync(str(folder), options, Target("api", live.api, ACCOUNT, live.token))
 
