@@ -50,6 +50,8 @@ if TYPE_CHECKING:
     from ..runtime import Runtime
 
 CHUNK = 256 * 1024
+# Where wrangler dev fires a Worker's Cron Trigger by hand (the second is its older name).
+SCHEDULED_PATHS = frozenset({"/cdn-cgi/local/scheduled", "/cdn-cgi/handler/scheduled"})
 CACHE_CONTROL = "public, max-age=0, must-revalidate"  # asset-worker/src/constants.ts
 # The asset worker reports HIT when reading the asset took at most 100 ms, else MISS; the preview
 # reads a local file, so it always says HIT (a fixed value keeps responses independent of timing).
@@ -147,6 +149,8 @@ class Preview:
         runs = version is not None and self.runtime is not None and bool(version.metadata.get("main_module"))
         if version is None or (version.manifest is None and not runs):
             return _not_found(address)
+        if path in SCHEDULED_PATHS:
+            return await self._scheduled(request, version, path)
         route = self._answer_or_route(request, version, path, base)
         if isinstance(route, Response):
             return route
@@ -164,6 +168,21 @@ class Preview:
         if route is Route.ASSETS:
             return self._respond(request, version, self._resolve(request, version, pathname), base)
         return route
+
+    async def _scheduled(self, request: Request, version: Version, path: str) -> Response:
+        """Fire the Worker's scheduled() handler, as ``wrangler dev`` does at these paths."""
+        if not version.metadata.get("main_module"):
+            return PlainTextResponse(
+                f"{version.script!r} has no Worker (assets only), so no scheduled() handler to run.\n", 404
+            )
+        if self.runtime is None:
+            return PlainTextResponse(
+                f"The Worker of {version.script!r} does not run here: serve or dev runs Workers on "
+                "workerd (--runtime workerd, or auto with workerd installed).\n",
+                503,
+                headers={"x-assetsync-error": "runtime"},
+            )
+        return await self.runtime.forward(request, version, _worker_url(request, path), event="scheduled")
 
     async def _worker(self, request: Request, version: Version, path: str, route: Route) -> Response:
         """The version's Worker answers; for a remote ``/_next/image``, only with an image."""

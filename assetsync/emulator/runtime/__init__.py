@@ -97,12 +97,18 @@ class Runtime:
         return bool(server) and server[1] == self.bridge_port
 
     async def forward(
-        self, request: Request, version: Version, url: str, on_html: Callable[[bytes], bytes] | None = None
+        self,
+        request: Request,
+        version: Version,
+        url: str,
+        on_html: Callable[[bytes], bytes] | None = None,
+        event: str | None = None,
     ) -> Response:
         """Send ``request`` to ``version``'s Worker, which sees it as a request for ``url``.
 
         ``on_html`` (dev mode's live reload) rewrites an HTML page the Worker answers with; other
-        answers stream through as they come."""
+        answers stream through as they come. ``event="scheduled"`` fires the Worker's scheduled()
+        handler instead of fetch() (``url``'s query says how: ``host.js``)."""
         if not self.running:
             return PlainTextResponse(
                 f"This Worker's code is not running: {self.failure or 'workerd is not running'}.\n"
@@ -115,13 +121,16 @@ class Runtime:
         headers = [
             (k, v)
             for k, v in request.headers.raw
-            if k.decode("latin-1").lower() not in HOP_BY_HOP | {"content-length"}
+            if (name := k.decode("latin-1").lower()) not in HOP_BY_HOP | {"content-length"}
+            and not name.startswith("x-assetsync-")  # the host's to set, never a client's
         ]
         headers += [
             (b"x-assetsync-version", version.id.encode()),
             (b"x-assetsync-url", url.encode("latin-1", errors="replace")),
             (b"x-assetsync-generation", self.bridge.store.change_mark().encode()),
         ]
+        if event is not None:
+            headers.append((b"x-assetsync-event", event.encode()))
         method = request.method
         body = await request.body() if method not in ("GET", "HEAD") else b""
         try:

@@ -11,6 +11,7 @@ import { WorkerEntrypoint, RpcTarget } from "cloudflare:workers";
 const H_VERSION = "x-assetsync-version";
 const H_URL = "x-assetsync-url";
 const H_GEN = "x-assetsync-generation";
+const H_EVENT = "x-assetsync-event";
 const H_TOP = "x-assetsync-top";
 const H_LIMITS = "x-assetsync-limits";
 const TO_WORKER = "x-assetsync-to-worker";
@@ -150,16 +151,34 @@ function errorPage(error, where) {
   });
 }
 
+// A Cron Trigger's event, as wrangler dev fires one from /cdn-cgi/local/scheduled: ?cron= is the
+// pattern the handler sees (controller.cron), ?time= the scheduled time in ms since the epoch;
+// the answer is the outcome ("ok", "exception", ...), 200 only for "ok"; ?format=json gives the
+// whole result (outcome and noRetry).
+async function scheduled(entry, url) {
+  const q = url.searchParams;
+  const time = q.get("time");
+  const result = await entry.scheduled({
+    cron: q.get("cron") ?? "",
+    scheduledTime: time ? new Date(Number(time)) : new Date(),
+  });
+  const status = result.outcome === "ok" ? 200 : 500;
+  if (q.get("format") === "json") return Response.json(result, { status });
+  return new Response(`${result.outcome}\n`, { status, headers: { "content-type": "text/plain" } });
+}
+
 export default {
   async fetch(request, env, ctx) {
     const version = request.headers.get(H_VERSION);
     if (!version) return new Response("assetsync host: ready\n");
     generation = request.headers.get(H_GEN) ?? generation;
     const inner = new Request(request.headers.get(H_URL) ?? request.url, request);
-    for (const h of [H_VERSION, H_URL, H_GEN]) inner.headers.delete(h);
+    for (const h of [H_VERSION, H_URL, H_GEN, H_EVENT]) inner.headers.delete(h);
     inner.headers.set(H_TOP, "1");
     try {
-      return await worker(env, ctx, version, null).getEntrypoint().fetch(inner);
+      const entry = worker(env, ctx, version, null).getEntrypoint();
+      if (request.headers.get(H_EVENT) === "scheduled") return await scheduled(entry, new URL(inner.url));
+      return await entry.fetch(inner);
     } catch (error) {
       // The shim answers a Worker's own exception with its stack; what arrives here failed
       // before the Worker ran: its code would not load (a syntax error, a missing module).

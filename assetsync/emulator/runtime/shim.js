@@ -1,6 +1,7 @@
 // assetsync's wrapper around a deployed Worker's main module (__MAIN__ is its specifier). It adds
 // what workerd leaves to the platform around a Worker: an exception's stack in the serve/dev output
-// and on a 500 page, and a dispatch call's subrequest limit. Named entrypoints pass through as they are.
+// (of fetch() and scheduled()) and on a 500 page, and a dispatch call's subrequest limit. Named
+// entrypoints pass through as they are.
 
 import * as user from __MAIN__;
 export * from __MAIN__;
@@ -53,6 +54,16 @@ async function invoke(request, env, run) {
   }
 }
 
+// A scheduled() handler's exception: its stack in the serve/dev output (the caller gets the outcome).
+async function logged(run) {
+  try {
+    return await run();
+  } catch (error) {
+    console.error(`Uncaught in scheduled(): ${error && error.stack ? error.stack : error}`);
+    throw error;
+  }
+}
+
 const given = user.default;
 let main;
 if (typeof given === "function" && given.prototype instanceof WorkerEntrypoint) {
@@ -62,10 +73,18 @@ if (typeof given === "function" && given.prototype instanceof WorkerEntrypoint) 
       return invoke(request, this.env, (r) => given.prototype.fetch.call(this, r));
     };
   }
+  if (typeof given.prototype.scheduled === "function") {
+    main.prototype.scheduled = function (controller) {
+      return logged(() => given.prototype.scheduled.call(this, controller));
+    };
+  }
 } else if (given && typeof given === "object") {
   main = { ...given };
   if (typeof given.fetch === "function") {
     main.fetch = (request, env, ctx) => invoke(request, env, (r) => given.fetch.call(given, r, env, ctx));
+  }
+  if (typeof given.scheduled === "function") {
+    main.scheduled = (controller, env, ctx) => logged(() => given.scheduled.call(given, controller, env, ctx));
   }
 } else {
   main = {
