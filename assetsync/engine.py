@@ -77,6 +77,9 @@ class SyncOptions:
     # The most of the API's rate limit the run may use (--rate-limit), for a token shared with other
     # tools; None: what the server states. Every request is paced within it (assetsync.ratepacer).
     rate_limit: RateLimit | None = None
+    # The script's Cron Triggers, set after each deploy (an account script's only); None: leave
+    # them as they are, () removes them all.
+    crons: tuple[str, ...] | None = None
 
 
 def nothing_to_publish(root: str, script: str) -> NothingToPublish:
@@ -337,6 +340,24 @@ class Syncer:
 
         self.emit(Deploying(self.o.script, self.o.namespace))
         result = await self._retrying("deploying", call, token="completion")
+        if self.o.crons is not None and self.o.namespace is None:
+            crons = self.o.crons
+
+            async def schedule() -> list[str]:
+                return await self.client.put_schedules(self.o.script, crons)
+
+            # After the deploy, as wrangler sets them: a new script exists only now.
+            try:
+                self.report.crons = await self._retrying("setting the Cron Triggers", schedule)
+            except ApiError as exc:
+                live = (
+                    f"version {version_id_of(result)} of {self.o.script}"
+                    if version_id_of(result)
+                    else self.o.script
+                )
+                raise exc.followed_by(
+                    f"The deploy itself went through ({live} is live); run again to set the Cron Triggers."
+                ) from None
         seconds = time.perf_counter() - t0
         self.report.durations["deploy"] = seconds
         deployment = result.get("deployment_id")

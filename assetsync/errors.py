@@ -121,12 +121,11 @@ class ApiError(AssetsyncError):
 
     def gave_up(self, attempts: int) -> ApiError:
         """The same failure, saying that retrying it ``attempts`` times did not help."""
-        return type(self)(
-            f"{self} Gave up after {attempts} attempt{'s' if attempts != 1 else ''}.",
-            status=self.status,
-            code=self.code,
-            request=self.request,
-        )
+        return self.followed_by(f"Gave up after {attempts} attempt{'s' if attempts != 1 else ''}.")
+
+    def followed_by(self, text: str) -> ApiError:
+        """The same failure, with ``text`` after what it says."""
+        return type(self)(f"{self} {text}", status=self.status, code=self.code, request=self.request)
 
 
 class AuthError(ApiError):

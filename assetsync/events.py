@@ -154,6 +154,7 @@ class SyncReport:
     # the script's workers.dev route is on; that route's setting (None: not asked, or no answer).
     workers_dev_url: str | None = None
     workers_dev_enabled: bool | None = None
+    crons: list[str] | None = None  # the Cron Triggers the deploy set, as listed (None: untouched)
     plan: list[list[str]] = field(default_factory=list)  # dry runs: the manifest keys per request
 
     @property
@@ -185,6 +186,7 @@ class SyncReport:
             "version_id": self.version_id,
             "workers_dev_url": self.workers_dev_url,
             "workers_dev_enabled": self.workers_dev_enabled,
+            "crons": self.crons,
             "preview_url": self.preview_url,
             "dry_run": self.dry_run,
             "durations": {k: round(v, 4) for k, v in self.durations.items()},

@@ -143,10 +143,22 @@ def resolve_project(s: Settings) -> Project:
     spec, dropped = _worker_spec(s, cfg, main)
     _check_before_upload(s, cfg, main, spec)
     modules = read_modules(main, "--main" if s.main else f"{cfg.path}: main") if main else ()
+    crons, unset = cfg.crons, ""
+    if crons is not None and s.namespace:
+        unset = (
+            f"{cfg.path}: triggers.crons is not set: a dispatch namespace's user Worker has no Cron Triggers"
+        )
+        crons = None
     options = replace(
-        run_options(s), script=name, namespace=s.namespace, build=build, worker=spec, modules=modules
+        run_options(s),
+        script=name,
+        namespace=s.namespace,
+        build=build,
+        worker=spec,
+        modules=modules,
+        crons=crons,
     )
-    return Project(folder, options, cfg, main, (*cfg.warnings, *dropped))
+    return Project(folder, options, cfg, main, (*cfg.warnings, *dropped, *([unset] if unset else [])))
 
 
 def run_options(s: Settings) -> SyncOptions:

@@ -121,15 +121,16 @@ class BuildGate:
             )
 
 
-# What a deploy sends besides the manifest: the Worker's spec with the root rule files, and modules.
-DeployInputs = tuple[WorkerSpec, str | None, str | None, tuple[Module, ...]]
+# What a deploy sends besides the manifest: the Worker's spec with the root rule files, modules,
+# and the Cron Triggers set after it.
+DeployInputs = tuple[WorkerSpec, str | None, str | None, tuple[Module, ...], tuple[str, ...] | None]
 
 
 def deploy_inputs(folder: str, options: SyncOptions) -> DeployInputs:
     """What a deploy of ``folder`` with ``options`` would send besides the manifest: two deploys
     with equal manifests and equal inputs are the same deploy."""
     headers, redirects = root_rule_texts(folder, options.worker.assets)
-    return options.worker, headers, redirects, options.modules
+    return options.worker, headers, redirects, options.modules, options.crons
 
 
 @dataclass(frozen=True, slots=True)

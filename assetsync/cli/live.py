@@ -25,7 +25,7 @@ from ..errors import AssetsyncError
 from ..events import Deployed, Deploying, Event, SessionOpened
 from .app import EXIT_HELP
 from .options import Prepared, deploy_options, number_option, option_group, prepare, runtime_options
-from .render import WatchOutput
+from .render import WatchOutput, cron_lines
 
 if TYPE_CHECKING:
     from ..watcher import Step
@@ -258,11 +258,19 @@ def dev(
         host_url, path_url = address.urls(server.origin, server.port)
         output.url = host_url or path_url
         output.say(f"Preview: {host_url}  (or {path_url})" if host_url else f"Preview: {path_url}")
+        if runtime != "none":
+            for line in cron_lines(_crons(prepared.options.crons), output.url):
+                output.say(line)
         output.started(folder, prepared.options.script, prepared.options.namespace, target.label)
         if open_browser:
             _open_browser(output.url, output)
         _keep_deployed(folder, prepared, target, output, interrupts, params)
     output.stopped(interrupts.outcome, forced=False, deploys=interrupts.deploys)
+
+
+def _crons(crons: tuple[str, ...] | None) -> list[str] | None:
+    """The config's Cron Triggers, worth a line only when there are some."""
+    return list(crons) if crons else None
 
 
 def _open_browser(url: str, output: WatchOutput) -> None:

@@ -14,6 +14,7 @@ import os
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, TextIO
@@ -330,6 +331,20 @@ def _duration(seconds: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
+def cron_lines(crons: list[str] | None, preview: str | None = None) -> list[str]:
+    """What a deploy did to the script's Cron Triggers (nothing said when it left them alone); on a
+    preview, how to fire one by hand."""
+    if crons is None:
+        return []
+    if not crons:
+        return ["Cron Triggers: none (the deploy removed them)"]
+    lines = [f"Cron Triggers: {', '.join(crons)}"]
+    if preview:
+        query = urllib.parse.urlencode({"cron": crons[0]})
+        lines.append(f"  fire one now: curl '{preview.rstrip('/')}/cdn-cgi/local/scheduled?{query}'")
+    return lines
+
+
 def where_it_went(report: SyncReport) -> list[str]:
     """The lines that say where a deploy went: the preview of the local emulator; on the API an
     account's Worker's workers.dev URL (or why there is none) or a namespace's script; and the
@@ -337,8 +352,11 @@ def where_it_went(report: SyncReport) -> list[str]:
     if report.dry_run:
         return []
     if report.preview_url:
-        return [f"Preview: {report.preview_url}  (start the preview server with: assetsync serve)"]
-    lines = []
+        return [
+            f"Preview: {report.preview_url}  (start the preview server with: assetsync serve)",
+            *cron_lines(report.crons, report.preview_url),
+        ]
+    lines = cron_lines(report.crons)
     if report.namespace:
         lines.append(
             f"Live as script {report.script} in dispatch namespace {report.namespace}: requests reach it "

@@ -53,6 +53,12 @@ CREATE TRIGGER IF NOT EXISTS script_tags_on_delete AFTER DELETE ON scripts BEGIN
     DELETE FROM script_tags WHERE account = OLD.account AND namespace = OLD.namespace
         AND tag IN (SELECT value FROM json_each(OLD.tags)) AND name = OLD.name;
 END;
+CREATE TABLE IF NOT EXISTS schedules (
+    account TEXT NOT NULL, name TEXT NOT NULL, cron TEXT NOT NULL, created REAL NOT NULL,
+    modified REAL NOT NULL, PRIMARY KEY (account, name, cron));
+CREATE TRIGGER IF NOT EXISTS schedules_on_delete AFTER DELETE ON scripts WHEN OLD.namespace = '' BEGIN
+    DELETE FROM schedules WHERE account = OLD.account AND name = OLD.name;
+END;
 CREATE TABLE IF NOT EXISTS versions (
     id TEXT PRIMARY KEY, account TEXT NOT NULL, namespace TEXT NOT NULL, script TEXT NOT NULL,
     number INTEGER NOT NULL, manifest TEXT, metadata TEXT NOT NULL, created REAL NOT NULL,

@@ -385,6 +385,28 @@ class Store:
                 (*values, account, namespace, name),
             )
 
+    def schedules(self, account: str, name: str) -> list[tuple[str, float, float]]:
+        """An account script's Cron Triggers: (cron, created, modified) each, in the order set."""
+        return [
+            (c, created, modified)
+            for c, created, modified in self.db.query(
+                "SELECT cron, created, modified FROM schedules WHERE account=? AND name=? ORDER BY rowid",
+                [account, name],
+            )
+        ]
+
+    def set_schedules(self, account: str, name: str, crons: Sequence[str]) -> list[tuple[str, float, float]]:
+        """Replace the script's Cron Triggers with ``crons`` (one that stays keeps its created time)."""
+        now = time.time()
+        with self.db.write() as db:
+            kept = dict(
+                db.execute("SELECT cron, created FROM schedules WHERE account=? AND name=?", (account, name))
+            )
+            db.execute("DELETE FROM schedules WHERE account=? AND name=?", (account, name))
+            rows = [(account, name, c, kept.get(c, now), now) for c in dict.fromkeys(crons)]
+            db.executemany("INSERT INTO schedules VALUES (?, ?, ?, ?, ?)", rows)
+        return [(c, created, modified) for _, _, c, created, modified in rows]
+
     _SCRIPT_COLS = (
         "account, namespace, name, version, tags, settings, subdomain, created, modified, deployment"
     )

@@ -72,7 +72,7 @@ ACTED_ON: frozenset[str] = (
     frozenset(
         {
             "$schema", "name", "main", "compatibility_date", "compatibility_flags", "assets", "vars",
-            "keep_vars", "env", "legacy_env", "migrations",
+            "keep_vars", "env", "legacy_env", "migrations", "triggers",
         }
     )
     | BINDING_KEYS

@@ -46,7 +46,7 @@ from types import MappingProxyType
 from typing import Any, NoReturn
 
 from ..errors import ConfigError, UsageError
-from ..protocol import HTML_HANDLING, NOT_FOUND_HANDLING, api_today, date_problem
+from ..protocol import HTML_HANDLING, NOT_FOUND_HANDLING, api_today, check_cron, date_problem
 from ..protocol.assetrules.staticrouting import StaticRoutingError, parse_static_routing
 from .bindings import config_bindings
 from .configfile import CONFIG_FILE_NAMES, Format, describe, find_config, find_redirect, read_config
@@ -97,6 +97,9 @@ class ProjectConfig:
     """One line per key assetsync does not act on (and per environment rule a config breaks)."""
     migrations: tuple[Mapping[str, object], ...] = ()
     """The Durable Object ``migrations``, with their tags (:mod:`.migrations`)."""
+    crons: tuple[str, ...] | None = None
+    """``triggers.crons``, the Cron Triggers a deploy sets; ``None``: leave the script's as they
+    are (an empty list removes them all, as wrangler deploy does)."""
 
     def var_bindings(self, overrides: Mapping[str, str] = _EMPTY) -> tuple[dict[str, Any], ...]:
         """The ``vars`` as the bindings wrangler uploads for them (with a Worker only):
@@ -356,6 +359,41 @@ def _check_legacy_env(src: _Source, raw: Mapping[str, object], env: str | None) 
         )
 
 
+def _crons(src: _Source, raw: Mapping[str, object]) -> tuple[str, ...] | None:
+    """``triggers.crons``, each a five-field cron expression, checked before anything is sent."""
+    triggers = raw.get("triggers")
+    if triggers is None:
+        return None
+    example = (
+        '[triggers]\ncrons = ["0 3 * * *"]' if src.fmt == "toml" else '"triggers": {"crons": ["0 3 * * *"]}'
+    )
+    if not isinstance(triggers, dict):
+        src.fail(
+            ("triggers",),
+            f"is {describe(triggers, src.fmt)}, but must be {src.table_word()}",
+            f"Write it as {src.table_word()} of crons, e.g. {example}",
+        )
+    value = triggers.get("crons")
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        src.fail(
+            ("triggers", "crons"),
+            f"is {describe(value, src.fmt)}, but must be an array of strings",
+            f"Write it as a list, e.g. {example}",
+        )
+    crons = _string_list(src, value, ("triggers", "crons"))
+    for index, cron in enumerate(crons):
+        problem = check_cron(cron)
+        if problem is not None:
+            src.fail(
+                ("triggers", "crons", index),
+                f"({cron!r}) {problem}",
+                'Write e.g. "0 3 * * *" (03:00 UTC daily)',
+            )
+    return crons
+
+
 def _build(resolved: ResolvedEnv, src: _Source, env: str | None) -> ProjectConfig:
     """Validate the fields we use (the environment applied) and assemble the ProjectConfig."""
     raw = resolved.values
@@ -417,4 +455,5 @@ def _build(resolved: ResolvedEnv, src: _Source, env: str | None) -> ProjectConfi
         bindings=bindings,
         warnings=(*resolved.warnings, *unused_key_warnings(src.path, resolved)),
         migrations=config_migrations(raw, src.fail),
+        crons=_crons(src, raw),
     )

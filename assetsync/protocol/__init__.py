@@ -177,6 +177,23 @@ def settings_path(account: str, script: str, namespace: str | None = None) -> st
     return script_path(account, script, namespace) + "/settings"
 
 
+def schedules_path(account: str, script: str) -> str:
+    """An account script's Cron Triggers: GET lists them, PUT ``[{"cron": ...}]`` replaces them
+    all (``{"schedules": [{"cron", "created_on", "modified_on"}]}`` either way). A dispatch
+    namespace's user Workers have none."""
+    return script_path(account, script) + "/schedules"
+
+
+def check_cron(text: str) -> str | None:
+    """Why ``text`` is not a cron expression the platform takes (None: it is one): five fields,
+    minute, hour, day of month, month and day of week, separated by spaces."""
+    fields = text.split()
+    if len(fields) != 5:
+        plural = "s" if len(fields) != 1 else ""
+        return f"has {len(fields)} field{plural}, not 5 (minute hour day-of-month month day-of-week)"
+    return None
+
+
 def subdomain_path(account: str) -> str:
     """The account's workers.dev subdomain (``{"subdomain": ...}``; 404, code 10007, if none)."""
     return f"/accounts/{account}/workers/subdomain"

@@ -38,6 +38,7 @@ from ..protocol import (
     SCRIPT_NOT_FOUND,
     Module,
     namespace_scripts_path,
+    schedules_path,
     script_path,
     secrets_path,
     session_path,
@@ -395,6 +396,20 @@ class ApiClient:
             content=body,
             headers={"Content-Type": "application/json"},
         )
+
+    async def put_schedules(self, script: str, crons: tuple[str, ...]) -> list[str]:
+        """Replace the account script's Cron Triggers with ``crons`` (none: remove them all);
+        returns the crons the answer lists."""
+        path = schedules_path(self.account_id, script)
+        body = json.dumps([{"cron": cron} for cron in crons]).encode()
+        what = "setting the Cron Triggers"
+        _, result = await self._send(
+            "PUT", path, what=what, content=body, headers={"Content-Type": "application/json"}
+        )
+        listed = result.get("schedules") if isinstance(result, dict) else None
+        if not isinstance(listed, list) or not all(isinstance(s, dict) for s in listed):
+            raise ProtocolError(f"the answer to PUT {path} has no 'schedules' list.", request=f"PUT {path}")
+        return [str(s.get("cron")) for s in listed]
 
     async def list_secrets(self, script: str, namespace: str | None) -> list[dict[str, Any]]:
         """The script's secrets: ``{"name", "type"}`` each (the API never shows their values)."""

@@ -5,6 +5,7 @@ deploy live and is said once."""
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,6 +79,18 @@ def test_vars_edit_redeploys_the_bindings(tmp_path: Path, recorded: LiveEmulator
         replace_text(project / "wrangler.toml", WORKER.replace('"hi"', '"hello"'))
         _deployed(out)
         assert greeting() == "hello"
+
+
+def test_a_crons_edit_sets_the_new_cron_triggers(tmp_path: Path, recorded: LiveEmulator) -> None:
+    """Only triggers.crons changes: the same deploy again, then the schedules PUT with the new list."""
+    project = _project(tmp_path, ASSETS + '[triggers]\ncrons = ["0 3 * * *"]\n')
+    with _watching(recorded, project, tmp_path) as (_, out):
+        replace_text(project / "wrangler.toml", ASSETS + '[triggers]\ncrons = ["*/10 * * * *"]\n')
+        _deployed(out)
+        last = recorded.app.requests[-1]
+        assert (last["method"], last["path"].rsplit("/", 1)[1]) == ("PUT", "schedules")
+        assert json.loads(last["body"]) == [{"cron": "*/10 * * * *"}]
+    assert puts(recorded) == 4  # two deploys, each with its schedules
 
 
 def test_main_edit_redeploys_the_new_module(tmp_path: Path, recorded: LiveEmulator) -> None:

@@ -100,3 +100,48 @@ def test_assets_only_has_no_scheduled_handler_to_run(live: LiveEmulator, tmp_pat
     sync(str(site), SyncOptions(script="static", build=build), Target("api", live.api, ACCOUNT, live.token))
     r = get(live, "static", "/cdn-cgi/local/scheduled")
     assert r.status_code == 404 and "has no Worker (assets only)" in r.text
+
+
+def test_dev_says_how_to_fire_the_configs_cron_triggers(tmp_path: Path) -> None:
+    """`dev` of a project with ``[triggers] crons``: the command it prints fires the handler (the
+    sync into dev's own emulator sets the schedules too)."""
+    import urllib.parse
+
+    from ..helpers import cli_running, make_tree, stop_child
+
+    worker = (
+        "export default { fetch() { return new Response('page'); }, "
+        "scheduled(c) { console.log(`ran ${c.cron}`); } };"
+    )
+    config = {
+        "name": "app",
+        "main": "src/worker.js",
+        "compatibility_date": "2025-06-01",
+        "assets": {"directory": "public"},
+        "triggers": {"crons": ["*/5 * * * *"]},
+    }
+    site = make_tree(
+        tmp_path / "project",
+        {"public/index.html": "home", "src/worker.js": worker, "wrangler.json": json.dumps(config)},
+    )
+    args = [
+        "dev",
+        "--config",
+        str(site / "wrangler.json"),
+        "--port",
+        "0",
+        "--local-data",
+        str(tmp_path / "d"),
+    ]
+    env = {"ASSETSYNC_WORKERD": workerd_binary()}
+    with cli_running(*args, "--no-cache", "--runtime", "workerd", env=env) as (proc, lines):
+        lines.expect(lambda line: "Cron Triggers: */5 * * * *" in line)
+        command = lines.expect(lambda line: "fire one now: curl" in line)
+        lines.expect(lambda line: " live: " in line)
+        url = urllib.parse.urlsplit(command.split("'")[1])
+        assert url.path == "/cdn-cgi/local/scheduled" and url.query == "cron=%2A%2F5+%2A+%2A+%2A+%2A"
+        origin = f"http://127.0.0.1:{url.port}"
+        fired = httpx.get(f"{origin}{url.path}?{url.query}", headers={"host": url.netloc})
+        assert (fired.status_code, fired.text) == (200, "ok\n")
+        lines.expect(lambda line: "[worker] ran */5 * * * *" in line)
+        assert stop_child(proc, lines, wait=30) == 0

@@ -227,6 +227,27 @@ def test_assetsync_sends_the_metadata_wrangler_sends(case: str, tmp_path: Path) 
 
 
 @needs_wrangler
+def test_cron_triggers_are_set_as_wrangler_sets_them(tmp_path: Path) -> None:
+    """The same schedules request after the deploy, and the same schedules on the emulator."""
+    root = project(tmp_path, {"triggers": {"crons": ["0 3 * * *", "*/30 * * * *"]}})
+    with (
+        LiveEmulator(tmp_path / "w", record=True) as theirs,
+        LiveEmulator(tmp_path / "a", record=True) as ours,
+    ):
+        wrangler_deploy(theirs, root)
+        assetsync_deploy(ours, root)
+        sent = []
+        for live in (theirs, ours):
+            [put] = [
+                r for r in live.app.requests if r["method"] == "PUT" and r["path"].endswith("/schedules")
+            ]
+            sent.append(json.loads(put["body"]))
+            listed = live.emulator.store.schedules(ACCOUNT, "parity-worker")
+            assert [cron for cron, _, _ in listed] == ["0 3 * * *", "*/30 * * * *"]
+    assert sent[0] == sent[1] == [{"cron": "0 3 * * *"}, {"cron": "*/30 * * * *"}]
+
+
+@needs_wrangler
 def test_a_namespace_deploy_sends_the_same_metadata(tmp_path: Path) -> None:
     root = project(tmp_path, CASES["storage"])
     with (

@@ -229,6 +229,7 @@ FIELD_CASES: list[tuple[str, str, Any]] = [
     (MINIMAL, "warnings", ()),
     (MINIMAL, "keep_vars", False),
     (MINIMAL, "migrations", ()),
+    (MINIMAL, "crons", None),
     (TOML, "bindings", ({"name": "CACHE", "type": "kv_namespace", "namespace_id": "0123456789abcdef"},)),
 ]
 
@@ -481,6 +482,22 @@ VALUE_CASES: list[tuple[str, str, list[str]]] = [
     ),
     ("wrangler.toml", "[vars]\nX = [1, nan]\n", ["line 2:", "vars.X[1] is nan", "JSON cannot represent"]),
     ("wrangler.toml", '[vars]\n"A.B" = { c = inf }\n', ["line 2:", 'vars."A.B".c is inf']),
+    (
+        "wrangler.toml",
+        'triggers = "0 3 * * *"\n',
+        ["line 1:", "triggers is the string", "must be a table", "crons = "],
+    ),
+    (
+        "wrangler.json",
+        '{"triggers": {"crons": "0 3 * * *"}}',
+        ["line 1:", "triggers.crons is the string", "must be an array of strings", '"triggers": {"crons"'],
+    ),
+    ("wrangler.toml", "[triggers]\ncrons = [5]\n", ["line 2:", "triggers.crons[0] is the number 5"]),
+    (
+        "wrangler.toml",
+        '[triggers]\ncrons = [\n  "0 3 * * *",\n  "*/5 * * *",\n]\n',
+        ["line 2:", "triggers.crons[1] ('*/5 * * *') has 4 fields, not 5", '"0 3 * * *" (03:00 UTC daily)'],
+    ),
 ]
 
 
@@ -494,6 +511,21 @@ def test_invalid_values(tmp_path: Path, name: str, content: str, parts: list[str
     assert message.startswith(f"{path}, line ") or message.startswith(f"{path}:")
     for part in parts:
         assert part in message, message
+
+
+def test_triggers_crons_are_read_and_inherited_by_environments(tmp_path: Path) -> None:
+    """wrangler deploy sets them after the deploy; absent, the script keeps its own; [] removes them."""
+    path = tmp_path / "wrangler.toml"
+    path.write_text(
+        'name = "w"\n[triggers]\ncrons = ["0 3 * * *", "*/5 * * * *"]\n'
+        "[env.staging]\n[env.quiet.triggers]\ncrons = []\n"
+    )
+    top = load_config(str(path))
+    assert top.crons == ("0 3 * * *", "*/5 * * * *") and not top.warnings
+    assert load_config(str(path), env="staging").crons == ("0 3 * * *", "*/5 * * * *")
+    assert load_config(str(path), env="quiet").crons == ()
+    path.write_text('name = "w"\n[triggers]\n')
+    assert load_config(str(path)).crons is None
 
 
 def test_keys_after_array_tables_are_located(tmp_path: Path) -> None:

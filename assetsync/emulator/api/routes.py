@@ -56,6 +56,7 @@ class Api(ApiState):
                 Route(f"/accounts/{ACCOUNT}/queues", wr.list_queues, methods=["GET"]),
                 Route(workers + "/scripts", wr.list_scripts, methods=["GET"]),
                 Route(script + "/subdomain", wr.script_subdomain, methods=["GET", "POST"]),
+                Route(script + "/schedules", wr.schedules, methods=["GET", "PUT"]),
             ]
             + self._kv_routes()
             + [  # secrets and settings, of an account's script and of a namespace's alike

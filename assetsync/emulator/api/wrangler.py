@@ -2,8 +2,9 @@
 
 Before and after the deploy itself wrangler reads the service, the Worker and its deployments
 (and its settings and secrets, which :mod:`.secrets` answers), patches its non-versioned
-settings (tags), sets up its workers.dev subdomain (PROTOCOL.md 7), checks that the queues a
-config binds exist and, for Durable Object migrations, lists the account's Workers. None of it
+settings (tags), sets up its workers.dev subdomain (PROTOCOL.md 7), sets the Cron Triggers of
+``[triggers] crons``, checks that the queues a config binds exist and, for Durable Object
+migrations, lists the account's Workers. None of it
 changes what is served; the answers only have to satisfy wrangler.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ...protocol import check_cron
 from ..envelope import BAD_REQUEST, SCRIPT_NOT_FOUND, SERVICE_NOT_FOUND, ApiError, envelope
 from ..store import Script
 from .base import RouteGroup
@@ -109,6 +111,29 @@ class Wrangler(RouteGroup):
             self.store.update_script(s.account, s.namespace, s.name, subdomain=int(enabled))
             return envelope({"enabled": enabled, "previews_enabled": enabled})
         return envelope({"enabled": s.subdomain, "previews_enabled": s.subdomain})
+
+    async def schedules(self, request: Request) -> Response:
+        """GET lists the script's Cron Triggers; PUT ``[{"cron": ...}]`` replaces them all."""
+        s = self._live(request)
+        if request.method == "PUT":
+            body = await self.json_body(request)
+            if not isinstance(body, list) or not all(
+                isinstance(item, dict) and isinstance(item.get("cron"), str) for item in body
+            ):
+                raise ApiError(400, BAD_REQUEST, 'the body must be a list of {"cron": "<expression>"}')
+            crons = [item["cron"] for item in body]
+            for cron in crons:
+                problem = check_cron(cron)
+                if problem is not None:
+                    raise ApiError(400, BAD_REQUEST, f"invalid cron expression {cron!r}: it {problem}")
+            rows = self.store.set_schedules(s.account, s.name, crons)
+        else:
+            rows = self.store.schedules(s.account, s.name)
+        listed = [
+            {"cron": c, "created_on": iso(created), "modified_on": iso(modified)}
+            for c, created, modified in rows
+        ]
+        return envelope({"schedules": listed})
 
     def _live(self, request: Request, code: int = SCRIPT_NOT_FOUND) -> Script:
         """The account's live Worker the path names, or a 404 with ``code``."""
