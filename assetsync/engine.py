@@ -350,11 +350,8 @@ class Syncer:
             try:
                 self.report.crons = await self._retrying("setting the Cron Triggers", schedule)
             except ApiError as exc:
-                live = (
-                    f"version {version_id_of(result)} of {self.o.script}"
-                    if version_id_of(result)
-                    else self.o.script
-                )
+                version = version_id_of(result)
+                live = f"version {version} of {self.o.script}" if version else self.o.script
                 raise exc.followed_by(
                     f"The deploy itself went through ({live} is live); run again to set the Cron Triggers."
                 ) from None

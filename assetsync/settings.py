@@ -143,11 +143,11 @@ def resolve_project(s: Settings) -> Project:
     spec, dropped = _worker_spec(s, cfg, main)
     _check_before_upload(s, cfg, main, spec)
     modules = read_modules(main, "--main" if s.main else f"{cfg.path}: main") if main else ()
-    crons, unset = cfg.crons, ""
+    crons = cfg.crons
+    unset: tuple[str, ...] = ()
     if crons is not None and s.namespace:
-        unset = (
-            f"{cfg.path}: triggers.crons is not set: a dispatch namespace's user Worker has no Cron Triggers"
-        )
+        why = "a dispatch namespace's user Worker has no Cron Triggers"
+        unset = (f"{cfg.path}: triggers.crons is not set: {why}",)
         crons = None
     options = replace(
         run_options(s),
@@ -158,7 +158,7 @@ def resolve_project(s: Settings) -> Project:
         modules=modules,
         crons=crons,
     )
-    return Project(folder, options, cfg, main, (*cfg.warnings, *dropped, *([unset] if unset else [])))
+    return Project(folder, options, cfg, main, (*cfg.warnings, *dropped, *unset))
 
 
 def run_options(s: Settings) -> SyncOptions:
