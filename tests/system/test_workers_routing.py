@@ -184,3 +184,51 @@ def test_a_service_binding_relays_rpc_and_follows_the_targets_redeploys(
     assert missing.status_code == 500 and 'does not implement the method "nope"' in missing.text, missing.text
     deploy(live, tmp_path, "target", TARGET.replace("RELEASE", "v2"), files={"index.html": "target's page"})
     assert get(live, "caller", "/").json()["method"] == "hello ada from v2"
+
+
+# Cloudflare's router tests of a /cdn-cgi\ path (router-worker/tests/index.test.ts, "Handling
+# /cdn-cgi\ backslash bypass with redirect"): the raw target and where the 307 sends it.
+BACKSLASH_CASES = [
+    (r"/cdn-cgi\image/q=75/https://evil.com/ssrf", "/cdn-cgi/image/q=75/https://evil.com/ssrf"),
+    (r"/cdn-cgi\_next_cache/some-data", "/cdn-cgi/_next_cache/some-data"),
+    (r"/cdn-cgi\something-else/path", "/cdn-cgi/something-else/path"),
+    (
+        r"/cdn-cgi\something-else/path?value=/cdn-cgi/param=foo",
+        "/cdn-cgi/something-else/path?value=/cdn-cgi/param=foo",
+    ),
+]
+
+
+def _raw_get(live: LiveEmulator, target: str, host: str) -> tuple[int, str | None]:
+    """GET ``target`` exactly as written (an HTTP client would turn its backslash into a slash)."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", int(live.origin.rsplit(":", 1)[1]), timeout=30)
+    try:
+        conn.putrequest("GET", target, skip_host=True)
+        conn.putheader("Host", host)
+        conn.endheaders()
+        answer = conn.getresponse()
+        answer.read()
+        return answer.status, answer.getheader("location")
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("worker_first", [True, False], ids=["worker-first", "assets-first"])
+def test_a_cdn_cgi_backslash_path_is_redirected_before_anyone_answers(
+    live: LiveEmulator, tmp_path: Path, worker_first: bool
+) -> None:
+    files = {**FILES, "cdn-cgi/_next_cache/some-data": "an asset: the redirect comes first even so"}
+    deploy(live, tmp_path, "site", ECHO, files=files, assets=AssetsConfig(run_worker_first=worker_first))
+    for target, location in BACKSLASH_CASES:
+        assert _raw_get(live, target, "site.localhost") == (307, f"http://site.localhost{location}"), target
+    plain = get(live, "site", "/cdn-cgi/_next_cache/some-data")  # a plain slash: no guard
+    assert (
+        plain.status_code == 200
+        and (plain.text == "worker: GET /cdn-cgi/_next_cache/some-data") == worker_first
+    )
+    assert (
+        _raw_get(live, "/__preview/site/cdn-cgi\\x", "127.0.0.1")[1]
+        == "http://127.0.0.1/__preview/site/cdn-cgi/x"
+    )

@@ -160,6 +160,12 @@ class Preview:
         """The router's own answer (the assets', a 403, a 500 for what cannot be served), or the
         Worker route the request takes."""
         pathname = request_pathname((path or "/").encode("latin-1"))
+        query = f"?{request.url.query}" if request.url.query else ""
+        if pathname.startswith("/cdn-cgi/") and "/cdn-cgi\\" in path + query:
+            # The router's guard: a /cdn-cgi\ path got past the edge's own /cdn-cgi/ handling;
+            # it is sent to the URL as parsed, where that handling takes it.
+            host = _host(request) or "localhost"
+            return Response(b"", 307, {"location": f"{request.url.scheme}://{host}{base}{pathname}{query}"})
         route = self.route(request, version, pathname)
         if isinstance(route, str):
             return PlainTextResponse(f"Worker {version.script!r} cannot be served: {route}\n", 500)
