@@ -83,8 +83,27 @@ def test_a_worker_without_a_scheduled_handler_fails_the_event(live: LiveEmulator
     r = get(live, "plain", "/cdn-cgi/local/scheduled")
     assert (r.status_code, r.text) == (500, "exception\n")
     seen: list[str] = []
-    while not any("export a scheduled() function" in line for line in seen):  # workerd's own words
+    while not any("This Worker has no scheduled() handler: export one" in line for line in seen):
         seen.append(lines.get(timeout=10))
+
+
+def test_a_class_worker_runs_too_and_its_no_retry_is_in_the_json(live: LiveEmulator, tmp_path: Path) -> None:
+    code = """
+import { WorkerEntrypoint } from "cloudflare:workers";
+export default class extends WorkerEntrypoint {
+  async fetch() { return new Response(`greeting ${this.env.GREETING}`); }
+  async scheduled(controller) {
+    console.log(`class run ${controller.cron} with ${this.env.GREETING}`);
+    if (controller.cron === "give up") { controller.noRetry(); throw new Error("not today"); }
+  }
+}
+"""
+    greeting = {"type": "plain_text", "name": "GREETING", "text": "hello"}
+    deploy(live, tmp_path, "classy", code, bindings=[greeting])
+    ok = get(live, "classy", "/cdn-cgi/local/scheduled", params={"cron": "1 2 3 4 5", "format": "json"})
+    assert (ok.status_code, ok.json()) == (200, {"outcome": "ok", "noRetry": False})
+    gave_up = get(live, "classy", "/cdn-cgi/local/scheduled", params={"cron": "give up", "format": "json"})
+    assert (gave_up.status_code, gave_up.json()) == (500, {"outcome": "exception", "noRetry": True})
 
 
 def test_assets_only_has_no_scheduled_handler_to_run(live: LiveEmulator, tmp_path: Path) -> None:

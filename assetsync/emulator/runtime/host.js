@@ -155,13 +155,10 @@ function errorPage(error, where) {
 // pattern the handler sees (controller.cron), ?time= the scheduled time in ms since the epoch;
 // the answer is the outcome ("ok", "exception", ...), 200 only for "ok"; ?format=json gives the
 // whole result (outcome and noRetry).
-async function scheduled(entry, url) {
+async function scheduled(loaded, url) {
   const q = url.searchParams;
-  const time = q.get("time");
-  const result = await entry.scheduled({
-    cron: q.get("cron") ?? "",
-    scheduledTime: time ? new Date(Number(time)) : new Date(),
-  });
+  const time = Number(q.get("time") || Date.now());
+  const result = await loaded.getEntrypoint("__AssetsyncScheduled").fire(q.get("cron") ?? "", time);
   const status = result.outcome === "ok" ? 200 : 500;
   if (q.get("format") === "json") return Response.json(result, { status });
   return new Response(`${result.outcome}\n`, { status, headers: { "content-type": "text/plain" } });
@@ -176,9 +173,9 @@ export default {
     for (const h of [H_VERSION, H_URL, H_GEN, H_EVENT]) inner.headers.delete(h);
     inner.headers.set(H_TOP, "1");
     try {
-      const entry = worker(env, ctx, version, null).getEntrypoint();
-      if (request.headers.get(H_EVENT) === "scheduled") return await scheduled(entry, new URL(inner.url));
-      return await entry.fetch(inner);
+      const loaded = worker(env, ctx, version, null);
+      if (request.headers.get(H_EVENT) === "scheduled") return await scheduled(loaded, new URL(inner.url));
+      return await loaded.getEntrypoint().fetch(inner);
     } catch (error) {
       // The shim answers a Worker's own exception with its stack; what arrives here failed
       // before the Worker ran: its code would not load (a syntax error, a missing module).

@@ -40,7 +40,7 @@ const config :Workerd.Config = (
 const host :Workerd.Worker = (
   modules = [ (name = "host.js", esModule = embed "host.js") ],
   compatibilityDate = "{HOST_DATE}",
-  compatibilityFlags = ["enable_ctx_exports", "nodejs_compat", "service_binding_extra_handlers"],
+  compatibilityFlags = ["enable_ctx_exports", "nodejs_compat"],
   bindings = [ (name = "LOADER", workerLoader = (id = "assetsync")), (name = "EMU", service = "emulator") ],
   globalOutbound = "network",
 );

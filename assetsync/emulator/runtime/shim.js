@@ -54,16 +54,6 @@ async function invoke(request, env, run) {
   }
 }
 
-// A scheduled() handler's exception: its stack in the serve/dev output (the caller gets the outcome).
-async function logged(run) {
-  try {
-    return await run();
-  } catch (error) {
-    console.error(`Uncaught in scheduled(): ${error && error.stack ? error.stack : error}`);
-    throw error;
-  }
-}
-
 const given = user.default;
 let main;
 if (typeof given === "function" && given.prototype instanceof WorkerEntrypoint) {
@@ -73,18 +63,10 @@ if (typeof given === "function" && given.prototype instanceof WorkerEntrypoint) 
       return invoke(request, this.env, (r) => given.prototype.fetch.call(this, r));
     };
   }
-  if (typeof given.prototype.scheduled === "function") {
-    main.prototype.scheduled = function (controller) {
-      return logged(() => given.prototype.scheduled.call(this, controller));
-    };
-  }
 } else if (given && typeof given === "object") {
   main = { ...given };
   if (typeof given.fetch === "function") {
     main.fetch = (request, env, ctx) => invoke(request, env, (r) => given.fetch.call(given, r, env, ctx));
-  }
-  if (typeof given.scheduled === "function") {
-    main.scheduled = (controller, env, ctx) => logged(() => given.scheduled.call(given, controller, env, ctx));
   }
 } else {
   main = {
@@ -97,3 +79,34 @@ if (typeof given === "function" && given.prototype instanceof WorkerEntrypoint) 
   };
 }
 export default main;
+
+// How serve and dev fire a Cron Trigger (/cdn-cgi/local/scheduled): the host calls fire() by RPC,
+// which runs the Worker's scheduled() as the platform would. (workerd's own way, a Fetcher's
+// scheduled(), needs a compatibility flag on the host that would change what every Worker's
+// service binding scheduled() call means.) The outcome is the platform's: "ok", or "exception"
+// with the stack in the serve/dev output.
+export class __AssetsyncScheduled extends WorkerEntrypoint {
+  async fire(cron, scheduledTime) {
+    let noRetry = false;
+    const controller = { cron, scheduledTime, type: "scheduled", noRetry: () => void (noRetry = true) };
+    let run = null;
+    if (typeof given === "function" && given.prototype instanceof WorkerEntrypoint) {
+      if (typeof given.prototype.scheduled === "function") {
+        run = () => new given(this.ctx, this.env).scheduled(controller);
+      }
+    } else if (given && typeof given.scheduled === "function") {
+      run = () => given.scheduled(controller, this.env, this.ctx);
+    }
+    if (run === null) {
+      console.error("This Worker has no scheduled() handler: export one beside fetch() to run Cron Triggers.");
+      return { outcome: "exception", noRetry };
+    }
+    try {
+      await run();
+      return { outcome: "ok", noRetry };
+    } catch (error) {
+      console.error(`Uncaught in scheduled(): ${error && error.stack ? error.stack : error}`);
+      return { outcome: "exception", noRetry };
+    }
+  }
+}
