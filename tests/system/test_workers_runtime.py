@@ -4,11 +4,13 @@ limits, bindings, redeploys, and what a developer sees when a Worker throws or w
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
 import queue
 import signal
+import subprocess
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -25,7 +27,7 @@ from assetsync.protocol import AssetsConfig, Module, WorkerSpec
 from assetsync.wire.target import Target
 
 from ..conftest import ACCOUNT
-from ..helpers import LiveEmulator, make_tree, stop_child, workerd_binary
+from ..helpers import Lines, LiveEmulator, make_tree, stop_child, workerd_binary
 
 DATE = "2025-06-01"
 NS = "tenants"
@@ -461,12 +463,20 @@ def test_auto_without_workerd_serves_assets_and_says_so_once(tmp_path: Path) -> 
         store.close()
 
 
+@contextlib.contextmanager
+def dev_of(config: Path, data: Path) -> Iterator[tuple[subprocess.Popen[str], Lines]]:
+    """`assetsync dev --config CONFIG` on workerd from `.tools`, on a free port, with no cache."""
+    from ..helpers import cli_running
+
+    args = ["dev", "--config", str(config), "--port", "0", "--local-data", str(data), "--no-cache"]
+    with cli_running(*args, "--runtime", "workerd", env={"ASSETSYNC_WORKERD": workerd_binary()}) as running:
+        yield running
+
+
 def test_dev_runs_the_worker_and_editing_main_redeploys_and_reloads_the_page(tmp_path: Path) -> None:
     """`dev` with a main module: its Worker answers, its HTML gets the reload script, and an edit
     of the main module deploys the new code and tells open pages to reload."""
     import urllib.parse
-
-    from ..helpers import cli_running
 
     site = make_tree(
         tmp_path / "project",
@@ -484,17 +494,7 @@ def test_dev_runs_the_worker_and_editing_main_redeploys_and_reloads_the_page(tmp
             ),
         },
     )
-    args = [
-        "dev",
-        "--config",
-        str(site / "wrangler.json"),
-        "--port",
-        "0",
-        "--local-data",
-        str(tmp_path / "data"),
-    ]
-    env = {"ASSETSYNC_WORKERD": workerd_binary()}
-    with cli_running(*args, "--no-cache", "--runtime", "workerd", env=env) as (proc, lines):
+    with dev_of(site / "wrangler.json", tmp_path / "data") as (proc, lines):
         preview = lines.expect(lambda line: " Preview: " in line).split()[2]
         lines.expect(lambda line: " live: " in line)
         url = urllib.parse.urlsplit(preview)

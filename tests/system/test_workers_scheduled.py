@@ -15,7 +15,7 @@ import pytest
 from ..conftest import ACCOUNT
 from ..emulator.test_api import api
 from ..helpers import LiveEmulator, workerd_binary
-from .test_workers_runtime import deploy, get
+from .test_workers_runtime import deploy, dev_of, get
 
 CRON = """
 export default {
@@ -126,7 +126,7 @@ def test_dev_says_how_to_fire_the_configs_cron_triggers(tmp_path: Path) -> None:
     sync into dev's own emulator sets the schedules too)."""
     import urllib.parse
 
-    from ..helpers import cli_running, make_tree, stop_child
+    from ..helpers import make_tree, stop_child
 
     worker = (
         "export default { fetch() { return new Response('page'); }, "
@@ -143,17 +143,7 @@ def test_dev_says_how_to_fire_the_configs_cron_triggers(tmp_path: Path) -> None:
         tmp_path / "project",
         {"public/index.html": "home", "src/worker.js": worker, "wrangler.json": json.dumps(config)},
     )
-    args = [
-        "dev",
-        "--config",
-        str(site / "wrangler.json"),
-        "--port",
-        "0",
-        "--local-data",
-        str(tmp_path / "d"),
-    ]
-    env = {"ASSETSYNC_WORKERD": workerd_binary()}
-    with cli_running(*args, "--no-cache", "--runtime", "workerd", env=env) as (proc, lines):
+    with dev_of(site / "wrangler.json", tmp_path / "d") as (proc, lines):
         lines.expect(lambda line: "Cron Triggers: */5 * * * *" in line)
         command = lines.expect(lambda line: "fire one now: curl" in line)
         lines.expect(lambda line: " live: " in line)
