@@ -168,10 +168,9 @@ class Pacer:
     ) -> bool:
         """An answer to the request of ``ticket`` came: learn the budget from its headers (with
         ``learn``: only answers to the run's own credential speak of its budget, not those to an
-        upload token). True when it
-        is the rate limiter's refusal, a 429 with ``Retry-After`` and the limiter's headers:
-        every request then pauses until ``Retry-After`` has passed, and this one is to be sent
-        again then."""
+        upload token). True when it is the rate limiter's refusal, a 429 with ``Retry-After`` and
+        the limiter's headers: every request then pauses until ``Retry-After`` has passed, and
+        this one is to be sent again then."""
         self.in_flight = max(0, self.in_flight - 1)
         policy_text, left_text = headers.get(RATELIMIT_POLICY), headers.get(RATELIMIT)
         if learn:

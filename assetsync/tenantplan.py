@@ -13,9 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import UsageError
 from .protocol import BUCKET_BYTES, BUCKET_FILES
-from .protocol.ratelimit import RateLimit
+from .protocol.ratelimit import API_RATE_LIMIT, RateLimit
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,22 +28,14 @@ class RateBudget:
 
     @classmethod
     def parse(cls, text: str, flag: str = "--rate-limit") -> RateBudget:
-        """``"1200/300"`` -> 1,200 requests per 300 s."""
-        count, sep, window = text.strip().partition("/")
-        try:
-            budget = cls(int(count), float(window)) if sep else None
-        except ValueError:
-            budget = None
-        if budget is None or budget.requests < 1 or not 0 < budget.seconds < math.inf:
-            raise UsageError(
-                f"{flag} {text!r}: use REQUESTS/SECONDS, e.g. 1200/300 (Cloudflare's limit for a token)"
-            )
-        return budget
+        """``"1200/300"`` -> 1,200 requests per 300 s, read as ``--rate-limit`` is read
+        (:meth:`RateLimit.parse <assetsync.protocol.ratelimit.RateLimit.parse>`)."""
+        return cls.of(RateLimit.parse(text, flag))
 
     @classmethod
     def of(cls, limit: RateLimit) -> RateBudget:
         """The budget a rate limit states (``--rate-limit``, a server's ``Ratelimit-Policy``)."""
-        return cls(max(1, math.floor(limit.requests)), limit.seconds)
+        return cls(max(1, math.floor(limit.requests)), float(limit.seconds))
 
     def shared_by(self, count: int) -> RateBudget:
         return RateBudget(self.requests, self.seconds, self.share * max(1, count))
@@ -64,7 +55,7 @@ class RateBudget:
 UNCHANGED = "unchanged"  # the verdict of a tenant that is skipped (assetsync.tenantcheck names the others)
 
 # Per user or account token, across every client using it (developers.cloudflare.com, "Rate limits").
-CLOUDFLARE_BUDGET = RateBudget(1200, 300.0)
+CLOUDFLARE_BUDGET = RateBudget.of(API_RATE_LIMIT)
 
 
 def estimate_uploads(sizes: Iterable[int]) -> int:
