@@ -33,6 +33,8 @@ HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer", "host"}
 )
 SERVER_OWN = frozenset({"date", "server"})  # the emulator's server sends its own
+NOT_FORWARDED = HOP_BY_HOP | {"content-length"}  # of a request (the body is sent whole)
+NOT_RELAYED = HOP_BY_HOP | SERVER_OWN  # of an answer
 
 
 def say_stderr(line: str) -> None:
@@ -121,7 +123,7 @@ class Runtime:
         headers = [
             (k, v)
             for k, v in request.headers.raw
-            if (name := k.decode("latin-1").lower()) not in HOP_BY_HOP | {"content-length"}
+            if (name := k.decode("latin-1").lower()) not in NOT_FORWARDED
             and not name.startswith("x-assetsync-")  # the host's to set, never a client's
         ]
         headers += [
@@ -139,9 +141,7 @@ class Runtime:
             return PlainTextResponse(
                 f"workerd did not answer: {exc}\n", 502, headers={"x-assetsync-error": "runtime"}
             )
-        out_headers = [
-            (k, v) for k, v in answer.headers if k.decode("latin-1").lower() not in HOP_BY_HOP | SERVER_OWN
-        ]
+        out_headers = [(k, v) for k, v in answer.headers if k.decode("latin-1").lower() not in NOT_RELAYED]
         ctype = next((v for k, v in answer.headers if k.lower() == b"content-type"), b"").decode("latin-1")
         encoded = any(k.lower() == b"content-encoding" for k, _ in answer.headers)
         if on_html is not None and ctype.startswith("text/html") and not encoded:
