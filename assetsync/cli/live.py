@@ -258,19 +258,15 @@ def dev(
         host_url, path_url = address.urls(server.origin, server.port)
         output.url = host_url or path_url
         output.say(f"Preview: {host_url}  (or {path_url})" if host_url else f"Preview: {path_url}")
-        if runtime != "none":
-            for line in cron_lines(_crons(prepared.options.crons), output.url):
+        crons = prepared.options.crons
+        if runtime != "none" and crons:  # none set (or none at all): nothing to fire
+            for line in cron_lines(list(crons), output.url):
                 output.say(line)
         output.started(folder, prepared.options.script, prepared.options.namespace, target.label)
         if open_browser:
             _open_browser(output.url, output)
         _keep_deployed(folder, prepared, target, output, interrupts, params)
     output.stopped(interrupts.outcome, forced=False, deploys=interrupts.deploys)
-
-
-def _crons(crons: tuple[str, ...] | None) -> list[str] | None:
-    """The config's Cron Triggers, worth a line only when there are some."""
-    return list(crons) if crons else None
 
 
 def _open_browser(url: str, output: WatchOutput) -> None:
